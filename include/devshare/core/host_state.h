@@ -1,0 +1,97 @@
+// HostState: the mutable usage of one Host (free CPU, memory, per-GPU free milli, partitions,
+// tenants per device) with a generation bumped by every change. ClusterState: all hosts.
+// Thread-safety: not thread-safe; one owner mutates (a simulator run, or the store transaction).
+#ifndef DEVSHARE_CORE_HOST_STATE_H_
+#define DEVSHARE_CORE_HOST_STATE_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "devshare/core/allocation.h"
+#include "devshare/core/host.h"
+#include "devshare/core/status.h"
+
+namespace devshare {
+
+struct PartitionInstance {
+  int start = 0;
+  int memory_slices = 0;
+  int compute_slices = 0;
+};
+
+// Usage of one GPU. Invariant: `whole` and (shares > 0 || !partitions.empty()) never both hold.
+struct GpuUsage {
+  int64_t used_milli = 0;
+  bool whole = false;
+  int shares = 0;
+  std::vector<PartitionInstance> partitions;
+  std::vector<std::string> tenants;  // tenants holding shares or partitions, with repeats
+};
+
+class HostState {
+ public:
+  // REQUIRES: host outlives this object.
+  explicit HostState(const Host* host);
+
+  const Host& host() const { return *host_; }
+  uint64_t generation() const { return generation_; }
+  int64_t cpu_capacity_milli() const { return cpu_capacity_milli_; }
+  int64_t memory_capacity_mib() const { return memory_capacity_mib_; }
+  int64_t cpu_free_milli() const { return cpu_capacity_milli_ - cpu_used_milli_; }
+  int64_t memory_free_mib() const { return memory_capacity_mib_ - memory_used_mib_; }
+
+  int gpu_count() const { return static_cast<int>(gpu_free_.size()); }
+  // Free milli of each GPU by ordinal (0 for a GPU held whole; partitioned: free compute share).
+  const std::vector<int32_t>& gpu_free_milli() const { return gpu_free_; }
+  int64_t gpu_free_total_milli() const { return gpu_free_total_; }
+  int64_t gpu_capacity_total_milli() const { return gpu_capacity_total_; }
+  const Device& gpu_device(int g) const { return host_->devices[gpu_index_[g]]; }
+  const GpuUsage& gpu_usage(int g) const { return gpu_usage_[g]; }
+  // Model of GPU 0 ("" without GPUs); openb hosts carry one model per host.
+  const std::string& gpu_model() const { return gpu_model_; }
+  bool gpu_fully_free(int g) const { return gpu_usage_[g].used_milli == 0; }
+
+  // First memory slice where `profile` fits on GPU g now, or -1 (MIG interval packing).
+  int FindPartitionStart(int g, const PartitionProfile& profile) const;
+
+  // Commits `a` (cpu, memory, each device slice). Fails with ResourceExhausted when something
+  // does not fit, FailedPrecondition when whole and shared use would mix, and Aborted when
+  // a.generation != generation() (stale decision). On failure nothing changes.
+  Status Apply(const Allocation& a);
+  // Apply without the generation compare (simulator fast path; same capacity checks).
+  Status ApplyUnchecked(const Allocation& a);
+  // Undoes a previously applied allocation. Fails with FailedPrecondition if it was not applied.
+  Status Release(const Allocation& a);
+
+ private:
+  Status CheckSlice(const DeviceSlice& s) const;
+
+  const Host* host_;
+  uint64_t generation_ = 0;
+  int64_t cpu_capacity_milli_;
+  int64_t memory_capacity_mib_;
+  int64_t cpu_used_milli_ = 0;
+  int64_t memory_used_mib_ = 0;
+  std::vector<int> gpu_index_;
+  std::vector<int32_t> gpu_free_;
+  std::vector<GpuUsage> gpu_usage_;
+  int64_t gpu_free_total_ = 0;
+  int64_t gpu_capacity_total_ = 0;
+  std::string gpu_model_;
+};
+
+// The cluster: hosts in placement order (index = node rank; lower wins ties) and their states.
+struct ClusterState {
+  std::vector<Host> hosts;
+  std::vector<HostState> states;
+
+  // Rebuilds `states` from `hosts` (all free). Call after changing `hosts`.
+  void Reset();
+  int64_t GpuCapacityMilli() const;
+  int64_t GpuUsedMilli() const;
+};
+
+}  // namespace devshare
+
+#endif  // DEVSHARE_CORE_HOST_STATE_H_

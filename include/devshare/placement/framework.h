@@ -1,0 +1,115 @@
+// Placement framework: Filter -> Score -> choose host (ties to the lowest host index, i.e. the
+// seeded node rank) -> select concrete GPUs -> Reserve. Plugins are small interfaces; policies
+// are score plugins with stable names. Model: Kubernetes scheduler framework/interface.go.
+// Thread-safety: a Framework and its plugins belong to one thread (one simulator run, or the
+// control plane's placement loop); build one per thread from the same registry.
+#ifndef DEVSHARE_PLACEMENT_FRAMEWORK_H_
+#define DEVSHARE_PLACEMENT_FRAMEWORK_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "devshare/core/allocation.h"
+#include "devshare/core/host_state.h"
+#include "devshare/core/request.h"
+#include "devshare/core/status.h"
+
+namespace devshare::placement {
+
+// Why a host (or, aggregated, how many hosts) cannot take a request.
+struct Reason {
+  std::string plugin;    // filter name, e.g. "gpu_fit"
+  std::string resource;  // "cpu", "memory", "gpu", "gpu_model", "traits", "isolation"
+  std::string message;   // e.g. "gpu: requested 2x1000 milli, free 1x650" (first host seen)
+  int hosts = 1;         // number of hosts rejected for this reason (aggregated outcomes)
+};
+
+// GPUs chosen on the selected host, by GPU ordinal; start_slot for partition profiles.
+struct GpuChoice {
+  std::vector<int> gpus;
+  int start_slot = -1;
+};
+
+class FilterPlugin {
+ public:
+  virtual ~FilterPlugin() = default;
+  virtual std::string_view Name() const = 0;
+  // True if `host` can hold `req` as far as this filter is concerned. Hot path: no allocation.
+  virtual bool Fits(const VmRequest& req, const HostState& host) const = 0;
+  // Why `host` does not fit. REQUIRES: !Fits(req, host).
+  virtual Reason Explain(const VmRequest& req, const HostState& host) const = 0;
+};
+
+class ScorePlugin {
+ public:
+  virtual ~ScorePlugin() = default;
+  virtual std::string_view Name() const = 0;
+  // Called once per request before Score() is called on each feasible host.
+  virtual void BeginRequest(const VmRequest& /*req*/) {}
+  // Score of a feasible host; higher is better. REQUIRES: host passed every filter.
+  virtual int64_t Score(const VmRequest& req, const HostState& host, int host_index) = 0;
+  // True if raw scores are min-max normalised to 0..100 (integer) over the feasible hosts.
+  virtual bool NormalizesScores() const { return false; }
+  // Concrete GPUs for `req` on the chosen host. Default: best fit (share: fitting GPU with the
+  // least free milli; whole: lowest-index fully free GPUs; partition: first GPU/slot that fits).
+  virtual GpuChoice SelectGpus(const VmRequest& req, const HostState& host, int host_index);
+  // Notifications after a successful reserve / release (for plugins that keep per-host state).
+  virtual void Reserved(const VmRequest& /*req*/, const Allocation& /*a*/) {}
+  virtual void Released(const VmRequest& /*req*/, const Allocation& /*a*/) {}
+};
+
+class ReservePlugin {
+ public:
+  virtual ~ReservePlugin() = default;
+  virtual std::string_view Name() const = 0;
+  // Commits `a` on `host`. Aborted if a.generation is stale; nothing changes on failure.
+  virtual Status Reserve(const Allocation& a, HostState& host) = 0;
+  // Undoes a successful Reserve (used when a later reserve plugin fails).
+  virtual void Unreserve(const Allocation& a, HostState& host) = 0;
+};
+
+struct PlacementOutcome {
+  enum class Kind { kPlaced, kUnschedulable };
+  Kind kind = Kind::kUnschedulable;
+  Allocation allocation;         // when placed
+  std::vector<Reason> reasons;   // when unschedulable: one entry per filter that rejected hosts
+  int feasible_hosts = 0;
+
+  bool placed() const { return kind == Kind::kPlaced; }
+  // "placed on h7 (gpu3 420m)" or "0/1213 hosts fit: gpu_fit 900 (gpu: requested ...); ..."
+  std::string Summary(int total_hosts) const;
+};
+
+class Framework {
+ public:
+  Framework(std::string policy, std::vector<std::unique_ptr<FilterPlugin>> filters,
+            std::unique_ptr<ScorePlugin> score, std::vector<std::unique_ptr<ReservePlugin>> reserves);
+
+  const std::string& policy() const { return policy_; }
+  ScorePlugin& score_plugin() { return *score_; }
+
+  // Places `req` on the best feasible host of `cluster` and commits it. An unschedulable
+  // outcome is a value, not an error; non-OK Status only for invalid requests or internal faults.
+  Result<PlacementOutcome> Schedule(const VmRequest& req, ClusterState& cluster);
+  // Releases a placed allocation (departure). FailedPrecondition if it does not match.
+  Status Release(const VmRequest& req, const Allocation& a, ClusterState& cluster);
+  // Per-host feasibility for `req` (no scoring); used by tests and the CLI's explain.
+  bool Feasible(const VmRequest& req, const HostState& host) const;
+
+ private:
+  PlacementOutcome Unschedulable(const VmRequest& req, const ClusterState& cluster) const;
+
+  std::string policy_;
+  std::vector<std::unique_ptr<FilterPlugin>> filters_;
+  std::unique_ptr<ScorePlugin> score_;
+  std::vector<std::unique_ptr<ReservePlugin>> reserves_;
+  std::vector<int> feasible_;     // scratch
+  std::vector<int64_t> scores_;   // scratch
+};
+
+}  // namespace devshare::placement
+
+#endif  // DEVSHARE_PLACEMENT_FRAMEWORK_H_

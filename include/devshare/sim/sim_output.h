@@ -1,0 +1,25 @@
+// Output of `devshare sim`: the JSON document, the readable table, and the --out folder
+// (summary.json, per-run curve CSVs, report.html).
+// Thread-safety: pure functions of their input (the writer touches only the given folder).
+#ifndef DEVSHARE_SIM_SIM_OUTPUT_H_
+#define DEVSHARE_SIM_SIM_OUTPUT_H_
+
+#include <string>
+#include <vector>
+
+#include "devshare/core/status.h"
+#include "devshare/sim/experiment.h"
+
+namespace devshare::sim {
+
+// {"cluster": {...}, "pods": N, "tune": x, "runs": [...], "summary": [...]}.
+std::string ExperimentJson(const ExperimentResult& r, const std::vector<std::string>& policies);
+// Fixed-width table, one row per policy: mean/median/sd unallocated GPU % at 100 %, frag, p99.
+std::string ExperimentTable(const ExperimentResult& r, const std::vector<std::string>& policies);
+// Writes DIR/summary.json, DIR/curves/<policy>_seed<seed>.csv and DIR/report.html.
+Status WriteExperimentOutputs(const ExperimentResult& r, const std::vector<std::string>& policies,
+                              const std::string& title, const std::string& dir);
+
+}  // namespace devshare::sim
+
+#endif  // DEVSHARE_SIM_SIM_OUTPUT_H_

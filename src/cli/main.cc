@@ -1,0 +1,41 @@
+// devshare: one binary for the control plane, the host agent and the benchmark platform.
+// This file only dispatches subcommands; each lives in its own *_command.cc.
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: devshare <command> [flags]\n"
+    "\n"
+    "commands:\n"
+    "  sim    replay a GPU trace through every placement policy (FGD protocol)\n"
+    "         devshare sim --nodes NODES.csv --pods PODS.csv [--policies a,b] [--seeds 42-51]\n"
+    "                      [--tune 1.3] [--jobs 2] [--json] [--out DIR]\n"
+    "  gen    write a synthetic openb-like cluster and workload: --nodes N --seed S --out DIR\n"
+    "  demo   generate a cluster and workload, run all policies side by side, print the table\n"
+    "  bench  placement speed benchmarks (devshare bench --help)\n"
+    "\n"
+    "Run 'devshare <command> --help' for a command's flags.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "help") == 0) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? devshare::cli::kExitBadInput : devshare::cli::kExitOk;
+  }
+  const std::string cmd = argv[1];
+  std::vector<std::string> args(argv + 2, argv + argc);
+  if (cmd == "sim") return devshare::cli::RunSimCommand(args);
+  if (cmd == "gen") return devshare::cli::RunGenCommand(args);
+  if (cmd == "demo") return devshare::cli::RunDemoCommand(args);
+  if (cmd == "bench") return devshare::cli::RunBenchCommand(args);
+  std::fprintf(stderr, "devshare: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
+  return devshare::cli::kExitBadInput;
+}

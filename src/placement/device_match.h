@@ -1,0 +1,71 @@
+// Device-level predicates and GPU selection rules shared by filters and score plugins: which GPU
+// may take (part of) a request, and the classic best/first/worst-fit GPU choices.
+// Thread-safety: pure functions.
+#ifndef DEVSHARE_PLACEMENT_DEVICE_MATCH_H_
+#define DEVSHARE_PLACEMENT_DEVICE_MATCH_H_
+
+#include <algorithm>
+#include <string>
+
+#include "devshare/core/host_state.h"
+#include "devshare/core/random.h"
+#include "devshare/core/request.h"
+#include "devshare/placement/framework.h"
+
+namespace devshare::placement {
+
+// Model, isolation floor and tenant mixing: may GPU g serve `req` at all (ignoring capacity)?
+inline bool GpuUsableBy(const VmRequest& req, const HostState& h, int g) {
+  const Device& d = h.gpu_device(g);
+  if (!req.gpu.models.empty() && !req.gpu.AcceptsModel(d.model)) return false;
+  if (req.gpu.IsWhole()) return true;  // a whole device is shared with nobody
+  IsolationClass offered =
+      d.mode == SharingMode::kPartitioned ? IsolationClass::kHwPartition : d.isolation;
+  if (req.isolation_floor && offered < *req.isolation_floor) return false;
+  if (!req.tenant.empty() && offered < IsolationClass::kHwPartition) {
+    for (const std::string& t : h.gpu_usage(g).tenants) {
+      if (t != req.tenant) return false;  // two tenants never share below hw_partition
+    }
+  }
+  return true;
+}
+
+inline bool GpuFitsShare(const VmRequest& req, const HostState& h, int g) {
+  const Device& d = h.gpu_device(g);
+  if (d.mode != SharingMode::kFractional && d.mode != SharingMode::kTimeSliced) return false;
+  return h.gpu_free_milli()[g] >= req.gpu.milli && !h.gpu_usage(g).whole &&
+         GpuUsableBy(req, h, g);
+}
+
+inline bool GpuFitsWhole(const VmRequest& req, const HostState& h, int g) {
+  return h.gpu_fully_free(g) && GpuUsableBy(req, h, g);
+}
+
+// Start slot of req's partition profile on GPU g, or -1.
+inline int GpuPartitionStart(const VmRequest& req, const HostState& h, int g) {
+  const Device& d = h.gpu_device(g);
+  if (d.mode != SharingMode::kPartitioned || !GpuUsableBy(req, h, g)) return -1;
+  const PartitionProfile* p = d.geometry->Find(req.gpu.profile);
+  return p == nullptr ? -1 : h.FindPartitionStart(g, *p);
+}
+
+// Milli of GPU capacity a partition profile takes on GPU g (compute share).
+inline int PartitionMilli(const VmRequest& req, const HostState& h, int g) {
+  const Device& d = h.gpu_device(g);
+  const PartitionProfile* p = d.geometry ? d.geometry->Find(req.gpu.profile) : nullptr;
+  if (p == nullptr) return 0;
+  return kMilliPerDevice * p->compute_slices / d.geometry->compute_slices;
+}
+
+enum class FitRule { kBest, kFirst, kWorst };
+
+// Chooses GPUs by rule: share/partition -> one GPU (least free for kBest, lowest index for
+// kFirst, most free for kWorst; first index on ties); whole -> the lowest-index fully free GPUs
+// (kWorst as well, whole GPUs are interchangeable). Empty choice if nothing fits.
+GpuChoice SelectGpusByRule(const VmRequest& req, const HostState& h, FitRule rule);
+// Uniformly random fitting GPU for shares; lowest-index fully free GPUs for whole requests.
+GpuChoice SelectGpusRandomly(const VmRequest& req, const HostState& h, Random& random);
+
+}  // namespace devshare::placement
+
+#endif  // DEVSHARE_PLACEMENT_DEVICE_MATCH_H_

@@ -1,0 +1,156 @@
+// Framework::Schedule: filter, score, pick (lowest index on ties), select GPUs, reserve.
+#include "devshare/placement/framework.h"
+
+#include <algorithm>
+#include <map>
+
+#include "placement/device_match.h"
+
+namespace devshare::placement {
+
+GpuChoice ScorePlugin::SelectGpus(const VmRequest& req, const HostState& host, int /*host_index*/) {
+  return SelectGpusByRule(req, host, FitRule::kBest);
+}
+
+std::string PlacementOutcome::Summary(int total_hosts) const {
+  if (placed()) {
+    std::string s = "placed on " + allocation.host_id;
+    for (const DeviceSlice& d : allocation.gpus) {
+      s += " " + d.device_id + (d.whole ? " whole" : " " + std::to_string(d.milli) + "m");
+      if (!d.profile.empty()) s += " " + d.profile + "@" + std::to_string(d.start_slot);
+    }
+    return s;
+  }
+  std::string s = std::to_string(feasible_hosts) + "/" + std::to_string(total_hosts) +
+                  " hosts fit";
+  for (size_t i = 0; i < reasons.size(); ++i) {
+    s += (i == 0 ? ": " : "; ") + reasons[i].plugin + " rejected " +
+         std::to_string(reasons[i].hosts) + " (e.g. " + reasons[i].message + ")";
+  }
+  return s;
+}
+
+Framework::Framework(std::string policy, std::vector<std::unique_ptr<FilterPlugin>> filters,
+                     std::unique_ptr<ScorePlugin> score,
+                     std::vector<std::unique_ptr<ReservePlugin>> reserves)
+    : policy_(std::move(policy)),
+      filters_(std::move(filters)),
+      score_(std::move(score)),
+      reserves_(std::move(reserves)) {}
+
+bool Framework::Feasible(const VmRequest& req, const HostState& host) const {
+  for (const auto& f : filters_) {
+    if (!f->Fits(req, host)) return false;
+  }
+  return true;
+}
+
+PlacementOutcome Framework::Unschedulable(const VmRequest& req,
+                                          const ClusterState& cluster) const {
+  PlacementOutcome out;
+  out.kind = PlacementOutcome::Kind::kUnschedulable;
+  std::map<std::string, size_t> by_plugin;
+  for (const HostState& h : cluster.states) {
+    for (const auto& f : filters_) {
+      if (f->Fits(req, h)) continue;
+      auto [it, inserted] = by_plugin.emplace(std::string(f->Name()), out.reasons.size());
+      if (inserted) {
+        Reason r = f->Explain(req, h);
+        r.plugin = std::string(f->Name());
+        r.message = "host " + h.host().id + ": " + r.message;
+        r.hosts = 1;
+        out.reasons.push_back(std::move(r));
+      } else {
+        out.reasons[it->second].hosts++;
+      }
+      break;  // the first failing filter names the host's reason
+    }
+  }
+  std::stable_sort(out.reasons.begin(), out.reasons.end(),
+                   [](const Reason& a, const Reason& b) { return a.hosts > b.hosts; });
+  return out;
+}
+
+Result<PlacementOutcome> Framework::Schedule(const VmRequest& req, ClusterState& cluster) {
+  DS_RETURN_IF_ERROR(req.Validate());
+  feasible_.clear();
+  const int n = static_cast<int>(cluster.states.size());
+  for (int i = 0; i < n; ++i) {
+    if (Feasible(req, cluster.states[i])) feasible_.push_back(i);
+  }
+  if (feasible_.empty()) return Unschedulable(req, cluster);
+
+  score_->BeginRequest(req);
+  scores_.resize(feasible_.size());
+  for (size_t k = 0; k < feasible_.size(); ++k) {
+    scores_[k] = score_->Score(req, cluster.states[feasible_[k]], feasible_[k]);
+  }
+  if (score_->NormalizesScores()) {
+    auto [lo, hi] = std::minmax_element(scores_.begin(), scores_.end());
+    const int64_t low = *lo;
+    const int64_t range = *hi - *lo;
+    for (int64_t& s : scores_) s = range == 0 ? 0 : (s - low) * 100 / range;
+  }
+  size_t best = 0;
+  for (size_t k = 1; k < scores_.size(); ++k) {
+    if (scores_[k] > scores_[best]) best = k;  // strict: ties go to the lowest host index
+  }
+  const int h = feasible_[best];
+  HostState& state = cluster.states[h];
+  GpuChoice choice = score_->SelectGpus(req, state, h);
+
+  Allocation a;
+  a.request_id = req.id;
+  a.tenant = req.tenant;
+  a.host_index = h;
+  a.host_id = state.host().id;
+  a.cpu_milli = req.cpu_milli;
+  a.memory_mib = req.memory_mib;
+  a.generation = state.generation();
+  if (req.gpu.Any() && static_cast<int>(choice.gpus.size()) != req.gpu.count) {
+    return Status::Internal("policy " + policy_ + " selected " +
+                            std::to_string(choice.gpus.size()) + " GPUs on " + a.host_id +
+                            " for a request of " + std::to_string(req.gpu.count));
+  }
+  for (int g : choice.gpus) {
+    DeviceSlice s;
+    s.gpu = g;
+    s.device_id = state.gpu_device(g).id;
+    if (req.gpu.IsWhole()) {
+      s.whole = true;
+      s.milli = state.gpu_device(g).inventory.Capacity();
+    } else if (req.gpu.IsPartition()) {
+      s.profile = req.gpu.profile;
+      s.start_slot = choice.start_slot;
+      s.milli = PartitionMilli(req, state, g);
+    } else {
+      s.milli = req.gpu.milli;
+    }
+    a.gpus.push_back(std::move(s));
+  }
+  for (size_t r = 0; r < reserves_.size(); ++r) {
+    Status st = reserves_[r]->Reserve(a, state);
+    if (!st.ok()) {
+      for (size_t u = r; u > 0; --u) reserves_[u - 1]->Unreserve(a, state);
+      return st;
+    }
+  }
+  a.generation = state.generation();
+  score_->Reserved(req, a);
+  PlacementOutcome out;
+  out.kind = PlacementOutcome::Kind::kPlaced;
+  out.allocation = std::move(a);
+  out.feasible_hosts = static_cast<int>(feasible_.size());
+  return out;
+}
+
+Status Framework::Release(const VmRequest& req, const Allocation& a, ClusterState& cluster) {
+  if (a.host_index < 0 || a.host_index >= static_cast<int>(cluster.states.size())) {
+    return Status::InvalidArgument("release of " + a.request_id + ": unknown host index");
+  }
+  DS_RETURN_IF_ERROR(cluster.states[a.host_index].Release(a));
+  score_->Released(req, a);
+  return Status::Ok();
+}
+
+}  // namespace devshare::placement

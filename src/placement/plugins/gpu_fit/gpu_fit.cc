@@ -1,0 +1,65 @@
+// gpu_fit filter (Open-Gpu-Share semantics): a share request needs one GPU with enough free
+// milli; a k-GPU request needs k fully free GPUs; a partition request needs a GPU whose MIG
+// geometry has a free placement for the profile. Model, isolation and tenant rules per device.
+#include <map>
+
+#include "placement/device_match.h"
+#include "placement/plugins/builtin_plugins.h"
+
+namespace devshare::placement {
+namespace {
+
+class GpuFit final : public FilterPlugin {
+ public:
+  std::string_view Name() const override { return "gpu_fit"; }
+  bool Fits(const VmRequest& req, const HostState& h) const override {
+    if (!req.gpu.Any()) return true;
+    const int n = h.gpu_count();
+    if (req.gpu.IsPartition()) {
+      for (int g = 0; g < n; ++g) {
+        if (GpuPartitionStart(req, h, g) >= 0) return true;
+      }
+      return false;
+    }
+    if (req.gpu.IsShare()) {
+      for (int g = 0; g < n; ++g) {
+        if (GpuFitsShare(req, h, g)) return true;
+      }
+      return false;
+    }
+    if (n < req.gpu.count) return false;
+    int free = 0;
+    for (int g = 0; g < n; ++g) {
+      if (GpuFitsWhole(req, h, g) && ++free >= req.gpu.count) return true;
+    }
+    return false;
+  }
+
+  Reason Explain(const VmRequest& req, const HostState& h) const override {
+    std::string want = req.gpu.IsPartition()
+                           ? "1x" + req.gpu.profile
+                           : std::to_string(req.gpu.count) + "x" + std::to_string(req.gpu.milli) +
+                                 " milli";
+    // Free milli of the GPUs this request may use, grouped: "1x650, 2x300".
+    std::map<int32_t, int, std::greater<>> groups;
+    for (int g = 0; g < h.gpu_count(); ++g) {
+      if (h.gpu_free_milli()[g] > 0 && GpuUsableBy(req, h, g)) groups[h.gpu_free_milli()[g]]++;
+    }
+    std::string free;
+    for (const auto& [milli, count] : groups) {
+      free += (free.empty() ? "" : ", ") + std::to_string(count) + "x" + std::to_string(milli);
+    }
+    if (free.empty()) free = h.gpu_count() == 0 ? "no GPUs" : "none";
+    std::string msg = "gpu: requested " + want + ", free " + free;
+    if (req.gpu.IsPartition()) msg += " (no free " + req.gpu.profile + " placement)";
+    return {"", "gpu", msg};
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<FilterPlugin> NewGpuFitFilter(const PluginArgs&) {
+  return std::make_unique<GpuFit>();
+}
+
+}  // namespace devshare::placement

@@ -1,0 +1,291 @@
+// FGD-protocol experiment runner (reference §2a) with worker threads over (policy, seed) runs.
+#include "devshare/sim/experiment.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <mutex>
+#include <numeric>
+#include <thread>
+
+namespace devshare::sim {
+namespace {
+
+double Quantile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const size_t lo = static_cast<size_t>(std::floor(pos));
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
+}
+
+// The arrival sequence of one seed: shuffled originals, then inflation (or random removal) to
+// tune x capacity; and the node rank permutation. Uses one Random in this fixed order.
+struct Arrivals {
+  std::vector<VmRequest> pods;
+  std::vector<int> node_order;
+};
+
+Arrivals BuildArrivals(const std::vector<VmRequest>& orig, int num_nodes, int64_t capacity_milli,
+                       double tune, uint64_t seed) {
+  Random rng(seed);
+  Arrivals a;
+  a.pods = orig;
+  rng.Shuffle(a.pods);
+  const double target = tune * static_cast<double>(capacity_milli);
+  int64_t req = 0;
+  for (const VmRequest& p : a.pods) req += p.gpu.TotalMilli();
+  if (static_cast<double>(req) < target && !orig.empty()) {
+    for (int i = 0;; ++i) {
+      const VmRequest& p = orig[rng.Uniform(orig.size())];
+      // As the reference simulator: compare with the per-GPU milli, then add the full demand.
+      if (static_cast<double>(req + p.gpu.milli) > target) break;
+      VmRequest clone = p;
+      clone.id = p.id + "-tuned-" + std::to_string(i);
+      req += p.gpu.TotalMilli();
+      a.pods.push_back(std::move(clone));
+    }
+  } else if (static_cast<double>(req) > target) {
+    while (static_cast<double>(req) > target && !a.pods.empty()) {
+      size_t k = static_cast<size_t>(rng.Uniform(a.pods.size()));
+      req -= a.pods[k].gpu.TotalMilli();
+      a.pods.erase(a.pods.begin() + static_cast<std::ptrdiff_t>(k));
+    }
+  }
+  a.node_order.resize(num_nodes);
+  std::iota(a.node_order.begin(), a.node_order.end(), 0);
+  rng.Shuffle(a.node_order);
+  return a;
+}
+
+Result<RunResult> RunOne(const std::vector<Host>& hosts, const std::vector<VmRequest>& orig,
+                         const std::shared_ptr<const placement::TypicalPods>& typical,
+                         const std::string& policy, uint64_t seed, double tune,
+                         const placement::PluginRegistry& registry, const Clock& clock) {
+  const TimePoint start = clock.Now();
+  ClusterState cluster;
+  int64_t capacity = 0;
+  for (const Host& h : hosts) {
+    for (int idx : h.GpuDeviceIndices()) capacity += h.devices[idx].inventory.Capacity();
+  }
+  Arrivals arr = BuildArrivals(orig, static_cast<int>(hosts.size()), capacity, tune, seed);
+  cluster.hosts.reserve(hosts.size());
+  for (int idx : arr.node_order) cluster.hosts.push_back(hosts[idx]);
+  cluster.Reset();
+
+  placement::FrameworkConfig config;
+  config.policy = policy;
+  config.args.seed = seed;
+  config.args.typical_pods = typical;
+  DS_ASSIGN_OR_RETURN(std::unique_ptr<placement::Framework> fw, registry.BuildFramework(config));
+
+  // Fragmentation of every node, kept current as placements change single nodes.
+  placement::TypicalPods measure = *typical;
+  std::vector<double> node_frag(cluster.states.size());
+  double frag_total = 0;
+  for (size_t i = 0; i < cluster.states.size(); ++i) {
+    const HostState& h = cluster.states[i];
+    node_frag[i] = measure.NodeFragMilli(h.cpu_free_milli(), h.gpu_free_milli(), h.gpu_model());
+    frag_total += node_frag[i];
+  }
+
+  RunResult run;
+  run.policy = policy;
+  run.seed = seed;
+  run.pods_arrived = static_cast<int>(arr.pods.size());
+  std::vector<double> alloc_sum(kCurveBins, 0), frag_sum(kCurveBins, 0);
+  std::vector<int> bin_events(kCurveBins, 0);
+  std::vector<double> decision_us;
+  decision_us.reserve(arr.pods.size());
+  int64_t arrived = 0;
+  int64_t used = 0;
+  const double cap = static_cast<double>(capacity);
+  for (const VmRequest& p : arr.pods) {
+    arrived += p.gpu.TotalMilli();
+    const TimePoint t0 = clock.Now();
+    DS_ASSIGN_OR_RETURN(placement::PlacementOutcome out, fw->Schedule(p, cluster));
+    const TimePoint t1 = clock.Now();
+    decision_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+    if (out.placed()) {
+      ++run.pods_placed;
+      used += out.allocation.GpuMilli();
+      const int i = out.allocation.host_index;
+      const HostState& h = cluster.states[i];
+      const double f =
+          measure.NodeFragMilli(h.cpu_free_milli(), h.gpu_free_milli(), h.gpu_model());
+      frag_total += f - node_frag[i];
+      node_frag[i] = f;
+    } else {
+      ++run.pods_failed;
+    }
+    const long bin = std::lround(std::floor(100.0 * static_cast<double>(arrived) / cap + 0.5));
+    if (bin >= 0 && bin < kCurveBins) {
+      alloc_sum[bin] += 100.0 * static_cast<double>(used) / cap;
+      frag_sum[bin] += 100.0 * frag_total / cap;
+      bin_events[bin]++;
+    }
+  }
+  // Bins no event fell into (a multi-GPU arrival can jump over one) carry the previous value.
+  run.alloc_curve.assign(kCurveBins, 0);
+  run.frag_curve.assign(kCurveBins, 0);
+  double last_alloc = 0, last_frag = 0;
+  for (int b = 0; b < kCurveBins; ++b) {
+    if (bin_events[b] > 0) {
+      last_alloc = alloc_sum[b] / bin_events[b];
+      last_frag = frag_sum[b] / bin_events[b];
+    }
+    run.alloc_curve[b] = last_alloc;
+    run.frag_curve[b] = last_frag;
+  }
+  run.unallocated_gpu_pct_at_100 = 100.0 - run.alloc_curve[100];
+  run.frag_gpu_pct_at_100 = run.frag_curve[100];
+  run.decision_us_p50 = Quantile(decision_us, 0.50);
+  run.decision_us_p99 = Quantile(decision_us, 0.99);
+  run.wall_s = std::chrono::duration<double>(clock.Now() - start).count();
+  return run;
+}
+
+}  // namespace
+
+Host HostFromNode(const NodeRecord& n) {
+  return Host::MakeGpuHost(n.name, n.cpu_milli, n.memory_mib, n.gpus, n.model);
+}
+
+VmRequest RequestFromPod(const PodRecord& p) {
+  VmRequest r;
+  r.id = p.name;
+  r.cpu_milli = p.cpu_milli;
+  r.memory_mib = p.memory_mib;
+  r.gpu.count = p.num_gpu;
+  r.gpu.milli = p.num_gpu > 0 ? p.gpu_milli : 0;
+  r.gpu.models = p.gpu_spec;
+  return r;
+}
+
+ClusterSummary Summarize(const std::vector<NodeRecord>& nodes) {
+  ClusterSummary s;
+  s.nodes = static_cast<int>(nodes.size());
+  for (const NodeRecord& n : nodes) {
+    s.gpus += n.gpus;
+    s.gpu_milli += int64_t{n.gpus} * kMilliPerDevice;
+    s.cpu_milli += n.cpu_milli;
+    s.memory_mib += n.memory_mib;
+  }
+  return s;
+}
+
+Result<ExperimentResult> RunInflateExperiment(const std::vector<NodeRecord>& nodes,
+                                              const std::vector<PodRecord>& pods,
+                                              const ExperimentOptions& options,
+                                              const placement::PluginRegistry& registry,
+                                              const Clock& clock, ProgressFn progress) {
+  if (nodes.empty()) return Status::InvalidArgument("the node list is empty");
+  if (!(options.tune > 0) || options.tune > 10) {
+    return Status::InvalidArgument("--tune " + std::to_string(options.tune) +
+                                   " outside (0, 10]");
+  }
+  if (options.policies.empty()) return Status::InvalidArgument("no policies given");
+  if (options.seeds.empty()) return Status::InvalidArgument("no seeds given");
+  for (const std::string& p : options.policies) {
+    if (!registry.HasPolicy(p)) {
+      std::string known;
+      for (const std::string& n : registry.PolicyNames()) known += (known.empty() ? "" : ", ") + n;
+      return Status::InvalidArgument("unknown policy '" + p + "' (known: " + known + ")");
+    }
+  }
+  ExperimentResult result;
+  result.cluster = Summarize(nodes);
+  if (result.cluster.gpu_milli == 0) {
+    return Status::InvalidArgument("the cluster has no GPUs; the protocol measures GPU allocation");
+  }
+  result.pods = static_cast<int>(pods.size());
+  result.tune = options.tune;
+
+  std::vector<Host> hosts;
+  hosts.reserve(nodes.size());
+  for (const NodeRecord& n : nodes) hosts.push_back(HostFromNode(n));
+  // The original trace order is by pod name (the reference sorts by name).
+  std::vector<PodRecord> sorted = pods;
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const PodRecord& a, const PodRecord& b) { return a.name < b.name; });
+  std::vector<VmRequest> orig;
+  orig.reserve(sorted.size());
+  for (const PodRecord& p : sorted) orig.push_back(RequestFromPod(p));
+  auto typical = std::make_shared<const placement::TypicalPods>(
+      placement::TypicalPods::FromPods(orig, options.typical_coverage));
+  result.typical_shapes = typical->distinct_shapes();
+  result.typical_kept = static_cast<int>(typical->shapes().size());
+  result.typical_coverage = typical->kept_coverage();
+
+  struct Task {
+    std::string policy;
+    uint64_t seed;
+  };
+  std::vector<Task> tasks;
+  for (const std::string& p : options.policies) {
+    for (uint64_t s : options.seeds) tasks.push_back({p, s});
+  }
+  std::vector<std::optional<Result<RunResult>>> out(tasks.size());
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  int done = 0;
+  auto worker = [&] {
+    while (true) {
+      const size_t k = next.fetch_add(1);
+      if (k >= tasks.size()) return;
+      Result<RunResult> r =
+          RunOne(hosts, orig, typical, tasks[k].policy, tasks[k].seed, options.tune, registry,
+                 clock);
+      std::lock_guard<std::mutex> lock(mu);
+      ++done;
+      if (r.ok() && progress) progress(*r, done, static_cast<int>(tasks.size()));
+      out[k] = std::move(r);
+    }
+  };
+  const int jobs = std::max(1, std::min<int>(options.jobs, static_cast<int>(tasks.size())));
+  std::vector<std::thread> threads;
+  for (int j = 1; j < jobs; ++j) threads.emplace_back(worker);
+  worker();
+  for (std::thread& t : threads) t.join();
+  for (auto& r : out) {
+    if (!r->ok()) return r->status();
+    result.runs.push_back(std::move(**r));
+  }
+  return result;
+}
+
+std::vector<PolicySummary> SummarizeRuns(const ExperimentResult& r,
+                                         const std::vector<std::string>& policies) {
+  std::vector<PolicySummary> out;
+  for (const std::string& p : policies) {
+    PolicySummary s;
+    s.policy = p;
+    std::vector<double> un;
+    double frag = 0, p50 = 0, p99 = 0, wall = 0;
+    for (const RunResult& run : r.runs) {
+      if (run.policy != p) continue;
+      un.push_back(run.unallocated_gpu_pct_at_100);
+      frag += run.frag_gpu_pct_at_100;
+      p50 += run.decision_us_p50;
+      p99 += run.decision_us_p99;
+      wall += run.wall_s;
+    }
+    s.seeds = static_cast<int>(un.size());
+    if (s.seeds == 0) continue;
+    const double n = static_cast<double>(s.seeds);
+    s.unalloc_mean = std::accumulate(un.begin(), un.end(), 0.0) / n;
+    s.unalloc_median = Quantile(un, 0.5);
+    double var = 0;
+    for (double v : un) var += (v - s.unalloc_mean) * (v - s.unalloc_mean);
+    s.unalloc_sd = s.seeds > 1 ? std::sqrt(var / (n - 1)) : 0;
+    s.frag_mean = frag / n;
+    s.decision_us_p50_mean = p50 / n;
+    s.decision_us_p99_mean = p99 / n;
+    s.wall_s_mean = wall / n;
+    out.push_back(s);
+  }
+  return out;
+}
+
+}  // namespace devshare::sim

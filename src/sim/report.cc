@@ -1,0 +1,884 @@
+// Report writer of a simulator experiment (see devshare/sim/report.h): standalone SVG plots and a
+// self-contained HTML page following the FGD protocol (Weng et al., "Beware of Fragmentation",
+// USENIX ATC'23): x = arrived GPU demand in % of cluster GPU capacity, y = GPU allocation %.
+// Besides the three plots of report.h the page carries a 4th SVG, the allocation plot zoomed to
+// arrived demand 75..120 % (report_internal::RenderAllocationZoomPlot). Output is ASCII only,
+// numbers use fixed precision, and the same input always gives the same bytes.
+// Thread-safety: pure functions; WriteReportHtml touches only its temp file and the target path.
+#include "devshare/sim/report.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "sim/report_stats.h"
+
+namespace devshare::sim {
+namespace report_internal {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::vector<double> FiniteSorted(const std::vector<double>& values) {
+  std::vector<double> out;
+  out.reserve(values.size());
+  for (double v : values) {
+    if (std::isfinite(v)) out.push_back(v);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Type-7 quantile of sorted, finite, non-empty values.
+double QuantileOfSorted(const std::vector<double>& sorted, double q) {
+  q = std::clamp(q, 0.0, 1.0);
+  const double h = q * static_cast<double>(sorted.size() - 1);
+  const std::size_t lo = static_cast<std::size_t>(std::floor(h));
+  const std::size_t hi = std::min(lo + 1, sorted.size() - 1);
+  return sorted[lo] + (h - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
+}
+
+}  // namespace
+
+double Quantile(std::vector<double> values, double q) {
+  const std::vector<double> sorted = FiniteSorted(values);
+  if (sorted.empty() || std::isnan(q)) return kNaN;
+  return QuantileOfSorted(sorted, q);
+}
+
+double Median(const std::vector<double>& values) { return Quantile(values, 0.5); }
+
+MeanSd ComputeMeanSd(const std::vector<double>& values) {
+  MeanSd out;
+  double sum = 0;
+  for (double v : values) {
+    if (!std::isfinite(v)) continue;
+    sum += v;
+    ++out.count;
+  }
+  if (out.count == 0) {
+    out.mean = kNaN;
+    out.sd = kNaN;
+    return out;
+  }
+  out.mean = sum / static_cast<double>(out.count);
+  if (out.count < 2) {
+    out.sd = kNaN;
+    return out;
+  }
+  double squares = 0;
+  for (double v : values) {
+    if (std::isfinite(v)) squares += (v - out.mean) * (v - out.mean);
+  }
+  out.sd = std::sqrt(squares / static_cast<double>(out.count - 1));
+  return out;
+}
+
+std::vector<BandPoint> ComputeBand(const std::vector<std::vector<double>>& curves) {
+  std::size_t bins = 0;
+  for (const auto& curve : curves) bins = std::max(bins, curve.size());
+  std::vector<BandPoint> out;
+  std::vector<double> at_bin;
+  for (std::size_t bin = 0; bin < bins; ++bin) {
+    at_bin.clear();
+    for (const auto& curve : curves) {
+      if (bin < curve.size()) at_bin.push_back(curve[bin]);
+    }
+    const std::vector<double> sorted = FiniteSorted(at_bin);
+    if (sorted.empty()) continue;
+    out.push_back(BandPoint{static_cast<int>(bin), QuantileOfSorted(sorted, 0.25),
+                            QuantileOfSorted(sorted, 0.5), QuantileOfSorted(sorted, 0.75)});
+  }
+  return out;
+}
+
+std::string FormatFixed(double value, int precision) {
+  if (!std::isfinite(value)) return "n/a";
+  // Fixed notation of the largest double needs 309 integer digits.
+  char buf[400];
+  const auto [end, ec] =
+      std::to_chars(buf, buf + sizeof(buf), value, std::chars_format::fixed, precision);
+  if (ec != std::errc()) return "n/a";
+  std::string out(buf, end);
+  if (!out.empty() && out[0] == '-' && out.find_first_not_of("0.", 1) == std::string::npos) {
+    out.erase(0, 1);  // "-0.00" -> "0.00"
+  }
+  return out;
+}
+
+std::string EscapeXml(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      ++i;
+      switch (c) {
+        case '&':
+          out += "&amp;";
+          break;
+        case '<':
+          out += "&lt;";
+          break;
+        case '>':
+          out += "&gt;";
+          break;
+        case '"':
+          out += "&quot;";
+          break;
+        case '\'':
+          out += "&#39;";
+          break;
+        default:
+          if (c >= 0x20 || c == '\t' || c == '\n' || c == '\r') out += static_cast<char>(c);
+      }
+      continue;
+    }
+    // Non-ASCII: decode one UTF-8 sequence and emit a numeric character reference, so the
+    // output is ASCII whatever the declared charset; malformed bytes become U+FFFD.
+    const int len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
+    char32_t cp = len == 4 ? c & 0x07 : len == 3 ? c & 0x0F : c & 0x1F;
+    bool valid = len > 0 && i + len <= text.size();
+    for (int k = 1; valid && k < len; ++k) {
+      const unsigned char cc = static_cast<unsigned char>(text[i + k]);
+      valid = (cc & 0xC0) == 0x80;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    const char32_t min_cp = len == 4 ? 0x10000 : len == 3 ? 0x800 : 0x80;
+    valid = valid && cp >= min_cp && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF);
+    if (!valid) {
+      out += "&#65533;";
+      ++i;
+      continue;
+    }
+    i += static_cast<std::size_t>(len);
+    if (cp == 0xFFFE || cp == 0xFFFF) continue;  // not XML characters
+    out += "&#" + std::to_string(static_cast<std::uint32_t>(cp)) + ";";
+  }
+  return out;
+}
+
+namespace {
+
+// Paul Tol's "muted" qualitative scheme: nine colours distinguishable under common colour-vision
+// deficiencies. Policies beyond nine reuse the colours with a dash pattern.
+constexpr const char* kPalette[] = {"#332288", "#CC6677", "#44AA99", "#999933", "#DDCC77",
+                                    "#882255", "#88CCEE", "#117733", "#AA4499"};
+constexpr std::size_t kPaletteSize = sizeof(kPalette) / sizeof(kPalette[0]);
+constexpr const char* kDashes[] = {"", "8 3", "2 3", "8 3 2 3"};
+constexpr std::size_t kDashesSize = sizeof(kDashes) / sizeof(kDashes[0]);
+
+const char* Colour(std::size_t index) { return kPalette[index % kPaletteSize]; }
+const char* Dash(std::size_t index) { return kDashes[(index / kPaletteSize) % kDashesSize]; }
+
+// Layout in px. Text width is estimated at kCharPx per character of a 12 px sans-serif font.
+constexpr double kMarginLeft = 64;
+constexpr double kMarginTop = 40;
+constexpr double kMarginBottom = 52;
+constexpr double kPlotWidth = 600;
+constexpr double kPlotHeight = 340;
+constexpr double kLegendGap = 20;
+constexpr double kLegendRow = 18;
+constexpr double kCharPx = 7;
+constexpr std::size_t kMaxLabelChars = 28;
+constexpr double kIdealKnee = 100;  // y = min(x, 100)
+
+std::string Px(double v) { return FormatFixed(v, 2); }
+
+std::size_t CodePoints(std::string_view s) {
+  std::size_t n = 0;
+  for (char c : s) {
+    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
+  }
+  return n;
+}
+
+// Shortens to kMaxLabelChars code points with an ellipsis; never splits a UTF-8 sequence.
+std::string ShortLabel(const std::string& name, bool* truncated) {
+  *truncated = false;
+  if (CodePoints(name) <= kMaxLabelChars) return name;
+  *truncated = true;
+  std::size_t points = 0;
+  std::size_t cut = 0;
+  for (; cut < name.size(); ++cut) {
+    if ((static_cast<unsigned char>(name[cut]) & 0xC0) != 0x80) {
+      if (points == kMaxLabelChars - 1) break;
+      ++points;
+    }
+  }
+  return name.substr(0, cut);
+}
+
+// Escaped label text, plus the ellipsis entity when shortened.
+std::string LabelMarkup(const std::string& name, bool* truncated) {
+  std::string out = EscapeXml(ShortLabel(name, truncated));
+  if (*truncated) out += "&#8230;";
+  return out;
+}
+
+// Smallest step in {1, 2, 2.5, 5} x 10^k that cuts `range` into at most `max_intervals`.
+double NiceStep(double range, int max_intervals) {
+  if (!(range > 0)) return 1;
+  const double raw = range / max_intervals;
+  double base = std::pow(10.0, std::floor(std::log10(raw)));
+  for (int guard = 0; guard < 4; ++guard, base *= 10) {
+    for (double m : {1.0, 2.0, 2.5, 5.0}) {
+      if (range / (m * base) <= max_intervals + 1e-9) return m * base;
+    }
+  }
+  return raw;
+}
+
+// Decimals needed to print multiples of `step` exactly (0..3).
+int StepDecimals(double step) {
+  for (int p = 0; p < 3; ++p) {
+    const double scaled = step * std::pow(10.0, p);
+    if (std::fabs(scaled - std::round(scaled)) < 1e-6) return p;
+  }
+  return 3;
+}
+
+struct Axis {
+  double min = 0;
+  double max = 1;
+  double step = 1;
+};
+
+// Extends [lo, hi] outwards to multiples of a nice step.
+Axis NiceAxis(double lo, double hi, int max_intervals) {
+  if (!(hi > lo)) hi = lo + 1;
+  Axis a;
+  a.step = NiceStep(hi - lo, max_intervals);
+  a.min = std::floor(lo / a.step + 1e-9) * a.step;
+  a.max = std::ceil(hi / a.step - 1e-9) * a.step;
+  if (!(a.max > a.min)) a.max = a.min + a.step;
+  return a;
+}
+
+std::vector<double> Ticks(const Axis& a) {
+  std::vector<double> out;
+  for (int i = 0;; ++i) {
+    const double t = a.min + i * a.step;
+    if (t > a.max + a.step * 1e-6 || i > 1000) break;
+    out.push_back(t);
+  }
+  return out;
+}
+
+// Plot area in px and the data ranges it maps; points outside are clamped to the frame.
+struct Frame {
+  double left = kMarginLeft;
+  double top = kMarginTop;
+  double width = kPlotWidth;
+  double height = kPlotHeight;
+  Axis x;
+  Axis y;
+  double X(double v) const {
+    const double t = (v - x.min) / (x.max - x.min);
+    return left + std::clamp(t, 0.0, 1.0) * width;
+  }
+  double Y(double v) const {
+    const double t = (v - y.min) / (y.max - y.min);
+    return top + height - std::clamp(t, 0.0, 1.0) * height;
+  }
+  double Right() const { return left + width; }
+  double Bottom() const { return top + height; }
+};
+
+void AppendSvgOpen(double width, double height, const std::string& id, const std::string& title,
+                   std::string* out) {
+  const std::string w = FormatFixed(std::ceil(width), 0);
+  const std::string h = FormatFixed(std::ceil(height), 0);
+  *out += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + w + "\" height=\"" + h +
+          "\" viewBox=\"0 0 " + w + " " + h + "\" role=\"img\" aria-labelledby=\"" + id +
+          "-title\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n";
+  *out += "<title id=\"" + id + "-title\">" + EscapeXml(title) + "</title>\n";
+  *out +=
+      "<rect class=\"background\" width=\"" + w + "\" height=\"" + h + "\" fill=\"#ffffff\"/>\n";
+  *out += "<text class=\"plot-title\" x=\"" + Px(kMarginLeft) +
+          "\" y=\"24\" font-size=\"14\" font-weight=\"bold\">" + EscapeXml(title) + "</text>\n";
+}
+
+void AppendLine(double x1, double y1, double x2, double y2, const char* attrs, std::string* out) {
+  *out += "<line x1=\"" + Px(x1) + "\" y1=\"" + Px(y1) + "\" x2=\"" + Px(x2) + "\" y2=\"" + Px(y2) +
+          "\" " + attrs + "/>\n";
+}
+
+// Grid, frame, ticks with labels and the axis titles. x ticks are skipped when `x_ticks` is false
+// (the bar chart labels its categories itself); so is an empty x label.
+void AppendAxes(const Frame& f, const std::string& x_label, const std::string& y_label,
+                bool x_ticks, std::string* out) {
+  *out += "<g class=\"axes\">\n";
+  const int y_decimals = StepDecimals(f.y.step);
+  for (double t : Ticks(f.y)) {
+    const double y = f.Y(t);
+    AppendLine(f.left, y, f.Right(), y, "stroke=\"#e6e6e6\"", out);
+    AppendLine(f.left - 5, y, f.left, y, "stroke=\"#333333\"", out);
+    *out += "<text x=\"" + Px(f.left - 8) + "\" y=\"" + Px(y + 4) + "\" text-anchor=\"end\">" +
+            FormatFixed(t, y_decimals) + "</text>\n";
+  }
+  if (x_ticks) {
+    const int x_decimals = StepDecimals(f.x.step);
+    for (double t : Ticks(f.x)) {
+      const double x = f.X(t);
+      AppendLine(x, f.top, x, f.Bottom(), "stroke=\"#e6e6e6\"", out);
+      AppendLine(x, f.Bottom(), x, f.Bottom() + 5, "stroke=\"#333333\"", out);
+      *out += "<text x=\"" + Px(x) + "\" y=\"" + Px(f.Bottom() + 18) +
+              "\" text-anchor=\"middle\">" + FormatFixed(t, x_decimals) + "</text>\n";
+    }
+  }
+  *out += "<rect class=\"frame\" x=\"" + Px(f.left) + "\" y=\"" + Px(f.top) + "\" width=\"" +
+          Px(f.width) + "\" height=\"" + Px(f.height) + "\" fill=\"none\" stroke=\"#333333\"/>\n";
+  if (!x_label.empty()) {
+    *out += "<text class=\"x-label\" x=\"" + Px(f.left + f.width / 2) + "\" y=\"" +
+            Px(f.Bottom() + 40) + "\" text-anchor=\"middle\">" + EscapeXml(x_label) + "</text>\n";
+  }
+  *out += "<text class=\"y-label\" transform=\"translate(" + Px(18) + " " +
+          Px(f.top + f.height / 2) + ") rotate(-90)\" text-anchor=\"middle\">" +
+          EscapeXml(y_label) + "</text>\n";
+  *out += "</g>\n";
+}
+
+void AppendNoData(const Frame& f, std::string* out) {
+  *out += "<text class=\"no-data\" x=\"" + Px(f.left + f.width / 2) + "\" y=\"" +
+          Px(f.top + f.height / 2) + "\" text-anchor=\"middle\" fill=\"#777777\">no data</text>\n";
+}
+
+// Consecutive-bin runs of band points that fall inside the x range.
+std::vector<std::vector<BandPoint>> Segments(const std::vector<BandPoint>& band, const Axis& x) {
+  std::vector<std::vector<BandPoint>> out;
+  for (const BandPoint& p : band) {
+    if (p.bin < x.min - 1e-9 || p.bin > x.max + 1e-9) continue;
+    if (out.empty() || out.back().back().bin + 1 != p.bin) out.emplace_back();
+    out.back().push_back(p);
+  }
+  return out;
+}
+
+// Median line: one subpath per segment; a lone point becomes a zero-length subpath that the
+// round line cap draws as a dot.
+std::string LinePath(const Frame& f, const std::vector<std::vector<BandPoint>>& segments) {
+  std::string d;
+  for (const auto& seg : segments) {
+    if (!d.empty()) d += ' ';
+    d += "M" + Px(f.X(seg[0].bin)) + " " + Px(f.Y(seg[0].median));
+    if (seg.size() == 1) d += " h0";
+    for (std::size_t i = 1; i < seg.size(); ++i) {
+      d += " L" + Px(f.X(seg[i].bin)) + " " + Px(f.Y(seg[i].median));
+    }
+  }
+  return d;
+}
+
+// 25-75 % band: one closed polygon per segment of two or more points; empty when the band has
+// no width anywhere (e.g. a single seed).
+std::string BandPath(const Frame& f, const std::vector<std::vector<BandPoint>>& segments) {
+  std::string d;
+  for (const auto& seg : segments) {
+    if (seg.size() < 2) continue;
+    bool has_width = false;
+    for (const BandPoint& p : seg) has_width = has_width || p.q75 > p.q25;
+    if (!has_width) continue;
+    if (!d.empty()) d += ' ';
+    d += "M" + Px(f.X(seg[0].bin)) + " " + Px(f.Y(seg[0].q75));
+    for (std::size_t i = 1; i < seg.size(); ++i) {
+      d += " L" + Px(f.X(seg[i].bin)) + " " + Px(f.Y(seg[i].q75));
+    }
+    for (std::size_t i = seg.size(); i-- > 0;) {
+      d += " L" + Px(f.X(seg[i].bin)) + " " + Px(f.Y(seg[i].q25));
+    }
+    d += " Z";
+  }
+  return d;
+}
+
+std::string DashAttr(const char* dash) {
+  if (dash[0] == '\0') return "";
+  return std::string(" stroke-dasharray=\"") + dash + "\"";
+}
+
+struct LinePlotSpec {
+  std::string id;  // unique per page; prefixes element ids
+  std::string title;
+  std::string y_label;
+  std::vector<std::vector<double>> PolicyCurves::*curves = nullptr;
+  bool ideal = false;    // draw y = min(x, 100)
+  bool zoom = false;     // x in [75, 120] and y fitted to the data; else x from 0
+  double min_y_top = 1;  // the y axis reaches at least this value (full plots)
+};
+
+constexpr double kZoomMin = 75;
+constexpr double kZoomMax = 120;
+constexpr double kFullMaxBin = 130;
+
+std::string RenderLinePlot(const ReportInput& in, const LinePlotSpec& spec) {
+  std::vector<std::vector<BandPoint>> bands;
+  bands.reserve(in.policies.size());
+  double max_bin = 0;
+  for (const PolicyCurves& p : in.policies) {
+    bands.push_back(ComputeBand(p.*spec.curves));
+    if (!bands.back().empty()) max_bin = std::max<double>(max_bin, bands.back().back().bin);
+  }
+
+  Frame f;
+  if (spec.zoom) {
+    f.x = Axis{kZoomMin, kZoomMax, 5};
+  } else {
+    f.x = Axis{0, std::max(kFullMaxBin, std::ceil(max_bin / 10) * 10), 10};
+  }
+  // y range: everything drawn inside the x range (band edges and the ideal line).
+  double lo = spec.zoom ? std::numeric_limits<double>::infinity() : 0;
+  double hi = spec.zoom ? -std::numeric_limits<double>::infinity() : spec.min_y_top;
+  bool any_point = false;
+  for (const auto& band : bands) {
+    for (const BandPoint& p : band) {
+      if (p.bin < f.x.min || p.bin > f.x.max) continue;
+      any_point = true;
+      lo = std::min(lo, p.q25);
+      hi = std::max(hi, p.q75);
+    }
+  }
+  if (spec.ideal) {
+    lo = std::min(lo, std::min(f.x.min, kIdealKnee));
+    hi = std::max(hi, std::min(f.x.max, kIdealKnee));
+  }
+  if (!std::isfinite(lo) || !std::isfinite(hi)) {
+    lo = 0;
+    hi = spec.min_y_top;
+  }
+  f.y = NiceAxis(lo, hi, spec.zoom ? 8 : 10);
+
+  // Legend: one row per policy, the ideal line, then two notes.
+  std::size_t label_chars = 26;  // width of the notes
+  for (const PolicyCurves& p : in.policies) {
+    label_chars = std::max(label_chars, std::min(CodePoints(p.policy), kMaxLabelChars));
+  }
+  const double legend_x = f.Right() + kLegendGap;
+  const double legend_width = 30 + kCharPx * static_cast<double>(label_chars) + 10;
+  const std::size_t rows = in.policies.size() + (spec.ideal ? 1 : 0);
+  const double notes_y = f.top + 8 + kLegendRow * static_cast<double>(rows) + 8;
+  const double width = legend_x + legend_width;
+  const double height = std::max(f.Bottom() + kMarginBottom, notes_y + 2 * 16 + 8);
+
+  std::string out;
+  AppendSvgOpen(width, height, spec.id, spec.title, &out);
+  AppendAxes(f, "Arrived GPU demand (% of cluster GPU capacity)", spec.y_label, true, &out);
+
+  std::vector<std::vector<std::vector<BandPoint>>> segments;
+  segments.reserve(bands.size());
+  for (const auto& band : bands) segments.push_back(Segments(band, f.x));
+
+  out += "<g class=\"bands\">\n";
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    const std::string d = BandPath(f, segments[i]);
+    if (d.empty()) continue;
+    out += "<path class=\"band\" data-policy=\"" + EscapeXml(in.policies[i].policy) + "\" d=\"" +
+           d + "\" fill=\"" + Colour(i) + "\" fill-opacity=\"0.18\" stroke=\"none\"/>\n";
+  }
+  out += "</g>\n";
+
+  if (spec.ideal) {
+    std::string d = "M" + Px(f.X(f.x.min)) + " " + Px(f.Y(std::min(f.x.min, kIdealKnee)));
+    if (f.x.min < kIdealKnee && kIdealKnee < f.x.max) {
+      d += " L" + Px(f.X(kIdealKnee)) + " " + Px(f.Y(kIdealKnee));
+    }
+    d += " L" + Px(f.X(f.x.max)) + " " + Px(f.Y(std::min(f.x.max, kIdealKnee)));
+    out += "<path class=\"ideal\" d=\"" + d +
+           "\" fill=\"none\" stroke=\"#555555\" stroke-width=\"1.5\" "
+           "stroke-dasharray=\"6 4\"/>\n";
+  }
+
+  out += "<g class=\"lines\">\n";
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    const std::string name = EscapeXml(in.policies[i].policy);
+    out += "<path class=\"line\" data-policy=\"" + name + "\" d=\"" + LinePath(f, segments[i]) +
+           "\" fill=\"none\" stroke=\"" + Colour(i) +
+           "\" stroke-width=\"2\" stroke-linejoin=\"round\" stroke-linecap=\"round\"" +
+           DashAttr(Dash(i)) + "><title>" + name + "</title></path>\n";
+  }
+  out += "</g>\n";
+  if (!any_point) AppendNoData(f, &out);
+
+  out += "<g class=\"legend\">\n";
+  double y = f.top + 8;
+  for (std::size_t i = 0; i < in.policies.size(); ++i, y += kLegendRow) {
+    bool truncated = false;
+    const std::string label = LabelMarkup(in.policies[i].policy, &truncated);
+    out += "<g class=\"legend-entry\">";
+    if (truncated) out += "<title>" + EscapeXml(in.policies[i].policy) + "</title>";
+    out += "<rect x=\"" + Px(legend_x) + "\" y=\"" + Px(y - 6) +
+           "\" width=\"24\" height=\"12\" fill=\"" + Colour(i) + "\" fill-opacity=\"0.18\"/>";
+    out += "<line x1=\"" + Px(legend_x) + "\" y1=\"" + Px(y) + "\" x2=\"" + Px(legend_x + 24) +
+           "\" y2=\"" + Px(y) + "\" stroke=\"" + Colour(i) + "\" stroke-width=\"2\"" +
+           DashAttr(Dash(i)) + "/>";
+    out +=
+        "<text x=\"" + Px(legend_x + 30) + "\" y=\"" + Px(y + 4) + "\">" + label + "</text></g>\n";
+  }
+  if (spec.ideal) {
+    out += "<g class=\"legend-entry\"><line x1=\"" + Px(legend_x) + "\" y1=\"" + Px(y) +
+           "\" x2=\"" + Px(legend_x + 24) + "\" y2=\"" + Px(y) +
+           "\" stroke=\"#555555\" stroke-width=\"1.5\" stroke-dasharray=\"6 4\"/><text x=\"" +
+           Px(legend_x + 30) + "\" y=\"" + Px(y + 4) + "\">Ideal: y = min(x, 100)</text></g>\n";
+  }
+  out += "<text class=\"legend-note\" x=\"" + Px(legend_x) + "\" y=\"" + Px(notes_y + 4) +
+         "\" font-size=\"11\" fill=\"#555555\">Line: median over seeds</text>\n";
+  out += "<text class=\"legend-note\" x=\"" + Px(legend_x) + "\" y=\"" + Px(notes_y + 20) +
+         "\" font-size=\"11\" fill=\"#555555\">Band: 25&#8211;75 % of seeds</text>\n";
+  out += "</g>\n</svg>\n";
+  return out;
+}
+
+}  // namespace
+
+std::string RenderAllocationZoomPlot(const ReportInput& in) {
+  LinePlotSpec spec;
+  spec.id = "alloc-zoom";
+  spec.title =
+      "GPU allocation, arrived demand 75\xE2\x80\x93"
+      "120 % (zoom)";
+  spec.y_label = "GPU allocation (% of capacity)";
+  spec.curves = &PolicyCurves::alloc_curves;
+  spec.ideal = true;
+  spec.zoom = true;
+  return RenderLinePlot(in, spec);
+}
+
+}  // namespace report_internal
+
+namespace {
+
+using report_internal::ComputeMeanSd;
+using report_internal::EscapeXml;
+using report_internal::FormatFixed;
+using report_internal::MeanSd;
+
+// Per-policy figures of the summary table and the bar chart.
+struct PolicySummary {
+  MeanSd unallocated;
+  double unallocated_median = 0;
+  MeanSd frag;
+  MeanSd decision_p99_us;
+  std::size_t seeds = 0;
+};
+
+PolicySummary Summarize(const PolicyCurves& p) {
+  PolicySummary s;
+  s.unallocated = ComputeMeanSd(p.unallocated_at_100);
+  s.unallocated_median = report_internal::Median(p.unallocated_at_100);
+  s.frag = ComputeMeanSd(p.frag_at_100);
+  s.decision_p99_us = ComputeMeanSd(p.decision_us_p99);
+  s.seeds = std::max({p.alloc_curves.size(), p.frag_curves.size(), p.unallocated_at_100.size(),
+                      p.frag_at_100.size(), p.decision_us_p99.size()});
+  return s;
+}
+
+}  // namespace
+
+std::string RenderAllocationPlot(const ReportInput& in) {
+  report_internal::LinePlotSpec spec;
+  spec.id = "alloc";
+  spec.title = "GPU allocation vs arrived GPU demand";
+  spec.y_label = "GPU allocation (% of capacity)";
+  spec.curves = &PolicyCurves::alloc_curves;
+  spec.ideal = true;
+  spec.min_y_top = 100;
+  return report_internal::RenderLinePlot(in, spec);
+}
+
+std::string RenderFragmentationPlot(const ReportInput& in) {
+  report_internal::LinePlotSpec spec;
+  spec.id = "frag";
+  spec.title = "GPU fragmentation vs arrived GPU demand";
+  spec.y_label = "Fragmented GPU (% of capacity)";
+  spec.curves = &PolicyCurves::frag_curves;
+  spec.min_y_top = 1;
+  return report_internal::RenderLinePlot(in, spec);
+}
+
+std::string RenderUnallocatedBarChart(const ReportInput& in) {
+  using report_internal::Frame;
+  using report_internal::Px;
+  const std::size_t n = in.policies.size();
+  std::vector<MeanSd> stats;
+  stats.reserve(n);
+  double lo = 0;
+  double hi = 0;
+  bool any_mean = false;
+  std::size_t label_chars = 6;
+  for (const PolicyCurves& p : in.policies) {
+    stats.push_back(ComputeMeanSd(p.unallocated_at_100));
+    const MeanSd& s = stats.back();
+    if (std::isfinite(s.mean)) {
+      any_mean = true;
+      const double sd = std::isfinite(s.sd) ? s.sd : 0;
+      lo = std::min({lo, s.mean, s.mean - sd});
+      hi = std::max({hi, s.mean, s.mean + sd});
+    }
+    label_chars = std::max(label_chars, std::min(report_internal::CodePoints(p.policy),
+                                                 report_internal::kMaxLabelChars));
+  }
+  // Head room for the value labels above the bars; a fixed range when there is nothing to span.
+  Frame f;
+  if (hi > lo) {
+    const double span = hi - lo;
+    f.y = report_internal::NiceAxis(lo < 0 ? lo - 0.08 * span : lo, hi + 0.08 * span, 8);
+  } else {
+    f.y = report_internal::NiceAxis(0, any_mean ? 1 : 10, 8);
+  }
+  const double slot = 64;
+  f.width = std::max(360.0, slot * static_cast<double>(n));  // room for the title
+  f.x = report_internal::Axis{0, static_cast<double>(std::max<std::size_t>(n, 1)), 1};
+  // Category labels are rotated by -35 degrees: sin(35) ~ 0.57.
+  const double label_drop = 0.6 * report_internal::kCharPx * static_cast<double>(label_chars);
+  const double width = f.Right() + 24;
+  const double height = f.Bottom() + 16 + label_drop + 36;
+
+  std::string out;
+  report_internal::AppendSvgOpen(width, height, "unalloc",
+                                 "Unallocated GPU at 100 % arrived demand", &out);
+  report_internal::AppendAxes(f, "", "Unallocated GPU (% of capacity), mean \xC2\xB1 sd", false,
+                              &out);
+  out += "<g class=\"bars\">\n";
+  const double bar_width = 36;
+  const double zero_y = f.Y(0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const MeanSd& s = stats[i];
+    const std::string name = EscapeXml(in.policies[i].policy);
+    const double cx = f.left + slot * (static_cast<double>(i) + 0.5);
+    const bool has_mean = std::isfinite(s.mean);
+    const double top_y = has_mean ? f.Y(s.mean) : zero_y;
+    out += "<rect class=\"bar\" data-policy=\"" + name + "\" x=\"" + Px(cx - bar_width / 2) +
+           "\" y=\"" + Px(std::min(top_y, zero_y)) + "\" width=\"" + Px(bar_width) +
+           "\" height=\"" + Px(std::fabs(zero_y - top_y)) + "\" fill=\"" +
+           report_internal::Colour(i) + "\"><title>" + name + ": mean " + FormatFixed(s.mean, 2) +
+           ", sd " + FormatFixed(s.sd, 2) + ", " + std::to_string(s.count) +
+           " seed(s)</title></rect>\n";
+    const bool has_sd = has_mean && std::isfinite(s.sd) && s.sd > 0;
+    if (has_sd) {
+      const double y1 = f.Y(s.mean - s.sd);
+      const double y2 = f.Y(s.mean + s.sd);
+      out += "<g class=\"errorbar\" stroke=\"#222222\" stroke-width=\"1.2\">";
+      out += "<line x1=\"" + Px(cx) + "\" y1=\"" + Px(y1) + "\" x2=\"" + Px(cx) + "\" y2=\"" +
+             Px(y2) + "\"/>";
+      out += "<line x1=\"" + Px(cx - 6) + "\" y1=\"" + Px(y1) + "\" x2=\"" + Px(cx + 6) +
+             "\" y2=\"" + Px(y1) + "\"/>";
+      out += "<line x1=\"" + Px(cx - 6) + "\" y1=\"" + Px(y2) + "\" x2=\"" + Px(cx + 6) +
+             "\" y2=\"" + Px(y2) + "\"/></g>\n";
+    }
+    // Value label just beyond the bar end (or its whisker), on the side away from zero.
+    const double sd = has_sd ? s.sd : 0;
+    const double label_y = !has_mean     ? zero_y - 5
+                           : s.mean >= 0 ? f.Y(s.mean + sd) - 5
+                                         : f.Y(s.mean - sd) + 14;
+    out += "<text class=\"value\" x=\"" + Px(cx) + "\" y=\"" + Px(label_y) +
+           "\" text-anchor=\"middle\" font-size=\"11\">" + FormatFixed(s.mean, 2) + "</text>\n";
+    bool truncated = false;
+    const std::string label = report_internal::LabelMarkup(in.policies[i].policy, &truncated);
+    out += "<text class=\"category\" transform=\"translate(" + Px(cx + 4) + " " +
+           Px(f.Bottom() + 14) + ") rotate(-35)\" text-anchor=\"end\">" + label + "</text>\n";
+  }
+  out += "</g>\n";
+  if (n == 0) report_internal::AppendNoData(f, &out);
+  out += "</svg>\n";
+  return out;
+}
+
+namespace {
+
+constexpr const char kCss[] =
+    "body{font-family:system-ui,-apple-system,\"Segoe UI\",Roboto,Helvetica,Arial,sans-serif;"
+    "color:#222;background:#fff;max-width:1120px;margin:2rem auto;padding:0 1rem;"
+    "line-height:1.4}\n"
+    "h1{font-size:1.5rem;margin:0 0 .25rem}\n"
+    "h2{font-size:1.15rem;margin:1.75rem 0 .6rem;border-bottom:1px solid #ddd}\n"
+    ".subtitle{margin:0;color:#555;font-family:ui-monospace,Menlo,Consolas,monospace;"
+    "font-size:.85rem;overflow-wrap:anywhere}\n"
+    "dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1.2rem;margin:0}\n"
+    "dl.facts dt{font-weight:600}\n"
+    "dl.facts dd{margin:0;overflow-wrap:anywhere}\n"
+    "figure{margin:0 0 1.75rem}\n"
+    "figure svg{display:block;max-width:100%;height:auto;border:1px solid #e3e3e3}\n"
+    "figcaption{color:#444;font-size:.88rem;margin-top:.4rem;max-width:900px}\n"
+    "table.summary{border-collapse:collapse;font-size:.9rem}\n"
+    "table.summary th,table.summary td{border:1px solid #ccc;padding:.3rem .6rem}\n"
+    "table.summary thead th{background:#f2f2f2;vertical-align:bottom}\n"
+    "table.summary tbody th{text-align:left;font-weight:400}\n"
+    "table.summary td{text-align:right;font-variant-numeric:tabular-nums}\n"
+    "table.summary tr.best th,table.summary tr.best td{font-weight:700}\n"
+    "table.summary caption{caption-side:bottom;text-align:left;color:#555;font-size:.85rem;"
+    "padding-top:.4rem}\n"
+    ".swatch{display:inline-block;width:.8em;height:.8em;margin-right:.4em;"
+    "vertical-align:-.05em;border-radius:2px}\n"
+    "footer{margin-top:2rem;color:#666;font-size:.8rem}\n";
+
+void AppendFigure(const std::string& id, const std::string& svg, const std::string& caption,
+                  std::string* out) {
+  *out += "<figure id=\"" + id + "\">\n" + svg + "<figcaption>" + caption +
+          "</figcaption>\n</figure>\n";
+}
+
+void AppendSummaryTable(const ReportInput& in, std::string* out) {
+  std::vector<PolicySummary> rows;
+  rows.reserve(in.policies.size());
+  std::size_t best = in.policies.size();
+  for (std::size_t i = 0; i < in.policies.size(); ++i) {
+    rows.push_back(Summarize(in.policies[i]));
+    const double mean = rows.back().unallocated.mean;
+    if (std::isfinite(mean) && (best == in.policies.size() || mean < rows[best].unallocated.mean)) {
+      best = i;
+    }
+  }
+  *out +=
+      "<table id=\"summary\" class=\"summary\">\n"
+      "<caption>Per policy over seeds. Unallocated GPU = 100 &#8722; GPU allocation % at 100 % "
+      "arrived demand; fragmentation likewise at 100 %; decision p99 = 99th percentile of the "
+      "placement decision time per seed, averaged over seeds. sd = sample standard deviation "
+      "(n/a for fewer than two seeds). Bold: lowest mean unallocated GPU.</caption>\n"
+      "<thead><tr><th scope=\"col\">Policy</th><th scope=\"col\">Unallocated GPU %<br>mean</th>"
+      "<th scope=\"col\">Unallocated GPU %<br>median</th>"
+      "<th scope=\"col\">Unallocated GPU %<br>sd</th>"
+      "<th scope=\"col\">Fragmentation %<br>mean</th>"
+      "<th scope=\"col\">Decision p99 &#181;s<br>mean</th>"
+      "<th scope=\"col\">Seeds</th></tr></thead>\n<tbody>\n";
+  if (in.policies.empty()) {
+    *out += "<tr><td colspan=\"7\" style=\"text-align:left\">No policies.</td></tr>\n";
+  }
+  for (std::size_t i = 0; i < in.policies.size(); ++i) {
+    const PolicySummary& s = rows[i];
+    *out += i == best ? "<tr class=\"best\">" : "<tr>";
+    *out += "<th scope=\"row\"><span class=\"swatch\" style=\"background:" +
+            std::string(report_internal::Colour(i)) + "\"></span>" +
+            EscapeXml(in.policies[i].policy) + "</th>";
+    for (double v : {s.unallocated.mean, s.unallocated_median, s.unallocated.sd, s.frag.mean,
+                     s.decision_p99_us.mean}) {
+      *out += "<td>" + FormatFixed(v, 2) + "</td>";
+    }
+    *out += "<td>" + std::to_string(s.seeds) + "</td></tr>\n";
+  }
+  *out += "</tbody>\n</table>\n";
+}
+
+}  // namespace
+
+std::string RenderReportHtml(const ReportInput& in) {
+  const std::string title =
+      EscapeXml(in.title.empty() ? std::string("devshare simulator report") : in.title);
+  std::string out;
+  out +=
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" +
+      title + "</title>\n<style>\n" + kCss + "</style>\n</head>\n<body>\n<header>\n<h1>" + title +
+      "</h1>\n";
+  if (!in.subtitle.empty()) {
+    out += "<p class=\"subtitle\">" + EscapeXml(in.subtitle) + "</p>\n";
+  }
+  out += "</header>\n";
+  if (!in.facts.empty()) {
+    out += "<section id=\"facts\">\n<h2>Setup</h2>\n<dl class=\"facts\">\n";
+    for (const auto& [key, value] : in.facts) {
+      out += "<dt>" + EscapeXml(key) + "</dt><dd>" + EscapeXml(value) + "</dd>\n";
+    }
+    out += "</dl>\n</section>\n";
+  }
+  out += "<section id=\"plots\">\n<h2>Plots</h2>\n";
+  AppendFigure(
+      "fig-alloc", RenderAllocationPlot(in),
+      "Figure 1. GPU allocation (% of cluster GPU capacity) against arrived GPU demand (% of "
+      "capacity), following the FGD protocol. Lines: median over seeds per 1 % bin; shaded "
+      "bands: 25&#8211;75 % of seeds; dashed: ideal allocation y = min(x, 100).",
+      &out);
+  AppendFigure("fig-alloc-zoom", report_internal::RenderAllocationZoomPlot(in),
+               "Figure 2. Figure 1 zoomed to arrived demand 75&#8211;120 %, where the policies "
+               "diverge; the y axis is fitted to the data shown.",
+               &out);
+  AppendFigure("fig-frag", RenderFragmentationPlot(in),
+               "Figure 3. Fragmented GPU (% of capacity) against arrived GPU demand. Lines: "
+               "median over seeds; bands: 25&#8211;75 % of seeds.",
+               &out);
+  AppendFigure("fig-unalloc", RenderUnallocatedBarChart(in),
+               "Figure 4. Unallocated GPU (% of capacity) when arrived demand reaches 100 %. "
+               "Bars: mean over seeds; whiskers: &#177; one sample standard deviation.",
+               &out);
+  out += "</section>\n<section id=\"table\">\n<h2>Summary</h2>\n";
+  AppendSummaryTable(in, &out);
+  out +=
+      "</section>\n<footer>Generated by devshare sim. Protocol: Weng et al., &#8220;Beware of "
+      "Fragmentation: Scheduling GPU-Sharing Workloads with Fragmentation Gradient "
+      "Descent&#8221;, USENIX ATC&#8217;23. Self-contained page: no scripts, no external "
+      "resources.</footer>\n</body>\n</html>\n";
+  return out;
+}
+
+namespace {
+
+Status ErrnoStatus(std::string_view what, const std::string& path, int err) {
+  std::string msg = "write report " + path + ": " + std::string(what) + ": " +
+                    std::generic_category().message(err);
+  switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+      return Status::NotFound(std::move(msg));
+    case EACCES:
+    case EPERM:
+    case EROFS:
+    case EISDIR:
+      return Status::FailedPrecondition(std::move(msg));
+    case ENOSPC:
+    case EDQUOT:
+      return Status::ResourceExhausted(std::move(msg));
+    default:
+      return Status::Internal(std::move(msg));
+  }
+}
+
+}  // namespace
+
+Status WriteReportHtml(const ReportInput& in, const std::string& path) {
+  if (path.empty()) return Status::InvalidArgument("write report: empty path");
+  const std::string html = RenderReportHtml(in);
+  // The temp file sits next to the target so that rename() stays within one file system.
+  std::string tmp = path + ".tmp.XXXXXX";
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0) return ErrnoStatus("create temp file", path, errno);
+  const char* data = html.data();
+  std::size_t left = html.size();
+  int err = 0;
+  while (left > 0 && err == 0) {
+    const ssize_t n = ::write(fd, data, left);
+    if (n < 0) {
+      if (errno != EINTR) err = errno;
+      continue;
+    }
+    data += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  if (err == 0 && ::fchmod(fd, 0644) != 0) err = errno;
+  if (err == 0 && ::fsync(fd) != 0) err = errno;
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err != 0) {
+    ::unlink(tmp.c_str());
+    return ErrnoStatus("write temp file " + tmp, path, err);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    err = errno;
+    ::unlink(tmp.c_str());
+    return ErrnoStatus("rename temp file " + tmp, path, err);
+  }
+  return Status::Ok();
+}
+
+}  // namespace devshare::sim

@@ -1,0 +1,57 @@
+// Internal helpers of the report writer (src/sim/report.cc), exposed for its unit tests only:
+// order statistics over seeds, fixed-precision number formatting, XML escaping, the zoomed plot.
+// Thread-safety: pure functions of their input.
+#ifndef DEVSHARE_SIM_REPORT_STATS_H_
+#define DEVSHARE_SIM_REPORT_STATS_H_
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "devshare/sim/report.h"
+
+namespace devshare::sim::report_internal {
+
+// Non-finite values (NaN, +-inf) count as missing everywhere below: they are skipped.
+
+// Quantile q in [0, 1] of the finite values, linear interpolation between closest ranks
+// (Hyndman & Fan type 7, numpy's default). NaN when there is no finite value.
+double Quantile(std::vector<double> values, double q);
+// Quantile(values, 0.5).
+double Median(const std::vector<double>& values);
+
+struct MeanSd {
+  double mean = 0;        // NaN when count == 0
+  double sd = 0;          // sample standard deviation (n - 1); NaN when count < 2
+  std::size_t count = 0;  // number of finite values
+};
+MeanSd ComputeMeanSd(const std::vector<double>& values);
+
+// One x bin of a median-over-seeds curve with its 25-75 % band.
+struct BandPoint {
+  int bin = 0;
+  double q25 = 0;
+  double median = 0;
+  double q75 = 0;
+};
+// For every bin index present in any curve (curves may differ in length), the quartiles of the
+// finite values at that bin; bins where no curve has a finite value are left out, so a gap in
+// `bin` marks missing data. Result is sorted by bin.
+std::vector<BandPoint> ComputeBand(const std::vector<std::vector<double>>& curves);
+
+// "%.<precision>f" independent of the C locale, without "-0.00"; "n/a" for non-finite values.
+std::string FormatFixed(double value, int precision);
+
+// Escapes & < > " ' for XML/HTML text and attribute values; drops control characters that XML
+// 1.0 forbids (below 0x20 except tab, LF, CR); writes non-ASCII UTF-8 as numeric character
+// references ("\xC2\xB5" -> "&#181;") and malformed bytes as "&#65533;", so output is ASCII.
+std::string EscapeXml(std::string_view text);
+
+// The 4th plot of the page: RenderAllocationPlot zoomed to arrived demand 75..120 %, the range
+// where the policies diverge; the y axis is fitted to the data shown. Standalone <svg> document.
+std::string RenderAllocationZoomPlot(const ReportInput& in);
+
+}  // namespace devshare::sim::report_internal
+
+#endif  // DEVSHARE_SIM_REPORT_STATS_H_

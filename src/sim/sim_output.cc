@@ -1,0 +1,146 @@
+// JSON document, table and output folder of `devshare sim`.
+#include "devshare/sim/sim_output.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "devshare/core/json_writer.h"
+#include "devshare/sim/report.h"
+
+namespace devshare::sim {
+namespace {
+
+Status WriteFileAtomically(const std::string& path, const std::string& content) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return Status::Unavailable(tmp + ": cannot open for writing");
+    out << content;
+    if (!out.flush()) return Status::DataLoss(tmp + ": write failed");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Status::DataLoss(path + ": rename failed: " + ec.message());
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string ExperimentJson(const ExperimentResult& r, const std::vector<std::string>& policies) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("cluster").BeginObject();
+  w.Key("nodes").Int(r.cluster.nodes);
+  w.Key("gpus").Int(r.cluster.gpus);
+  w.Key("gpu_milli").Int(r.cluster.gpu_milli);
+  w.Key("cpu_milli").Int(r.cluster.cpu_milli);
+  w.Key("memory_mib").Int(r.cluster.memory_mib);
+  w.EndObject();
+  w.Key("pods").Int(r.pods);
+  w.Key("tune").Double(r.tune);
+  w.Key("typical_pods").BeginObject();
+  w.Key("shapes").Int(r.typical_shapes);
+  w.Key("kept").Int(r.typical_kept);
+  w.Key("coverage").Double(r.typical_coverage);
+  w.EndObject();
+  w.Key("runs").BeginArray();
+  for (const RunResult& run : r.runs) {
+    w.BeginObject();
+    w.Key("policy").String(run.policy);
+    w.Key("seed").Uint(run.seed);
+    w.Key("pods_arrived").Int(run.pods_arrived);
+    w.Key("pods_placed").Int(run.pods_placed);
+    w.Key("pods_failed").Int(run.pods_failed);
+    w.Key("alloc_curve").DoubleArray(run.alloc_curve, 3);
+    w.Key("frag_curve").DoubleArray(run.frag_curve, 3);
+    w.Key("unallocated_gpu_pct_at_100").Double(run.unallocated_gpu_pct_at_100);
+    w.Key("frag_gpu_pct_at_100").Double(run.frag_gpu_pct_at_100);
+    w.Key("decision_us_p50").Double(run.decision_us_p50, 2);
+    w.Key("decision_us_p99").Double(run.decision_us_p99, 2);
+    w.Key("wall_s").Double(run.wall_s, 3);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("summary").BeginArray();
+  for (const PolicySummary& s : SummarizeRuns(r, policies)) {
+    w.BeginObject();
+    w.Key("policy").String(s.policy);
+    w.Key("seeds").Int(s.seeds);
+    w.Key("unallocated_gpu_pct_at_100").BeginObject();
+    w.Key("mean").Double(s.unalloc_mean);
+    w.Key("median").Double(s.unalloc_median);
+    w.Key("sd").Double(s.unalloc_sd);
+    w.EndObject();
+    w.Key("frag_gpu_pct_at_100").BeginObject();
+    w.Key("mean").Double(s.frag_mean);
+    w.EndObject();
+    w.Key("decision_us_p50_mean").Double(s.decision_us_p50_mean, 2);
+    w.Key("decision_us_p99_mean").Double(s.decision_us_p99_mean, 2);
+    w.Key("wall_s_mean").Double(s.wall_s_mean, 3);
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return w.str() + "\n";
+}
+
+std::string ExperimentTable(const ExperimentResult& r, const std::vector<std::string>& policies) {
+  std::string out;
+  char line[256];
+  std::snprintf(line, sizeof(line),
+                "cluster: %d nodes, %d GPUs; trace: %d pods; tune %.2f; typical pods: %d of %d "
+                "shapes (%.2f %% of pods)\n\n",
+                r.cluster.nodes, r.cluster.gpus, r.pods, r.tune, r.typical_kept, r.typical_shapes,
+                100.0 * r.typical_coverage);
+  out += line;
+  std::snprintf(line, sizeof(line), "%-16s %5s %24s %10s %12s %12s %9s\n", "policy", "seeds",
+                "unalloc GPU% @100 (mean", "median  sd)", "frag% @100", "p99 us", "run s");
+  out += line;
+  for (const PolicySummary& s : SummarizeRuns(r, policies)) {
+    std::snprintf(line, sizeof(line), "%-16s %5d %24.2f %6.2f %5.2f %12.2f %12.1f %9.2f\n",
+                  s.policy.c_str(), s.seeds, s.unalloc_mean, s.unalloc_median, s.unalloc_sd,
+                  s.frag_mean, s.decision_us_p99_mean, s.wall_s_mean);
+    out += line;
+  }
+  return out;
+}
+
+Status WriteExperimentOutputs(const ExperimentResult& r, const std::vector<std::string>& policies,
+                              const std::string& title, const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(dir) / "curves", ec);
+  if (ec) return Status::Unavailable(dir + ": cannot create folder: " + ec.message());
+  DS_RETURN_IF_ERROR(WriteFileAtomically(dir + "/summary.json", ExperimentJson(r, policies)));
+  for (const RunResult& run : r.runs) {
+    std::string csv = "arrived_pct,alloc_pct,frag_pct\n";
+    for (size_t b = 0; b < run.alloc_curve.size(); ++b) {
+      csv += std::to_string(b) + "," + FormatDecimal(run.alloc_curve[b], 3) + "," +
+             FormatDecimal(run.frag_curve[b], 3) + "\n";
+    }
+    DS_RETURN_IF_ERROR(WriteFileAtomically(
+        dir + "/curves/" + run.policy + "_seed" + std::to_string(run.seed) + ".csv", csv));
+  }
+  ReportInput in;
+  in.title = title;
+  in.facts = {{"nodes", std::to_string(r.cluster.nodes)},
+              {"GPUs", std::to_string(r.cluster.gpus)},
+              {"pods in trace", std::to_string(r.pods)},
+              {"tune", FormatDecimal(r.tune, 2)}};
+  for (const std::string& p : policies) {
+    PolicyCurves c;
+    c.policy = p;
+    for (const RunResult& run : r.runs) {
+      if (run.policy != p) continue;
+      c.alloc_curves.push_back(run.alloc_curve);
+      c.frag_curves.push_back(run.frag_curve);
+      c.unallocated_at_100.push_back(run.unallocated_gpu_pct_at_100);
+      c.frag_at_100.push_back(run.frag_gpu_pct_at_100);
+      c.decision_us_p99.push_back(run.decision_us_p99);
+    }
+    in.policies.push_back(std::move(c));
+  }
+  return WriteReportHtml(in, dir + "/report.html");
+}
+
+}  // namespace devshare::sim
