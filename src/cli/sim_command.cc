@@ -21,7 +21,10 @@ constexpr const char* kSimHelp =
     "  --jobs 2           worker threads (default 2)\n"
     "  --json             print one JSON document instead of the table\n"
     "  --out DIR          also write DIR/summary.json, DIR/curves/*.csv, DIR/report.html\n"
-    "  --quiet            no progress on stderr\n";
+    "  --quiet            no progress on stderr\n"
+    "  --peer FILE        compare with the FGD artifact's peer_analysis_allo_discrete.csv\n"
+    "  --check-peer       with --peer: exit 1 unless every policy is within 0.5 points of the\n"
+    "                     peer's mean (1.0 for random)\n";
 
 }  // namespace
 
@@ -31,8 +34,8 @@ int Fail(const std::string& command, const Status& status) {
 }
 
 int RunSimCommand(const std::vector<std::string>& args) {
-  auto flags = Flags::Parse(args, {"nodes", "pods", "policies", "seeds", "tune", "jobs", "out"},
-                            {"json", "quiet", "help"});
+  auto flags = Flags::Parse(args, {"nodes", "pods", "policies", "seeds", "tune", "jobs", "out", "peer"},
+                            {"json", "quiet", "help", "check-peer"});
   if (!flags.ok()) return Fail("sim", flags.status());
   if (flags->Has("help")) {
     std::fputs(kSimHelp, stdout);
@@ -62,6 +65,14 @@ int RunSimCommand(const std::vector<std::string>& args) {
   if (!jobs.ok()) return Fail("sim", jobs.status());
   opt.jobs = static_cast<int>(*jobs);
 
+  sim::PeerResults peer;
+  if (flags->Has("peer")) {
+    auto p = sim::ReadPeerAllocation(flags->Get("peer"), opt.tune);
+    if (!p.ok()) return Fail("sim", p.status());
+    peer = std::move(*p);
+  } else if (flags->Has("check-peer")) {
+    return Fail("sim", Status::InvalidArgument("--check-peer needs --peer FILE"));
+  }
   auto nodes = sim::ReadNodeCsv(flags->Get("nodes"));
   if (!nodes.ok()) return Fail("sim", nodes.status());
   auto pods = sim::ReadPodCsv(flags->Get("pods"));
@@ -84,6 +95,12 @@ int RunSimCommand(const std::vector<std::string>& args) {
   } else {
     std::fputs(sim::ExperimentTable(*result, opt.policies).c_str(), stdout);
   }
+  bool within = true;
+  if (flags->Has("peer")) {
+    std::string table = sim::PeerComparisonTable(*result, opt.policies, peer,
+                                                 sim::WorkloadName(flags->Get("pods")), &within);
+    std::fputs(table.c_str(), flags->Has("json") ? stderr : stdout);
+  }
   if (flags->Has("out")) {
     const std::string title = flags->Get("pods") + ", tune " + flags->Get("tune", "1.3") +
                               ", seeds " + flags->Get("seeds", "42-51");
@@ -94,6 +111,10 @@ int RunSimCommand(const std::vector<std::string>& args) {
                   flags->Get("out").c_str(), flags->Get("out").c_str(),
                   flags->Get("out").c_str());
     }
+  }
+  if (flags->Has("check-peer") && !within) {
+    std::fprintf(stderr, "devshare sim: results outside the peer reproduction band\n");
+    return kExitFailure;
   }
   return kExitOk;
 }

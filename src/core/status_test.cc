@@ -1,5 +1,4 @@
-// Tests Status (codes, names, ToString) and Result<T> with DS_ASSIGN_OR_RETURN /
-// DS_RETURN_IF_ERROR.
+// Tests Status (codes, names, ToString), Result<T>, DS_ASSIGN_OR_RETURN and DS_RETURN_IF_ERROR.
 #include "devshare/core/status.h"
 
 #include <gmock/gmock.h>

@@ -87,6 +87,7 @@ void RegisterBuiltinPlacementPlugins(PluginRegistry& r) {
   (void)r.RegisterScore("gpu_packing", NewGpuPackingScore);
   (void)r.RegisterScore("gpu_clustering", NewGpuClusteringScore);
   (void)r.RegisterScore("fgd", NewFgdScore);
+  (void)r.RegisterScore("devshare", NewDevshareScore);
 }
 
 const std::vector<std::string>& PeerPolicyNames() {
@@ -98,7 +99,7 @@ const std::vector<std::string>& PeerPolicyNames() {
 const std::vector<std::string>& BuiltinPolicyNames() {
   static const std::vector<std::string> kNames = {
       "first_fit", "least_utilized", "random", "dot_product", "gpu_clustering",
-      "gpu_packing", "best_fit", "fgd"};
+      "gpu_packing", "best_fit", "fgd", "devshare"};
   return kNames;
 }
 

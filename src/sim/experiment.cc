@@ -106,6 +106,7 @@ Result<RunResult> RunOne(const std::vector<Host>& hosts, const std::vector<VmReq
     const TimePoint t0 = clock.Now();
     DS_ASSIGN_OR_RETURN(placement::PlacementOutcome out, fw->Schedule(p, cluster));
     const TimePoint t1 = clock.Now();
+    const long bin = std::lround(std::floor(100.0 * static_cast<double>(arrived) / cap + 0.5));
     decision_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
     if (out.placed()) {
       ++run.pods_placed;
@@ -119,7 +120,6 @@ Result<RunResult> RunOne(const std::vector<Host>& hosts, const std::vector<VmReq
     } else {
       ++run.pods_failed;
     }
-    const long bin = std::lround(std::floor(100.0 * static_cast<double>(arrived) / cap + 0.5));
     if (bin >= 0 && bin < kCurveBins) {
       alloc_sum[bin] += 100.0 * static_cast<double>(used) / cap;
       frag_sum[bin] += 100.0 * frag_total / cap;

@@ -260,6 +260,10 @@ struct Axis {
 
 // Extends [lo, hi] outwards to multiples of a nice step.
 Axis NiceAxis(double lo, double hi, int max_intervals) {
+  if (!std::isfinite(lo) || !std::isfinite(hi) || !std::isfinite(hi - lo)) {
+    lo = 0;  // absurd data: fall back to a percent scale and clamp the points into the frame
+    hi = 100;
+  }
   if (!(hi > lo)) hi = lo + 1;
   Axis a;
   a.step = NiceStep(hi - lo, max_intervals);
@@ -289,11 +293,11 @@ struct Frame {
   Axis y;
   double X(double v) const {
     const double t = (v - x.min) / (x.max - x.min);
-    return left + std::clamp(t, 0.0, 1.0) * width;
+    return left + (std::isnan(t) ? 0.0 : std::clamp(t, 0.0, 1.0)) * width;
   }
   double Y(double v) const {
     const double t = (v - y.min) / (y.max - y.min);
-    return top + height - std::clamp(t, 0.0, 1.0) * height;
+    return top + height - (std::isnan(t) ? 0.0 : std::clamp(t, 0.0, 1.0)) * height;
   }
   double Right() const { return left + width; }
   double Bottom() const { return top + height; }

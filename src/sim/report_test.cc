@@ -463,6 +463,17 @@ const InputCase kInputCases[] = {
        in.facts = {{"<k>", "v&v"}};
        return in;
      }},
+    {"huge_values",
+     [] {
+       ReportInput in = SampleInput();
+       in.policies[0].alloc_curves[0][100] = 1e308;
+       in.policies[0].alloc_curves[1][101] = -1e308;
+       in.policies[1].frag_curves[0][50] = -1e308;
+       in.policies[1].frag_curves[1][50] = 1e308;
+       in.policies[2].unallocated_at_100 = {1e308, 1e308};  // the mean overflows
+       in.policies[3].unallocated_at_100 = {-1e308, 1e308};
+       return in;
+     }},
     {"many_policies",
      [] {
        ReportInput in;
@@ -506,6 +517,7 @@ TEST_P(PlotTest, WellFormedStandaloneSvgWithOneMarkAndLegendEntryPerPolicy) {
   }
   EXPECT_EQ(svg, plot.render(in)) << "not deterministic";
   EXPECT_EQ(svg.find("nan"), std::string::npos);
+  EXPECT_FALSE(std::regex_search(svg, std::regex("n/a[\" ]"))) << "n/a in an attribute";
   EXPECT_EQ(svg.find("inf"), std::string::npos);
   for (char c : svg) EXPECT_LT(static_cast<unsigned char>(c), 0x80) << "non-ASCII output";
 }

@@ -1,6 +1,7 @@
 // JSON document, table and output folder of `devshare sim`.
 #include "devshare/sim/sim_output.h"
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -103,6 +104,34 @@ std::string ExperimentTable(const ExperimentResult& r, const std::vector<std::st
                   s.frag_mean, s.decision_us_p99_mean, s.wall_s_mean);
     out += line;
   }
+  return out;
+}
+
+std::string PeerComparisonTable(const ExperimentResult& r, const std::vector<std::string>& policies,
+                                const PeerResults& peer, const std::string& workload,
+                                bool* within) {
+  std::string out = "\ncomparison with the FGD artifact's published runs of " + workload + ":\n";
+  char line[256];
+  std::snprintf(line, sizeof(line), "%-16s %10s %10s %8s %6s  %s\n", "policy", "ours mean",
+                "peer mean", "diff", "band", "verdict");
+  out += line;
+  bool all = true;
+  int compared = 0;
+  for (const PolicySummary& s : SummarizeRuns(r, policies)) {
+    auto it = peer.find({workload, s.policy});
+    if (it == peer.end()) continue;
+    ++compared;
+    const double diff = s.unalloc_mean - it->second.unalloc_mean;
+    const double band = PeerTolerance(s.policy);
+    const bool ok = std::fabs(diff) <= band;
+    all = all && ok;
+    std::snprintf(line, sizeof(line), "%-16s %10.2f %10.2f %+8.2f %6.1f  %s\n", s.policy.c_str(),
+                  s.unalloc_mean, it->second.unalloc_mean, diff, band,
+                  ok ? "within" : "OUTSIDE");
+    out += line;
+  }
+  if (compared == 0) out += "(the peer file has no rows for this workload and tune)\n";
+  if (within != nullptr) *within = all && compared > 0;
   return out;
 }
 

@@ -1,6 +1,7 @@
 // openb CSV reader and writer. Strict: every problem is reported as
 // "<file>:<line>: column '<name>': <problem>" with code InvalidArgument; nothing is half-read.
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -44,7 +45,8 @@ bool SplitCsvLine(std::string_view line, std::vector<std::string>& out) {
 }
 
 std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == '\r' || s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   return s;
 }
@@ -130,10 +132,14 @@ class CsvTable {
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (ec != std::errc() || p != s.data() + s.size()) {
       // Accept integral decimals such as "1000.0" that spreadsheets write.
+      // The range check comes first: casting NaN, inf or |d| >= 2^63 to int64_t is undefined.
       double d = 0;
       auto [pd, ecd] = std::from_chars(s.data(), s.data() + s.size(), d);
-      if (ecd != std::errc() || pd != s.data() + s.size() || d != static_cast<double>(
-                                                                     static_cast<int64_t>(d))) {
+      const bool parsed = ecd == std::errc() && pd == s.data() + s.size() && std::isfinite(d);
+      if (parsed && std::fabs(d) >= 9.2e18) {
+        return Status::InvalidArgument(Where(r, col) + ": " + s + " is out of range");
+      }
+      if (!parsed || d != std::trunc(d)) {
         return Status::InvalidArgument(Where(r, col) + ": '" + s + "' is not an integer");
       }
       v = static_cast<int64_t>(d);
@@ -166,7 +172,8 @@ std::vector<std::string> SplitSpec(const std::string& spec) {
   size_t start = 0;
   while (true) {
     size_t bar = spec.find('|', start);
-    std::string part = spec.substr(start, bar == std::string::npos ? std::string::npos : bar - start);
+    std::string part =
+        spec.substr(start, bar == std::string::npos ? std::string::npos : bar - start);
     if (!part.empty()) out.push_back(part);
     if (bar == std::string::npos) break;
     start = bar + 1;
@@ -199,6 +206,15 @@ std::string JoinSpec(const std::vector<std::string>& spec) {
   return s;
 }
 
+// A text field as the reader reads it back: double-quoted (quotes doubled) when it holds a comma
+// or a quote, which would otherwise shift every later column.
+std::string CsvField(const std::string& v) {
+  if (v.find_first_of(",\"") == std::string::npos) return v;
+  std::string s = "\"";
+  for (char c : v) s += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return s + "\"";
+}
+
 }  // namespace
 
 Result<std::vector<NodeRecord>> ReadNodeCsv(const std::string& path) {
@@ -217,8 +233,8 @@ Result<std::vector<NodeRecord>> ReadNodeCsv(const std::string& path) {
     n.gpus = static_cast<int>(gpus);
     n.model = t.Field(r, "model");
     if (n.gpus > 0 && n.model.empty()) {
-      return Status::InvalidArgument(t.Where(r, "model") + ": node has " +
-                                     std::to_string(n.gpus) + " GPUs but no model");
+      return Status::InvalidArgument(t.Where(r, "model") + ": node has " + std::to_string(n.gpus) +
+                                     " GPUs but no model");
     }
     out.push_back(std::move(n));
   }
@@ -228,8 +244,8 @@ Result<std::vector<NodeRecord>> ReadNodeCsv(const std::string& path) {
 Result<std::vector<PodRecord>> ReadPodCsv(const std::string& path) {
   DS_ASSIGN_OR_RETURN(
       CsvTable t, CsvTable::Load(path, {"name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli"},
-                                 {"gpu_spec", "qos", "pod_phase", "creation_time",
-                                  "deletion_time", "scheduled_time"}));
+                                 {"gpu_spec", "qos", "pod_phase", "creation_time", "deletion_time",
+                                  "scheduled_time"}));
   std::vector<PodRecord> out;
   out.reserve(t.rows().size());
   for (const CsvTable::Row& r : t.rows()) {
@@ -271,8 +287,8 @@ Status WriteNodeCsv(const std::string& path, const std::vector<NodeRecord>& node
   std::string s = "sn,cpu_milli,memory_mib,gpu,model\n";
   s.reserve(nodes.size() * 48);
   for (const NodeRecord& n : nodes) {
-    s += n.name + "," + std::to_string(n.cpu_milli) + "," + std::to_string(n.memory_mib) + "," +
-         std::to_string(n.gpus) + "," + n.model + "\n";
+    s += CsvField(n.name) + "," + std::to_string(n.cpu_milli) + "," + std::to_string(n.memory_mib) +
+         "," + std::to_string(n.gpus) + "," + CsvField(n.model) + "\n";
   }
   return WriteAtomically(path, s);
 }
@@ -284,10 +300,11 @@ Status WritePodCsv(const std::string& path, const std::vector<PodRecord>& pods) 
   s.reserve(pods.size() * 96);
   auto opt = [](const std::optional<int64_t>& v) { return v ? std::to_string(*v) : std::string(); };
   for (const PodRecord& p : pods) {
-    s += p.name + "," + std::to_string(p.cpu_milli) + "," + std::to_string(p.memory_mib) + "," +
-         std::to_string(p.num_gpu) + "," + std::to_string(p.gpu_milli) + "," +
-         JoinSpec(p.gpu_spec) + "," + p.qos + "," + p.phase + "," + opt(p.creation_time_s) + "," +
-         opt(p.deletion_time_s) + "," + opt(p.scheduled_time_s) + "\n";
+    s += CsvField(p.name) + "," + std::to_string(p.cpu_milli) + "," + std::to_string(p.memory_mib) +
+         "," + std::to_string(p.num_gpu) + "," + std::to_string(p.gpu_milli) + "," +
+         CsvField(JoinSpec(p.gpu_spec)) + "," + CsvField(p.qos) + "," + CsvField(p.phase) + "," +
+         opt(p.creation_time_s) + "," + opt(p.deletion_time_s) + "," + opt(p.scheduled_time_s) +
+         "\n";
   }
   return WriteAtomically(path, s);
 }

@@ -9,6 +9,7 @@
 
 #include "devshare/core/status.h"
 #include "devshare/sim/experiment.h"
+#include "devshare/sim/peer_results.h"
 
 namespace devshare::sim {
 
@@ -16,6 +17,11 @@ namespace devshare::sim {
 std::string ExperimentJson(const ExperimentResult& r, const std::vector<std::string>& policies);
 // Fixed-width table, one row per policy: mean/median/sd unallocated GPU % at 100 %, frag, p99.
 std::string ExperimentTable(const ExperimentResult& r, const std::vector<std::string>& policies);
+// Our mean unallocated GPU % at 100 % next to the peer's for `workload`; `*within` is set to
+// whether every policy the peer reports lies within PeerTolerance(policy).
+std::string PeerComparisonTable(const ExperimentResult& r, const std::vector<std::string>& policies,
+                                const PeerResults& peer, const std::string& workload,
+                                bool* within);
 // Writes DIR/summary.json, DIR/curves/<policy>_seed<seed>.csv and DIR/report.html.
 Status WriteExperimentOutputs(const ExperimentResult& r, const std::vector<std::string>& policies,
                               const std::string& title, const std::string& dir);

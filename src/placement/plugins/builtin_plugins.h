@@ -28,6 +28,7 @@ Result<std::unique_ptr<ScorePlugin>> NewDotProductScore(const PluginArgs& args);
 Result<std::unique_ptr<ScorePlugin>> NewGpuPackingScore(const PluginArgs& args);
 Result<std::unique_ptr<ScorePlugin>> NewGpuClusteringScore(const PluginArgs& args);
 Result<std::unique_ptr<ScorePlugin>> NewFgdScore(const PluginArgs& args);
+Result<std::unique_ptr<ScorePlugin>> NewDevshareScore(const PluginArgs& args);
 
 // Cluster-wide normalisers of the reference simulator (MaxSpecCpu, MaxSpecGpu).
 inline constexpr double kMaxSpecCpuMilli = 128000.0;

@@ -1,0 +1,100 @@
+// FragGradientScore: after-state evaluation and caching shared by fgd and devshare.
+#include "placement/plugins/fgd/frag_gradient.h"
+
+#include "placement/device_match.h"
+
+namespace devshare::placement {
+
+void FragGradientScore::BeginRequest(const VmRequest& req) {
+  cacheable_ = req.tenant.empty() && !req.isolation_floor;
+  if (!cacheable_) return;
+  std::string key = std::to_string(req.cpu_milli) + "/" + std::to_string(req.gpu.count) + "/" +
+                    std::to_string(req.gpu.milli) + "/" + req.gpu.profile;
+  for (const std::string& m : req.gpu.models) key += "/" + m;
+  auto [it, inserted] = shape_ids_.emplace(key, static_cast<int>(cache_.size()));
+  if (inserted) cache_.emplace_back();
+  shape_ = it->second;
+}
+
+int64_t FragGradientScore::Score(const VmRequest& req, const HostState& h, int host_index) {
+  return Evaluate(req, h, host_index).score;
+}
+
+GpuChoice FragGradientScore::SelectGpus(const VmRequest& req, const HostState& h,
+                                        int host_index) {
+  // Whole GPUs are interchangeable for the measure: take the lowest-index free ones.
+  if (!req.gpu.Any() || req.gpu.IsWhole()) return SelectGpusByRule(req, h, FitRule::kFirst);
+  Entry e = Evaluate(req, h, host_index);
+  GpuChoice c;
+  if (e.gpu >= 0) {
+    c.gpus.push_back(e.gpu);
+    if (req.gpu.IsPartition()) c.start_slot = GpuPartitionStart(req, h, e.gpu);
+  }
+  return c;
+}
+
+double FragGradientScore::NodeMeasure(const HostState& h, int host_index) {
+  if (host_index >= static_cast<int>(measure_.size())) measure_.resize(host_index + 1);
+  Frag& f = measure_[host_index];
+  if (f.generation != h.generation()) {
+    f.generation = h.generation();
+    f.value = Measure(h.cpu_free_milli(), h.gpu_free_milli(), h.gpu_model());
+  }
+  return f.value;
+}
+
+FragGradientScore::Entry FragGradientScore::Evaluate(const VmRequest& req, const HostState& h,
+                                                     int host_index) {
+  Entry* slot = nullptr;
+  if (cacheable_) {
+    std::vector<Entry>& row = cache_[shape_];
+    if (host_index >= static_cast<int>(row.size())) row.resize(host_index + 1);
+    slot = &row[host_index];
+    if (slot->generation == h.generation()) return *slot;
+  }
+  Entry e = Compute(req, h, host_index);
+  e.generation = h.generation();
+  if (slot != nullptr) *slot = e;
+  return e;
+}
+
+FragGradientScore::Entry FragGradientScore::Compute(const VmRequest& req, const HostState& h,
+                                                    int host_index) {
+  const double before = NodeMeasure(h, host_index);
+  const int64_t cpu_after = h.cpu_free_milli() - req.cpu_milli;
+  scratch_.assign(h.gpu_free_milli().begin(), h.gpu_free_milli().end());
+  Entry e;
+  if (req.gpu.IsShare() || req.gpu.IsPartition()) {
+    for (int g = 0; g < h.gpu_count(); ++g) {
+      int milli;
+      if (req.gpu.IsPartition()) {
+        if (GpuPartitionStart(req, h, g) < 0) continue;
+        milli = PartitionMilli(req, h, g);
+      } else {
+        if (!GpuFitsShare(req, h, g)) continue;
+        milli = req.gpu.milli;
+      }
+      scratch_[g] -= milli;
+      const double after = Measure(cpu_after, scratch_, h.gpu_model());
+      scratch_[g] += milli;
+      const int64_t s = ScoreChange(before, after, req, h, g);
+      if (e.gpu < 0 || s > e.score) {  // first GPU with the best score
+        e.score = s;
+        e.gpu = g;
+      }
+    }
+    return e;
+  }
+  // CPU-only or whole GPUs: the after-state does not depend on which free GPUs are taken.
+  int need = req.gpu.count;
+  for (int g = 0; g < h.gpu_count() && need > 0; ++g) {
+    if (GpuFitsWhole(req, h, g)) {
+      scratch_[g] = 0;
+      --need;
+    }
+  }
+  e.score = ScoreChange(before, Measure(cpu_after, scratch_, h.gpu_model()), req, h, -1);
+  return e;
+}
+
+}  // namespace devshare::placement
