@@ -6,11 +6,18 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/flags.h"
+#include <algorithm>
+
+#include "devshare/sim/bound.h"
 #include "devshare/sim/experiment.h"
+#include "devshare/sim/replay.h"
 #include "devshare/sim/sim_output.h"
 #include "devshare/sim/trace.h"
 
 namespace devshare::cli {
+
+int Fail(const std::string& command, const Status& status);
+
 namespace {
 
 constexpr const char* kSimHelp =
@@ -24,7 +31,73 @@ constexpr const char* kSimHelp =
     "  --quiet            no progress on stderr\n"
     "  --peer FILE        compare with the FGD artifact's peer_analysis_allo_discrete.csv\n"
     "  --check-peer       with --peer: exit 1 unless every policy is within 0.5 points of the\n"
-    "                     peer's mean (1.0 for random)\n";
+    "                     peer's mean (1.0 for random)\n"
+    "  --bound            also compute an LP upper bound (GLPK) on the GPU allocation any\n"
+    "                     placement could reach at 100 % arrival, and each policy's gap to it\n"
+    "  --mode inflate     the FGD protocol (default); --mode replay: arrivals and departures in\n"
+    "                     trace time, failed pods wait FIFO (with backfill) and retry\n"
+    "  --max-wait 86400   replay: seconds a pod may wait before it counts as never ran\n"
+    "  --arrival-speedup 1  replay: divide inter-arrival times by this (lifetimes kept)\n";
+
+int RunReplay(const Flags& flags, const std::vector<sim::NodeRecord>& nodes,
+              const std::vector<sim::PodRecord>& pods, const sim::ExperimentOptions& opt,
+              const placement::PluginRegistry& registry) {
+  sim::ReplayOptions r;
+  r.policies = opt.policies;
+  r.seeds = opt.seeds;
+  r.jobs = opt.jobs;
+  auto wait = flags.GetInt("max-wait", 86400, 0, int64_t{10} * 365 * 86400);
+  if (!wait.ok()) return Fail("sim", wait.status());
+  r.max_wait = std::chrono::seconds(*wait);
+  auto speed = flags.GetDouble("arrival-speedup", 1.0, 1.0, 1e6);
+  if (!speed.ok()) return Fail("sim", speed.status());
+  r.arrival_speedup = *speed;
+  const bool progress = !flags.Has("quiet") && isatty(STDERR_FILENO);
+  SystemClock clock;
+  auto result = sim::RunReplayExperiment(
+      nodes, pods, r, registry, clock, [&](const sim::ReplayRunResult& run, int done, int total) {
+        if (!progress) return;
+        std::fprintf(stderr, "\r[%d/%d] %s seed %llu done      ", done, total,
+                     run.policy.c_str(), static_cast<unsigned long long>(run.seed));
+        if (done == total) std::fputc('\n', stderr);
+      });
+  if (!result.ok()) return Fail("sim", result.status());
+  std::fputs(flags.Has("json") ? sim::ReplayJson(*result, r.policies).c_str()
+                               : sim::ReplayTable(*result, r.policies).c_str(),
+             stdout);
+  return kExitOk;
+}
+
+// The LP bound on the arrival prefix at 100 % of every seed, and each policy's gap to it.
+Status PrintBound(const std::vector<sim::NodeRecord>& nodes,
+                  const std::vector<sim::PodRecord>& pods, const sim::ExperimentResult& result,
+                  const sim::ExperimentOptions& opt, std::FILE* out) {
+  std::vector<sim::PodRecord> sorted = pods;
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const sim::PodRecord& a, const sim::PodRecord& b) { return a.name < b.name; });
+  std::vector<VmRequest> orig;
+  for (const sim::PodRecord& p : sorted) orig.push_back(sim::RequestFromPod(p));
+  double bound_sum = 0;
+  for (uint64_t seed : opt.seeds) {
+    std::vector<VmRequest> seq = sim::ArrivalSequence(orig, result.cluster.gpu_milli, opt.tune,
+                                                      seed);
+    auto b = sim::ComputeAllocationBound(
+        nodes, sim::ArrivedAt100(seq, result.cluster.gpu_milli));
+    if (!b.ok()) return b.status();
+    bound_sum += b->max_alloc_pct;
+  }
+  const double bound = bound_sum / static_cast<double>(opt.seeds.size());
+  std::fprintf(out,
+               "\nupper bound (configuration LP, GLPK) on GPU allocation at 100 %% arrival, mean "
+               "over seeds: %.2f %% -> unallocated >= %.2f %%\n",
+               bound, 100.0 - bound);
+  std::fprintf(out, "%-16s %12s %22s\n", "policy", "unalloc %", "gap to bound (points)");
+  for (const sim::PolicySummary& s : sim::SummarizeRuns(result, opt.policies)) {
+    std::fprintf(out, "%-16s %12.2f %10.2f\n", s.policy.c_str(), s.unalloc_mean,
+                 s.unalloc_mean - (100.0 - bound));
+  }
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -34,8 +107,9 @@ int Fail(const std::string& command, const Status& status) {
 }
 
 int RunSimCommand(const std::vector<std::string>& args) {
-  auto flags = Flags::Parse(args, {"nodes", "pods", "policies", "seeds", "tune", "jobs", "out", "peer"},
-                            {"json", "quiet", "help", "check-peer"});
+  auto flags = Flags::Parse(args, {"nodes", "pods", "policies", "seeds", "tune", "jobs", "out", "peer", "mode",
+                             "max-wait", "arrival-speedup"},
+                            {"json", "quiet", "help", "check-peer", "bound"});
   if (!flags.ok()) return Fail("sim", flags.status());
   if (flags->Has("help")) {
     std::fputs(kSimHelp, stdout);
@@ -77,6 +151,12 @@ int RunSimCommand(const std::vector<std::string>& args) {
   if (!nodes.ok()) return Fail("sim", nodes.status());
   auto pods = sim::ReadPodCsv(flags->Get("pods"));
   if (!pods.ok()) return Fail("sim", pods.status());
+  const std::string mode = flags->Get("mode", "inflate");
+  if (mode == "replay") return RunReplay(*flags, *nodes, *pods, opt, registry);
+  if (mode != "inflate") {
+    return Fail("sim", Status::InvalidArgument("--mode: '" + mode +
+                                               "' is not a mode (want inflate or replay)"));
+  }
 
   const bool progress = !flags->Has("quiet") && isatty(STDERR_FILENO);
   SystemClock clock;
@@ -94,6 +174,10 @@ int RunSimCommand(const std::vector<std::string>& args) {
     std::fputs(sim::ExperimentJson(*result, opt.policies).c_str(), stdout);
   } else {
     std::fputs(sim::ExperimentTable(*result, opt.policies).c_str(), stdout);
+  }
+  if (flags->Has("bound")) {
+    Status st = PrintBound(*nodes, *pods, *result, opt, flags->Has("json") ? stderr : stdout);
+    if (!st.ok()) return Fail("sim", st);
   }
   bool within = true;
   if (flags->Has("peer")) {

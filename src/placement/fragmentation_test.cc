@@ -270,11 +270,17 @@ TEST(TypicalPodsTest, ShapeToString) {
   EXPECT_EQ(TaskShape::Of(Pod(4000, 0, 0)), Shape(4000, 0, 0));
 }
 
+// DEVSHARE_TRACES_DIR (CTest sets it), else ../shared/traces relative to the repository.
 std::filesystem::path TracesDir() {
   if (const char* env = std::getenv("DEVSHARE_TRACES_DIR"); env != nullptr && *env != '\0') {
     return env;
   }
-  return "../shared/traces";
+  const std::filesystem::path from_cwd = "../shared/traces";
+  if (std::filesystem::exists(from_cwd)) return from_cwd;
+  // This file is <repo>/src/placement/fragmentation_test.cc.
+  const std::filesystem::path repo =
+      std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+  return repo / ".." / "shared" / "traces";
 }
 
 TEST(TypicalPodsTest, DefaultTraceTypicalPods) {

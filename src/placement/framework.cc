@@ -80,7 +80,7 @@ Result<PlacementOutcome> Framework::Schedule(const VmRequest& req, ClusterState&
   }
   if (feasible_.empty()) return Unschedulable(req, cluster);
 
-  score_->BeginRequest(req);
+  score_->BeginRequest(req, cluster);
   scores_.resize(feasible_.size());
   for (size_t k = 0; k < feasible_.size(); ++k) {
     scores_[k] = score_->Score(req, cluster.states[feasible_[k]], feasible_[k]);

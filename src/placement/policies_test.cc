@@ -302,6 +302,16 @@ std::vector<PolicyCase> PolicyCases() {
        0,
        {1},
        half_gpu},
+      // Equal scores on both GPUs (each leaves [700, 1000] up to order: F 0, score 50) -> the
+      // first GPU.
+      {"fgd_first_gpu_on_equal_scores",
+       "fgd",
+       {{64000, 2}},
+       {},
+       Req(1000, 1, 300),
+       0,
+       {0},
+       half_gpu},
       // M = {(1000m, 1x600) p=1}, share 400 on h0 free [600, 1000] vs idle h1 [1000, 1000]:
       // h0 gpu0 -> [200,1000] F 200 (45), h0 gpu1 -> [600,600] F 0 (50); h1 gpu0 -> [600,1000]
       // F 0 (50). Tie at 50 -> h0, its first best GPU gpu1.
@@ -431,8 +441,19 @@ TEST(PoliciesTest, RandomIsSeedDeterministicAndSpreads) {
       gpus_used.insert({host, gpu});
     }
     for (int h = 0; h < 4; ++h) EXPECT_GT(per_host[h], 0) << "host " << h;
-    // Shares are spread over GPUs too (a best-fit rule would fill gpu0 of a host first).
-    EXPECT_GT(gpus_used.size(), 8u);
+    // Shares are spread over GPUs too: a first/best-fit rule would put a host's first 8 shares
+    // (100m each) all on its gpu0; uniform draws over 8 GPUs hit at least 3 of them.
+    for (int h = 0; h < 4; ++h) {
+      std::set<int> first_gpus;
+      int seen = 0;
+      for (const auto& [host, gpu] : first) {
+        if (host != h || seen == 8) continue;
+        ++seen;
+        first_gpus.insert(gpu);
+      }
+      EXPECT_GE(first_gpus.size(), 3u) << "host " << h;
+    }
+    EXPECT_GT(gpus_used.size(), 24u);
   }
   EXPECT_NE(RandomRun(1, 50), RandomRun(2, 50));
 }

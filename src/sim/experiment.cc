@@ -148,6 +148,11 @@ Result<RunResult> RunOne(const std::vector<Host>& hosts, const std::vector<VmReq
 
 }  // namespace
 
+std::vector<VmRequest> ArrivalSequence(const std::vector<VmRequest>& orig, int64_t capacity_milli,
+                                       double tune, uint64_t seed) {
+  return BuildArrivals(orig, 0, capacity_milli, tune, seed).pods;
+}
+
 Host HostFromNode(const NodeRecord& n) {
   return Host::MakeGpuHost(n.name, n.cpu_milli, n.memory_mib, n.gpus, n.model);
 }

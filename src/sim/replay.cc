@@ -323,13 +323,23 @@ Result<ReplayResult> RunReplayExperiment(const std::vector<NodeRecord>& nodes,
   std::vector<TimedPod> timed;
   timed.reserve(pods.size());
   int skipped = 0;
+  if (!(options.arrival_speedup >= 1.0) || options.arrival_speedup > 1e6) {
+    return Status::InvalidArgument("--arrival-speedup must be in [1, 1e6]");
+  }
+  int64_t first_creation_s = INT64_MAX;
+  for (const PodRecord& p : pods) {
+    if (p.creation_time_s) first_creation_s = std::min(first_creation_s, *p.creation_time_s);
+  }
   for (const PodRecord& p : pods) {
     if (!p.creation_time_s || !p.deletion_time_s || *p.deletion_time_s <= *p.creation_time_s) {
       ++skipped;
       continue;
     }
-    timed.push_back(
-        {RequestFromPod(p), *p.creation_time_s, *p.deletion_time_s - *p.creation_time_s});
+    const int64_t created_s =
+        first_creation_s + static_cast<int64_t>(static_cast<double>(*p.creation_time_s -
+                                                                    first_creation_s) /
+                                                options.arrival_speedup);
+    timed.push_back({RequestFromPod(p), created_s, *p.deletion_time_s - *p.creation_time_s});
   }
   std::unordered_map<std::string, int> shapes;
   for (TimedPod& t : timed) {

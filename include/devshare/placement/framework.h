@@ -47,8 +47,9 @@ class ScorePlugin {
  public:
   virtual ~ScorePlugin() = default;
   virtual std::string_view Name() const = 0;
-  // Called once per request before Score() is called on each feasible host.
-  virtual void BeginRequest(const VmRequest& /*req*/) {}
+  // Called once per request before Score() is called on each feasible host; `cluster` is the
+  // whole current state (for plugins that weigh cluster-wide supply).
+  virtual void BeginRequest(const VmRequest& /*req*/, const ClusterState& /*cluster*/) {}
   // Score of a feasible host; higher is better. REQUIRES: host passed every filter.
   virtual int64_t Score(const VmRequest& req, const HostState& host, int host_index) = 0;
   // True if raw scores are min-max normalised to 0..100 (integer) over the feasible hosts.

@@ -69,6 +69,11 @@ Host HostFromNode(const NodeRecord& n);
 VmRequest RequestFromPod(const PodRecord& p);
 ClusterSummary Summarize(const std::vector<NodeRecord>& nodes);
 
+// The arrival sequence of one seed under the protocol: the originals (sorted by name) shuffled,
+// then inflated with uniform clones (or thinned by uniform removals) to tune x capacity.
+std::vector<VmRequest> ArrivalSequence(const std::vector<VmRequest>& orig, int64_t capacity_milli,
+                                       double tune, uint64_t seed);
+
 // Called after each finished run (from a worker thread, serialised by the runner).
 using ProgressFn = std::function<void(const RunResult& run, int done, int total)>;
 

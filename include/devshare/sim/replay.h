@@ -29,6 +29,9 @@ struct ReplayOptions {
   std::chrono::seconds max_wait{86400};
   int jobs = 2;  // worker threads
   double typical_coverage = 0.95;
+  // Arrival-rate multiplier: creation times are divided by it (measured from the first
+  // creation), lifetimes kept. 1 = the trace as recorded; >1 loads the cluster harder.
+  double arrival_speedup = 1.0;
 };
 
 struct ReplayRunResult {

@@ -18,7 +18,7 @@ namespace devshare::placement {
 
 class FragGradientScore : public ScorePlugin {
  public:
-  void BeginRequest(const VmRequest& req) override;
+  void BeginRequest(const VmRequest& req, const ClusterState& cluster) override;
   int64_t Score(const VmRequest& req, const HostState& h, int host_index) override;
   GpuChoice SelectGpus(const VmRequest& req, const HostState& h, int host_index) override;
 
@@ -30,6 +30,9 @@ class FragGradientScore : public ScorePlugin {
   // `host` is the state before placement; `gpu` the GPU tried (-1 for whole/CPU-only).
   virtual int64_t ScoreChange(double before, double after, const VmRequest& req,
                               const HostState& host, int gpu) = 0;
+  // Drops every cached score and measure (call when Measure's parameters change).
+  void InvalidateCaches();
+  bool cache_enabled_ = true;
 
  private:
   struct Entry {
