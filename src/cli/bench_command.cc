@@ -7,26 +7,51 @@
 #include "cli/flags.h"
 #include "devshare/sim/experiment.h"
 #include "devshare/sim/trace.h"
+#include "devshare/sim/workload_generator.h"
 
 namespace devshare::cli {
 
 int RunBenchCommand(const std::vector<std::string>& args) {
-  auto flags = Flags::Parse(args, {"nodes", "pods", "policies", "seeds", "jobs", "tune"}, {"help"});
+  auto flags = Flags::Parse(args,
+                            {"nodes", "pods", "policies", "seeds", "jobs", "tune",
+                             "generated-nodes", "generator-seed"},
+                            {"help", "no-grid"});
   if (!flags.ok()) return Fail("bench", flags.status());
-  if (flags->Has("help") || !flags->Has("nodes") || !flags->Has("pods")) {
-    std::fputs("usage: devshare bench --nodes NODES.csv --pods PODS.csv [--policies fgd] "
-               "[--seeds 42-51] [--jobs 2] [--tune 1.3]\n"
-               "  prints the single-core wall time of one run per policy, then the wall time of\n"
-               "  the whole policies x seeds grid on --jobs threads\n",
+  const bool generated = flags->Has("generated-nodes");
+  if (flags->Has("help") || (!generated && (!flags->Has("nodes") || !flags->Has("pods")))) {
+    std::fputs("usage: devshare bench (--nodes NODES.csv --pods PODS.csv | --generated-nodes N)\n"
+               "                      [--policies ...] [--seeds 42-51] [--jobs 2] [--tune 1.3]\n"
+               "                      [--no-grid] [--generator-seed 42]\n"
+               "  prints the single-core wall time and decisions/s of one run per policy, then\n"
+               "  the wall time of the whole policies x seeds grid on --jobs threads\n",
                flags->Has("help") ? stdout : stderr);
     return flags->Has("help") ? kExitOk : kExitBadInput;
   }
   placement::PluginRegistry registry;
   placement::RegisterBuiltinPlacementPlugins(registry);
-  auto nodes = sim::ReadNodeCsv(flags->Get("nodes"));
-  if (!nodes.ok()) return Fail("bench", nodes.status());
-  auto pods = sim::ReadPodCsv(flags->Get("pods"));
-  if (!pods.ok()) return Fail("bench", pods.status());
+  Result<std::vector<sim::NodeRecord>> nodes = std::vector<sim::NodeRecord>();
+  Result<std::vector<sim::PodRecord>> pods = std::vector<sim::PodRecord>();
+  if (generated) {
+    sim::GeneratorOptions g;
+    auto n = flags->GetInt("generated-nodes", 10000, 1, 100000);
+    if (!n.ok()) return Fail("bench", n.status());
+    auto gs = flags->GetInt("generator-seed", 42, 0, INT64_MAX);
+    if (!gs.ok()) return Fail("bench", gs.status());
+    g.nodes = static_cast<int>(*n);
+    g.seed = static_cast<uint64_t>(*gs);
+    g.with_times = false;
+    auto w = sim::GenerateWorkload(g);
+    if (!w.ok()) return Fail("bench", w.status());
+    std::printf("generated cluster: %zu nodes, %zu pods (generator seed %llu)\n",
+                w->nodes.size(), w->pods.size(), static_cast<unsigned long long>(g.seed));
+    nodes = std::move(w->nodes);
+    pods = std::move(w->pods);
+  } else {
+    nodes = sim::ReadNodeCsv(flags->Get("nodes"));
+    if (!nodes.ok()) return Fail("bench", nodes.status());
+    pods = sim::ReadPodCsv(flags->Get("pods"));
+    if (!pods.ok()) return Fail("bench", pods.status());
+  }
   auto policies = ParseList(flags->Get("policies", "random,dot_product,gpu_clustering,gpu_packing,"
                                                    "best_fit,fgd"),
                             "policies");
@@ -56,6 +81,7 @@ int RunBenchCommand(const std::vector<std::string>& args) {
                 run.pods_arrived, run.decision_us_p50, run.decision_us_p99,
                 run.pods_arrived / std::max(run.wall_s, 1e-9));
   }
+  if (flags->Has("no-grid")) return kExitOk;
   sim::ExperimentOptions grid;
   grid.policies = *policies;
   grid.seeds = *seeds;

@@ -1,147 +1,279 @@
-// devshare policy: fragmentation gradient descent over a packing-aware measure.
+// devshare policy: scarcity-priced, packing-aware fragmentation gradient descent.
 //
-// FGD (Weng et al., ATC'23) counts a GPU as usable for a typical shape m as soon as its free milli
-// is >= m's, so a GPU with 900 free looks as good as an empty one to an 810-milli task and the
-// 90 milli it will strand are invisible. devshare measures, for each typical shape m, the GPU
-// milli that a stream of copies of m could NOT use on the node: free milli minus
-// (copies of m that fit, limited by GPU slots and by free CPU) x m's GPU demand. Its score is the
-// decrease of that expected stranding, quantised to 100 milli so that near-equal choices tie and
-// go to the lowest node rank (which packs hosts, the effect that makes FGD's integer scores
-// work well). The typical shapes are the distribution FGD uses; everything is online.
-// Measured effect: docs/placement.md.
+// FGD (Weng et al., ATC'23) scores a placement by the change of the expected fragmentation
+// F_n(M) = sum_m p_m F_n(m) over the typical-pod distribution M. devshare keeps that frame and
+// changes three things (measured effect of each: docs/placement.md):
+//  1. Packing-aware stranding. FGD counts a GPU as usable for shape m as soon as its free milli
+//     is >= m's, so a GPU with 900 free looks as good as an empty one to an 810-milli task. For
+//     each shape devshare also counts the milli a stream of copies of m could NOT use on the node
+//     (free milli minus copies-that-fit x m's demand, copies limited by GPU slots and free CPU),
+//     and uses the mean of that and FGD's F_n(m) per shape.
+//  2. Scarcity prices. Each shape's term is weighted by 1 + (expected remaining demand for the
+//     shape / cluster-wide supply of slots for it), capped at 4: while slots for a shape are
+//     plentiful it weighs its plain share p_m; as the cluster fills, the shapes about to run out
+//     of places (whole GPUs, 8-GPU hosts, big CPU asks) are protected. Demand = p_m x free GPU
+//     milli / mean GPU milli per typical pod; supply = sum over hosts of copies that fit. Both
+//     come from the current cluster state only.
+//  3. Score quantisation. The change is floored to 200-milli steps, so near-equal choices tie
+//     and go to the lowest node rank, which packs hosts (the effect FGD's integer sigmoid has).
+// Everything is online: the decision uses the arriving request, the cluster state and M.
+// Speed: per (request shape, host) the per-shape stranding change of each distinct candidate
+// GPU is cached by host generation; prices enter only through a K-term dot product.
+// Thread-safety: one instance per Framework (single thread).
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
+#include <unordered_map>
+#include <vector>
 
+#include "placement/device_match.h"
 #include "placement/plugins/builtin_plugins.h"
-#include "placement/plugins/fgd/frag_gradient.h"
 
 namespace devshare::placement {
 namespace {
 
-constexpr double kScoreQuantumMilli = 100.0;
+constexpr double kScoreQuantumMilli = 200.0;
+constexpr double kFgdShare = 0.5;  // weight of FGD's F_n(m) in the per-shape stranding
+constexpr double kMaxScarcity = 4.0;
 
 bool Accepts(const TaskShape& m, const std::string& model) {
   return m.models.empty() || std::find(m.models.begin(), m.models.end(), model) != m.models.end();
 }
 
-class DevsharePolicy final : public FragGradientScore {
+class DevsharePolicy final : public ScorePlugin {
  public:
   explicit DevsharePolicy(TypicalPods typical) : typical_(std::move(typical)) {
-    const char* b = std::getenv("DEVSHARE_BETA");
-    beta_ = b ? std::atof(b) : 0.0;
-    const char* a = std::getenv("DEVSHARE_ALPHA");
-    alpha_ = a ? std::atof(a) : 2.0;
-    price_.assign(typical_.shapes().size(), 1.0);
-    if (beta_ > 0) cache_enabled_ = false;
-    const char* q = std::getenv("DEVSHARE_Q");
-    quantum_ = q ? std::atof(q) : kScoreQuantumMilli;
-    const char* mx = std::getenv("DEVSHARE_MIX");
-    mix_ = mx ? std::atof(mx) : 0.0;
+    const auto& shapes = typical_.shapes();
+    k_ = shapes.size();
+    weight_.assign(k_, 0.0);
+    supply_.assign(k_, 0);
+    for (size_t k = 0; k < k_; ++k) {
+      mean_gpu_milli_ += shapes[k].p * shapes[k].shape.num_gpu * shapes[k].shape.gpu_milli;
+      weight_[k] = shapes[k].p;
+    }
   }
   std::string_view Name() const override { return "devshare"; }
 
   void BeginRequest(const VmRequest& req, const ClusterState& cluster) override {
-    if (beta_ > 0) UpdatePrices(cluster);
-    FragGradientScore::BeginRequest(req, cluster);
+    UpdatePrices(cluster);
+    cacheable_ = req.tenant.empty() && !req.isolation_floor;
+    if (!cacheable_) return;
+    std::string key = std::to_string(req.cpu_milli) + "/" + std::to_string(req.gpu.count) + "/" +
+                      std::to_string(req.gpu.milli) + "/" + req.gpu.profile;
+    for (const std::string& m : req.gpu.models) key += "/" + m;
+    auto [it, inserted] = shape_ids_.emplace(key, static_cast<int>(cache_.size()));
+    if (inserted) cache_.emplace_back();
+    shape_ = it->second;
   }
 
- protected:
-  // Expected GPU milli stranded w.r.t. a stream of copies of each typical shape.
-  double Measure(int64_t cpu_free_milli, const std::vector<int32_t>& gpu_free_milli,
-                 const std::string& model) override {
-    int64_t total = 0;
-    int fully_free = 0;
-    for (int32_t f : gpu_free_milli) {
-      total += f;
-      fully_free += f >= kMilliPerDevice ? 1 : 0;
-    }
-    if (total == 0) return 0;
-    double stranded = mix_ > 0 ? mix_ * typical_.NodeFragMilli(cpu_free_milli, gpu_free_milli, model) : 0;
-    const double own = 1.0 - mix_;
-    for (const WeightedShape& w : typical_.shapes()) {
-      const TaskShape& m = w.shape;
-      if (m.num_gpu == 0 || !Accepts(m, model)) {
-        stranded += own * w.p * static_cast<double>(total);  // cannot use any of it
-        continue;
-      }
-      int64_t copies = 0;
-      if (m.gpu_milli < kMilliPerDevice) {
-        for (int32_t f : gpu_free_milli) copies += f / m.gpu_milli;
-      } else {
-        copies = fully_free / m.num_gpu;
-      }
-      if (m.cpu_milli > 0) copies = std::min<int64_t>(copies, cpu_free_milli / m.cpu_milli);
-      copies = std::max<int64_t>(copies, 0);
-      stranded += own * w.p * price_[&w - &typical_.shapes()[0]] *
-                  static_cast<double>(total - copies * m.num_gpu * m.gpu_milli);
-    }
-    return stranded;
+  int64_t Score(const VmRequest& req, const HostState& h, int host_index) override {
+    return Best(Evaluate(req, h, host_index)).score;
   }
 
-  int64_t Copies(const TaskShape& m, int64_t cpu, const std::vector<int32_t>& free) {
+  GpuChoice SelectGpus(const VmRequest& req, const HostState& h, int host_index) override {
+    if (!req.gpu.Any() || req.gpu.IsWhole()) return SelectGpusByRule(req, h, FitRule::kFirst);
+    Choice c = Best(Evaluate(req, h, host_index));
+    GpuChoice out;
+    if (c.gpu >= 0) {
+      out.gpus.push_back(c.gpu);
+      if (req.gpu.IsPartition()) out.start_slot = GpuPartitionStart(req, h, c.gpu);
+    }
+    return out;
+  }
+
+ private:
+  struct Candidate {
+    int gpu = -1;                // -1: whole GPUs / CPU-only (one after-state)
+    std::vector<float> delta;    // per-shape stranding after - before (milli, unweighted)
+  };
+  struct Entry {
+    uint64_t generation = UINT64_MAX;
+    std::vector<Candidate> candidates;
+  };
+  struct Choice {
+    int64_t score = 0;
+    int gpu = -1;
+  };
+
+  // Copies of shape m a node with this free CPU/GPU can still host (GPU slots and CPU).
+  static int64_t Copies(const TaskShape& m, int64_t cpu_free, const std::vector<int32_t>& free,
+                        int fully_free) {
     int64_t copies = 0;
     if (m.gpu_milli < kMilliPerDevice) {
       for (int32_t f : free) copies += f / m.gpu_milli;
     } else {
-      int full = 0;
-      for (int32_t f : free) full += f >= kMilliPerDevice ? 1 : 0;
-      copies = full / m.num_gpu;
+      copies = fully_free / m.num_gpu;
     }
-    if (m.cpu_milli > 0) copies = std::min<int64_t>(copies, cpu / m.cpu_milli);
+    if (m.cpu_milli > 0) copies = std::min<int64_t>(copies, cpu_free / m.cpu_milli);
     return std::max<int64_t>(copies, 0);
   }
 
-  void UpdatePrices(const ClusterState& cluster) {
+  // Per-shape stranding (milli, unweighted) of a node state into out[0..k_).
+  void Stranding(int64_t cpu_free, const std::vector<int32_t>& free, const std::string& model,
+                 float* out) const {
+    int64_t total = 0;
+    int fully_free = 0;
+    for (int32_t f : free) {
+      total += f;
+      fully_free += f >= kMilliPerDevice ? 1 : 0;
+    }
     const auto& shapes = typical_.shapes();
+    for (size_t k = 0; k < k_; ++k) {
+      const TaskShape& m = shapes[k].shape;
+      if (total == 0 || m.num_gpu == 0 || !Accepts(m, model)) {
+        out[k] = static_cast<float>(total);
+        continue;
+      }
+      const int64_t copies = Copies(m, cpu_free, free, fully_free);
+      const double packing = static_cast<double>(total - copies * m.num_gpu * m.gpu_milli);
+      const double fgd = TypicalPods::ShapeFragMilli(cpu_free, free, model, m);
+      out[k] = static_cast<float>((1.0 - kFgdShare) * packing + kFgdShare * fgd);
+    }
+  }
+
+  void UpdatePrices(const ClusterState& cluster) {
     const size_t n = cluster.states.size();
-    if (node_gen_.size() != n) {
-      node_gen_.assign(n, UINT64_MAX);
-      node_copies_.assign(n, std::vector<int64_t>(shapes.size(), 0));
-      supply_.assign(shapes.size(), 0);
-      free_total_ = 0;
+    const auto& shapes = typical_.shapes();
+    if (node_generation_.size() != n) {
+      node_generation_.assign(n, UINT64_MAX);
+      node_copies_.assign(n * k_, 0);
       node_free_.assign(n, 0);
+      std::fill(supply_.begin(), supply_.end(), 0);
+      free_total_ = 0;
     }
     for (size_t i = 0; i < n; ++i) {
       const HostState& h = cluster.states[i];
-      if (node_gen_[i] == h.generation()) continue;
-      node_gen_[i] = h.generation();
+      if (node_generation_[i] == h.generation()) continue;
+      node_generation_[i] = h.generation();
       free_total_ += h.gpu_free_total_milli() - node_free_[i];
       node_free_[i] = h.gpu_free_total_milli();
-      for (size_t k = 0; k < shapes.size(); ++k) {
+      int fully_free = 0;
+      for (int32_t f : h.gpu_free_milli()) fully_free += f >= kMilliPerDevice ? 1 : 0;
+      for (size_t k = 0; k < k_; ++k) {
         const TaskShape& m = shapes[k].shape;
-        int64_t c = (m.num_gpu == 0 || !Accepts(m, h.gpu_model()))
-                        ? 0
-                        : Copies(m, h.cpu_free_milli(), h.gpu_free_milli());
-        supply_[k] += c - node_copies_[i][k];
-        node_copies_[i][k] = c;
+        const int64_t c = (m.num_gpu == 0 || !Accepts(m, h.gpu_model()))
+                              ? 0
+                              : Copies(m, h.cpu_free_milli(), h.gpu_free_milli(), fully_free);
+        supply_[k] += c - node_copies_[i * k_ + k];
+        node_copies_[i * k_ + k] = c;
       }
     }
-    double mean_gpu = 0;
-    for (const WeightedShape& w : shapes) mean_gpu += w.p * w.shape.num_gpu * w.shape.gpu_milli;
-    const double pods_left = mean_gpu > 0 ? static_cast<double>(free_total_) / mean_gpu : 0;
-    for (size_t k = 0; k < shapes.size(); ++k) {
-      if (shapes[k].shape.num_gpu == 0) continue;
-      const double demand = shapes[k].p * pods_left;
-      const double ratio = std::min(4.0, demand / std::max<double>(1.0, supply_[k]));
-      price_[k] = 1.0 + beta_ * std::pow(ratio, alpha_);
+    const double pods_left =
+        mean_gpu_milli_ > 0 ? static_cast<double>(free_total_) / mean_gpu_milli_ : 0;
+    for (size_t k = 0; k < k_; ++k) {
+      double price = 1.0;
+      if (shapes[k].shape.num_gpu > 0) {
+        const double demand = shapes[k].p * pods_left;
+        price += std::min(kMaxScarcity, demand / std::max<double>(1.0, supply_[k]));
+      }
+      weight_[k] = shapes[k].p * price;
     }
   }
 
-  int64_t ScoreChange(double before, double after, const VmRequest&, const HostState&,
-                      int) override {
-    return static_cast<int64_t>(std::floor((before - after) / quantum_));
+  const float* Before(const HostState& h, int host_index) {
+    if (host_index >= static_cast<int>(before_generation_.size())) {
+      before_generation_.resize(host_index + 1, UINT64_MAX);
+      before_.resize((host_index + 1) * k_);
+    }
+    float* b = &before_[host_index * k_];
+    if (before_generation_[host_index] != h.generation()) {
+      before_generation_[host_index] = h.generation();
+      Stranding(h.cpu_free_milli(), h.gpu_free_milli(), h.gpu_model(), b);
+    }
+    return b;
   }
 
- private:
+  Candidate MakeCandidate(int gpu, const float* before, const HostState& h, int64_t cpu_after) {
+    Candidate c;
+    c.gpu = gpu;
+    c.delta.resize(k_);
+    Stranding(cpu_after, scratch_, h.gpu_model(), c.delta.data());
+    for (size_t k = 0; k < k_; ++k) c.delta[k] -= before[k];
+    return c;
+  }
+
+  const std::vector<Candidate>& Evaluate(const VmRequest& req, const HostState& h,
+                                         int host_index) {
+    Entry* e = &uncached_;
+    if (cacheable_) {
+      std::vector<Entry>& row = cache_[shape_];
+      if (host_index >= static_cast<int>(row.size())) row.resize(host_index + 1);
+      e = &row[host_index];
+      if (e->generation == h.generation()) return e->candidates;
+    }
+    e->generation = h.generation();
+    e->candidates.clear();
+    const float* before = Before(h, host_index);
+    const int64_t cpu_after = h.cpu_free_milli() - req.cpu_milli;
+    scratch_.assign(h.gpu_free_milli().begin(), h.gpu_free_milli().end());
+    if (req.gpu.IsShare() || req.gpu.IsPartition()) {
+      // One candidate per distinct free amount (GPUs with equal free give equal after-states;
+      // the lowest index represents them, as FGD's "first GPU with the best score").
+      seen_.clear();
+      for (int g = 0; g < h.gpu_count(); ++g) {
+        int milli;
+        if (req.gpu.IsPartition()) {
+          if (GpuPartitionStart(req, h, g) < 0) continue;
+          milli = PartitionMilli(req, h, g);
+        } else {
+          if (!GpuFitsShare(req, h, g)) continue;
+          milli = req.gpu.milli;
+        }
+        const int32_t f = h.gpu_free_milli()[g];
+        if (std::find(seen_.begin(), seen_.end(), f) != seen_.end()) continue;
+        seen_.push_back(f);
+        scratch_[g] -= milli;
+        e->candidates.push_back(MakeCandidate(g, before, h, cpu_after));
+        scratch_[g] += milli;
+      }
+      return e->candidates;
+    }
+    int need = req.gpu.count;
+    for (int g = 0; g < h.gpu_count() && need > 0; ++g) {
+      if (GpuFitsWhole(req, h, g)) {
+        scratch_[g] = 0;
+        --need;
+      }
+    }
+    e->candidates.push_back(MakeCandidate(-1, before, h, cpu_after));
+    return e->candidates;
+  }
+
+  Choice Best(const std::vector<Candidate>& candidates) const {
+    Choice best;
+    bool have = false;
+    for (const Candidate& c : candidates) {
+      double change = 0;  // weighted stranding after - before
+      for (size_t k = 0; k < k_; ++k) change += weight_[k] * c.delta[k];
+      const int64_t s = static_cast<int64_t>(std::floor(-change / kScoreQuantumMilli));
+      if (!have || s > best.score || (s == best.score && c.gpu < best.gpu)) {
+        best.score = s;
+        best.gpu = c.gpu;
+        have = true;
+      }
+    }
+    return best;
+  }
+
   TypicalPods typical_;
-  double beta_ = 0, alpha_ = 2, quantum_ = 100, mix_ = 0;
-  std::vector<double> price_;
-  std::vector<uint64_t> node_gen_;
-  std::vector<std::vector<int64_t>> node_copies_;
-  std::vector<int64_t> supply_;
+  size_t k_ = 0;
+  double mean_gpu_milli_ = 0;
+  std::vector<double> weight_;  // p_k x scarcity price_k
+  // Cluster-wide supply of slots per shape, maintained from host generations.
+  std::vector<uint64_t> node_generation_;
+  std::vector<int64_t> node_copies_;  // [host x k]
   std::vector<int64_t> node_free_;
+  std::vector<int64_t> supply_;
   int64_t free_total_ = 0;
+  // Caches.
+  std::vector<uint64_t> before_generation_;
+  std::vector<float> before_;  // [host x k]
+  std::unordered_map<std::string, int> shape_ids_;
+  std::vector<std::vector<Entry>> cache_;  // [request shape][host]
+  Entry uncached_;
+  std::vector<int32_t> scratch_;
+  std::vector<int32_t> seen_;
+  bool cacheable_ = false;
+  int shape_ = -1;
 };
 
 }  // namespace

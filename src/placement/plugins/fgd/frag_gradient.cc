@@ -6,7 +6,7 @@
 namespace devshare::placement {
 
 void FragGradientScore::BeginRequest(const VmRequest& req, const ClusterState& /*cluster*/) {
-  cacheable_ = cache_enabled_ && req.tenant.empty() && !req.isolation_floor;
+  cacheable_ = req.tenant.empty() && !req.isolation_floor;
   if (!cacheable_) return;
   std::string key = std::to_string(req.cpu_milli) + "/" + std::to_string(req.gpu.count) + "/" +
                     std::to_string(req.gpu.milli) + "/" + req.gpu.profile;
@@ -33,15 +33,10 @@ GpuChoice FragGradientScore::SelectGpus(const VmRequest& req, const HostState& h
   return c;
 }
 
-void FragGradientScore::InvalidateCaches() {
-  for (auto& row : cache_) row.clear();
-  measure_.clear();
-}
-
 double FragGradientScore::NodeMeasure(const HostState& h, int host_index) {
   if (host_index >= static_cast<int>(measure_.size())) measure_.resize(host_index + 1);
   Frag& f = measure_[host_index];
-  if (!cache_enabled_ || f.generation != h.generation()) {
+  if (f.generation != h.generation()) {
     f.generation = h.generation();
     f.value = Measure(h.cpu_free_milli(), h.gpu_free_milli(), h.gpu_model());
   }

@@ -30,9 +30,6 @@ class FragGradientScore : public ScorePlugin {
   // `host` is the state before placement; `gpu` the GPU tried (-1 for whole/CPU-only).
   virtual int64_t ScoreChange(double before, double after, const VmRequest& req,
                               const HostState& host, int gpu) = 0;
-  // Drops every cached score and measure (call when Measure's parameters change).
-  void InvalidateCaches();
-  bool cache_enabled_ = true;
 
  private:
   struct Entry {
