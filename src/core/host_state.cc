@@ -28,6 +28,21 @@ HostState::HostState(const Host* host)
   }
   gpu_capacity_total_ = gpu_free_total_;
   if (!gpu_index_.empty()) gpu_model_ = host->devices[gpu_index_[0]].model;
+  for (int idx : gpu_index_) {
+    const Device& d = host->devices[idx];
+    uniform_fractional_ = uniform_fractional_ && d.mode == SharingMode::kFractional &&
+                          d.model == gpu_model_ && d.inventory.Capacity() == kMilliPerDevice;
+  }
+  RefreshSummaries();
+}
+
+void HostState::RefreshSummaries() {
+  max_gpu_free_ = 0;
+  fully_free_gpus_ = 0;
+  for (size_t g = 0; g < gpu_free_.size(); ++g) {
+    max_gpu_free_ = std::max(max_gpu_free_, gpu_free_[g]);
+    fully_free_gpus_ += gpu_usage_[g].used_milli == 0 ? 1 : 0;
+  }
 }
 
 int HostState::FindPartitionStart(int g, const PartitionProfile& profile) const {
@@ -152,6 +167,7 @@ Status HostState::ApplyUnchecked(const Allocation& a) {
     }
     gpu_free_total_ += gpu_free_[s.gpu] - before;
   }
+  RefreshSummaries();
   ++generation_;
   return Status::Ok();
 }
@@ -214,6 +230,7 @@ Status HostState::Release(const Allocation& a) {
     }
     gpu_free_total_ += gpu_free_[s.gpu] - before;
   }
+  RefreshSummaries();
   ++generation_;
   return Status::Ok();
 }

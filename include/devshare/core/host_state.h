@@ -51,6 +51,11 @@ class HostState {
   // Model of GPU 0 ("" without GPUs); openb hosts carry one model per host.
   const std::string& gpu_model() const { return gpu_model_; }
   bool gpu_fully_free(int g) const { return gpu_usage_[g].used_milli == 0; }
+  // Largest free milli of any GPU, and the number of fully free GPUs (kept current).
+  int32_t max_gpu_free_milli() const { return max_gpu_free_; }
+  int fully_free_gpus() const { return fully_free_gpus_; }
+  // True if every GPU is fractional and of gpu_model(): then per-host summaries decide fit.
+  bool uniform_fractional_gpus() const { return uniform_fractional_; }
 
   // First memory slice where `profile` fits on GPU g now, or -1 (MIG interval packing).
   int FindPartitionStart(int g, const PartitionProfile& profile) const;
@@ -66,6 +71,7 @@ class HostState {
 
  private:
   Status CheckSlice(const DeviceSlice& s) const;
+  void RefreshSummaries();
 
   const Host* host_;
   uint64_t generation_ = 0;
@@ -79,6 +85,9 @@ class HostState {
   int64_t gpu_free_total_ = 0;
   int64_t gpu_capacity_total_ = 0;
   std::string gpu_model_;
+  int32_t max_gpu_free_ = 0;
+  int fully_free_gpus_ = 0;
+  bool uniform_fractional_ = true;
 };
 
 // The cluster: hosts in placement order (index = node rank; lower wins ties) and their states.

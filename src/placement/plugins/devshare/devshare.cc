@@ -34,6 +34,7 @@ namespace {
 constexpr double kScoreQuantumMilli = 200.0;
 constexpr double kFgdShare = 0.5;  // weight of FGD's F_n(m) in the per-shape stranding
 constexpr double kMaxScarcity = 4.0;
+constexpr double kRepriceFraction = 0.005;  // re-price after 0.5 % of capacity changed
 
 bool Accepts(const TaskShape& m, const std::string& model) {
   return m.models.empty() || std::find(m.models.begin(), m.models.end(), model) != m.models.end();
@@ -48,7 +49,7 @@ class DevsharePolicy final : public ScorePlugin {
     supply_.assign(k_, 0);
     for (size_t k = 0; k < k_; ++k) {
       mean_gpu_milli_ += shapes[k].p * shapes[k].shape.num_gpu * shapes[k].shape.gpu_milli;
-      weight_[k] = shapes[k].p;
+      weight_[k] = static_cast<float>(shapes[k].p);
     }
   }
   std::string_view Name() const override { return "devshare"; }
@@ -66,12 +67,12 @@ class DevsharePolicy final : public ScorePlugin {
   }
 
   int64_t Score(const VmRequest& req, const HostState& h, int host_index) override {
-    return Best(Evaluate(req, h, host_index)).score;
+    return BestOf(req, h, host_index).score;
   }
 
   GpuChoice SelectGpus(const VmRequest& req, const HostState& h, int host_index) override {
     if (!req.gpu.Any() || req.gpu.IsWhole()) return SelectGpusByRule(req, h, FitRule::kFirst);
-    Choice c = Best(Evaluate(req, h, host_index));
+    Choice c = BestOf(req, h, host_index);
     GpuChoice out;
     if (c.gpu >= 0) {
       out.gpus.push_back(c.gpu);
@@ -85,13 +86,15 @@ class DevsharePolicy final : public ScorePlugin {
     int gpu = -1;                // -1: whole GPUs / CPU-only (one after-state)
     std::vector<float> delta;    // per-shape stranding after - before (milli, unweighted)
   };
-  struct Entry {
-    uint64_t generation = UINT64_MAX;
-    std::vector<Candidate> candidates;
-  };
   struct Choice {
     int64_t score = 0;
     int gpu = -1;
+  };
+  struct Entry {
+    uint64_t generation = UINT64_MAX;
+    std::vector<Candidate> candidates;
+    uint64_t price_epoch = UINT64_MAX;  // epoch `best` was computed under
+    Choice best;
   };
 
   // Copies of shape m a node with this free CPU/GPU can still host (GPU slots and CPU).
@@ -134,7 +137,9 @@ class DevsharePolicy final : public ScorePlugin {
     const size_t n = cluster.states.size();
     const auto& shapes = typical_.shapes();
     if (node_generation_.size() != n) {
-      node_generation_.assign(n, UINT64_MAX);
+      node_generation_.assign(n, UINT64_MAX - 1);  // "never seen"
+      capacity_total_ = 0;
+      price_epoch_ = UINT64_MAX;
       node_copies_.assign(n * k_, 0);
       node_free_.assign(n, 0);
       std::fill(supply_.begin(), supply_.end(), 0);
@@ -143,6 +148,7 @@ class DevsharePolicy final : public ScorePlugin {
     for (size_t i = 0; i < n; ++i) {
       const HostState& h = cluster.states[i];
       if (node_generation_[i] == h.generation()) continue;
+      if (node_generation_[i] == UINT64_MAX - 1) capacity_total_ += h.gpu_capacity_total_milli();
       node_generation_[i] = h.generation();
       free_total_ += h.gpu_free_total_milli() - node_free_[i];
       node_free_[i] = h.gpu_free_total_milli();
@@ -157,6 +163,15 @@ class DevsharePolicy final : public ScorePlugin {
         node_copies_[i * k_ + k] = c;
       }
     }
+    // Prices move with the free capacity; re-price when it moved by kRepriceFraction of the
+    // cluster (and memoised scores stay valid in between).
+    const int64_t capacity = std::max<int64_t>(1, capacity_total_);
+    if (price_epoch_ != UINT64_MAX &&
+        std::llabs(free_total_ - priced_at_free_) < kRepriceFraction * capacity) {
+      return;
+    }
+    priced_at_free_ = free_total_;
+    ++price_epoch_;
     const double pods_left =
         mean_gpu_milli_ > 0 ? static_cast<double>(free_total_) / mean_gpu_milli_ : 0;
     for (size_t k = 0; k < k_; ++k) {
@@ -165,7 +180,7 @@ class DevsharePolicy final : public ScorePlugin {
         const double demand = shapes[k].p * pods_left;
         price += std::min(kMaxScarcity, demand / std::max<double>(1.0, supply_[k]));
       }
-      weight_[k] = shapes[k].p * price;
+      weight_[k] = static_cast<float>(shapes[k].p * price);
     }
   }
 
@@ -198,9 +213,12 @@ class DevsharePolicy final : public ScorePlugin {
       std::vector<Entry>& row = cache_[shape_];
       if (host_index >= static_cast<int>(row.size())) row.resize(host_index + 1);
       e = &row[host_index];
+      last_entry_ = e;
       if (e->generation == h.generation()) return e->candidates;
     }
+    last_entry_ = e;
     e->generation = h.generation();
+    e->price_epoch = UINT64_MAX;
     e->candidates.clear();
     const float* before = Before(h, host_index);
     const int64_t cpu_after = h.cpu_free_milli() - req.cpu_milli;
@@ -238,12 +256,32 @@ class DevsharePolicy final : public ScorePlugin {
     return e->candidates;
   }
 
+  // Best candidate under the current prices, memoised per price epoch.
+  Choice BestOf(const VmRequest& req, const HostState& h, int host_index) {
+    Evaluate(req, h, host_index);
+    Entry& e = *last_entry_;
+    if (e.price_epoch != price_epoch_) {
+      e.best = Best(e.candidates);
+      e.price_epoch = price_epoch_;
+    }
+    return e.best;
+  }
+
   Choice Best(const std::vector<Candidate>& candidates) const {
     Choice best;
     bool have = false;
     for (const Candidate& c : candidates) {
-      double change = 0;  // weighted stranding after - before
-      for (size_t k = 0; k < k_; ++k) change += weight_[k] * c.delta[k];
+      // Weighted stranding after - before; eight partial sums so the loop vectorises.
+      float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      const float* w = weight_.data();
+      const float* d = c.delta.data();
+      size_t k = 0;
+      for (; k + 8 <= k_; k += 8) {
+        for (int j = 0; j < 8; ++j) part[j] += w[k + j] * d[k + j];
+      }
+      double change = 0;
+      for (; k < k_; ++k) change += static_cast<double>(w[k]) * d[k];
+      for (float p : part) change += p;
       const int64_t s = static_cast<int64_t>(std::floor(-change / kScoreQuantumMilli));
       if (!have || s > best.score || (s == best.score && c.gpu < best.gpu)) {
         best.score = s;
@@ -257,19 +295,23 @@ class DevsharePolicy final : public ScorePlugin {
   TypicalPods typical_;
   size_t k_ = 0;
   double mean_gpu_milli_ = 0;
-  std::vector<double> weight_;  // p_k x scarcity price_k
+  std::vector<float> weight_;  // p_k x scarcity price_k
   // Cluster-wide supply of slots per shape, maintained from host generations.
   std::vector<uint64_t> node_generation_;
   std::vector<int64_t> node_copies_;  // [host x k]
   std::vector<int64_t> node_free_;
   std::vector<int64_t> supply_;
   int64_t free_total_ = 0;
+  int64_t capacity_total_ = 0;
+  int64_t priced_at_free_ = 0;
+  uint64_t price_epoch_ = UINT64_MAX;
   // Caches.
   std::vector<uint64_t> before_generation_;
   std::vector<float> before_;  // [host x k]
   std::unordered_map<std::string, int> shape_ids_;
   std::vector<std::vector<Entry>> cache_;  // [request shape][host]
   Entry uncached_;
+  Entry* last_entry_ = nullptr;
   std::vector<int32_t> scratch_;
   std::vector<int32_t> seen_;
   bool cacheable_ = false;

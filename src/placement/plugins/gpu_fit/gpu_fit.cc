@@ -14,6 +14,13 @@ class GpuFit final : public FilterPlugin {
   std::string_view Name() const override { return "gpu_fit"; }
   bool Fits(const VmRequest& req, const HostState& h) const override {
     if (!req.gpu.Any()) return true;
+    if (h.uniform_fractional_gpus() && req.tenant.empty() && !req.isolation_floor &&
+        !req.gpu.IsPartition()) {
+      // Fast path: identical fractional GPUs, no per-device rules; host summaries decide.
+      if (!req.gpu.models.empty() && !req.gpu.AcceptsModel(h.gpu_model())) return false;
+      return req.gpu.IsShare() ? h.max_gpu_free_milli() >= req.gpu.milli
+                               : h.fully_free_gpus() >= req.gpu.count;
+    }
     const int n = h.gpu_count();
     if (req.gpu.IsPartition()) {
       for (int g = 0; g < n; ++g) {
