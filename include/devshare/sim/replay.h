@@ -44,6 +44,9 @@ struct ReplayRunResult {
   int pods_started_after_wait = 0;
   // Integral of allocated GPU milli / capacity over [span_start_s, span_end_s], in %.
   double time_weighted_gpu_alloc_pct = 0;
+  // The same over the arrival window [first arrival, last arrival] (the whole span if that is
+  // empty): the figure that compares policies, since afterwards the cluster only drains.
+  double arrival_window_gpu_alloc_pct = 0;
   // Start time - creation time over started pods (0 for immediate starts), seconds.
   double queue_delay_s_p50 = 0;
   double queue_delay_s_p99 = 0;
@@ -105,6 +108,7 @@ struct ReplayPolicySummary {
   std::string policy;
   int seeds = 0;
   double time_weighted_gpu_alloc_pct_mean = 0;
+  double arrival_window_gpu_alloc_pct_mean = 0;
   double pods_never_ran_mean = 0;
   double pods_started_after_wait_mean = 0;
   double queue_delay_s_p50_mean = 0;
