@@ -12,19 +12,20 @@
 namespace devshare::cli {
 
 int RunBenchCommand(const std::vector<std::string>& args) {
-  auto flags = Flags::Parse(args,
-                            {"nodes", "pods", "policies", "seeds", "jobs", "tune",
-                             "generated-nodes", "generator-seed"},
-                            {"help", "no-grid"});
+  auto flags = Flags::Parse(
+      args,
+      {"nodes", "pods", "policies", "seeds", "jobs", "tune", "generated-nodes", "generator-seed"},
+      {"help", "no-grid"});
   if (!flags.ok()) return Fail("bench", flags.status());
   const bool generated = flags->Has("generated-nodes");
   if (flags->Has("help") || (!generated && (!flags->Has("nodes") || !flags->Has("pods")))) {
-    std::fputs("usage: devshare bench (--nodes NODES.csv --pods PODS.csv | --generated-nodes N)\n"
-               "                      [--policies ...] [--seeds 42-51] [--jobs 2] [--tune 1.3]\n"
-               "                      [--no-grid] [--generator-seed 42]\n"
-               "  prints the single-core wall time and decisions/s of one run per policy, then\n"
-               "  the wall time of the whole policies x seeds grid on --jobs threads\n",
-               flags->Has("help") ? stdout : stderr);
+    std::fputs(
+        "usage: devshare bench (--nodes NODES.csv --pods PODS.csv | --generated-nodes N)\n"
+        "                      [--policies ...] [--seeds 42-51] [--jobs 2] [--tune 1.3]\n"
+        "                      [--no-grid] [--generator-seed 42]\n"
+        "  prints the single-core wall time and decisions/s of one run per policy, then\n"
+        "  the wall time of the whole policies x seeds grid on --jobs threads\n",
+        flags->Has("help") ? stdout : stderr);
     return flags->Has("help") ? kExitOk : kExitBadInput;
   }
   placement::PluginRegistry registry;
@@ -42,8 +43,8 @@ int RunBenchCommand(const std::vector<std::string>& args) {
     g.with_times = false;
     auto w = sim::GenerateWorkload(g);
     if (!w.ok()) return Fail("bench", w.status());
-    std::printf("generated cluster: %zu nodes, %zu pods (generator seed %llu)\n",
-                w->nodes.size(), w->pods.size(), static_cast<unsigned long long>(g.seed));
+    std::printf("generated cluster: %zu nodes, %zu pods (generator seed %llu)\n", w->nodes.size(),
+                w->pods.size(), static_cast<unsigned long long>(g.seed));
     nodes = std::move(w->nodes);
     pods = std::move(w->pods);
   } else {
@@ -52,8 +53,9 @@ int RunBenchCommand(const std::vector<std::string>& args) {
     pods = sim::ReadPodCsv(flags->Get("pods"));
     if (!pods.ok()) return Fail("bench", pods.status());
   }
-  auto policies = ParseList(flags->Get("policies", "random,dot_product,gpu_clustering,gpu_packing,"
-                                                   "best_fit,fgd"),
+  auto policies = ParseList(flags->Get("policies",
+                                       "random,dot_product,gpu_clustering,gpu_packing,"
+                                       "best_fit,fgd"),
                             "policies");
   if (!policies.ok()) return Fail("bench", policies.status());
   auto seeds = ParseSeeds(flags->Get("seeds", "42-51"));
@@ -77,8 +79,8 @@ int RunBenchCommand(const std::vector<std::string>& args) {
     auto r = sim::RunInflateExperiment(*nodes, *pods, one, registry, clock);
     if (!r.ok()) return Fail("bench", r.status());
     const sim::RunResult& run = r->runs.front();
-    std::printf("%-16s %10.3f %12d %12.2f %12.2f %14.0f\n", p.c_str(), run.wall_s,
-                run.pods_arrived, run.decision_us_p50, run.decision_us_p99,
+    std::printf("%-16s %10.3f %12d %12.2f %12.2f %14.0f\n", p.c_str(), run.wall_s, run.pods_arrived,
+                run.decision_us_p50, run.decision_us_p99,
                 run.pods_arrived / std::max(run.wall_s, 1e-9));
   }
   if (flags->Has("no-grid")) return kExitOk;

@@ -8,9 +8,9 @@
 namespace devshare::cli {
 
 inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;     // internal error or a failed check
-inline constexpr int kExitBadInput = 2;    // usage errors, malformed or missing input files
-inline constexpr int kExitUnavailable = 3; // cannot write output, I/O trouble
+inline constexpr int kExitFailure = 1;      // internal error or a failed check
+inline constexpr int kExitBadInput = 2;     // usage errors, malformed or missing input files
+inline constexpr int kExitUnavailable = 3;  // cannot write output, I/O trouble
 
 int ExitCodeFor(const Status& s);
 

@@ -59,8 +59,7 @@ Result<int64_t> Flags::GetInt(const std::string& name, int64_t def, int64_t min,
   return v;
 }
 
-Result<double> Flags::GetDouble(const std::string& name, double def, double min,
-                                double max) const {
+Result<double> Flags::GetDouble(const std::string& name, double def, double min, double max) const {
   if (!Has(name)) return def;
   const std::string s = Get(name);
   double v = 0;
@@ -80,8 +79,8 @@ Result<std::vector<std::string>> ParseList(const std::string& s, const std::stri
   size_t start = 0;
   while (true) {
     size_t comma = s.find(',', start);
-    std::string item = s.substr(start, comma == std::string::npos ? std::string::npos
-                                                                  : comma - start);
+    std::string item =
+        s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     if (item.empty()) return Status::InvalidArgument("--" + flag + ": empty item in '" + s + "'");
     out.push_back(item);
     if (comma == std::string::npos) break;

@@ -12,9 +12,10 @@ int RunGenCommand(const std::vector<std::string>& args) {
   auto flags = Flags::Parse(args, {"nodes", "seed", "pods", "out"}, {"help", "no-times"});
   if (!flags.ok()) return Fail("gen", flags.status());
   if (flags->Has("help") || !flags->Has("out")) {
-    std::fputs("usage: devshare gen --out DIR [--nodes 1213] [--seed 42] [--pods 0=auto] "
-               "[--no-times]\n",
-               flags->Has("help") ? stdout : stderr);
+    std::fputs(
+        "usage: devshare gen --out DIR [--nodes 1213] [--seed 42] [--pods 0=auto] "
+        "[--no-times]\n",
+        flags->Has("help") ? stdout : stderr);
     return flags->Has("help") ? kExitOk : kExitBadInput;
   }
   sim::GeneratorOptions opt;
@@ -32,10 +33,11 @@ int RunGenCommand(const std::vector<std::string>& args) {
   if (!w.ok()) return Fail("gen", w.status());
   Status st = sim::WriteWorkload(*w, flags->Get("out"));
   if (!st.ok()) return Fail("gen", st);
-  std::printf("wrote %zu nodes to %s/openb_node_list_gpu_node.csv and %zu pods to "
-              "%s/openb_pod_list_default.csv (seed %llu)\n",
-              w->nodes.size(), flags->Get("out").c_str(), w->pods.size(),
-              flags->Get("out").c_str(), static_cast<unsigned long long>(opt.seed));
+  std::printf(
+      "wrote %zu nodes to %s/openb_node_list_gpu_node.csv and %zu pods to "
+      "%s/openb_pod_list_default.csv (seed %llu)\n",
+      w->nodes.size(), flags->Get("out").c_str(), w->pods.size(), flags->Get("out").c_str(),
+      static_cast<unsigned long long>(opt.seed));
   return kExitOk;
 }
 

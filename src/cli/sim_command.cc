@@ -1,13 +1,12 @@
 // `devshare sim`: the FGD-protocol experiment over a node and a pod CSV file.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/flags.h"
-#include <algorithm>
-
 #include "devshare/sim/bound.h"
 #include "devshare/sim/experiment.h"
 #include "devshare/sim/replay.h"
@@ -57,8 +56,8 @@ int RunReplay(const Flags& flags, const std::vector<sim::NodeRecord>& nodes,
   auto result = sim::RunReplayExperiment(
       nodes, pods, r, registry, clock, [&](const sim::ReplayRunResult& run, int done, int total) {
         if (!progress) return;
-        std::fprintf(stderr, "\r[%d/%d] %s seed %llu done      ", done, total,
-                     run.policy.c_str(), static_cast<unsigned long long>(run.seed));
+        std::fprintf(stderr, "\r[%d/%d] %s seed %llu done      ", done, total, run.policy.c_str(),
+                     static_cast<unsigned long long>(run.seed));
         if (done == total) std::fputc('\n', stderr);
       });
   if (!result.ok()) return Fail("sim", result.status());
@@ -73,16 +72,16 @@ Status PrintBound(const std::vector<sim::NodeRecord>& nodes,
                   const std::vector<sim::PodRecord>& pods, const sim::ExperimentResult& result,
                   const sim::ExperimentOptions& opt, std::FILE* out) {
   std::vector<sim::PodRecord> sorted = pods;
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [](const sim::PodRecord& a, const sim::PodRecord& b) { return a.name < b.name; });
+  std::stable_sort(
+      sorted.begin(), sorted.end(),
+      [](const sim::PodRecord& a, const sim::PodRecord& b) { return a.name < b.name; });
   std::vector<VmRequest> orig;
   for (const sim::PodRecord& p : sorted) orig.push_back(sim::RequestFromPod(p));
   double bound_sum = 0;
   for (uint64_t seed : opt.seeds) {
-    std::vector<VmRequest> seq = sim::ArrivalSequence(orig, result.cluster.gpu_milli, opt.tune,
-                                                      seed);
-    auto b = sim::ComputeAllocationBound(
-        nodes, sim::ArrivedAt100(seq, result.cluster.gpu_milli));
+    std::vector<VmRequest> seq =
+        sim::ArrivalSequence(orig, result.cluster.gpu_milli, opt.tune, seed);
+    auto b = sim::ComputeAllocationBound(nodes, sim::ArrivedAt100(seq, result.cluster.gpu_milli));
     if (!b.ok()) return b.status();
     bound_sum += b->max_alloc_pct;
   }
@@ -107,8 +106,9 @@ int Fail(const std::string& command, const Status& status) {
 }
 
 int RunSimCommand(const std::vector<std::string>& args) {
-  auto flags = Flags::Parse(args, {"nodes", "pods", "policies", "seeds", "tune", "jobs", "out", "peer", "mode",
-                             "max-wait", "arrival-speedup"},
+  auto flags = Flags::Parse(args,
+                            {"nodes", "pods", "policies", "seeds", "tune", "jobs", "out", "peer",
+                             "mode", "max-wait", "arrival-speedup"},
                             {"json", "quiet", "help", "check-peer", "bound"});
   if (!flags.ok()) return Fail("sim", flags.status());
   if (flags->Has("help")) {
@@ -161,8 +161,7 @@ int RunSimCommand(const std::vector<std::string>& args) {
   const bool progress = !flags->Has("quiet") && isatty(STDERR_FILENO);
   SystemClock clock;
   auto result = sim::RunInflateExperiment(
-      *nodes, *pods, opt, registry, clock,
-      [&](const sim::RunResult& run, int done, int total) {
+      *nodes, *pods, opt, registry, clock, [&](const sim::RunResult& run, int done, int total) {
         if (!progress) return;
         std::fprintf(stderr, "\r[%d/%d] %s seed %llu: unallocated %.2f %% (%.2f s)      ", done,
                      total, run.policy.c_str(), static_cast<unsigned long long>(run.seed),
@@ -192,8 +191,7 @@ int RunSimCommand(const std::vector<std::string>& args) {
     if (!st.ok()) return Fail("sim", st);
     if (!flags->Has("json")) {
       std::printf("\nwrote %s/summary.json, %s/curves/, %s/report.html\n",
-                  flags->Get("out").c_str(), flags->Get("out").c_str(),
-                  flags->Get("out").c_str());
+                  flags->Get("out").c_str(), flags->Get("out").c_str(), flags->Get("out").c_str());
     }
   }
   if (flags->Has("check-peer") && !within) {

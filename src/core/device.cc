@@ -7,32 +7,46 @@ namespace devshare {
 
 std::string_view DeviceKindName(DeviceKind k) {
   switch (k) {
-    case DeviceKind::kCpu: return "cpu";
-    case DeviceKind::kMemory: return "memory";
-    case DeviceKind::kGpu: return "gpu";
-    case DeviceKind::kNic: return "nic";
-    case DeviceKind::kDisk: return "disk";
-    case DeviceKind::kGeneric: return "generic";
+    case DeviceKind::kCpu:
+      return "cpu";
+    case DeviceKind::kMemory:
+      return "memory";
+    case DeviceKind::kGpu:
+      return "gpu";
+    case DeviceKind::kNic:
+      return "nic";
+    case DeviceKind::kDisk:
+      return "disk";
+    case DeviceKind::kGeneric:
+      return "generic";
   }
   return "?";
 }
 
 std::string_view SharingModeName(SharingMode m) {
   switch (m) {
-    case SharingMode::kExclusive: return "exclusive";
-    case SharingMode::kFractional: return "fractional";
-    case SharingMode::kPartitioned: return "partitioned";
-    case SharingMode::kTimeSliced: return "time_sliced";
+    case SharingMode::kExclusive:
+      return "exclusive";
+    case SharingMode::kFractional:
+      return "fractional";
+    case SharingMode::kPartitioned:
+      return "partitioned";
+    case SharingMode::kTimeSliced:
+      return "time_sliced";
   }
   return "?";
 }
 
 std::string_view IsolationClassName(IsolationClass c) {
   switch (c) {
-    case IsolationClass::kTimeSlice: return "time_slice";
-    case IsolationClass::kMps: return "mps";
-    case IsolationClass::kHypervisorSched: return "hypervisor_sched";
-    case IsolationClass::kHwPartition: return "hw_partition";
+    case IsolationClass::kTimeSlice:
+      return "time_slice";
+    case IsolationClass::kMps:
+      return "mps";
+    case IsolationClass::kHypervisorSched:
+      return "hypervisor_sched";
+    case IsolationClass::kHwPartition:
+      return "hw_partition";
   }
   return "?";
 }
@@ -78,9 +92,12 @@ std::shared_ptr<const PartitionGeometry> PartitionGeometry::A100_40GB() {
     g->compute_slices = 7;
     g->memory_slices = 8;
     g->profiles = {
-        {"1g.5gb", 1, 1, {0, 1, 2, 3, 4, 5, 6}}, {"1g.10gb", 1, 2, {0, 2, 4, 6}},
-        {"2g.10gb", 2, 2, {0, 2, 4}},            {"3g.20gb", 3, 4, {0, 4}},
-        {"4g.20gb", 4, 4, {0}},                  {"7g.40gb", 7, 8, {0}},
+        {"1g.5gb", 1, 1, {0, 1, 2, 3, 4, 5, 6}},
+        {"1g.10gb", 1, 2, {0, 2, 4, 6}},
+        {"2g.10gb", 2, 2, {0, 2, 4}},
+        {"3g.20gb", 3, 4, {0, 4}},
+        {"4g.20gb", 4, 4, {0}},
+        {"7g.40gb", 7, 8, {0}},
     };
     return g;
   }();

@@ -57,10 +57,9 @@ int HostState::FindPartitionStart(int g, const PartitionProfile& profile) const 
   for (auto it = profile.starts.rbegin(); it != profile.starts.rend(); ++it) {
     const int start = *it;
     if (start + profile.memory_slices > d.geometry->memory_slices) continue;
-    bool free = std::none_of(u.partitions.begin(), u.partitions.end(),
-                             [&](const PartitionInstance& p) {
-                               return Overlaps(p, start, profile.memory_slices);
-                             });
+    bool free = std::none_of(
+        u.partitions.begin(), u.partitions.end(),
+        [&](const PartitionInstance& p) { return Overlaps(p, start, profile.memory_slices); });
     if (free) return start;
   }
   return -1;

@@ -33,8 +33,7 @@ inline bool GpuUsableBy(const VmRequest& req, const HostState& h, int g) {
 inline bool GpuFitsShare(const VmRequest& req, const HostState& h, int g) {
   const Device& d = h.gpu_device(g);
   if (d.mode != SharingMode::kFractional && d.mode != SharingMode::kTimeSliced) return false;
-  return h.gpu_free_milli()[g] >= req.gpu.milli && !h.gpu_usage(g).whole &&
-         GpuUsableBy(req, h, g);
+  return h.gpu_free_milli()[g] >= req.gpu.milli && !h.gpu_usage(g).whole && GpuUsableBy(req, h, g);
 }
 
 inline bool GpuFitsWhole(const VmRequest& req, const HostState& h, int g) {

@@ -21,8 +21,7 @@ std::string PlacementOutcome::Summary(int total_hosts) const {
     }
     return s;
   }
-  std::string s = std::to_string(feasible_hosts) + "/" + std::to_string(total_hosts) +
-                  " hosts fit";
+  std::string s = std::to_string(feasible_hosts) + "/" + std::to_string(total_hosts) + " hosts fit";
   for (size_t i = 0; i < reasons.size(); ++i) {
     s += (i == 0 ? ": " : "; ") + reasons[i].plugin + " rejected " +
          std::to_string(reasons[i].hosts) + " (e.g. " + reasons[i].message + ")";
@@ -45,8 +44,7 @@ bool Framework::Feasible(const VmRequest& req, const HostState& host) const {
   return true;
 }
 
-PlacementOutcome Framework::Unschedulable(const VmRequest& req,
-                                          const ClusterState& cluster) const {
+PlacementOutcome Framework::Unschedulable(const VmRequest& req, const ClusterState& cluster) const {
   PlacementOutcome out;
   out.kind = PlacementOutcome::Kind::kUnschedulable;
   std::map<std::string, size_t> by_plugin;

@@ -42,23 +42,23 @@ Result<std::unique_ptr<Framework>> PluginRegistry::BuildFramework(
   for (const std::string& name : config.filters) {
     auto it = filters_.find(name);
     if (it == filters_.end()) {
-      return Status::NotFound("unknown filter plugin '" + name + "' (known: " +
-                              KnownNames(filters_) + ")");
+      return Status::NotFound("unknown filter plugin '" + name +
+                              "' (known: " + KnownNames(filters_) + ")");
     }
     filters.push_back(it->second(config.args));
   }
   auto sit = scores_.find(config.policy);
   if (sit == scores_.end()) {
-    return Status::NotFound("unknown policy '" + config.policy + "' (known: " +
-                            KnownNames(scores_) + ")");
+    return Status::NotFound("unknown policy '" + config.policy +
+                            "' (known: " + KnownNames(scores_) + ")");
   }
   DS_ASSIGN_OR_RETURN(std::unique_ptr<ScorePlugin> score, sit->second(config.args));
   std::vector<std::unique_ptr<ReservePlugin>> reserves;
   for (const std::string& name : config.reserves) {
     auto it = reserves_.find(name);
     if (it == reserves_.end()) {
-      return Status::NotFound("unknown reserve plugin '" + name + "' (known: " +
-                              KnownNames(reserves_) + ")");
+      return Status::NotFound("unknown reserve plugin '" + name +
+                              "' (known: " + KnownNames(reserves_) + ")");
     }
     reserves.push_back(it->second(config.args));
   }
@@ -98,8 +98,8 @@ const std::vector<std::string>& PeerPolicyNames() {
 
 const std::vector<std::string>& BuiltinPolicyNames() {
   static const std::vector<std::string> kNames = {
-      "first_fit", "least_utilized", "random", "dot_product", "gpu_clustering",
-      "gpu_packing", "best_fit", "fgd", "devshare"};
+      "first_fit",   "least_utilized", "random", "dot_product", "gpu_clustering",
+      "gpu_packing", "best_fit",       "fgd",    "devshare"};
   return kNames;
 }
 

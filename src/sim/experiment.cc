@@ -113,8 +113,7 @@ Result<RunResult> RunOne(const std::vector<Host>& hosts, const std::vector<VmReq
       used += out.allocation.GpuMilli();
       const int i = out.allocation.host_index;
       const HostState& h = cluster.states[i];
-      const double f =
-          measure.NodeFragMilli(h.cpu_free_milli(), h.gpu_free_milli(), h.gpu_model());
+      const double f = measure.NodeFragMilli(h.cpu_free_milli(), h.gpu_free_milli(), h.gpu_model());
       frag_total += f - node_frag[i];
       node_frag[i] = f;
     } else {
@@ -187,8 +186,7 @@ Result<ExperimentResult> RunInflateExperiment(const std::vector<NodeRecord>& nod
                                               const Clock& clock, ProgressFn progress) {
   if (nodes.empty()) return Status::InvalidArgument("the node list is empty");
   if (!(options.tune > 0) || options.tune > 10) {
-    return Status::InvalidArgument("--tune " + std::to_string(options.tune) +
-                                   " outside (0, 10]");
+    return Status::InvalidArgument("--tune " + std::to_string(options.tune) + " outside (0, 10]");
   }
   if (options.policies.empty()) return Status::InvalidArgument("no policies given");
   if (options.seeds.empty()) return Status::InvalidArgument("no seeds given");
@@ -239,9 +237,8 @@ Result<ExperimentResult> RunInflateExperiment(const std::vector<NodeRecord>& nod
     while (true) {
       const size_t k = next.fetch_add(1);
       if (k >= tasks.size()) return;
-      Result<RunResult> r =
-          RunOne(hosts, orig, typical, tasks[k].policy, tasks[k].seed, options.tune, registry,
-                 clock);
+      Result<RunResult> r = RunOne(hosts, orig, typical, tasks[k].policy, tasks[k].seed,
+                                   options.tune, registry, clock);
       std::lock_guard<std::mutex> lock(mu);
       ++done;
       if (r.ok() && progress) progress(*r, done, static_cast<int>(tasks.size()));

@@ -11,10 +11,12 @@ namespace devshare::sim {
 namespace {
 
 std::string MapPolicy(const std::string& peer) {
-  static const std::map<std::string, std::string> kNames = {
-      {"01-Random", "random"},       {"02-DotProd", "dot_product"},
-      {"03-GpuClustering", "gpu_clustering"}, {"04-GpuPacking", "gpu_packing"},
-      {"05-BestFit", "best_fit"},    {"06-FGD", "fgd"}};
+  static const std::map<std::string, std::string> kNames = {{"01-Random", "random"},
+                                                            {"02-DotProd", "dot_product"},
+                                                            {"03-GpuClustering", "gpu_clustering"},
+                                                            {"04-GpuPacking", "gpu_packing"},
+                                                            {"05-BestFit", "best_fit"},
+                                                            {"06-FGD", "fgd"}};
   auto it = kNames.find(peer);
   return it == kNames.end() ? "" : it->second;
 }
@@ -58,16 +60,16 @@ Result<PeerResults> ReadPeerAllocation(const std::string& path, double tune) {
     char* end = nullptr;
     const double row_tune = std::strtod(f[2].c_str(), &end);
     if (end == f[2].c_str()) {
-      return Status::InvalidArgument(path + ":" + std::to_string(line_no) +
-                                     ": column 'tune': '" + f[2] + "' is not a number");
+      return Status::InvalidArgument(path + ":" + std::to_string(line_no) + ": column 'tune': '" +
+                                     f[2] + "' is not a number");
     }
     if (std::fabs(row_tune - tune) > 1e-9) continue;
     const std::string policy = MapPolicy(f[1]);
     if (policy.empty()) continue;
     const double alloc = std::strtod(f[col100].c_str(), &end);
     if (end == f[col100].c_str()) {
-      return Status::InvalidArgument(path + ":" + std::to_string(line_no) +
-                                     ": column '100': '" + f[col100] + "' is not a number");
+      return Status::InvalidArgument(path + ":" + std::to_string(line_no) + ": column '100': '" +
+                                     f[col100] + "' is not a number");
     }
     values[{f[0], policy}].push_back(100.0 - alloc);
   }

@@ -349,9 +349,9 @@ Result<ReplayResult> RunReplayExperiment(const std::vector<NodeRecord>& nodes,
       continue;
     }
     const int64_t created_s =
-        first_creation_s + static_cast<int64_t>(static_cast<double>(*p.creation_time_s -
-                                                                    first_creation_s) /
-                                                options.arrival_speedup);
+        first_creation_s +
+        static_cast<int64_t>(static_cast<double>(*p.creation_time_s - first_creation_s) /
+                             options.arrival_speedup);
     timed.push_back({RequestFromPod(p), created_s, *p.deletion_time_s - *p.creation_time_s});
   }
   std::unordered_map<std::string, int> shapes;
@@ -522,18 +522,17 @@ std::string ReplayTable(const ReplayResult& r, const std::vector<std::string>& p
                 r.cluster.nodes, r.cluster.gpus, r.pods, with_times, skipped,
                 static_cast<long long>(r.max_wait.count()));
   out += line;
-  std::snprintf(line, sizeof(line), "%-16s %5s %11s %10s %10s %10s %12s %12s %10s %8s\n",
-                "policy", "seeds", "alloc% load", "alloc% all", "never ran", "waited",
-                "delay p50 s", "delay p99 s", "p99 us", "run s");
+  std::snprintf(line, sizeof(line), "%-16s %5s %11s %10s %10s %10s %12s %12s %10s %8s\n", "policy",
+                "seeds", "alloc% load", "alloc% all", "never ran", "waited", "delay p50 s",
+                "delay p99 s", "p99 us", "run s");
   out += line;
   out += "(alloc% load: time-weighted GPU allocation while arrivals last; all: whole span)\n";
   for (const ReplayPolicySummary& s : SummarizeReplayRuns(r, policies)) {
-    std::snprintf(line, sizeof(line),
-                  "%-16s %5d %11.2f %10.2f %10.1f %10.1f %12.1f %12.1f %10.1f %8.2f\n",
-                  s.policy.c_str(), s.seeds, s.arrival_window_gpu_alloc_pct_mean,
-                  s.time_weighted_gpu_alloc_pct_mean,
-                  s.pods_never_ran_mean, s.pods_started_after_wait_mean, s.queue_delay_s_p50_mean,
-                  s.queue_delay_s_p99_mean, s.decision_us_p99_mean, s.wall_s_mean);
+    std::snprintf(
+        line, sizeof(line), "%-16s %5d %11.2f %10.2f %10.1f %10.1f %12.1f %12.1f %10.1f %8.2f\n",
+        s.policy.c_str(), s.seeds, s.arrival_window_gpu_alloc_pct_mean,
+        s.time_weighted_gpu_alloc_pct_mean, s.pods_never_ran_mean, s.pods_started_after_wait_mean,
+        s.queue_delay_s_p50_mean, s.queue_delay_s_p99_mean, s.decision_us_p99_mean, s.wall_s_mean);
     out += line;
   }
   return out;

@@ -126,8 +126,7 @@ std::string PeerComparisonTable(const ExperimentResult& r, const std::vector<std
     const bool ok = std::fabs(diff) <= band;
     all = all && ok;
     std::snprintf(line, sizeof(line), "%-16s %10.2f %10.2f %+8.2f %6.1f  %s\n", s.policy.c_str(),
-                  s.unalloc_mean, it->second.unalloc_mean, diff, band,
-                  ok ? "within" : "OUTSIDE");
+                  s.unalloc_mean, it->second.unalloc_mean, diff, band, ok ? "within" : "OUTSIDE");
     out += line;
   }
   if (compared == 0) out += "(the peer file has no rows for this workload and tune)\n";

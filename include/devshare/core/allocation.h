@@ -11,12 +11,12 @@ namespace devshare {
 
 // One piece of one device given to the request.
 struct DeviceSlice {
-  int gpu = -1;          // GPU ordinal on the host (index into Host::GpuDeviceIndices())
+  int gpu = -1;  // GPU ordinal on the host (index into Host::GpuDeviceIndices())
   std::string device_id;
-  int64_t milli = 0;     // amount taken (1000 for a whole GPU)
-  bool whole = false;    // the device is held whole (no sharing with anyone)
-  std::string profile;   // partition profile when the device is partitioned
-  int start_slot = -1;   // first memory slice of the partition instance
+  int64_t milli = 0;    // amount taken (1000 for a whole GPU)
+  bool whole = false;   // the device is held whole (no sharing with anyone)
+  std::string profile;  // partition profile when the device is partitioned
+  int start_slot = -1;  // first memory slice of the partition instance
 };
 
 struct Allocation {

@@ -56,10 +56,10 @@ struct Device {
   std::string generic_kind;  // name of a config-declared kind when kind == kGeneric
   SharingMode mode = SharingMode::kFractional;
   IsolationClass isolation = IsolationClass::kMps;  // what sharing this device offers
-  std::string model;  // e.g. "A100", "T4", "G2"
+  std::string model;                                // e.g. "A100", "T4", "G2"
   int numa_node = 0;
   Inventory inventory = Inventory::Of(kMilliPerDevice);  // milli units for fractional devices
-  std::shared_ptr<const PartitionGeometry> geometry;  // set iff mode == kPartitioned
+  std::shared_ptr<const PartitionGeometry> geometry;     // set iff mode == kPartitioned
   std::map<std::string, std::string> attributes;  // vendor, pci address, iommu group, tier, ...
 
   // OK if the device's fields agree with each other (e.g. partitioned has a geometry).

@@ -16,7 +16,7 @@ struct Inventory {
   int64_t reserved = 0;  // held back for the host itself
   int64_t min_unit = 1;  // smallest amount one allocation may take
   int64_t max_unit = std::numeric_limits<int64_t>::max();
-  int64_t step_size = 1;  // allocations are multiples of this
+  int64_t step_size = 1;          // allocations are multiples of this
   double allocation_ratio = 1.0;  // overcommit factor
 
   static Inventory Of(int64_t total) {
@@ -30,7 +30,8 @@ struct Inventory {
   }
   // OK if the tuple itself is consistent (non-negative, reserved <= total, min <= max, ratio > 0).
   Status Validate(std::string_view what) const;
-  // OK if one allocation of `amount` respects min_unit, max_unit and step_size (capacity not checked).
+  // OK if one allocation of `amount` respects min_unit, max_unit and step_size (capacity not
+  // checked).
   Status CheckAmount(int64_t amount, std::string_view what) const;
 };
 

@@ -23,7 +23,7 @@ struct Tenant {
 // GPU part of a request: `count` GPUs of `milli` each (1000 = whole), or one partition `profile`.
 struct GpuRequest {
   int count = 0;
-  int milli = 0;  // per GPU; < 1000 only when count == 1 (sharing)
+  int milli = 0;        // per GPU; < 1000 only when count == 1 (sharing)
   std::string profile;  // partition profile, e.g. "3g.20gb"; then count == 1, milli ignored
   std::vector<std::string> models;  // acceptable models; empty = any
 

@@ -73,10 +73,10 @@ class [[nodiscard]] Status {
 
 }  // namespace devshare
 
-#define DS_RETURN_IF_ERROR(expr)                 \
-  do {                                           \
-    ::devshare::Status ds_status_ = (expr);      \
-    if (!ds_status_.ok()) return ds_status_;     \
+#define DS_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::devshare::Status ds_status_ = (expr);  \
+    if (!ds_status_.ok()) return ds_status_; \
   } while (0)
 
 #endif  // DEVSHARE_CORE_STATUS_H_

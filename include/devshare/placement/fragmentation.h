@@ -42,7 +42,9 @@ class TypicalPods {
   // Takes the shapes and their probabilities as given (no renormalisation).
   explicit TypicalPods(std::vector<WeightedShape> shapes);
   TypicalPods(const TypicalPods& o)
-      : shapes_(o.shapes_), distinct_shapes_(o.distinct_shapes_), kept_coverage_(o.kept_coverage_) {}
+      : shapes_(o.shapes_),
+        distinct_shapes_(o.distinct_shapes_),
+        kept_coverage_(o.kept_coverage_) {}
   TypicalPods& operator=(const TypicalPods& o) {
     shapes_ = o.shapes_;
     distinct_shapes_ = o.distinct_shapes_;

@@ -75,8 +75,8 @@ class ReservePlugin {
 struct PlacementOutcome {
   enum class Kind { kPlaced, kUnschedulable };
   Kind kind = Kind::kUnschedulable;
-  Allocation allocation;         // when placed
-  std::vector<Reason> reasons;   // when unschedulable: one entry per filter that rejected hosts
+  Allocation allocation;        // when placed
+  std::vector<Reason> reasons;  // when unschedulable: one entry per filter that rejected hosts
   int feasible_hosts = 0;
 
   bool placed() const { return kind == Kind::kPlaced; }
@@ -87,7 +87,8 @@ struct PlacementOutcome {
 class Framework {
  public:
   Framework(std::string policy, std::vector<std::unique_ptr<FilterPlugin>> filters,
-            std::unique_ptr<ScorePlugin> score, std::vector<std::unique_ptr<ReservePlugin>> reserves);
+            std::unique_ptr<ScorePlugin> score,
+            std::vector<std::unique_ptr<ReservePlugin>> reserves);
 
   const std::string& policy() const { return policy_; }
   ScorePlugin& score_plugin() { return *score_; }
@@ -107,8 +108,8 @@ class Framework {
   std::vector<std::unique_ptr<FilterPlugin>> filters_;
   std::unique_ptr<ScorePlugin> score_;
   std::vector<std::unique_ptr<ReservePlugin>> reserves_;
-  std::vector<int> feasible_;     // scratch
-  std::vector<int64_t> scores_;   // scratch
+  std::vector<int> feasible_;    // scratch
+  std::vector<int64_t> scores_;  // scratch
 };
 
 }  // namespace devshare::placement

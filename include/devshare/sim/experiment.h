@@ -58,10 +58,10 @@ struct ExperimentResult {
   ClusterSummary cluster;
   int pods = 0;  // pods in the trace (before inflation)
   double tune = 0;
-  int typical_shapes = 0;      // distinct shapes in the trace
-  int typical_kept = 0;        // shapes kept in M
-  double typical_coverage = 0; // fraction of pods the kept shapes hold
-  std::vector<RunResult> runs; // ordered by (policy as given, seed as given)
+  int typical_shapes = 0;       // distinct shapes in the trace
+  int typical_kept = 0;         // shapes kept in M
+  double typical_coverage = 0;  // fraction of pods the kept shapes hold
+  std::vector<RunResult> runs;  // ordered by (policy as given, seed as given)
 };
 
 // Conversions from trace records to the core model.

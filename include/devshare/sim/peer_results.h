@@ -16,7 +16,7 @@ namespace devshare::sim {
 
 struct PeerStat {
   int seeds = 0;
-  double unalloc_mean = 0;    // 100 - allocation % at arrived = 100 %, mean over seeds
+  double unalloc_mean = 0;  // 100 - allocation % at arrived = 100 %, mean over seeds
   double unalloc_median = 0;
 };
 

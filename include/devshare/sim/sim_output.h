@@ -20,8 +20,7 @@ std::string ExperimentTable(const ExperimentResult& r, const std::vector<std::st
 // Our mean unallocated GPU % at 100 % next to the peer's for `workload`; `*within` is set to
 // whether every policy the peer reports lies within PeerTolerance(policy).
 std::string PeerComparisonTable(const ExperimentResult& r, const std::vector<std::string>& policies,
-                                const PeerResults& peer, const std::string& workload,
-                                bool* within);
+                                const PeerResults& peer, const std::string& workload, bool* within);
 // Writes DIR/summary.json, DIR/curves/<policy>_seed<seed>.csv and DIR/report.html.
 Status WriteExperimentOutputs(const ExperimentResult& r, const std::vector<std::string>& policies,
                               const std::string& title, const std::string& dir);

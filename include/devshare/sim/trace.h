@@ -27,7 +27,7 @@ struct PodRecord {
   int64_t cpu_milli = 0;
   int64_t memory_mib = 0;
   int num_gpu = 0;
-  int gpu_milli = 0;  // per GPU; < 1000 only when num_gpu == 1
+  int gpu_milli = 0;                  // per GPU; < 1000 only when num_gpu == 1
   std::vector<std::string> gpu_spec;  // acceptable models ('A|B'); empty = any
   std::string qos;
   std::string phase;

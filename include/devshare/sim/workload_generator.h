@@ -15,7 +15,7 @@
 namespace devshare::sim {
 
 struct GeneratorOptions {
-  int nodes = 1213;    // GPU nodes in the cluster (1..100000)
+  int nodes = 1213;  // GPU nodes in the cluster (1..100000)
   uint64_t seed = 42;
   // Number of pods; 0 = derive so the total GPU request is ~98 % of cluster GPU capacity,
   // as in the openb default trace.

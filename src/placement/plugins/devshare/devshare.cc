@@ -83,8 +83,8 @@ class DevsharePolicy final : public ScorePlugin {
 
  private:
   struct Candidate {
-    int gpu = -1;                // -1: whole GPUs / CPU-only (one after-state)
-    std::vector<float> delta;    // per-shape stranding after - before (milli, unweighted)
+    int gpu = -1;              // -1: whole GPUs / CPU-only (one after-state)
+    std::vector<float> delta;  // per-shape stranding after - before (milli, unweighted)
   };
   struct Choice {
     int64_t score = 0;
@@ -206,8 +206,7 @@ class DevsharePolicy final : public ScorePlugin {
     return c;
   }
 
-  const std::vector<Candidate>& Evaluate(const VmRequest& req, const HostState& h,
-                                         int host_index) {
+  const std::vector<Candidate>& Evaluate(const VmRequest& req, const HostState& h, int host_index) {
     Entry* e = &uncached_;
     if (cacheable_) {
       std::vector<Entry>& row = cache_[shape_];

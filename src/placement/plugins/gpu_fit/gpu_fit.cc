@@ -43,10 +43,9 @@ class GpuFit final : public FilterPlugin {
   }
 
   Reason Explain(const VmRequest& req, const HostState& h) const override {
-    std::string want = req.gpu.IsPartition()
-                           ? "1x" + req.gpu.profile
-                           : std::to_string(req.gpu.count) + "x" + std::to_string(req.gpu.milli) +
-                                 " milli";
+    std::string want = req.gpu.IsPartition() ? "1x" + req.gpu.profile
+                                             : std::to_string(req.gpu.count) + "x" +
+                                                   std::to_string(req.gpu.milli) + " milli";
     // Free milli of the GPUs this request may use, grouped: "1x650, 2x300".
     std::map<int32_t, int, std::greater<>> groups;
     for (int g = 0; g < h.gpu_count(); ++g) {

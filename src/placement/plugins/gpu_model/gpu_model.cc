@@ -16,7 +16,8 @@ class GpuModel final : public FilterPlugin {
   std::string_view Name() const override { return "gpu_model"; }
   bool Fits(const VmRequest& req, const HostState& h) const override {
     if (!req.gpu.Any() || req.gpu.models.empty()) return true;
-    if (h.uniform_fractional_gpus()) return h.gpu_count() > 0 && req.gpu.AcceptsModel(h.gpu_model());
+    if (h.uniform_fractional_gpus())
+      return h.gpu_count() > 0 && req.gpu.AcceptsModel(h.gpu_model());
     for (int g = 0; g < h.gpu_count(); ++g) {
       if (req.gpu.AcceptsModel(h.gpu_device(g).model)) return true;
     }

@@ -25,9 +25,8 @@ class Isolation final : public FilterPlugin {
   Reason Explain(const VmRequest& req, const HostState& h) const override {
     IsolationClass best = IsolationClass::kTimeSlice;
     for (int g = 0; g < h.gpu_count(); ++g) best = std::max(best, Offered(h.gpu_device(g)));
-    std::string floor = req.isolation_floor
-                            ? std::string(IsolationClassName(*req.isolation_floor))
-                            : std::string("none");
+    std::string floor = req.isolation_floor ? std::string(IsolationClassName(*req.isolation_floor))
+                                            : std::string("none");
     return {"", "isolation",
             "isolation: requested floor " + floor + ", host offers at most " +
                 std::string(IsolationClassName(best)) + " or its devices hold other tenants"};

@@ -14,8 +14,8 @@ class LeastUtilized final : public ScorePlugin {
     double util = 0;
     int dims = 0;
     if (h.cpu_capacity_milli() > 0) {
-      util += 1.0 - static_cast<double>(h.cpu_free_milli()) /
-                        static_cast<double>(h.cpu_capacity_milli());
+      util += 1.0 -
+              static_cast<double>(h.cpu_free_milli()) / static_cast<double>(h.cpu_capacity_milli());
       ++dims;
     }
     if (h.gpu_capacity_total_milli() > 0) {
