@@ -56,6 +56,15 @@ inline int PartitionMilli(const VmRequest& req, const HostState& h, int g) {
   return kMilliPerDevice * p->compute_slices / d.geometry->compute_slices;
 }
 
+// Key of what a request asks for (cpu, GPU count x milli, profile, models): score caches of
+// policies whose scores depend only on this and the host state are keyed by it.
+inline std::string RequestShapeKey(const VmRequest& req) {
+  std::string key = std::to_string(req.cpu_milli) + "/" + std::to_string(req.gpu.count) + "/" +
+                    std::to_string(req.gpu.milli) + "/" + req.gpu.profile;
+  for (const std::string& m : req.gpu.models) key += "/" + m;
+  return key;
+}
+
 enum class FitRule { kBest, kFirst, kWorst };
 
 // Chooses GPUs by rule: share/partition -> one GPU (least free for kBest, lowest index for

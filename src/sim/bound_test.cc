@@ -336,36 +336,6 @@ TEST(BoundThreadSafetyTest, ConcurrentCallsAgree) {
   for (double g : got) EXPECT_DOUBLE_EQ(g, want);
 }
 
-// The arrival sequence of one seed, mirroring BuildArrivals in experiment.cc (not exported):
-// name-sorted originals shuffled with Random(seed), then uniform clones up to tune x capacity
-// (or uniform removals down to it).
-std::vector<VmRequest> InflateSequence(std::vector<VmRequest> orig, int64_t capacity, double tune,
-                                       uint64_t seed) {
-  Random rng(seed);
-  std::vector<VmRequest> pods = orig;
-  rng.Shuffle(pods);
-  const double target = tune * static_cast<double>(capacity);
-  int64_t req = 0;
-  for (const VmRequest& p : pods) req += p.gpu.TotalMilli();
-  if (static_cast<double>(req) < target && !orig.empty()) {
-    for (int i = 0;; ++i) {
-      const VmRequest& p = orig[rng.Uniform(orig.size())];
-      if (static_cast<double>(req + p.gpu.milli) > target) break;
-      VmRequest clone = p;
-      clone.id = p.id + "-tuned-" + std::to_string(i);
-      req += p.gpu.TotalMilli();
-      pods.push_back(std::move(clone));
-    }
-  } else if (static_cast<double>(req) > target) {
-    while (static_cast<double>(req) > target && !pods.empty()) {
-      const size_t k = static_cast<size_t>(rng.Uniform(pods.size()));
-      req -= pods[k].gpu.TotalMilli();
-      pods.erase(pods.begin() + static_cast<std::ptrdiff_t>(k));
-    }
-  }
-  return pods;
-}
-
 TEST(BoundOpenbTraceTest, DefaultTraceSeed42) {
   const char* dir = std::getenv("DEVSHARE_TRACES_DIR");
   if (dir == nullptr || *dir == '\0') GTEST_SKIP() << "DEVSHARE_TRACES_DIR is not set";
@@ -388,7 +358,7 @@ TEST(BoundOpenbTraceTest, DefaultTraceSeed42) {
   ASSERT_EQ(capacity, 6212000);
 
   const std::vector<VmRequest> arrived =
-      ArrivedAt100(InflateSequence(orig, capacity, 1.3, 42), capacity);
+      ArrivedAt100(ArrivalSequence(orig, capacity, 1.3, 42), capacity);
   Result<BoundResult> b = ComputeAllocationBound(*nodes, arrived);
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   EXPECT_TRUE(b->converged);

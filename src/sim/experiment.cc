@@ -8,17 +8,11 @@
 #include <numeric>
 #include <thread>
 
+#include "devshare/sim/stats.h"
+#include "sim/run_grid.h"
+
 namespace devshare::sim {
 namespace {
-
-double Quantile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const double pos = q * static_cast<double>(v.size() - 1);
-  const size_t lo = static_cast<size_t>(std::floor(pos));
-  const size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
-}
 
 // The arrival sequence of one seed: shuffled originals, then inflation (or random removal) to
 // tune x capacity; and the node rank permutation. Uses one Random in this fixed order.
@@ -184,76 +178,29 @@ Result<ExperimentResult> RunInflateExperiment(const std::vector<NodeRecord>& nod
                                               const ExperimentOptions& options,
                                               const placement::PluginRegistry& registry,
                                               const Clock& clock, ProgressFn progress) {
-  if (nodes.empty()) return Status::InvalidArgument("the node list is empty");
   if (!(options.tune > 0) || options.tune > 10) {
     return Status::InvalidArgument("--tune " + std::to_string(options.tune) + " outside (0, 10]");
   }
-  if (options.policies.empty()) return Status::InvalidArgument("no policies given");
-  if (options.seeds.empty()) return Status::InvalidArgument("no seeds given");
-  for (const std::string& p : options.policies) {
-    if (!registry.HasPolicy(p)) {
-      std::string known;
-      for (const std::string& n : registry.PolicyNames()) known += (known.empty() ? "" : ", ") + n;
-      return Status::InvalidArgument("unknown policy '" + p + "' (known: " + known + ")");
-    }
-  }
+  DS_ASSIGN_OR_RETURN(internal::PreparedTrace trace,
+                      internal::PrepareTrace(nodes, pods, options.policies, options.seeds,
+                                             options.typical_coverage, registry));
   ExperimentResult result;
-  result.cluster = Summarize(nodes);
-  if (result.cluster.gpu_milli == 0) {
-    return Status::InvalidArgument("the cluster has no GPUs; the protocol measures GPU allocation");
-  }
+  result.cluster = trace.cluster;
   result.pods = static_cast<int>(pods.size());
   result.tune = options.tune;
-
-  std::vector<Host> hosts;
-  hosts.reserve(nodes.size());
-  for (const NodeRecord& n : nodes) hosts.push_back(HostFromNode(n));
-  // The original trace order is by pod name (the reference sorts by name).
-  std::vector<PodRecord> sorted = pods;
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [](const PodRecord& a, const PodRecord& b) { return a.name < b.name; });
-  std::vector<VmRequest> orig;
-  orig.reserve(sorted.size());
-  for (const PodRecord& p : sorted) orig.push_back(RequestFromPod(p));
-  auto typical = std::make_shared<const placement::TypicalPods>(
-      placement::TypicalPods::FromPods(orig, options.typical_coverage));
-  result.typical_shapes = typical->distinct_shapes();
-  result.typical_kept = static_cast<int>(typical->shapes().size());
-  result.typical_coverage = typical->kept_coverage();
-
-  struct Task {
-    std::string policy;
-    uint64_t seed;
-  };
-  std::vector<Task> tasks;
-  for (const std::string& p : options.policies) {
-    for (uint64_t s : options.seeds) tasks.push_back({p, s});
-  }
-  std::vector<std::optional<Result<RunResult>>> out(tasks.size());
-  std::atomic<size_t> next{0};
-  std::mutex mu;
-  int done = 0;
-  auto worker = [&] {
-    while (true) {
-      const size_t k = next.fetch_add(1);
-      if (k >= tasks.size()) return;
-      Result<RunResult> r = RunOne(hosts, orig, typical, tasks[k].policy, tasks[k].seed,
-                                   options.tune, registry, clock);
-      std::lock_guard<std::mutex> lock(mu);
-      ++done;
-      if (r.ok() && progress) progress(*r, done, static_cast<int>(tasks.size()));
-      out[k] = std::move(r);
-    }
-  };
-  const int jobs = std::max(1, std::min<int>(options.jobs, static_cast<int>(tasks.size())));
-  std::vector<std::thread> threads;
-  for (int j = 1; j < jobs; ++j) threads.emplace_back(worker);
-  worker();
-  for (std::thread& t : threads) t.join();
-  for (auto& r : out) {
-    if (!r->ok()) return r->status();
-    result.runs.push_back(std::move(**r));
-  }
+  result.typical_shapes = trace.typical->distinct_shapes();
+  result.typical_kept = static_cast<int>(trace.typical->shapes().size());
+  result.typical_coverage = trace.typical->kept_coverage();
+  DS_ASSIGN_OR_RETURN(result.runs, internal::RunGrid<RunResult>(
+                                       options.policies, options.seeds, options.jobs,
+                                       [&](const internal::GridTask& t) {
+                                         return RunOne(trace.hosts, trace.orig, trace.typical,
+                                                       t.policy, t.seed, options.tune, registry,
+                                                       clock);
+                                       },
+                                       [&](const RunResult& run, int done, int total) {
+                                         if (progress) progress(run, done, total);
+                                       }));
   return result;
 }
 

@@ -20,18 +20,11 @@
 #include "devshare/core/json_writer.h"
 #include "devshare/core/random.h"
 #include "devshare/placement/fragmentation.h"
+#include "devshare/sim/stats.h"
+#include "sim/run_grid.h"
 
 namespace devshare::sim {
 namespace {
-
-double Quantile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const double pos = q * static_cast<double>(v.size() - 1);
-  const size_t lo = static_cast<size_t>(std::floor(pos));
-  const size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (pos - static_cast<double>(lo));
-}
 
 // A pod of the trace that has both times, in trace order.
 struct TimedPod {
@@ -311,25 +304,15 @@ Result<ReplayResult> RunReplayExperiment(const std::vector<NodeRecord>& nodes,
                                          const ReplayOptions& options,
                                          const placement::PluginRegistry& registry,
                                          const Clock& clock, ReplayProgressFn progress) {
-  if (nodes.empty()) return Status::InvalidArgument("the node list is empty");
-  if (options.policies.empty()) return Status::InvalidArgument("no policies given");
-  if (options.seeds.empty()) return Status::InvalidArgument("no seeds given");
   if (options.max_wait.count() < 0) {
     return Status::InvalidArgument("--max-wait " + std::to_string(options.max_wait.count()) +
                                    " s is negative");
   }
-  for (const std::string& p : options.policies) {
-    if (!registry.HasPolicy(p)) {
-      std::string known;
-      for (const std::string& n : registry.PolicyNames()) known += (known.empty() ? "" : ", ") + n;
-      return Status::InvalidArgument("unknown policy '" + p + "' (known: " + known + ")");
-    }
-  }
+  DS_ASSIGN_OR_RETURN(internal::PreparedTrace trace,
+                      internal::PrepareTrace(nodes, pods, options.policies, options.seeds,
+                                             options.typical_coverage, registry));
   ReplayResult result;
-  result.cluster = Summarize(nodes);
-  if (result.cluster.gpu_milli == 0) {
-    return Status::InvalidArgument("the cluster has no GPUs; the replay measures GPU allocation");
-  }
+  result.cluster = trace.cluster;
   result.pods = static_cast<int>(pods.size());
   result.max_wait = options.max_wait;
 
@@ -364,56 +347,20 @@ Result<ReplayResult> RunReplayExperiment(const std::vector<NodeRecord>& nodes,
         std::to_string(pods.size()) + " pods); the replay needs both");
   }
 
-  std::vector<Host> hosts;
-  hosts.reserve(nodes.size());
-  for (const NodeRecord& n : nodes) hosts.push_back(HostFromNode(n));
-  // Typical pods as the inflate runner: over every pod of the trace, sorted by name.
-  std::vector<PodRecord> sorted = pods;
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [](const PodRecord& a, const PodRecord& b) { return a.name < b.name; });
-  std::vector<VmRequest> orig;
-  orig.reserve(sorted.size());
-  for (const PodRecord& p : sorted) orig.push_back(RequestFromPod(p));
-  auto typical = std::make_shared<const placement::TypicalPods>(
-      placement::TypicalPods::FromPods(orig, options.typical_coverage));
-  result.typical_shapes = typical->distinct_shapes();
-  result.typical_kept = static_cast<int>(typical->shapes().size());
-  result.typical_coverage = typical->kept_coverage();
-
-  struct Task {
-    std::string policy;
-    uint64_t seed;
-  };
-  std::vector<Task> tasks;
-  for (const std::string& p : options.policies) {
-    for (uint64_t s : options.seeds) tasks.push_back({p, s});
-  }
+  result.typical_shapes = trace.typical->distinct_shapes();
+  result.typical_kept = static_cast<int>(trace.typical->shapes().size());
+  result.typical_coverage = trace.typical->kept_coverage();
   const int64_t max_wait_s = options.max_wait.count();
-  std::vector<std::optional<Result<ReplayRunResult>>> out(tasks.size());
-  std::atomic<size_t> next{0};
-  std::mutex mu;
-  int done = 0;
-  auto worker = [&] {
-    while (true) {
-      const size_t k = next.fetch_add(1);
-      if (k >= tasks.size()) return;
-      Result<ReplayRunResult> r = RunOne(hosts, timed, skipped, typical, tasks[k].policy,
-                                         tasks[k].seed, max_wait_s, registry, clock);
-      std::lock_guard<std::mutex> lock(mu);
-      ++done;
-      if (r.ok() && progress) progress(*r, done, static_cast<int>(tasks.size()));
-      out[k] = std::move(r);
-    }
-  };
-  const int jobs = std::max(1, std::min<int>(options.jobs, static_cast<int>(tasks.size())));
-  std::vector<std::thread> threads;
-  for (int j = 1; j < jobs; ++j) threads.emplace_back(worker);
-  worker();
-  for (std::thread& t : threads) t.join();
-  for (auto& r : out) {
-    if (!r->ok()) return r->status();
-    result.runs.push_back(std::move(**r));
-  }
+  DS_ASSIGN_OR_RETURN(result.runs, internal::RunGrid<ReplayRunResult>(
+                                       options.policies, options.seeds, options.jobs,
+                                       [&](const internal::GridTask& t) {
+                                         return RunOne(trace.hosts, timed, skipped, trace.typical,
+                                                       t.policy, t.seed, max_wait_s, registry,
+                                                       clock);
+                                       },
+                                       [&](const ReplayRunResult& run, int done, int total) {
+                                         if (progress) progress(run, done, total);
+                                       }));
   return result;
 }
 
@@ -454,20 +401,9 @@ std::string ReplayJson(const ReplayResult& r, const std::vector<std::string>& po
   JsonWriter w;
   w.BeginObject();
   w.Key("mode").String("replay");
-  w.Key("cluster").BeginObject();
-  w.Key("nodes").Int(r.cluster.nodes);
-  w.Key("gpus").Int(r.cluster.gpus);
-  w.Key("gpu_milli").Int(r.cluster.gpu_milli);
-  w.Key("cpu_milli").Int(r.cluster.cpu_milli);
-  w.Key("memory_mib").Int(r.cluster.memory_mib);
-  w.EndObject();
+  internal::WriteTraceJson(w, r.cluster, r.typical_shapes, r.typical_kept, r.typical_coverage);
   w.Key("pods").Int(r.pods);
   w.Key("max_wait_s").Int(r.max_wait.count());
-  w.Key("typical_pods").BeginObject();
-  w.Key("shapes").Int(r.typical_shapes);
-  w.Key("kept").Int(r.typical_kept);
-  w.Key("coverage").Double(r.typical_coverage);
-  w.EndObject();
   w.Key("runs").BeginArray();
   for (const ReplayRunResult& run : r.runs) {
     w.BeginObject();

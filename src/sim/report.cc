@@ -29,64 +29,6 @@
 
 namespace devshare::sim {
 namespace report_internal {
-namespace {
-
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-std::vector<double> FiniteSorted(const std::vector<double>& values) {
-  std::vector<double> out;
-  out.reserve(values.size());
-  for (double v : values) {
-    if (std::isfinite(v)) out.push_back(v);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-// Type-7 quantile of sorted, finite, non-empty values.
-double QuantileOfSorted(const std::vector<double>& sorted, double q) {
-  q = std::clamp(q, 0.0, 1.0);
-  const double h = q * static_cast<double>(sorted.size() - 1);
-  const std::size_t lo = static_cast<std::size_t>(std::floor(h));
-  const std::size_t hi = std::min(lo + 1, sorted.size() - 1);
-  return sorted[lo] + (h - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
-}
-
-}  // namespace
-
-double Quantile(std::vector<double> values, double q) {
-  const std::vector<double> sorted = FiniteSorted(values);
-  if (sorted.empty() || std::isnan(q)) return kNaN;
-  return QuantileOfSorted(sorted, q);
-}
-
-double Median(const std::vector<double>& values) { return Quantile(values, 0.5); }
-
-MeanSd ComputeMeanSd(const std::vector<double>& values) {
-  MeanSd out;
-  double sum = 0;
-  for (double v : values) {
-    if (!std::isfinite(v)) continue;
-    sum += v;
-    ++out.count;
-  }
-  if (out.count == 0) {
-    out.mean = kNaN;
-    out.sd = kNaN;
-    return out;
-  }
-  out.mean = sum / static_cast<double>(out.count);
-  if (out.count < 2) {
-    out.sd = kNaN;
-    return out;
-  }
-  double squares = 0;
-  for (double v : values) {
-    if (std::isfinite(v)) squares += (v - out.mean) * (v - out.mean);
-  }
-  out.sd = std::sqrt(squares / static_cast<double>(out.count - 1));
-  return out;
-}
 
 std::vector<BandPoint> ComputeBand(const std::vector<std::vector<double>>& curves) {
   std::size_t bins = 0;
@@ -98,10 +40,10 @@ std::vector<BandPoint> ComputeBand(const std::vector<std::vector<double>>& curve
     for (const auto& curve : curves) {
       if (bin < curve.size()) at_bin.push_back(curve[bin]);
     }
-    const std::vector<double> sorted = FiniteSorted(at_bin);
-    if (sorted.empty()) continue;
-    out.push_back(BandPoint{static_cast<int>(bin), QuantileOfSorted(sorted, 0.25),
-                            QuantileOfSorted(sorted, 0.5), QuantileOfSorted(sorted, 0.75)});
+    const double median = Quantile(at_bin, 0.5);
+    if (std::isnan(median)) continue;  // no finite value in this bin
+    out.push_back(
+        BandPoint{static_cast<int>(bin), Quantile(at_bin, 0.25), median, Quantile(at_bin, 0.75)});
   }
   return out;
 }

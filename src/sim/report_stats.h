@@ -10,23 +10,16 @@
 #include <vector>
 
 #include "devshare/sim/report.h"
+#include "devshare/sim/stats.h"
 
 namespace devshare::sim::report_internal {
 
 // Non-finite values (NaN, +-inf) count as missing everywhere below: they are skipped.
-
-// Quantile q in [0, 1] of the finite values, linear interpolation between closest ranks
-// (Hyndman & Fan type 7, numpy's default). NaN when there is no finite value.
-double Quantile(std::vector<double> values, double q);
-// Quantile(values, 0.5).
-double Median(const std::vector<double>& values);
-
-struct MeanSd {
-  double mean = 0;        // NaN when count == 0
-  double sd = 0;          // sample standard deviation (n - 1); NaN when count < 2
-  std::size_t count = 0;  // number of finite values
-};
-MeanSd ComputeMeanSd(const std::vector<double>& values);
+// Quantile, Median and ComputeMeanSd live in devshare/sim/stats.h.
+using ::devshare::sim::ComputeMeanSd;
+using ::devshare::sim::MeanSd;
+using ::devshare::sim::Median;
+using ::devshare::sim::Quantile;
 
 // One x bin of a median-over-seeds curve with its 25-75 % band.
 struct BandPoint {

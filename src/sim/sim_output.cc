@@ -8,6 +8,7 @@
 
 #include "devshare/core/json_writer.h"
 #include "devshare/sim/report.h"
+#include "sim/run_grid.h"
 
 namespace devshare::sim {
 namespace {
@@ -31,20 +32,9 @@ Status WriteFileAtomically(const std::string& path, const std::string& content) 
 std::string ExperimentJson(const ExperimentResult& r, const std::vector<std::string>& policies) {
   JsonWriter w;
   w.BeginObject();
-  w.Key("cluster").BeginObject();
-  w.Key("nodes").Int(r.cluster.nodes);
-  w.Key("gpus").Int(r.cluster.gpus);
-  w.Key("gpu_milli").Int(r.cluster.gpu_milli);
-  w.Key("cpu_milli").Int(r.cluster.cpu_milli);
-  w.Key("memory_mib").Int(r.cluster.memory_mib);
-  w.EndObject();
+  internal::WriteTraceJson(w, r.cluster, r.typical_shapes, r.typical_kept, r.typical_coverage);
   w.Key("pods").Int(r.pods);
   w.Key("tune").Double(r.tune);
-  w.Key("typical_pods").BeginObject();
-  w.Key("shapes").Int(r.typical_shapes);
-  w.Key("kept").Int(r.typical_kept);
-  w.Key("coverage").Double(r.typical_coverage);
-  w.EndObject();
   w.Key("runs").BeginArray();
   for (const RunResult& run : r.runs) {
     w.BeginObject();

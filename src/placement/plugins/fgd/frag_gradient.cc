@@ -8,10 +8,7 @@ namespace devshare::placement {
 void FragGradientScore::BeginRequest(const VmRequest& req, const ClusterState& /*cluster*/) {
   cacheable_ = req.tenant.empty() && !req.isolation_floor;
   if (!cacheable_) return;
-  std::string key = std::to_string(req.cpu_milli) + "/" + std::to_string(req.gpu.count) + "/" +
-                    std::to_string(req.gpu.milli) + "/" + req.gpu.profile;
-  for (const std::string& m : req.gpu.models) key += "/" + m;
-  auto [it, inserted] = shape_ids_.emplace(key, static_cast<int>(cache_.size()));
+  auto [it, inserted] = shape_ids_.emplace(RequestShapeKey(req), static_cast<int>(cache_.size()));
   if (inserted) cache_.emplace_back();
   shape_ = it->second;
 }
