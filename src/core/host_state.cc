@@ -121,6 +121,10 @@ Status HostState::Apply(const Allocation& a) {
 }
 
 Status HostState::ApplyUnchecked(const Allocation& a) {
+  if (a.cpu_milli < 0 || a.memory_mib < 0) {
+    return Status::InvalidArgument("allocation " + a.request_id +
+                                   ": negative cpu_milli or memory_mib");
+  }
   if (a.cpu_milli > cpu_free_milli()) {
     return Status::ResourceExhausted("host " + host_->id + ": requested " +
                                      std::to_string(a.cpu_milli) + " cpu milli, free " +

@@ -59,6 +59,9 @@ class PluginRegistry {
 // Registers every built-in filter, score (policy) and reserve plugin.
 void RegisterBuiltinPlacementPlugins(PluginRegistry& registry);
 
+// devshare's own policy: the default of `devshare sim` comparisons and of the control plane.
+inline constexpr const char* kDefaultPolicy = "devshare";
+
 // The six policies of the FGD paper's table, in its order.
 const std::vector<std::string>& PeerPolicyNames();
 // Every built-in policy in display order (baselines first).

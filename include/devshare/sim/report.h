@@ -34,7 +34,8 @@ struct ReportInput {
 std::string RenderAllocationPlot(const ReportInput& in);
 std::string RenderFragmentationPlot(const ReportInput& in);
 std::string RenderUnallocatedBarChart(const ReportInput& in);
-// The whole page: title, facts, the three plots inline, the summary table.
+// The whole page: title, facts, the four plots inline (allocation, allocation zoomed to
+// 75..120 % arrived, fragmentation, unallocated bars), the summary table.
 std::string RenderReportHtml(const ReportInput& in);
 // Writes RenderReportHtml(in) to path atomically (temp file + rename).
 Status WriteReportHtml(const ReportInput& in, const std::string& path);

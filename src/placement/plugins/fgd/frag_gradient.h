@@ -1,4 +1,5 @@
-// FragGradientScore: the shared engine of fragmentation-gradient policies (fgd, devshare).
+// FragGradientScore: the engine of fragmentation-gradient policies (fgd; devshare has its own
+// vector-valued variant in plugins/devshare).
 // For a request it evaluates, on each feasible host, the after-state of placing it (trying each
 // fitting GPU for shared/partition requests) and scores the change of a node fragmentation
 // measure. Scores depend only on (host state, request shape), so they are cached per host
