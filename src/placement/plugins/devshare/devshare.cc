@@ -35,6 +35,10 @@ constexpr double kScoreQuantumMilli = 200.0;
 constexpr double kFgdShare = 0.5;  // weight of FGD's F_n(m) in the per-shape stranding
 constexpr double kMaxScarcity = 4.0;
 constexpr double kRepriceFraction = 0.005;  // re-price after 0.5 % of capacity changed
+constexpr size_t kWindowRequests = 4096;    // online estimate of M: the last requests seen
+constexpr size_t kRelearnEvery = 512;       // re-estimate M after this many requests
+constexpr double kTypicalCoverage = 0.95;   // FGD's cut of the shape list
+constexpr double kRelearnDistance = 0.15;   // total variation that counts as drift
 
 bool Accepts(const TaskShape& m, const std::string& model) {
   return m.models.empty() || std::find(m.models.begin(), m.models.end(), model) != m.models.end();
@@ -42,19 +46,19 @@ bool Accepts(const TaskShape& m, const std::string& model) {
 
 class DevsharePolicy final : public ScorePlugin {
  public:
-  explicit DevsharePolicy(TypicalPods typical) : typical_(std::move(typical)) {
-    const auto& shapes = typical_.shapes();
-    k_ = shapes.size();
-    weight_.assign(k_, 0.0);
-    supply_.assign(k_, 0);
-    for (size_t k = 0; k < k_; ++k) {
-      mean_gpu_milli_ += shapes[k].p * shapes[k].shape.num_gpu * shapes[k].shape.gpu_milli;
-      weight_[k] = static_cast<float>(shapes[k].p);
-    }
-  }
+  // `prior`: the workload distribution to start from (FGD's typical pods of the history), or
+  // empty; either way M is re-estimated online from the requests seen.
+  explicit DevsharePolicy(TypicalPods prior) { SetDistribution(std::move(prior)); }
   std::string_view Name() const override { return "devshare"; }
 
   void BeginRequest(const VmRequest& req, const ClusterState& cluster) override {
+    if (&cluster != cluster_ || cluster.states.size() != cluster_hosts_) {
+      // Another cluster: generations restart, so nothing cached may be reused.
+      cluster_ = &cluster;
+      cluster_hosts_ = cluster.states.size();
+      ResetDerivedState();
+    }
+    Learn(req);
     UpdatePrices(cluster);
     cacheable_ = req.tenant.empty() && !req.isolation_floor;
     if (!cacheable_) return;
@@ -128,6 +132,63 @@ class DevsharePolicy final : public ScorePlugin {
       const double fgd = TypicalPods::ShapeFragMilli(cpu_free, free, model, m);
       out[k] = static_cast<float>((1.0 - kFgdShare) * packing + kFgdShare * fgd);
     }
+  }
+
+  // Installs a distribution M and drops everything derived from the previous one.
+  void SetDistribution(TypicalPods typical) {
+    typical_ = std::move(typical);
+    const auto& shapes = typical_.shapes();
+    k_ = shapes.size();
+    weight_.assign(k_, 0.0f);
+    supply_.assign(k_, 0);
+    mean_gpu_milli_ = 0;
+    for (size_t k = 0; k < k_; ++k) {
+      mean_gpu_milli_ += shapes[k].p * shapes[k].shape.num_gpu * shapes[k].shape.gpu_milli;
+      weight_[k] = static_cast<float>(shapes[k].p);
+    }
+    ResetDerivedState();
+  }
+
+  // Drops supply, prices and every cached score (recomputed lazily for each host).
+  void ResetDerivedState() {
+    node_generation_.clear();
+    before_generation_.clear();
+    before_.clear();
+    cache_.clear();
+    shape_ids_.clear();
+  }
+
+  // Total variation distance between two shape distributions (a shape missing from one has
+  // p = 0 there): 0 for equal, 1 for disjoint.
+  static double TotalVariation(const TypicalPods& a, const TypicalPods& b) {
+    double d = 0;
+    for (const WeightedShape& x : a.shapes()) {
+      double q = 0;
+      for (const WeightedShape& y : b.shapes()) q += x.shape == y.shape ? y.p : 0;
+      d += std::abs(x.p - q);
+    }
+    for (const WeightedShape& y : b.shapes()) {
+      bool in_a = false;
+      for (const WeightedShape& x : a.shapes()) in_a = in_a || x.shape == y.shape;
+      if (!in_a) d += y.p;
+    }
+    return d / 2;
+  }
+
+  // Online estimate of M: FGD's typical-pod rule over a sliding window of the requests seen,
+  // re-estimated every kRelearnEvery requests and installed when it has drifted from the current
+  // M by more than kRelearnDistance (sampling noise alone stays below it).
+  void Learn(const VmRequest& req) {
+    if (window_.size() < kWindowRequests) {
+      window_.push_back(req);
+    } else {
+      window_[window_next_] = req;
+      window_next_ = (window_next_ + 1) % kWindowRequests;
+    }
+    if (++seen_since_learn_ < kRelearnEvery) return;
+    seen_since_learn_ = 0;
+    TypicalPods learned = TypicalPods::FromPods(window_, kTypicalCoverage);
+    if (TotalVariation(learned, typical_) > kRelearnDistance) SetDistribution(std::move(learned));
   }
 
   void UpdatePrices(const ClusterState& cluster) {
@@ -289,6 +350,11 @@ class DevsharePolicy final : public ScorePlugin {
   }
 
   TypicalPods typical_;
+  const ClusterState* cluster_ = nullptr;  // the cluster the caches describe
+  size_t cluster_hosts_ = 0;
+  std::vector<VmRequest> window_;  // ring buffer of the last kWindowRequests requests
+  size_t window_next_ = 0;
+  size_t seen_since_learn_ = 0;
   size_t k_ = 0;
   double mean_gpu_milli_ = 0;
   std::vector<float> weight_;  // p_k x scarcity price_k
@@ -317,10 +383,8 @@ class DevsharePolicy final : public ScorePlugin {
 }  // namespace
 
 Result<std::unique_ptr<ScorePlugin>> NewDevshareScore(const PluginArgs& args) {
-  if (args.typical_pods == nullptr) {
-    return Status::InvalidArgument("policy devshare needs a typical-pod distribution");
-  }
-  return std::unique_ptr<ScorePlugin>(std::make_unique<DevsharePolicy>(*args.typical_pods));
+  return std::unique_ptr<ScorePlugin>(std::make_unique<DevsharePolicy>(
+      args.typical_pods != nullptr ? *args.typical_pods : TypicalPods()));
 }
 
 }  // namespace devshare::placement

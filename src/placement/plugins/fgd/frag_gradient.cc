@@ -5,7 +5,15 @@
 
 namespace devshare::placement {
 
-void FragGradientScore::BeginRequest(const VmRequest& req, const ClusterState& /*cluster*/) {
+void FragGradientScore::BeginRequest(const VmRequest& req, const ClusterState& cluster) {
+  if (&cluster != cluster_ || cluster.states.size() != cluster_hosts_) {
+    // Another cluster: generations restart, so nothing cached may be reused.
+    cluster_ = &cluster;
+    cluster_hosts_ = cluster.states.size();
+    cache_.clear();
+    shape_ids_.clear();
+    measure_.clear();
+  }
   cacheable_ = req.tenant.empty() && !req.isolation_floor;
   if (!cacheable_) return;
   auto [it, inserted] = shape_ids_.emplace(RequestShapeKey(req), static_cast<int>(cache_.size()));

@@ -46,6 +46,8 @@ class FragGradientScore : public ScorePlugin {
   Entry Evaluate(const VmRequest& req, const HostState& h, int host_index);
   Entry Compute(const VmRequest& req, const HostState& h, int host_index);
 
+  const ClusterState* cluster_ = nullptr;  // the cluster the caches describe
+  size_t cluster_hosts_ = 0;
   std::unordered_map<std::string, int> shape_ids_;
   std::vector<std::vector<Entry>> cache_;  // [shape id][host index]
   std::vector<Frag> measure_;              // [host index]

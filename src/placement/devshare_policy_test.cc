@@ -1,0 +1,124 @@
+// Tests of the devshare policy's own mechanisms: online learning of the workload distribution,
+// GPU choice by stranding, and caches that never leak from one cluster into another.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "devshare/core/host_state.h"
+#include "devshare/placement/fragmentation.h"
+#include "devshare/placement/framework.h"
+#include "devshare/placement/registry.h"
+
+namespace devshare::placement {
+namespace {
+
+VmRequest Req(const std::string& id, int64_t cpu_milli, int count = 0, int milli = 0) {
+  VmRequest r;
+  r.id = id;
+  r.cpu_milli = cpu_milli;
+  r.memory_mib = 1024;
+  r.gpu.count = count;
+  r.gpu.milli = count > 0 ? milli : 0;
+  return r;
+}
+
+std::unique_ptr<Framework> BuildDevshare(std::shared_ptr<const TypicalPods> prior) {
+  PluginRegistry registry;
+  RegisterBuiltinPlacementPlugins(registry);
+  FrameworkConfig config;
+  config.policy = "devshare";
+  config.args.typical_pods = std::move(prior);
+  auto fw = registry.BuildFramework(config);
+  EXPECT_TRUE(fw.ok()) << fw.status().ToString();
+  return std::move(*fw);
+}
+
+ClusterState Cluster(const std::vector<std::pair<int64_t, int>>& hosts) {
+  ClusterState c;
+  for (size_t i = 0; i < hosts.size(); ++i) {
+    c.hosts.push_back(Host::MakeGpuHost("h" + std::to_string(i), hosts[i].first, 1 << 20,
+                                        hosts[i].second, "A100"));
+  }
+  c.Reset();
+  return c;
+}
+
+// Host 0 has just enough CPU for one GPU pod of the workload; host 1 has plenty. A CPU-only
+// request that would eat host 0's CPU strands its GPUs, which devshare sees once it knows the
+// workload: with no prior it cannot tell the hosts apart (lowest index wins); after learning
+// from 600 requests of (8000m CPU, 1 whole GPU) it sends the CPU-only request to host 1.
+TEST(DevsharePolicyTest, LearnsTheWorkloadOnlineWithoutAPrior) {
+  auto fw = BuildDevshare(nullptr);
+  ClusterState test = Cluster({{8000, 2}, {64000, 2}});
+  auto before = fw->Schedule(Req("cpu-only-cold", 8000), test);
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(before->placed());
+  EXPECT_EQ(before->allocation.host_index, 0) << "no knowledge yet: ties go to the lowest index";
+
+  ClusterState training = Cluster(std::vector<std::pair<int64_t, int>>(80, {128000, 8}));
+  for (int i = 0; i < 600; ++i) {
+    auto r = fw->Schedule(Req("train" + std::to_string(i), 8000, 1, 1000), training);
+    ASSERT_TRUE(r.ok() && r->placed()) << "training request " << i;
+  }
+  ClusterState fresh = Cluster({{8000, 2}, {64000, 2}});
+  auto after = fw->Schedule(Req("cpu-only-warm", 8000), fresh);
+  ASSERT_TRUE(after.ok());
+  ASSERT_TRUE(after->placed());
+  EXPECT_EQ(after->allocation.host_index, 1) << "learned: host 0's CPU is needed by its GPUs";
+}
+
+// With the typical shape (1000m, 810m), an 810-milli request goes to the GPU it fits tightest
+// (900 free -> 90 left) rather than the empty one (1000 -> 190), on the same host.
+TEST(DevsharePolicyTest, SharedRequestTakesTheTightestUsefulGpu) {
+  WeightedShape w;
+  w.shape.cpu_milli = 1000;
+  w.shape.gpu_milli = 810;
+  w.shape.num_gpu = 1;
+  w.p = 1.0;
+  auto fw = BuildDevshare(std::make_shared<const TypicalPods>(std::vector<WeightedShape>{w}));
+  ClusterState c = Cluster({{64000, 2}});
+  Allocation used;
+  used.request_id = "old";
+  used.host_index = 0;
+  used.gpus.push_back(DeviceSlice{1, "gpu1", 100, false, "", -1});
+  ASSERT_TRUE(c.states[0].ApplyUnchecked(used).ok());
+  auto r = fw->Schedule(Req("p", 1000, 1, 810), c);
+  ASSERT_TRUE(r.ok() && r->placed());
+  ASSERT_EQ(r->allocation.gpus.size(), 1u);
+  EXPECT_EQ(r->allocation.gpus[0].gpu, 1);
+}
+
+// Regression: scores are cached by host generation, and generations restart in a new cluster.
+// Here the second cluster swaps the two hosts of the first while both are still at generation 0,
+// so a cache keyed only by (host index, generation) would answer with the other host's score.
+TEST(DevsharePolicyTest, CachesNeverLeakIntoAnotherCluster) {
+  WeightedShape gpu_pod;
+  gpu_pod.shape.cpu_milli = 16000;
+  gpu_pod.shape.gpu_milli = 1000;
+  gpu_pod.shape.num_gpu = 1;
+  gpu_pod.p = 1.0;
+  auto prior = std::make_shared<const TypicalPods>(std::vector<WeightedShape>{gpu_pod});
+  for (const std::string& policy : {"devshare", "fgd"}) {
+    SCOPED_TRACE(policy);
+    PluginRegistry registry;
+    RegisterBuiltinPlacementPlugins(registry);
+    FrameworkConfig config;
+    config.policy = policy;
+    config.args.typical_pods = prior;
+    auto fw = std::move(*registry.BuildFramework(config));
+    // A CPU-only request strands the small host's GPU (8000 left < 16000) but not the big one's.
+    ClusterState first = Cluster({{16000, 1}, {64000, 4}});
+    auto a = fw->Schedule(Req("a", 8000), first);
+    ASSERT_TRUE(a.ok() && a->placed());
+    EXPECT_EQ(a->allocation.host_index, 1);
+    ClusterState second = Cluster({{64000, 4}, {16000, 1}});
+    auto b = fw->Schedule(Req("b", 8000), second);
+    ASSERT_TRUE(b.ok() && b->placed());
+    EXPECT_EQ(b->allocation.host_index, 0) << "the big host is now at index 0";
+  }
+}
+
+}  // namespace
+}  // namespace devshare::placement
