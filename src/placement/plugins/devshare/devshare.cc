@@ -2,7 +2,7 @@
 //
 // FGD (Weng et al., ATC'23) scores a placement by the change of the expected fragmentation
 // F_n(M) = sum_m p_m F_n(m) over the typical-pod distribution M. devshare keeps that frame and
-// changes three things (measured effect of each: docs/placement.md):
+// changes four things (measured effect of each: docs/placement.md):
 //  1. Packing-aware stranding. FGD counts a GPU as usable for shape m as soon as its free milli
 //     is >= m's, so a GPU with 900 free looks as good as an empty one to an 810-milli task. For
 //     each shape devshare also counts the milli a stream of copies of m could NOT use on the node
@@ -16,7 +16,10 @@
 //     come from the current cluster state only.
 //  3. Score quantisation. The change is floored to 200-milli steps, so near-equal choices tie
 //     and go to the lowest node rank, which packs hosts (the effect FGD's integer sigmoid has).
-// Everything is online: the decision uses the arriving request, the cluster state and M.
+//  4. Online M. Starting from the given distribution (or none), M is re-estimated with FGD's rule
+//     over the last 4,096 requests and replaced when it drifts (total variation > 0.15).
+// Everything is online: the decision uses the arriving request, the cluster state, the requests
+// seen so far and, when given, the history-derived M that FGD also uses.
 // Speed: per (request shape, host) the per-shape stranding change of each distinct candidate
 // GPU is cached by host generation; prices enter only through a K-term dot product.
 // Thread-safety: one instance per Framework (single thread).
