@@ -27,6 +27,8 @@ function(devshare_add_test)
                                                  ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR})
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main GTest::gmock)
   target_compile_features(${ARG_NAME} PRIVATE cxx_std_20)
+  target_compile_definitions(${ARG_NAME} PRIVATE
+    DEVSHARE_DEFAULT_TRACES_DIR="${DEVSHARE_TRACES_DIR}")
   add_test(NAME ${ARG_NAME} COMMAND ${ARG_NAME})
   set_tests_properties(${ARG_NAME} PROPERTIES LABELS "${ARG_LABELS}"
     ENVIRONMENT "DEVSHARE_TRACES_DIR=${DEVSHARE_TRACES_DIR}")

@@ -65,6 +65,15 @@ inline std::string RequestShapeKey(const VmRequest& req) {
   return key;
 }
 
+// The GpuChoice of one shared or partition request placed on GPU `gpu` (empty if gpu < 0).
+inline GpuChoice ChoiceOnGpu(const VmRequest& req, const HostState& h, int gpu) {
+  GpuChoice c;
+  if (gpu < 0) return c;
+  c.gpus.push_back(gpu);
+  if (req.gpu.IsPartition()) c.start_slot = GpuPartitionStart(req, h, gpu);
+  return c;
+}
+
 enum class FitRule { kBest, kFirst, kWorst };
 
 // Chooses GPUs by rule: share/partition -> one GPU (least free for kBest, lowest index for

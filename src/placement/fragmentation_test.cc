@@ -13,6 +13,7 @@
 
 #include "devshare/sim/experiment.h"
 #include "devshare/sim/trace.h"
+#include "tests/testutil/openb_traces.h"
 
 namespace devshare::placement {
 namespace {
@@ -270,26 +271,10 @@ TEST(TypicalPodsTest, ShapeToString) {
   EXPECT_EQ(TaskShape::Of(Pod(4000, 0, 0)), Shape(4000, 0, 0));
 }
 
-// DEVSHARE_TRACES_DIR (CTest sets it), else ../shared/traces relative to the repository.
-std::filesystem::path TracesDir() {
-  if (const char* env = std::getenv("DEVSHARE_TRACES_DIR"); env != nullptr && *env != '\0') {
-    return env;
-  }
-  const std::filesystem::path from_cwd = "../shared/traces";
-  if (std::filesystem::exists(from_cwd)) return from_cwd;
-  // This file is <repo>/src/placement/fragmentation_test.cc.
-  const std::filesystem::path repo =
-      std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
-  return repo / ".." / "shared" / "traces";
-}
-
 TEST(TypicalPodsTest, DefaultTraceTypicalPods) {
-  const std::filesystem::path file =
-      TracesDir() / "alibaba-gpu-2023" / "openb_pod_list_default.csv";
-  if (!std::filesystem::exists(file)) {
-    GTEST_SKIP() << "trace folder " << TracesDir() << " absent (no " << file << ")";
-  }
-  Result<std::vector<sim::PodRecord>> records = sim::ReadPodCsv(file.string());
+  DS_SKIP_WITHOUT_OPENB("openb_pod_list_default.csv");
+  Result<std::vector<sim::PodRecord>> records =
+      sim::ReadPodCsv(testutil::OpenbFile("openb_pod_list_default.csv"));
   ASSERT_TRUE(records.ok()) << records.status().ToString();
   std::vector<VmRequest> pods;
   for (const sim::PodRecord& p : *records) pods.push_back(sim::RequestFromPod(p));

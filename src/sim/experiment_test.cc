@@ -8,6 +8,7 @@
 
 #include "devshare/placement/registry.h"
 #include "devshare/sim/workload_generator.h"
+#include "tests/testutil/openb_traces.h"
 
 namespace devshare::sim {
 namespace {
@@ -139,14 +140,9 @@ TEST_F(ExperimentTest, RejectsBadOptions) {
 // The six peer policies on the public trace: fgd must beat best_fit, which must beat random,
 // the ordering the FGD paper reports (full reproduction table: docs/results.md, label slow).
 TEST(ExperimentTraceTest, DefaultTraceOrdersPoliciesAsThePaper) {
-  const char* env = std::getenv("DEVSHARE_TRACES_DIR");
-  const std::filesystem::path dir =
-      std::filesystem::path(env ? env : "../shared/traces") / "alibaba-gpu-2023";
-  if (!std::filesystem::exists(dir / "openb_pod_list_default.csv")) {
-    GTEST_SKIP() << "trace folder " << dir << " absent; skipping the public-trace check";
-  }
-  auto nodes = ReadNodeCsv((dir / "openb_node_list_gpu_node.csv").string());
-  auto pods = ReadPodCsv((dir / "openb_pod_list_default.csv").string());
+  DS_SKIP_WITHOUT_OPENB("openb_node_list_gpu_node.csv", "openb_pod_list_default.csv");
+  auto nodes = ReadNodeCsv(testutil::OpenbFile("openb_node_list_gpu_node.csv"));
+  auto pods = ReadPodCsv(testutil::OpenbFile("openb_pod_list_default.csv"));
   ASSERT_TRUE(nodes.ok() && pods.ok());
   placement::PluginRegistry registry;
   placement::RegisterBuiltinPlacementPlugins(registry);

@@ -22,6 +22,7 @@
 #include "devshare/placement/registry.h"
 #include "devshare/sim/trace.h"
 #include "devshare/sim/workload_generator.h"
+#include "tests/testutil/openb_traces.h"
 
 namespace devshare::sim {
 namespace {
@@ -465,16 +466,11 @@ TEST_F(ReplayTest, JsonAndTableCarryRunsAndSummary) {
 }
 
 TEST_F(ReplayTest, RealDefaultTraceCompletes) {
-  const char* dir = std::getenv("DEVSHARE_TRACES_DIR");
-  if (dir == nullptr || *dir == '\0') GTEST_SKIP() << "DEVSHARE_TRACES_DIR is not set";
-  const std::filesystem::path base = std::filesystem::path(dir) / "alibaba-gpu-2023";
-  const std::filesystem::path node_csv = base / "openb_node_list_gpu_node.csv";
-  const std::filesystem::path pod_csv = base / "openb_pod_list_default.csv";
-  if (!std::filesystem::exists(node_csv) || !std::filesystem::exists(pod_csv)) {
-    GTEST_SKIP() << "the openb default trace is not under " << base;
-  }
-  Result<std::vector<NodeRecord>> nodes = ReadNodeCsv(node_csv.string());
-  Result<std::vector<PodRecord>> pods = ReadPodCsv(pod_csv.string());
+  DS_SKIP_WITHOUT_OPENB("openb_node_list_gpu_node.csv", "openb_pod_list_default.csv");
+  Result<std::vector<NodeRecord>> nodes =
+      ReadNodeCsv(testutil::OpenbFile("openb_node_list_gpu_node.csv"));
+  Result<std::vector<PodRecord>> pods =
+      ReadPodCsv(testutil::OpenbFile("openb_pod_list_default.csv"));
   ASSERT_TRUE(nodes.ok()) << nodes.status().ToString();
   ASSERT_TRUE(pods.ok()) << pods.status().ToString();
   ReplayOptions options;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "devshare/sim/trace.h"
+#include "tests/testutil/openb_traces.h"
 
 namespace devshare::sim {
 namespace {
@@ -454,19 +455,10 @@ TEST(TraceCsvTest, WriteIntoMissingDirectoryFails) {
 class TraceOpenbTest : public testing::Test {
  protected:
   void SetUp() override {
-    const char* env = std::getenv("DEVSHARE_TRACES_DIR");
-    if (env == nullptr || *env == '\0') {
-      GTEST_SKIP() << "DEVSHARE_TRACES_DIR is not set (CTest sets it to the folder holding "
-                      "alibaba-gpu-2023/, by default ../shared/traces)";
-    }
-    dir_ = fs::path(env) / "alibaba-gpu-2023";
-    if (!fs::is_directory(dir_)) {
-      GTEST_SKIP() << "openb traces not found in " << dir_.string();
-    }
+    DS_SKIP_WITHOUT_OPENB("openb_node_list_gpu_node.csv", "openb_pod_list_default.csv",
+                          "openb_pod_list_multigpu20.csv");
   }
-  std::string File(const std::string& name) const { return (dir_ / name).string(); }
-
-  fs::path dir_;
+  std::string File(const std::string& name) const { return testutil::OpenbFile(name); }
 };
 
 TEST_F(TraceOpenbTest, DefaultPodList) {

@@ -76,13 +76,7 @@ class DevsharePolicy final : public ScorePlugin {
 
   GpuChoice SelectGpus(const VmRequest& req, const HostState& h, int host_index) override {
     if (!req.gpu.Any() || req.gpu.IsWhole()) return SelectGpusByRule(req, h, FitRule::kFirst);
-    Choice c = BestOf(req, h, host_index);
-    GpuChoice out;
-    if (c.gpu >= 0) {
-      out.gpus.push_back(c.gpu);
-      if (req.gpu.IsPartition()) out.start_slot = GpuPartitionStart(req, h, c.gpu);
-    }
-    return out;
+    return ChoiceOnGpu(req, h, BestOf(req, h, host_index).gpu);
   }
 
  private:

@@ -28,13 +28,7 @@ int64_t FragGradientScore::Score(const VmRequest& req, const HostState& h, int h
 GpuChoice FragGradientScore::SelectGpus(const VmRequest& req, const HostState& h, int host_index) {
   // Whole GPUs are interchangeable for the measure: take the lowest-index free ones.
   if (!req.gpu.Any() || req.gpu.IsWhole()) return SelectGpusByRule(req, h, FitRule::kFirst);
-  Entry e = Evaluate(req, h, host_index);
-  GpuChoice c;
-  if (e.gpu >= 0) {
-    c.gpus.push_back(e.gpu);
-    if (req.gpu.IsPartition()) c.start_slot = GpuPartitionStart(req, h, e.gpu);
-  }
-  return c;
+  return ChoiceOnGpu(req, h, Evaluate(req, h, host_index).gpu);
 }
 
 double FragGradientScore::NodeMeasure(const HostState& h, int host_index) {
