@@ -273,8 +273,9 @@ Result<ReplayRunResult> RunOne(const std::vector<Host>& hosts, const std::vector
     delays_s.push_back(static_cast<double>(start_s[i] - pods[i].creation_s));
   }
   run.pods_started = static_cast<int>(delays_s.size());
-  run.queue_delay_s_p50 = Quantile(delays_s, 0.50);
-  run.queue_delay_s_p99 = Quantile(delays_s, 0.99);
+  // No pod started: no delay to report (0 rather than NaN in tables and JSON).
+  run.queue_delay_s_p50 = delays_s.empty() ? 0 : Quantile(delays_s, 0.50);
+  run.queue_delay_s_p99 = delays_s.empty() ? 0 : Quantile(delays_s, 0.99);
   const int64_t span_s = run.span_end_s - run.span_start_s;
   if (span_s > 0 && capacity_milli > 0) {
     run.time_weighted_gpu_alloc_pct =
