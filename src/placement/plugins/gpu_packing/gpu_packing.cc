@@ -25,13 +25,13 @@ class GpuPacking final : public ScorePlugin {
     std::iota(order_.begin(), order_.end(), 0);
     const auto& free = h.gpu_free_milli();
     std::stable_sort(order_.begin(), order_.end(), [&](int a, int b) { return free[a] < free[b]; });
-    const int milli = req.gpu.IsPartition() ? PartitionMilli(req, h, 0) : req.gpu.milli;
     int need = req.gpu.count;
     int fully_free_used = 0;
     int64_t free_ratio_used = 0;
     for (int g : order_) {
       if (need == 0) break;
-      if (free[g] >= milli) {
+      const int milli = req.gpu.IsPartition() ? PartitionMilli(req, h, g) : req.gpu.milli;
+      if (milli > 0 && free[g] >= milli) {
         --need;
         if (h.gpu_fully_free(g)) ++fully_free_used;
         free_ratio_used += static_cast<int64_t>(free[g]) * 100 / kMilliPerDevice;
