@@ -2,6 +2,7 @@
 // This file only dispatches subcommands; each lives in its own *_command.cc.
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -16,16 +17,15 @@ constexpr const char* kUsage =
     "commands:\n"
     "  sim    replay a GPU trace through every placement policy (FGD protocol)\n"
     "         devshare sim --nodes NODES.csv --pods PODS.csv [--policies a,b] [--seeds 42-51]\n"
-    "                      [--tune 1.3] [--jobs 2] [--json] [--out DIR]\n"
+    "                      [--tune 1.3] [--jobs 2] [--json] [--out DIR] [--bound]\n"
+    "                      [--peer FILE [--check-peer]] [--mode inflate|replay]\n"
     "  gen    write a synthetic openb-like cluster and workload: --nodes N --seed S --out DIR\n"
     "  demo   generate a cluster and workload, run all policies side by side, print the table\n"
     "  bench  placement speed benchmarks (devshare bench --help)\n"
     "\n"
     "Run 'devshare <command> --help' for a command's flags.\n";
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int Dispatch(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "help") == 0) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? devshare::cli::kExitBadInput : devshare::cli::kExitOk;
@@ -38,4 +38,19 @@ int main(int argc, char** argv) {
   if (cmd == "bench") return devshare::cli::RunBenchCommand(args);
   std::fprintf(stderr, "devshare: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
   return devshare::cli::kExitBadInput;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Our code returns Status; this is the one last-resort catch for what the standard library may
+  // throw (allocation failure, say), so the process still exits with a message and a code.
+  try {
+    return Dispatch(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "devshare: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "devshare: internal error\n");
+  }
+  return devshare::cli::kExitFailure;
 }
