@@ -1,11 +1,8 @@
-// devshare policy: FGD's fragmentation gradient, refined by scarcity-priced, packing-aware
-// stranding where FGD cannot tell choices apart.
+// devshare policy: scarcity-priced, packing-aware fragmentation gradient descent.
 //
-// FGD (Weng et al., ATC'23) scores a placement by int(100 sigmoid((F_n - F_n') / 1000)), the
-// change of the expected fragmentation F_n(M) = sum_m p_m F_n(m) over the typical-pod
-// distribution M. Its integer score ties for changes within tens of milli, and FGD sends ties to
-// the lowest node rank. devshare keeps FGD's score as the primary key and decides its ties by a
-// finer measure (measured effect of each part: docs/placement.md):
+// FGD (Weng et al., ATC'23) scores a placement by the change of the expected fragmentation
+// F_n(M) = sum_m p_m F_n(m) over the typical-pod distribution M. devshare keeps that frame and
+// changes four things (measured effect of each: docs/placement.md):
 //  1. Packing-aware stranding. FGD counts a GPU as usable for shape m as soon as its free milli
 //     is >= m's, so a GPU with 900 free looks as good as an empty one to an 810-milli task. For
 //     each shape devshare also counts the milli a stream of copies of m could NOT use on the node
@@ -17,14 +14,14 @@
 //     of places (whole GPUs, 8-GPU hosts, big CPU asks) are protected. Demand = p_m x free GPU
 //     milli / mean GPU milli per typical pod; supply = sum over hosts of copies that fit. Both
 //     come from the current cluster state only.
-//  3. Quantisation. The secondary change is floored to 200-milli steps; what still ties goes to
-//     the lowest node rank, which packs hosts.
+//  3. Score quantisation. The change is floored to 200-milli steps, so near-equal choices tie
+//     and go to the lowest node rank, which packs hosts (the effect FGD's integer sigmoid has).
 //  4. Online M. Starting from the given distribution (or none), M is re-estimated with FGD's rule
 //     over the last 4,096 requests and replaced when it drifts (total variation > 0.15).
 // Everything is online: the decision uses the arriving request, the cluster state, the requests
 // seen so far and, when given, the history-derived M that FGD also uses.
-// Speed: per (request shape, host) the per-shape stranding change and FGD score of each distinct
-// candidate GPU are cached by host generation; prices enter only through a K-term dot product.
+// Speed: per (request shape, host) the per-shape stranding change of each distinct candidate
+// GPU is cached by host generation; prices enter only through a K-term dot product.
 // Thread-safety: one instance per Framework (single thread).
 #include <algorithm>
 #include <cmath>
@@ -38,9 +35,6 @@ namespace devshare::placement {
 namespace {
 
 constexpr double kScoreQuantumMilli = 200.0;
-// FGD's score (0..100) is the primary key; devshare's quantised change (|x| far below this) the
-// secondary one.
-constexpr int64_t kFgdScoreScale = 1'000'000'000;
 constexpr double kFgdShare = 0.5;  // weight of FGD's F_n(m) in the per-shape stranding
 constexpr double kMaxScarcity = 4.0;
 constexpr double kRepriceFraction = 0.005;  // re-price after 0.5 % of capacity changed
@@ -89,7 +83,6 @@ class DevsharePolicy final : public ScorePlugin {
   struct Candidate {
     int gpu = -1;              // -1: whole GPUs / CPU-only (one after-state)
     std::vector<float> delta;  // per-shape stranding after - before (milli, unweighted)
-    int fgd_score = 0;         // FGD's int(100 sigmoid((F_n - F_n') / 1000)) for this choice
   };
   struct Choice {
     int64_t score = 0;
@@ -259,15 +252,12 @@ class DevsharePolicy final : public ScorePlugin {
     return b;
   }
 
-  Candidate MakeCandidate(int gpu, const float* before, double fgd_before, const HostState& h,
-                          int64_t cpu_after) {
+  Candidate MakeCandidate(int gpu, const float* before, const HostState& h, int64_t cpu_after) {
     Candidate c;
     c.gpu = gpu;
     c.delta.resize(k_);
     Stranding(cpu_after, scratch_, h.gpu_model(), c.delta.data());
     for (size_t k = 0; k < k_; ++k) c.delta[k] -= before[k];
-    const double fgd_after = typical_.NodeFragMilli(cpu_after, scratch_, h.gpu_model());
-    c.fgd_score = static_cast<int>(100.0 / (1.0 + std::exp((fgd_after - fgd_before) / 1000.0)));
     return c;
   }
 
@@ -285,8 +275,6 @@ class DevsharePolicy final : public ScorePlugin {
     e->price_epoch = UINT64_MAX;
     e->candidates.clear();
     const float* before = Before(h, host_index);
-    const double fgd_before =
-        typical_.NodeFragMilli(h.cpu_free_milli(), h.gpu_free_milli(), h.gpu_model());
     const int64_t cpu_after = h.cpu_free_milli() - req.cpu_milli;
     scratch_.assign(h.gpu_free_milli().begin(), h.gpu_free_milli().end());
     if (req.gpu.IsShare() || req.gpu.IsPartition()) {
@@ -306,7 +294,7 @@ class DevsharePolicy final : public ScorePlugin {
         if (std::find(seen_.begin(), seen_.end(), f) != seen_.end()) continue;
         seen_.push_back(f);
         scratch_[g] -= milli;
-        e->candidates.push_back(MakeCandidate(g, before, fgd_before, h, cpu_after));
+        e->candidates.push_back(MakeCandidate(g, before, h, cpu_after));
         scratch_[g] += milli;
       }
       return e->candidates;
@@ -318,7 +306,7 @@ class DevsharePolicy final : public ScorePlugin {
         --need;
       }
     }
-    e->candidates.push_back(MakeCandidate(-1, before, fgd_before, h, cpu_after));
+    e->candidates.push_back(MakeCandidate(-1, before, h, cpu_after));
     return e->candidates;
   }
 
@@ -348,9 +336,7 @@ class DevsharePolicy final : public ScorePlugin {
       double change = 0;
       for (; k < k_; ++k) change += static_cast<double>(w[k]) * d[k];
       for (float p : part) change += p;
-      // FGD's integer score first; devshare's quantised change decides among its ties.
-      const int64_t s = int64_t{c.fgd_score} * kFgdScoreScale +
-                        static_cast<int64_t>(std::floor(-change / kScoreQuantumMilli));
+      const int64_t s = static_cast<int64_t>(std::floor(-change / kScoreQuantumMilli));
       if (!have || s > best.score || (s == best.score && c.gpu < best.gpu)) {
         best.score = s;
         best.gpu = c.gpu;
