@@ -65,6 +65,14 @@ inline std::string RequestShapeKey(const VmRequest& req) {
   return key;
 }
 
+// Milli a shared or partition request would take on GPU g, or -1 if g cannot take it now.
+inline int MilliOnGpu(const VmRequest& req, const HostState& h, int g) {
+  if (req.gpu.IsPartition()) {
+    return GpuPartitionStart(req, h, g) < 0 ? -1 : PartitionMilli(req, h, g);
+  }
+  return GpuFitsShare(req, h, g) ? req.gpu.milli : -1;
+}
+
 // The GpuChoice of one shared or partition request placed on GPU `gpu` (empty if gpu < 0).
 inline GpuChoice ChoiceOnGpu(const VmRequest& req, const HostState& h, int gpu) {
   GpuChoice c;

@@ -10,18 +10,13 @@
 #include "devshare/placement/fragmentation.h"
 #include "devshare/placement/framework.h"
 #include "devshare/placement/registry.h"
+#include "tests/testutil/requests.h"
 
 namespace devshare::placement {
 namespace {
 
 VmRequest Req(const std::string& id, int64_t cpu_milli, int count = 0, int milli = 0) {
-  VmRequest r;
-  r.id = id;
-  r.cpu_milli = cpu_milli;
-  r.memory_mib = 1024;
-  r.gpu.count = count;
-  r.gpu.milli = count > 0 ? milli : 0;
-  return r;
+  return testutil::Request(cpu_milli, count, milli, id);
 }
 
 std::unique_ptr<Framework> BuildDevshare(std::shared_ptr<const TypicalPods> prior) {

@@ -12,6 +12,7 @@
 
 #include "devshare/core/host_state.h"
 #include "devshare/placement/registry.h"
+#include "tests/testutil/requests.h"
 
 namespace devshare::placement {
 namespace {
@@ -21,13 +22,7 @@ using ::testing::HasSubstr;
 constexpr int64_t kMem = 65536;
 
 VmRequest Req(int64_t cpu_milli, int count = 0, int milli = 0) {
-  VmRequest r;
-  r.id = "req";
-  r.cpu_milli = cpu_milli;
-  r.memory_mib = 1024;
-  r.gpu.count = count;
-  r.gpu.milli = count > 0 ? milli : 0;
-  return r;
+  return testutil::Request(cpu_milli, count, milli);
 }
 
 Result<std::unique_ptr<Framework>> BuildWith(const PluginRegistry& registry,

@@ -12,6 +12,7 @@
 #include "devshare/placement/fragmentation.h"
 #include "devshare/placement/framework.h"
 #include "devshare/placement/registry.h"
+#include "tests/testutil/requests.h"
 
 namespace devshare::placement {
 namespace {
@@ -36,13 +37,7 @@ struct Prior {
 };
 
 VmRequest Req(int64_t cpu_milli, int count = 0, int milli = 0) {
-  VmRequest r;
-  r.id = "req";
-  r.cpu_milli = cpu_milli;
-  r.memory_mib = 1024;
-  r.gpu.count = count;
-  r.gpu.milli = count > 0 ? milli : 0;
-  return r;
+  return testutil::Request(cpu_milli, count, milli);
 }
 
 WeightedShape Weighted(int64_t cpu, int milli, int num, double p) {

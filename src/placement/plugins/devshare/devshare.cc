@@ -282,14 +282,8 @@ class DevsharePolicy final : public ScorePlugin {
       // the lowest index represents them, as FGD's "first GPU with the best score").
       seen_.clear();
       for (int g = 0; g < h.gpu_count(); ++g) {
-        int milli;
-        if (req.gpu.IsPartition()) {
-          if (GpuPartitionStart(req, h, g) < 0) continue;
-          milli = PartitionMilli(req, h, g);
-        } else {
-          if (!GpuFitsShare(req, h, g)) continue;
-          milli = req.gpu.milli;
-        }
+        const int milli = MilliOnGpu(req, h, g);
+        if (milli < 0) continue;
         const int32_t f = h.gpu_free_milli()[g];
         if (std::find(seen_.begin(), seen_.end(), f) != seen_.end()) continue;
         seen_.push_back(f);

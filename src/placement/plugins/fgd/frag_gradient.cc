@@ -64,14 +64,8 @@ FragGradientScore::Entry FragGradientScore::Compute(const VmRequest& req, const 
   Entry e;
   if (req.gpu.IsShare() || req.gpu.IsPartition()) {
     for (int g = 0; g < h.gpu_count(); ++g) {
-      int milli;
-      if (req.gpu.IsPartition()) {
-        if (GpuPartitionStart(req, h, g) < 0) continue;
-        milli = PartitionMilli(req, h, g);
-      } else {
-        if (!GpuFitsShare(req, h, g)) continue;
-        milli = req.gpu.milli;
-      }
+      const int milli = MilliOnGpu(req, h, g);
+      if (milli < 0) continue;
       scratch_[g] -= milli;
       const double after = Measure(cpu_after, scratch_, h.gpu_model());
       scratch_[g] += milli;
