@@ -2,7 +2,7 @@
 # suites except those labelled slow). Each installs its Debian build dependencies when missing.
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
-BUILD_PACKAGES := cmake g++ make libgtest-dev libgmock-dev libbenchmark-dev libglpk-dev
+BUILD_PACKAGES := cmake g++ make libgtest-dev libgmock-dev libbenchmark-dev libglpk-dev libsqlite3-dev libssl-dev
 TEST_PACKAGES := chromium
 
 .PHONY: all deps test-deps build run test test-slow clean

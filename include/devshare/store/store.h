@@ -1,0 +1,99 @@
+// Store: the control plane's durable ledger behind one small interface, with backends `memory`
+// (tests, throwaway runs) and `sqlite` (default: WAL, synchronous=FULL, migrations).
+//
+// All writes go through a Txn (one SQLite `BEGIN IMMEDIATE` transaction). Capacity decisions are
+// made by the server against its in-memory state and guarded here by the host generation
+// (compare-and-swap): GuardHost/PutHost fail with Aborted when the generation moved, so a
+// decision taken on stale state is never written. Savepoints let one group-committed transaction
+// hold many requests, each of which can fail alone.
+//
+// Thread-safety: a Store may be used from several threads; at most one Txn is open at a time per
+// Store (Begin blocks, SQLite: busy timeout, until the previous one ends). A Txn belongs to the
+// thread that began it and must end before its Store is destroyed. Load, ReadAudit and
+// ReadAuditHead see committed data only and never wait for an open Txn.
+#ifndef DEVSHARE_STORE_STORE_H_
+#define DEVSHARE_STORE_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "devshare/core/result.h"
+#include "devshare/core/status.h"
+#include "devshare/store/records.h"
+
+namespace devshare::store {
+
+class Txn {
+ public:
+  virtual ~Txn() = default;  // rolls back if neither Commit nor Rollback was called
+
+  // One level of savepoint: Savepoint(), then ReleaseSavepoint() to keep or
+  // RollbackToSavepoint() to undo everything written since (the Txn stays open).
+  virtual Status Savepoint() = 0;
+  virtual Status ReleaseSavepoint() = 0;
+  virtual Status RollbackToSavepoint() = 0;
+
+  // AlreadyExists when the id or the name is taken.
+  virtual Status InsertTenant(const TenantRecord& t) = 0;
+  // AlreadyExists when the id or hash is taken; NotFound for an unknown tenant.
+  virtual Status InsertToken(const TokenRecord& t) = 0;
+
+  // Creates (expected_generation == 0, host absent) or replaces the host's inventory
+  // (expected_generation == its current generation); the generation becomes expected + 1.
+  // Aborted when the generation does not match (including "exists" for 0 and "absent" for > 0).
+  virtual Result<uint64_t> PutHost(const std::string& name, const std::string& inventory_json,
+                                   uint64_t expected_generation, int64_t now_unix_ms) = 0;
+  // Compare-and-swap of a host's generation to expected + 1, for every allocation change on it.
+  // Aborted when stale, NotFound for an unknown host.
+  virtual Result<uint64_t> GuardHost(const std::string& name, uint64_t expected_generation) = 0;
+
+  // AlreadyExists for a taken id, NotFound for an unknown host or tenant.
+  virtual Status InsertVm(const VmRecord& vm) = 0;
+  // NotFound when absent. Replaces every field but id, tenant_id and created_unix_ms.
+  virtual Status UpdateVm(const VmRecord& vm) = 0;
+  virtual Status DeleteVm(const std::string& id) = 0;  // NotFound when absent
+
+  // AlreadyExists when (tenant_id, key) is taken.
+  virtual Status InsertIdempotency(const IdempotencyRecord& r) = 0;
+
+  // Appends `r` after the current head: fills seq, prev_hash_hex and hash_hex (AuditHash),
+  // moves the head to it and returns the stored record.
+  virtual Result<AuditRecord> AppendAudit(AuditRecord r) = 0;
+
+  // Makes every write durable (SQLite: fsync of the WAL with synchronous=FULL) or fails with
+  // nothing written.
+  virtual Status Commit() = 0;
+  virtual void Rollback() = 0;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+  // e.g. "sqlite:/var/devshare.db" or "memory:".
+  virtual std::string Describe() const = 0;
+  // Waits while another thread's Txn is open. FailedPrecondition when this thread already holds
+  // one (it would wait forever); Unavailable when another process keeps the database locked.
+  virtual Result<std::unique_ptr<Txn>> Begin() = 0;
+  // Everything but the audit records (their count is included).
+  virtual Result<StoreSnapshot> Load() = 0;
+  // Audit records with seq > after_seq, in seq order, at most `limit` (0 = all).
+  virtual Result<std::vector<AuditRecord>> ReadAudit(int64_t after_seq, int64_t limit) = 0;
+  virtual Result<AuditHead> ReadAuditHead() = 0;
+};
+
+// Opens a store from a URL: "sqlite:PATH" (a plain PATH means the same; missing parent folders
+// are created, the schema is created or migrated) or "memory:". InvalidArgument names an unknown
+// scheme; DataLoss/Unavailable when the file cannot be opened or is not a devshare database.
+Result<std::unique_ptr<Store>> OpenStore(std::string_view url);
+
+// Backend constructors (OpenStore dispatches to them by scheme; explicit registry in
+// store_factory.cc).
+std::unique_ptr<Store> NewMemoryStore();
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
+
+}  // namespace devshare::store
+
+#endif  // DEVSHARE_STORE_STORE_H_

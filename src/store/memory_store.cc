@@ -1,0 +1,369 @@
+// The `memory` Store backend: ordered maps in one process, for tests and throwaway runs.
+// A Txn writes the maps in place and keeps an undo log (a savepoint is a position in it), so
+// Rollback and RollbackToSavepoint restore exactly the state before; reads (Load, ReadAudit,
+// ReadAuditHead) see committed data only, as the sqlite backend's reader connection does.
+// Thread-safety: one mutex guards all state; Begin waits on a condition variable while another
+// Txn is open. Error codes and messages follow the sqlite backend.
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "devshare/core/check.h"
+#include "devshare/store/audit_chain.h"
+#include "devshare/store/store.h"
+
+namespace devshare::store {
+namespace {
+
+struct State {
+  std::map<std::string, TenantRecord> tenants;        // by id
+  std::map<std::string, std::string> tenant_by_name;  // name -> id
+  std::map<std::string, TokenRecord> tokens;          // by id
+  std::map<std::string, std::string> token_by_hash;   // sha256_hex -> id
+  std::map<std::string, HostRecord> hosts;            // by name
+  std::map<std::string, VmRecord> vms;                // by id
+  std::map<std::pair<std::string, std::string>, IdempotencyRecord> idempotency;
+  std::vector<AuditRecord> audit;  // seq i+1 at index i
+};
+
+// Restores one write on the state it is applied to (the live state or a copy of it).
+using Undo = std::function<void(State&)>;
+
+void ApplyUndo(State& state, const std::vector<Undo>& undo, size_t down_to) {
+  for (size_t i = undo.size(); i > down_to; --i) undo[i - 1](state);
+}
+
+class MemoryStore;
+
+class MemoryTxn final : public Txn {
+ public:
+  explicit MemoryTxn(MemoryStore* store) : store_(store) {}
+  ~MemoryTxn() override {
+    if (!done_) Rollback();
+  }
+
+  Status Savepoint() override;
+  Status ReleaseSavepoint() override;
+  Status RollbackToSavepoint() override;
+  Status InsertTenant(const TenantRecord& t) override;
+  Status InsertToken(const TokenRecord& t) override;
+  Result<uint64_t> PutHost(const std::string& name, const std::string& inventory_json,
+                           uint64_t expected_generation, int64_t now_unix_ms) override;
+  Result<uint64_t> GuardHost(const std::string& name, uint64_t expected_generation) override;
+  Status InsertVm(const VmRecord& vm) override;
+  Status UpdateVm(const VmRecord& vm) override;
+  Status DeleteVm(const std::string& id) override;
+  Status InsertIdempotency(const IdempotencyRecord& r) override;
+  Result<AuditRecord> AppendAudit(AuditRecord r) override;
+  Status Commit() override;
+  void Rollback() override;
+
+ private:
+  Status CheckOpen() const {
+    if (done_) return Status::FailedPrecondition("transaction already committed or rolled back");
+    return Status::Ok();
+  }
+
+  MemoryStore* store_;
+  bool done_ = false;
+  std::optional<size_t> savepoint_;  // position in the store's undo log
+};
+
+class MemoryStore final : public Store {
+ public:
+  ~MemoryStore() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    DS_CHECK(!txn_open_);  // every Txn must end before its Store is destroyed
+  }
+
+  std::string Describe() const override { return "memory:"; }
+
+  Result<std::unique_ptr<Txn>> Begin() override {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (txn_open_ && txn_owner_ == std::this_thread::get_id()) {
+      return Status::FailedPrecondition(
+          "a transaction is already open on this thread (one Txn at a time per Store)");
+    }
+    txn_ended_.wait(lock, [this] { return !txn_open_; });
+    txn_open_ = true;
+    txn_owner_ = std::this_thread::get_id();
+    return std::unique_ptr<Txn>(std::make_unique<MemoryTxn>(this));
+  }
+
+  Result<StoreSnapshot> Load() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    const State* view = &state_;
+    State committed;
+    if (!undo_.empty()) {  // hide the open Txn's writes (the audit log is not needed here)
+      committed.tenants = state_.tenants;
+      committed.tenant_by_name = state_.tenant_by_name;
+      committed.tokens = state_.tokens;
+      committed.token_by_hash = state_.token_by_hash;
+      committed.hosts = state_.hosts;
+      committed.vms = state_.vms;
+      committed.idempotency = state_.idempotency;
+      ApplyUndo(committed, undo_, 0);
+      view = &committed;
+    }
+    StoreSnapshot snap;
+    for (const auto& [id, t] : view->tenants) snap.tenants.push_back(t);
+    for (const auto& [id, t] : view->tokens) snap.tokens.push_back(t);
+    for (const auto& [name, h] : view->hosts) snap.hosts.push_back(h);
+    for (const auto& [id, vm] : view->vms) snap.vms.push_back(vm);
+    for (const auto& [key, r] : view->idempotency) snap.idempotency.push_back(r);
+    snap.audit_records = static_cast<int64_t>(committed_audit_);
+    return snap;
+  }
+
+  Result<std::vector<AuditRecord>> ReadAudit(int64_t after_seq, int64_t limit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<AuditRecord> out;
+    size_t begin = after_seq < 0 ? 0 : static_cast<size_t>(after_seq);
+    for (size_t i = begin; i < committed_audit_; ++i) {
+      if (limit > 0 && static_cast<int64_t>(out.size()) >= limit) break;
+      out.push_back(state_.audit[i]);
+    }
+    return out;
+  }
+
+  Result<AuditHead> ReadAuditHead() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (committed_audit_ == 0) return AuditHead{0, std::string(kAuditGenesisHash)};
+    const AuditRecord& last = state_.audit[committed_audit_ - 1];
+    return AuditHead{last.seq, last.hash_hex};
+  }
+
+ private:
+  friend class MemoryTxn;
+
+  // Ends the open Txn: keeps (commit) or undoes its writes, then wakes one waiting Begin.
+  void EndTxn(bool commit) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (commit) {
+        committed_audit_ = state_.audit.size();
+      } else {
+        ApplyUndo(state_, undo_, 0);
+      }
+      undo_.clear();
+      txn_open_ = false;
+    }
+    txn_ended_.notify_one();
+  }
+
+  std::mutex mu_;
+  std::condition_variable txn_ended_;
+  bool txn_open_ = false;
+  std::thread::id txn_owner_;
+  State state_;                 // includes the open Txn's writes
+  std::vector<Undo> undo_;      // the open Txn's writes, oldest first
+  size_t committed_audit_ = 0;  // audit records visible to readers
+};
+
+Status MemoryTxn::Savepoint() {
+  DS_RETURN_IF_ERROR(CheckOpen());
+  if (savepoint_) return Status::FailedPrecondition("a savepoint is already open");
+  std::lock_guard<std::mutex> lock(store_->mu_);
+  savepoint_ = store_->undo_.size();
+  return Status::Ok();
+}
+
+Status MemoryTxn::ReleaseSavepoint() {
+  DS_RETURN_IF_ERROR(CheckOpen());
+  if (!savepoint_) return Status::FailedPrecondition("no savepoint is open");
+  savepoint_.reset();  // its undo entries stay, for a rollback of the whole Txn
+  return Status::Ok();
+}
+
+Status MemoryTxn::RollbackToSavepoint() {
+  DS_RETURN_IF_ERROR(CheckOpen());
+  if (!savepoint_) return Status::FailedPrecondition("no savepoint is open");
+  std::lock_guard<std::mutex> lock(store_->mu_);
+  ApplyUndo(store_->state_, store_->undo_, *savepoint_);
+  store_->undo_.resize(*savepoint_);
+  savepoint_.reset();
+  return Status::Ok();
+}
+
+Status MemoryTxn::InsertTenant(const TenantRecord& t) {
+  DS_RETURN_IF_ERROR(CheckOpen());
+  std::lock_guard<std::mutex> lock(store_->mu_);
+  State& s = store_->state_;
+  if (s.tenants.count(t.id)) return Status::AlreadyExists("tenant id '" + t.id + "' is taken");
+  if (s.tenant_by_name.count(t.name)) {
+    return Status::AlreadyExists("tenant name '" + t.name + "' is taken");
+  }
+  s.tenants.emplace(t.id, t);
+  s.tenant_by_name.emplace(t.name, t.id);
+  store_->undo_.push_back([id = t.id, name = t.name](State& st) {
+    st.tenants.erase(id);
+    st.tenant_by_name.erase(name);
+  });
+  return Status::Ok();
+}
+
+Status MemoryTxn::InsertToken(const TokenRecord& t) {
+  DS_RETURN_IF_ERROR(CheckOpen());
+  std::lock_guard<std::mutex> lock(store_->mu_);
+  State& s = store_->state_;
+  if (s.tokens.count(t.id)) return Status::AlreadyExists("token id '" + t.id + "' is taken");
+  if (s.token_by_hash.count(t.sha256_hex)) {
+    return Status::AlreadyExists("a token with this hash already exists");
+  }
+  if (!s.tenants.count(t.tenant_id)) {
+    return Status::NotFound("token '" + t.id + "': unknown tenant '" + t.tenant_id + "'");
+  }
+  s.tokens.emplace(t.id, t);
+  s.token_by_hash.emplace(t.sha256_hex, t.id);
+  store_->undo_.push_back([id = t.id, hash = t.sha256_hex](State& st) {
+    st.tokens.erase(id);
+    st.token_by_hash.erase(hash);
+  });
+  return Status::Ok();
+}
+
+Result<uint64_t> MemoryTxn::PutHost(const std::string& name, const std::string& inventory_json,
+                                    uint64_t expected_generation, int64_t now_unix_ms) {
+  DS_RETURN_IF_ERROR(CheckOpen());
+  std::lock_guard<std::mutex> lock(store_->mu_);
+  State& s = store_->state_;
+  auto it = s.hosts.find(name);
+  if (it == s.hosts.end()) {
+    if (expected_generation != 0) {
+      return Status::Aborted("host '" + name + "' is absent, expected generation " +
+                             std::to_string(expected_generation));
+    }
+    s.hosts.emplace(name, HostRecord{name, inventory_json, 1, now_unix_ms});
+    store_->undo_.push_back([name](State& st) { st.hosts.erase(name); });
+    return uint64_t{1};
+  }
+  if (it->second.generation != expected_generation) {
+    return Status::Aborted("host '" + name + "' is at generation " +
+                           std::to_string(it->second.generation) + ", expected " +
+                           std::to_string(expected_generation));
+  }
+  store_->undo_.push_back([old = it->second](State& st) { st.hosts[old.name] = old; });
+  it->second.inventory_json = inventory_json;
+  it->second.generation = expected_generation + 1;
+  it->second.updated_unix_ms = now_unix_ms;
+  return it->second.generation;
+}
+
+Result<uint64_t> MemoryTxn::GuardHost(const std::string& name, uint64_t expected_generation) {
+  DS_RETURN_IF_ERROR(CheckOpen());
+  std::lock_guard<std::mutex> lock(store_->mu_);
+  State& s = store_->state_;
+  auto it = s.hosts.find(name);
+  if (it == s.hosts.end()) return Status::NotFound("unknown host '" + name + "'");
+  if (it->second.generation != expected_generation) {
+    return Status::Aborted("host '" + name + "' is at generation " +
+                           std::to_string(it->second.generation) + ", expected " +
+                           std::to_string(expected_generation));
+  }
+  store_->undo_.push_back(
+      [name, expected_generation](State& st) { st.hosts[name].generation = expected_generation; });
+  it->second.generation = expected_generation + 1;
+  return it->second.generation;
+}
+
+Status MemoryTxn::InsertVm(const VmRecord& vm) {
+  DS_RETURN_IF_ERROR(CheckOpen());
+  std::lock_guard<std::mutex> lock(store_->mu_);
+  State& s = store_->state_;
+  if (s.vms.count(vm.id)) return Status::AlreadyExists("vm id '" + vm.id + "' is taken");
+  if (!s.hosts.count(vm.host)) {
+    return Status::NotFound("vm '" + vm.id + "': unknown host '" + vm.host + "'");
+  }
+  if (!s.tenants.count(vm.tenant_id)) {
+    return Status::NotFound("vm '" + vm.id + "': unknown tenant '" + vm.tenant_id + "'");
+  }
+  s.vms.emplace(vm.id, vm);
+  store_->undo_.push_back([id = vm.id](State& st) { st.vms.erase(id); });
+  return Status::Ok();
+}
+
+Status MemoryTxn::UpdateVm(const VmRecord& vm) {
+  DS_RETURN_IF_ERROR(CheckOpen());
+  std::lock_guard<std::mutex> lock(store_->mu_);
+  State& s = store_->state_;
+  auto it = s.vms.find(vm.id);
+  if (it == s.vms.end()) return Status::NotFound("unknown vm '" + vm.id + "'");
+  if (!s.hosts.count(vm.host)) {
+    return Status::NotFound("vm '" + vm.id + "': unknown host '" + vm.host + "'");
+  }
+  store_->undo_.push_back([old = it->second](State& st) { st.vms[old.id] = old; });
+  VmRecord& cur = it->second;
+  cur.name = vm.name;
+  cur.host = vm.host;
+  cur.spec_json = vm.spec_json;
+  cur.allocation_json = vm.allocation_json;
+  cur.state = vm.state;
+  cur.updated_unix_ms = vm.updated_unix_ms;
+  return Status::Ok();
+}
+
+Status MemoryTxn::DeleteVm(const std::string& id) {
+  DS_RETURN_IF_ERROR(CheckOpen());
+  std::lock_guard<std::mutex> lock(store_->mu_);
+  State& s = store_->state_;
+  auto it = s.vms.find(id);
+  if (it == s.vms.end()) return Status::NotFound("unknown vm '" + id + "'");
+  store_->undo_.push_back([old = std::move(it->second)](State& st) { st.vms[old.id] = old; });
+  s.vms.erase(it);
+  return Status::Ok();
+}
+
+Status MemoryTxn::InsertIdempotency(const IdempotencyRecord& r) {
+  DS_RETURN_IF_ERROR(CheckOpen());
+  std::lock_guard<std::mutex> lock(store_->mu_);
+  State& s = store_->state_;
+  auto key = std::make_pair(r.tenant_id, r.key);
+  if (s.idempotency.count(key)) {
+    return Status::AlreadyExists("idempotency key '" + r.key + "' of tenant '" + r.tenant_id +
+                                 "' is taken");
+  }
+  s.idempotency.emplace(key, r);
+  store_->undo_.push_back([key](State& st) { st.idempotency.erase(key); });
+  return Status::Ok();
+}
+
+Result<AuditRecord> MemoryTxn::AppendAudit(AuditRecord r) {
+  DS_RETURN_IF_ERROR(CheckOpen());
+  std::lock_guard<std::mutex> lock(store_->mu_);
+  State& s = store_->state_;
+  r.seq = static_cast<int64_t>(s.audit.size()) + 1;
+  r.prev_hash_hex = s.audit.empty() ? std::string(kAuditGenesisHash) : s.audit.back().hash_hex;
+  r.hash_hex = AuditHash(r.prev_hash_hex, r);
+  s.audit.push_back(r);
+  store_->undo_.push_back([](State& st) {
+    if (!st.audit.empty()) st.audit.pop_back();  // empty in Load's copy, which skips the log
+  });
+  return r;
+}
+
+Status MemoryTxn::Commit() {
+  DS_RETURN_IF_ERROR(CheckOpen());
+  done_ = true;
+  store_->EndTxn(/*commit=*/true);
+  return Status::Ok();
+}
+
+void MemoryTxn::Rollback() {
+  if (done_) return;
+  done_ = true;
+  store_->EndTxn(/*commit=*/false);
+}
+
+}  // namespace
+
+std::unique_ptr<Store> NewMemoryStore() { return std::make_unique<MemoryStore>(); }
+
+}  // namespace devshare::store

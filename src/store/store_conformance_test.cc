@@ -1,0 +1,774 @@
+// Store conformance: one parameterised suite run against every backend (memory, sqlite), plus
+// the sqlite backend's own file-level behaviour (durability, migrations, foreign files).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "devshare/store/audit_chain.h"
+#include "devshare/store/store.h"
+
+namespace devshare::store {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+auto Tie(const TenantRecord& r) { return std::tie(r.id, r.name, r.created_unix_ms); }
+auto Tie(const TokenRecord& r) {
+  return std::tie(r.id, r.sha256_hex, r.tenant_id, r.role, r.created_unix_ms);
+}
+auto Tie(const HostRecord& r) {
+  return std::tie(r.name, r.inventory_json, r.generation, r.updated_unix_ms);
+}
+auto Tie(const VmRecord& r) {
+  return std::tie(r.id, r.tenant_id, r.name, r.host, r.spec_json, r.allocation_json, r.state,
+                  r.created_unix_ms, r.updated_unix_ms);
+}
+auto Tie(const IdempotencyRecord& r) {
+  return std::tie(r.tenant_id, r.key, r.request_sha256_hex, r.http_status, r.response_json,
+                  r.created_unix_ms);
+}
+
+template <typename T>
+void ExpectSameRecords(const std::vector<T>& got, const std::vector<T>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(Tie(got[i]), Tie(want[i])) << "row " << i;
+}
+
+void ExpectSameSnapshot(const StoreSnapshot& got, const StoreSnapshot& want) {
+  ExpectSameRecords(got.tenants, want.tenants);
+  ExpectSameRecords(got.tokens, want.tokens);
+  ExpectSameRecords(got.hosts, want.hosts);
+  ExpectSameRecords(got.vms, want.vms);
+  ExpectSameRecords(got.idempotency, want.idempotency);
+  EXPECT_EQ(got.audit_records, want.audit_records);
+}
+
+TenantRecord Tenant(const std::string& id, const std::string& name) { return {id, name, 1000}; }
+
+VmRecord Vm(const std::string& id, const std::string& host, const std::string& tenant = "t-1") {
+  VmRecord vm;
+  vm.id = id;
+  vm.tenant_id = tenant;
+  vm.name = "name-" + id;
+  vm.host = host;
+  vm.spec_json = R"({"cpu_milli":2000,"memory_mib":4096})";
+  vm.allocation_json = R"({"cpu_milli":2000,"gpus":[]})";
+  vm.state = "allocated";
+  vm.created_unix_ms = 2000;
+  vm.updated_unix_ms = 2000;
+  return vm;
+}
+
+AuditRecord Audit(const std::string& op, const std::string& object) {
+  AuditRecord r;
+  r.time_unix_ms = 3000;
+  r.tenant_id = "t-1";
+  r.actor = "k-1";
+  r.operation = op;
+  r.object = object;
+  r.outcome = "ok";
+  r.detail_json = "{}";
+  return r;
+}
+
+// A fresh folder under the test temp dir, removed on destruction.
+class TempFolder {
+ public:
+  TempFolder() {
+    const auto* info = testing::UnitTest::GetInstance()->current_test_info();
+    std::string name = std::string(info->test_suite_name()) + "_" + info->name();
+    for (char& c : name) {
+      if (c == '/') c = '_';
+    }
+    path_ = fs::path(testing::TempDir()) /
+            ("devshare_store_" + std::to_string(::getpid()) + "_" + name);
+    fs::remove_all(path_);
+    fs::create_directories(path_);
+  }
+  ~TempFolder() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+class StoreConformanceTest : public testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    db_path_ = (folder_.path() / "nested" / "ledger.db").string();  // parents do not exist yet
+    store_ = Open();
+    ASSERT_NE(store_, nullptr);
+  }
+
+  std::unique_ptr<Store> Open() {
+    if (GetParam() == "memory") return NewMemoryStore();
+    Result<std::unique_ptr<Store>> s = OpenSqliteStore(db_path_);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    if (!s.ok()) return nullptr;
+    return std::move(s).value();
+  }
+
+  std::unique_ptr<Txn> Begin() {
+    Result<std::unique_ptr<Txn>> txn = store_->Begin();
+    EXPECT_TRUE(txn.ok()) << txn.status().ToString();
+    if (!txn.ok()) return nullptr;
+    return std::move(txn).value();
+  }
+
+  StoreSnapshot Load() {
+    Result<StoreSnapshot> snap = store_->Load();
+    EXPECT_TRUE(snap.ok()) << snap.status().ToString();
+    return snap.ok() ? *snap : StoreSnapshot{};
+  }
+
+  std::vector<AuditRecord> ReadAudit(int64_t after_seq = 0, int64_t limit = 0) {
+    Result<std::vector<AuditRecord>> r = store_->ReadAudit(after_seq, limit);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : std::vector<AuditRecord>{};
+  }
+
+  AuditHead Head() {
+    Result<AuditHead> h = store_->ReadAuditHead();
+    EXPECT_TRUE(h.ok()) << h.status().ToString();
+    return h.ok() ? *h : AuditHead{};
+  }
+
+  void ExpectChainValid() {
+    Status s = VerifyAuditChain(ReadAudit(), Head());
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+
+  // Commits tenant t-1 and host h1 (generation 1).
+  void Seed() {
+    auto txn = Begin();
+    ASSERT_NE(txn, nullptr);
+    ASSERT_TRUE(txn->InsertTenant(Tenant("t-1", "acme")).ok());
+    Result<uint64_t> gen = txn->PutHost("h1", R"({"cpus":64})", 0, 500);
+    ASSERT_TRUE(gen.ok()) << gen.status().ToString();
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+
+  // A state with one row of each kind and two audit records, committed.
+  void Populate() {
+    Seed();
+    auto txn = Begin();
+    ASSERT_NE(txn, nullptr);
+    ASSERT_TRUE(txn->InsertToken({"k-1", Sha256Hex("secret"), "t-1", "admin", 1100}).ok());
+    ASSERT_TRUE(txn->InsertVm(Vm("vm-1", "h1")).ok());
+    ASSERT_TRUE(txn->GuardHost("h1", 1).ok());
+    ASSERT_TRUE(txn->InsertIdempotency({"t-1", "key-1", Sha256Hex("POST /v1/vms {}"), 201,
+                                        R"({"id":"vm-1"})", 1200})
+                    .ok());
+    ASSERT_TRUE(txn->AppendAudit(Audit("vm.create", "vm/vm-1")).ok());
+    ASSERT_TRUE(txn->AppendAudit(Audit("host.put", "host/h1")).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+
+  TempFolder folder_;
+  std::string db_path_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(StoreConformanceTest, DescribeNamesTheBackend) {
+  if (GetParam() == "memory") {
+    EXPECT_EQ(store_->Describe(), "memory:");
+  } else {
+    EXPECT_EQ(store_->Describe(), "sqlite:" + db_path_);
+  }
+}
+
+TEST_P(StoreConformanceTest, FreshStoreIsEmpty) {
+  StoreSnapshot snap = Load();
+  EXPECT_TRUE(snap.tenants.empty());
+  EXPECT_TRUE(snap.hosts.empty());
+  EXPECT_EQ(snap.audit_records, 0);
+  AuditHead head = Head();
+  EXPECT_EQ(head.seq, 0);
+  EXPECT_EQ(head.hash_hex, kAuditGenesisHash);
+  EXPECT_TRUE(ReadAudit().empty());
+  ExpectChainValid();
+}
+
+TEST_P(StoreConformanceTest, TenantInsertAndDuplicates) {
+  auto txn = Begin();
+  ASSERT_TRUE(txn->InsertTenant(Tenant("t-1", "acme")).ok());
+  ASSERT_TRUE(txn->InsertTenant(Tenant("system", "operators")).ok());
+  Status dup_id = txn->InsertTenant(Tenant("t-1", "other"));
+  EXPECT_EQ(dup_id.code(), StatusCode::kAlreadyExists) << dup_id.ToString();
+  Status dup_name = txn->InsertTenant(Tenant("t-2", "acme"));
+  EXPECT_EQ(dup_name.code(), StatusCode::kAlreadyExists) << dup_name.ToString();
+  ASSERT_TRUE(txn->Commit().ok());
+  ExpectSameRecords(Load().tenants, {Tenant("system", "operators"), Tenant("t-1", "acme")});
+}
+
+TEST_P(StoreConformanceTest, TokenInsertDuplicatesAndUnknownTenant) {
+  Seed();
+  auto txn = Begin();
+  const TokenRecord tok{"k-1", Sha256Hex("s1"), "t-1", "member", 7};
+  ASSERT_TRUE(txn->InsertToken(tok).ok());
+  EXPECT_EQ(txn->InsertToken({"k-1", Sha256Hex("s2"), "t-1", "reader", 8}).code(),
+            StatusCode::kAlreadyExists);
+  EXPECT_EQ(txn->InsertToken({"k-2", Sha256Hex("s1"), "t-1", "reader", 8}).code(),
+            StatusCode::kAlreadyExists);
+  Status unknown = txn->InsertToken({"k-3", Sha256Hex("s3"), "t-nope", "reader", 8});
+  EXPECT_EQ(unknown.code(), StatusCode::kNotFound) << unknown.ToString();
+  EXPECT_THAT(unknown.message(), HasSubstr("t-nope"));
+  ASSERT_TRUE(txn->Commit().ok());
+  ExpectSameRecords(Load().tokens, {tok});
+}
+
+TEST_P(StoreConformanceTest, PutHostCreatesReplacesAndRefusesStaleGenerations) {
+  auto txn = Begin();
+  Result<uint64_t> created = txn->PutHost("h1", "{\"v\":1}", 0, 10);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_EQ(*created, 1u);
+  EXPECT_EQ(txn->PutHost("h1", "{\"v\":9}", 0, 11).status().code(), StatusCode::kAborted);
+  Result<uint64_t> replaced = txn->PutHost("h1", "{\"v\":2}", 1, 12);
+  ASSERT_TRUE(replaced.ok()) << replaced.status().ToString();
+  EXPECT_EQ(*replaced, 2u);
+  Status stale = txn->PutHost("h1", "{\"v\":9}", 1, 13).status();
+  EXPECT_EQ(stale.code(), StatusCode::kAborted) << stale.ToString();
+  EXPECT_THAT(stale.message(), HasSubstr("h1"));
+  Status absent = txn->PutHost("h2", "{}", 3, 14).status();
+  EXPECT_EQ(absent.code(), StatusCode::kAborted) << absent.ToString();
+  ASSERT_TRUE(txn->Commit().ok());
+  ExpectSameRecords(Load().hosts, {HostRecord{"h1", "{\"v\":2}", 2, 12}});
+}
+
+TEST_P(StoreConformanceTest, GuardHostIsACompareAndSwap) {
+  Seed();
+  auto txn = Begin();
+  Result<uint64_t> g = txn->GuardHost("h1", 1);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(*g, 2u);
+  EXPECT_EQ(txn->GuardHost("h1", 1).status().code(), StatusCode::kAborted);
+  EXPECT_EQ(txn->GuardHost("h1", 3).status().code(), StatusCode::kAborted);
+  EXPECT_EQ(txn->GuardHost("h1", 0).status().code(), StatusCode::kAborted);
+  Status unknown = txn->GuardHost("nope", 1).status();
+  EXPECT_EQ(unknown.code(), StatusCode::kNotFound) << unknown.ToString();
+  Result<uint64_t> g3 = txn->GuardHost("h1", 2);
+  ASSERT_TRUE(g3.ok());
+  EXPECT_EQ(*g3, 3u);
+  // PutHost continues from the guarded generation.
+  Result<uint64_t> put = txn->PutHost("h1", "{}", 3, 99);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_EQ(*put, 4u);
+  ASSERT_TRUE(txn->Commit().ok());
+  EXPECT_EQ(Load().hosts.at(0).generation, 4u);
+}
+
+TEST_P(StoreConformanceTest, VmInsertUpdateDeleteAndReferences) {
+  Seed();
+  auto txn = Begin();
+  ASSERT_TRUE(txn->PutHost("h2", "{}", 0, 1).ok());
+  ASSERT_TRUE(txn->InsertVm(Vm("vm-1", "h1")).ok());
+  EXPECT_EQ(txn->InsertVm(Vm("vm-1", "h2")).code(), StatusCode::kAlreadyExists);
+  Status no_host = txn->InsertVm(Vm("vm-2", "h-nope"));
+  EXPECT_EQ(no_host.code(), StatusCode::kNotFound) << no_host.ToString();
+  EXPECT_THAT(no_host.message(), HasSubstr("h-nope"));
+  Status no_tenant = txn->InsertVm(Vm("vm-3", "h1", "t-nope"));
+  EXPECT_EQ(no_tenant.code(), StatusCode::kNotFound) << no_tenant.ToString();
+  EXPECT_THAT(no_tenant.message(), HasSubstr("t-nope"));
+
+  VmRecord moved = Vm("vm-1", "h2");
+  moved.tenant_id = "t-ignored";  // not replaced
+  moved.created_unix_ms = 1;      // not replaced
+  moved.name = "renamed";
+  moved.allocation_json = R"({"cpu_milli":1000})";
+  moved.state = "running";
+  moved.updated_unix_ms = 5000;
+  ASSERT_TRUE(txn->UpdateVm(moved).ok());
+  EXPECT_EQ(txn->UpdateVm(Vm("vm-nope", "h1")).code(), StatusCode::kNotFound);
+  Status bad_host = txn->UpdateVm(Vm("vm-1", "h-nope"));
+  EXPECT_EQ(bad_host.code(), StatusCode::kNotFound) << bad_host.ToString();
+
+  ASSERT_TRUE(txn->InsertVm(Vm("vm-4", "h1")).ok());
+  ASSERT_TRUE(txn->DeleteVm("vm-4").ok());
+  EXPECT_EQ(txn->DeleteVm("vm-4").code(), StatusCode::kNotFound);
+  EXPECT_EQ(txn->DeleteVm("vm-nope").code(), StatusCode::kNotFound);
+  ASSERT_TRUE(txn->Commit().ok());
+
+  VmRecord want = moved;
+  want.tenant_id = "t-1";
+  want.created_unix_ms = 2000;
+  ExpectSameRecords(Load().vms, {want});
+}
+
+TEST_P(StoreConformanceTest, IdempotencyKeysAreUniquePerTenant) {
+  Seed();
+  auto txn = Begin();
+  const IdempotencyRecord a{"t-1", "k", "aa", 201, "{}", 1};
+  const IdempotencyRecord b{"t-2", "k", "bb", 202, "{\"x\":1}", 2};
+  ASSERT_TRUE(txn->InsertIdempotency(a).ok());
+  Status dup = txn->InsertIdempotency({"t-1", "k", "cc", 409, "{}", 3});
+  EXPECT_EQ(dup.code(), StatusCode::kAlreadyExists) << dup.ToString();
+  ASSERT_TRUE(txn->InsertIdempotency(b).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  ExpectSameRecords(Load().idempotency, {a, b});
+}
+
+TEST_P(StoreConformanceTest, SavepointRollbackUndoesOnlyLaterWrites) {
+  Seed();
+  auto txn = Begin();
+  ASSERT_TRUE(txn->InsertTenant(Tenant("t-a", "before")).ok());
+  ASSERT_TRUE(txn->AppendAudit(Audit("tenant.create", "tenant/t-a")).ok());
+  ASSERT_TRUE(txn->GuardHost("h1", 1).ok());  // generation 2, kept
+
+  ASSERT_TRUE(txn->Savepoint().ok());
+  ASSERT_TRUE(txn->InsertTenant(Tenant("t-b", "inside")).ok());
+  ASSERT_TRUE(txn->PutHost("h2", "{}", 0, 1).ok());
+  ASSERT_TRUE(txn->GuardHost("h1", 2).ok());
+  ASSERT_TRUE(txn->PutHost("h1", "{\"changed\":true}", 3, 77).ok());
+  ASSERT_TRUE(txn->InsertVm(Vm("vm-1", "h1")).ok());
+  ASSERT_TRUE(txn->InsertIdempotency({"t-1", "k", "aa", 201, "{}", 1}).ok());
+  ASSERT_TRUE(txn->AppendAudit(Audit("vm.create", "vm/vm-1")).ok());
+  EXPECT_EQ(txn->InsertVm(Vm("vm-1", "h1")).code(), StatusCode::kAlreadyExists);
+  ASSERT_TRUE(txn->RollbackToSavepoint().ok());
+
+  // The Txn stays open; a second savepoint is kept by Release.
+  ASSERT_TRUE(txn->Savepoint().ok());
+  ASSERT_TRUE(txn->InsertTenant(Tenant("t-c", "kept")).ok());
+  Result<AuditRecord> kept = txn->AppendAudit(Audit("tenant.create", "tenant/t-c"));
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->seq, 2);  // the undone record's seq is reused
+  ASSERT_TRUE(txn->ReleaseSavepoint().ok());
+  ASSERT_TRUE(txn->Commit().ok());
+
+  StoreSnapshot snap = Load();
+  ExpectSameRecords(snap.tenants,
+                    {Tenant("t-1", "acme"), Tenant("t-a", "before"), Tenant("t-c", "kept")});
+  ExpectSameRecords(snap.hosts, {HostRecord{"h1", R"({"cpus":64})", 2, 500}});
+  EXPECT_TRUE(snap.vms.empty());
+  EXPECT_TRUE(snap.idempotency.empty());
+  EXPECT_EQ(snap.audit_records, 2);
+  std::vector<AuditRecord> log = ReadAudit();
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0].object, "tenant/t-a");
+  EXPECT_EQ(log[1].object, "tenant/t-c");
+  ExpectChainValid();
+}
+
+TEST_P(StoreConformanceTest, DeleteUndoneBySavepointRestoresTheRow) {
+  Populate();
+  const StoreSnapshot before = Load();
+  auto txn = Begin();
+  ASSERT_TRUE(txn->Savepoint().ok());
+  ASSERT_TRUE(txn->DeleteVm("vm-1").ok());
+  ASSERT_TRUE(txn->RollbackToSavepoint().ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  ExpectSameSnapshot(Load(), before);
+}
+
+TEST_P(StoreConformanceTest, SavepointMisuseIsFailedPrecondition) {
+  auto txn = Begin();
+  EXPECT_EQ(txn->ReleaseSavepoint().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(txn->RollbackToSavepoint().code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(txn->Savepoint().ok());
+  EXPECT_EQ(txn->Savepoint().code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(txn->ReleaseSavepoint().ok());
+  EXPECT_EQ(txn->ReleaseSavepoint().code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(txn->Commit().ok());
+}
+
+TEST_P(StoreConformanceTest, CommitWithAnOpenSavepointKeepsItsWrites) {
+  auto txn = Begin();
+  ASSERT_TRUE(txn->Savepoint().ok());
+  ASSERT_TRUE(txn->InsertTenant(Tenant("t-1", "acme")).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  EXPECT_EQ(Load().tenants.size(), 1u);
+}
+
+TEST_P(StoreConformanceTest, RollbackLeavesNothing) {
+  Populate();
+  const StoreSnapshot before = Load();
+  const AuditHead head_before = Head();
+  auto txn = Begin();
+  ASSERT_TRUE(txn->InsertTenant(Tenant("t-2", "beta")).ok());
+  ASSERT_TRUE(txn->InsertToken({"k-2", Sha256Hex("s2"), "t-2", "reader", 1}).ok());
+  ASSERT_TRUE(txn->PutHost("h1", "{\"replaced\":1}", 2, 9).ok());
+  ASSERT_TRUE(txn->PutHost("h9", "{}", 0, 9).ok());
+  ASSERT_TRUE(txn->InsertVm(Vm("vm-2", "h9", "t-2")).ok());
+  VmRecord upd = Vm("vm-1", "h9");
+  upd.state = "moved";
+  ASSERT_TRUE(txn->UpdateVm(upd).ok());
+  ASSERT_TRUE(txn->InsertIdempotency({"t-2", "k", "aa", 201, "{}", 1}).ok());
+  ASSERT_TRUE(txn->AppendAudit(Audit("x", "y")).ok());
+  txn->Rollback();
+  ExpectSameSnapshot(Load(), before);
+  EXPECT_EQ(Head().seq, head_before.seq);
+  EXPECT_EQ(Head().hash_hex, head_before.hash_hex);
+  // The Txn is over: further calls are refused, Rollback is idempotent.
+  EXPECT_EQ(txn->InsertTenant(Tenant("t-3", "gamma")).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(txn->Commit().code(), StatusCode::kFailedPrecondition);
+  txn->Rollback();
+  txn.reset();
+  ExpectSameSnapshot(Load(), before);
+  ExpectChainValid();
+}
+
+TEST_P(StoreConformanceTest, DestroyedTxnLeavesNothing) {
+  Populate();
+  const StoreSnapshot before = Load();
+  {
+    auto txn = Begin();
+    ASSERT_TRUE(txn->InsertTenant(Tenant("t-2", "beta")).ok());
+    ASSERT_TRUE(txn->GuardHost("h1", 2).ok());
+    ASSERT_TRUE(txn->DeleteVm("vm-1").ok());
+    ASSERT_TRUE(txn->AppendAudit(Audit("vm.delete", "vm/vm-1")).ok());
+  }  // destroyed without Commit
+  ExpectSameSnapshot(Load(), before);
+  // The store is free for the next Txn.
+  auto txn = Begin();
+  ASSERT_NE(txn, nullptr);
+  ASSERT_TRUE(txn->GuardHost("h1", 2).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  EXPECT_EQ(txn->Commit().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_P(StoreConformanceTest, AuditAppendBuildsAValidChainAndPages) {
+  std::vector<AuditRecord> appended;
+  for (int t = 0; t < 3; ++t) {
+    auto txn = Begin();
+    for (int i = 0; i < 3; ++i) {
+      AuditRecord in = Audit("op." + std::to_string(t), "obj/" + std::to_string(i));
+      in.seq = 999;                 // ignored: the store assigns it
+      in.prev_hash_hex = "forged";  // ignored
+      Result<AuditRecord> r = txn->AppendAudit(in);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      appended.push_back(*r);
+    }
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  ASSERT_EQ(appended.size(), 9u);
+  for (size_t i = 0; i < appended.size(); ++i) {
+    EXPECT_EQ(appended[i].seq, static_cast<int64_t>(i) + 1);
+    EXPECT_EQ(appended[i].prev_hash_hex,
+              i == 0 ? std::string(kAuditGenesisHash) : appended[i - 1].hash_hex);
+    EXPECT_EQ(appended[i].hash_hex, AuditHash(appended[i].prev_hash_hex, appended[i]));
+  }
+  const std::vector<AuditRecord> all = ReadAudit();
+  ASSERT_EQ(all.size(), 9u);
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].seq, appended[i].seq);
+    EXPECT_EQ(all[i].operation, appended[i].operation);
+    EXPECT_EQ(all[i].detail_json, appended[i].detail_json);
+    EXPECT_EQ(all[i].hash_hex, appended[i].hash_hex);
+  }
+  AuditHead head = Head();
+  EXPECT_EQ(head.seq, 9);
+  EXPECT_EQ(head.hash_hex, appended.back().hash_hex);
+  ExpectChainValid();
+  EXPECT_EQ(Load().audit_records, 9);
+
+  struct Page {
+    int64_t after_seq, limit;
+    std::vector<int64_t> seqs;
+  };
+  const std::vector<Page> pages = {
+      {0, 2, {1, 2}}, {2, 3, {3, 4, 5}}, {7, 0, {8, 9}}, {7, 10, {8, 9}},
+      {9, 0, {}},     {50, 5, {}},       {-5, 1, {1}},
+  };
+  for (const Page& p : pages) {
+    SCOPED_TRACE(testing::Message() << "after " << p.after_seq << " limit " << p.limit);
+    std::vector<int64_t> seqs;
+    for (const AuditRecord& r : ReadAudit(p.after_seq, p.limit)) seqs.push_back(r.seq);
+    EXPECT_EQ(seqs, p.seqs);
+  }
+}
+
+TEST_P(StoreConformanceTest, LoadReturnsWhatWasCommitted) {
+  Populate();
+  StoreSnapshot want;
+  want.tenants = {Tenant("t-1", "acme")};
+  want.tokens = {{"k-1", Sha256Hex("secret"), "t-1", "admin", 1100}};
+  want.hosts = {{"h1", R"({"cpus":64})", 2, 500}};
+  want.vms = {Vm("vm-1", "h1")};
+  want.idempotency = {
+      {"t-1", "key-1", Sha256Hex("POST /v1/vms {}"), 201, R"({"id":"vm-1"})", 1200}};
+  want.audit_records = 2;
+  ExpectSameSnapshot(Load(), want);
+}
+
+TEST_P(StoreConformanceTest, ReadsSeeOnlyCommittedDataWhileATxnIsOpen) {
+  Populate();
+  const StoreSnapshot before = Load();
+  const AuditHead head_before = Head();
+  auto txn = Begin();
+  ASSERT_TRUE(txn->InsertTenant(Tenant("t-2", "beta")).ok());
+  ASSERT_TRUE(txn->GuardHost("h1", 2).ok());
+  ASSERT_TRUE(txn->DeleteVm("vm-1").ok());
+  ASSERT_TRUE(txn->AppendAudit(Audit("vm.delete", "vm/vm-1")).ok());
+  ExpectSameSnapshot(Load(), before);  // same thread: must not block either
+  EXPECT_EQ(Head().seq, head_before.seq);
+  EXPECT_EQ(ReadAudit().size(), 2u);
+  ASSERT_TRUE(txn->Commit().ok());
+  EXPECT_EQ(Load().tenants.size(), 2u);
+  EXPECT_EQ(Head().seq, 3);
+  ExpectChainValid();
+}
+
+TEST_P(StoreConformanceTest, SecondBeginOnTheSameThreadIsRefused) {
+  auto txn = Begin();
+  Result<std::unique_ptr<Txn>> second = store_->Begin();
+  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(txn->Commit().ok());
+  auto third = Begin();
+  EXPECT_NE(third, nullptr);
+}
+
+TEST_P(StoreConformanceTest, ConcurrentTxnsAreSerialised) {
+  Seed();
+  constexpr int kThreads = 4;
+  constexpr int kTxnsPerThread = 10;
+  std::vector<std::thread> threads;
+  std::vector<Status> failures(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kTxnsPerThread; ++i) {
+        Result<std::unique_ptr<Txn>> txn = store_->Begin();
+        if (!txn.ok()) {
+          failures[t] = txn.status();
+          return;
+        }
+        const std::string id = "t-" + std::to_string(t) + "-" + std::to_string(i);
+        Status s = (*txn)->InsertTenant(Tenant(id, id));
+        if (s.ok()) s = (*txn)->AppendAudit(Audit("tenant.create", id)).status();
+        if (s.ok()) s = (*txn)->AppendAudit(Audit("tenant.check", id)).status();
+        if (s.ok()) s = (*txn)->Commit();
+        if (!s.ok()) {
+          failures[t] = s;
+          return;
+        }
+        (void)store_->ReadAuditHead();  // concurrent reader
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  for (const Status& s : failures) EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(Load().tenants.size(), 1u + kThreads * kTxnsPerThread);
+  std::vector<AuditRecord> log = ReadAudit();
+  ASSERT_EQ(log.size(), 2u * kThreads * kTxnsPerThread);
+  for (size_t i = 0; i < log.size(); i += 2) {  // a Txn's two records are adjacent
+    EXPECT_EQ(log[i].object, log[i + 1].object);
+  }
+  ExpectChainValid();
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest, testing::Values("memory", "sqlite"),
+                         [](const testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
+
+// --- sqlite file-level behaviour ---------------------------------------------------------------
+
+// Runs SQL on a file directly, bypassing the store (for tampering and inspection).
+class RawDb {
+ public:
+  explicit RawDb(const std::string& path) {
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
+  }
+  ~RawDb() { sqlite3_close(db_); }
+  void Exec(const std::string& sql) {
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK)
+        << sql << ": " << (err ? err : "");
+    sqlite3_free(err);
+  }
+  std::vector<std::vector<std::string>> Query(const std::string& sql) {
+    std::vector<std::vector<std::string>> rows;
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db_);
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+      std::vector<std::string> row;
+      for (int i = 0; i < sqlite3_column_count(st); ++i) {
+        const unsigned char* t = sqlite3_column_text(st, i);
+        row.emplace_back(t ? reinterpret_cast<const char*>(t) : "");
+      }
+      rows.push_back(std::move(row));
+    }
+    sqlite3_finalize(st);
+    return rows;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+class SqliteStoreTest : public testing::Test {
+ protected:
+  std::string Path(const std::string& name = "ledger.db") {
+    return (folder_.path() / name).string();
+  }
+  std::unique_ptr<Store> MustOpen(const std::string& path) {
+    Result<std::unique_ptr<Store>> s = OpenSqliteStore(path);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(s).value() : nullptr;
+  }
+  TempFolder folder_;
+};
+
+TEST_F(SqliteStoreTest, DataSurvivesCloseAndReopen) {
+  const std::string path = Path("a/b/c/ledger.db");
+  StoreSnapshot before;
+  std::vector<AuditRecord> log_before;
+  {
+    auto store = MustOpen(path);
+    ASSERT_NE(store, nullptr);
+    auto txn = std::move(store->Begin()).value();
+    ASSERT_TRUE(txn->InsertTenant(Tenant("t-1", "acme")).ok());
+    ASSERT_TRUE(txn->PutHost("h1", "{}", 0, 1).ok());
+    ASSERT_TRUE(txn->InsertVm(Vm("vm-1", "h1")).ok());
+    ASSERT_TRUE(txn->AppendAudit(Audit("vm.create", "vm/vm-1")).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+    before = std::move(store->Load()).value();
+    log_before = std::move(store->ReadAudit(0, 0)).value();
+  }
+  auto store = MustOpen(path);  // an already migrated file
+  ASSERT_NE(store, nullptr);
+  ExpectSameSnapshot(std::move(store->Load()).value(), before);
+  std::vector<AuditRecord> log = std::move(store->ReadAudit(0, 0)).value();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].hash_hex, log_before[0].hash_hex);
+  EXPECT_TRUE(VerifyAuditChain(log, std::move(store->ReadAuditHead()).value()).ok());
+  // And the chain continues across the reopen.
+  auto txn = std::move(store->Begin()).value();
+  Result<AuditRecord> next = txn->AppendAudit(Audit("vm.delete", "vm/vm-1"));
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->seq, 2);
+  EXPECT_EQ(next->prev_hash_hex, log[0].hash_hex);
+  ASSERT_TRUE(txn->Commit().ok());
+}
+
+TEST_F(SqliteStoreTest, MigrationsAreRecordedAndPragmasSet) {
+  const std::string path = Path();
+  {
+    auto store = MustOpen(path);
+    ASSERT_NE(store, nullptr);
+    auto again = MustOpen(path);  // a second store on a migrated file
+    ASSERT_NE(again, nullptr);
+  }
+  RawDb raw(path);
+  auto rows = raw.Query("SELECT version, applied_unix_ms FROM schema_migrations ORDER BY version");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][0], "1");
+  EXPECT_GT(std::stoll(rows[0][1]), 0);
+  EXPECT_EQ(raw.Query("PRAGMA journal_mode")[0][0], "wal");
+  auto tables = raw.Query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
+  std::vector<std::string> names;
+  for (const auto& r : tables) names.push_back(r[0]);
+  EXPECT_EQ(names, (std::vector<std::string>{"audit", "audit_head", "hosts", "idempotency",
+                                             "schema_migrations", "tenants", "tokens", "vms"}));
+}
+
+TEST_F(SqliteStoreTest, GarbageFileIsDataLoss) {
+  const std::string path = Path("garbage.db");
+  {
+    std::ofstream out(path, std::ios::binary);
+    for (int i = 0; i < 200; ++i) out << "this is not an sqlite database, just text. ";
+  }
+  ASSERT_GT(fs::file_size(path), 4096u);
+  Result<std::unique_ptr<Store>> s = OpenSqliteStore(path);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kDataLoss) << s.status().ToString();
+  EXPECT_THAT(s.status().message(), HasSubstr(path));
+}
+
+TEST_F(SqliteStoreTest, ForeignSqliteDatabaseIsDataLoss) {
+  const std::string path = Path("other.db");
+  {
+    RawDb raw(path);
+    raw.Exec("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)");
+  }
+  Result<std::unique_ptr<Store>> s = OpenSqliteStore(path);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kDataLoss) << s.status().ToString();
+  EXPECT_THAT(s.status().message(), HasSubstr(path));
+  EXPECT_THAT(s.status().message(), HasSubstr("not a devshare"));
+}
+
+TEST_F(SqliteStoreTest, FutureSchemaVersionIsRefused) {
+  const std::string path = Path();
+  { ASSERT_NE(MustOpen(path), nullptr); }
+  {
+    RawDb raw(path);
+    raw.Exec("INSERT INTO schema_migrations (version, applied_unix_ms) VALUES (99, 1)");
+  }
+  Result<std::unique_ptr<Store>> s = OpenSqliteStore(path);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kFailedPrecondition) << s.status().ToString();
+  EXPECT_THAT(s.status().message(), HasSubstr("schema version 99"));
+}
+
+TEST_F(SqliteStoreTest, FolderInPlaceOfTheFileIsUnavailable) {
+  const std::string path = Path("dir.db");
+  fs::create_directories(path);
+  Result<std::unique_ptr<Store>> s = OpenSqliteStore(path);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.status().message(), HasSubstr(path));
+}
+
+TEST_F(SqliteStoreTest, TamperingWithTheFileIsCaughtByVerify) {
+  const std::string path = Path();
+  {
+    auto store = MustOpen(path);
+    auto txn = std::move(store->Begin()).value();
+    for (int i = 0; i < 4; ++i) ASSERT_TRUE(txn->AppendAudit(Audit("op", "o")).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+  }
+  {
+    RawDb raw(path);
+    raw.Exec("UPDATE audit SET outcome = 'forbidden' WHERE seq = 2");
+  }
+  auto store = MustOpen(path);
+  Status s = VerifyAuditChain(std::move(store->ReadAudit(0, 0)).value(),
+                              std::move(store->ReadAuditHead()).value());
+  EXPECT_EQ(s.code(), StatusCode::kDataLoss);
+  EXPECT_THAT(s.message(), HasSubstr("audit record 2: hash mismatch"));
+}
+
+TEST_F(SqliteStoreTest, ManyWritesInOneTxnAreFast) {
+  // Group commit: a few hundred VM inserts + deletes with audit records in one transaction.
+  auto store = MustOpen(Path());
+  auto txn = std::move(store->Begin()).value();
+  ASSERT_TRUE(txn->InsertTenant(Tenant("t-1", "acme")).ok());
+  ASSERT_TRUE(txn->PutHost("h1", "{}", 0, 1).ok());
+  uint64_t gen = 1;
+  for (int i = 0; i < 300; ++i) {
+    const std::string id = "vm-" + std::to_string(i);
+    ASSERT_TRUE(txn->Savepoint().ok());
+    ASSERT_TRUE(txn->InsertVm(Vm(id, "h1")).ok());
+    gen = std::move(txn->GuardHost("h1", gen)).value();
+    ASSERT_TRUE(txn->AppendAudit(Audit("vm.create", "vm/" + id)).ok());
+    ASSERT_TRUE(txn->ReleaseSavepoint().ok());
+    if (i % 2 == 0) {
+      ASSERT_TRUE(txn->DeleteVm(id).ok());
+      gen = std::move(txn->GuardHost("h1", gen)).value();
+      ASSERT_TRUE(txn->AppendAudit(Audit("vm.delete", "vm/" + id)).ok());
+    }
+  }
+  ASSERT_TRUE(txn->Commit().ok());
+  StoreSnapshot snap = std::move(store->Load()).value();
+  EXPECT_EQ(snap.vms.size(), 150u);
+  EXPECT_EQ(snap.audit_records, 450);
+  EXPECT_EQ(snap.hosts.at(0).generation, gen);
+  EXPECT_TRUE(VerifyAuditChain(std::move(store->ReadAudit(0, 0)).value(),
+                               std::move(store->ReadAuditHead()).value())
+                  .ok());
+}
+
+}  // namespace
+}  // namespace devshare::store
