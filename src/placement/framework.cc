@@ -44,6 +44,17 @@ bool Framework::Feasible(const VmRequest& req, const HostState& host) const {
   return true;
 }
 
+std::vector<Reason> Framework::ExplainHost(const VmRequest& req, const HostState& host) const {
+  std::vector<Reason> out;
+  for (const auto& f : filters_) {
+    if (f->Fits(req, host)) continue;
+    Reason r = f->Explain(req, host);
+    r.plugin = std::string(f->Name());
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
 PlacementOutcome Framework::Unschedulable(const VmRequest& req, const ClusterState& cluster) const {
   PlacementOutcome out;
   out.kind = PlacementOutcome::Kind::kUnschedulable;

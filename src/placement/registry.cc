@@ -77,6 +77,7 @@ void RegisterBuiltinPlacementPlugins(PluginRegistry& r) {
   (void)r.RegisterFilter("gpu_model", NewGpuModelFilter);
   (void)r.RegisterFilter("gpu_fit", NewGpuFitFilter);
   (void)r.RegisterFilter("traits", NewTraitsFilter);
+  (void)r.RegisterFilter("anti_affinity", NewAntiAffinityFilter);
   (void)r.RegisterFilter("isolation", NewIsolationFilter);
   (void)r.RegisterReserve("capacity", NewCapacityReserve);
   (void)r.RegisterScore("first_fit", NewFirstFitScore);

@@ -44,6 +44,8 @@ struct VmRequest {
   std::optional<IsolationClass> isolation_floor;
   std::vector<std::string> required_traits;
   std::vector<std::string> forbidden_traits;
+  // Hosts this request must not use (anti-affinity: they hold a VM of the same group).
+  std::vector<std::string> avoid_host_ids;
 
   // OK if amounts are in range: non-negative, GPU milli in 1..1000, multi-GPU requests whole.
   Status Validate() const;

@@ -100,6 +100,8 @@ class Framework {
   Status Release(const VmRequest& req, const Allocation& a, ClusterState& cluster);
   // Per-host feasibility for `req` (no scoring); used by tests and the CLI's explain.
   bool Feasible(const VmRequest& req, const HostState& host) const;
+  // Every filter's reason for rejecting `host` (empty when it fits); for per-host answers.
+  std::vector<Reason> ExplainHost(const VmRequest& req, const HostState& host) const;
 
  private:
   PlacementOutcome Unschedulable(const VmRequest& req, const ClusterState& cluster) const;

@@ -14,6 +14,7 @@ std::unique_ptr<FilterPlugin> NewResourcesFitFilter(const PluginArgs& args);
 std::unique_ptr<FilterPlugin> NewGpuModelFilter(const PluginArgs& args);
 std::unique_ptr<FilterPlugin> NewGpuFitFilter(const PluginArgs& args);
 std::unique_ptr<FilterPlugin> NewTraitsFilter(const PluginArgs& args);
+std::unique_ptr<FilterPlugin> NewAntiAffinityFilter(const PluginArgs& args);
 std::unique_ptr<FilterPlugin> NewIsolationFilter(const PluginArgs& args);
 
 // Reserve.

@@ -1,0 +1,45 @@
+// Types shared by the control plane and its HTTP layer: who is asking (Principal), what is
+// answered (ApiResponse), and the one place that maps Status codes to HTTP statuses.
+// Thread-safety: value types and pure functions.
+#ifndef DEVSHARE_SERVER_API_TYPES_H_
+#define DEVSHARE_SERVER_API_TYPES_H_
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "devshare/core/status.h"
+
+namespace devshare::server {
+
+// The operators' built-in tenant: its admins manage tenants and hosts and read every audit record.
+inline constexpr const char* kSystemTenant = "system";
+
+struct Principal {
+  enum class Kind { kAnonymous, kBadToken, kToken };
+  Kind kind = Kind::kAnonymous;
+  std::string tenant_id;
+  std::string role;   // "admin" | "member" | "reader"
+  std::string actor;  // token id; "anonymous" / "bad-token" otherwise
+  bool authenticated() const { return kind == Kind::kToken; }
+  bool operator_admin() const {
+    return authenticated() && tenant_id == kSystemTenant && role == "admin";
+  }
+  bool can_write() const { return authenticated() && (role == "admin" || role == "member"); }
+};
+
+struct ApiResponse {
+  int status = 200;
+  nlohmann::json body = nlohmann::json::object();
+};
+
+// {code, message, details} with the HTTP status for `code`.
+ApiResponse ErrorResponse(int status, const std::string& code, const std::string& message,
+                          nlohmann::json details = nlohmann::json::object());
+// Status -> HTTP: invalid_argument 400, not_found 404, already_exists 409, failed_precondition
+// 409, resource_exhausted 409, aborted 409 (concurrent_update), unavailable 503, else 500.
+ApiResponse ErrorFromStatus(const Status& s);
+
+}  // namespace devshare::server
+
+#endif  // DEVSHARE_SERVER_API_TYPES_H_

@@ -1,0 +1,31 @@
+// The inventory body of PUT /v1/hosts/{name}: parsing into a core Host, and the normalised JSON
+// the ledger stores (defaults filled in, so a re-read gives the same Host).
+// Thread-safety: pure functions.
+#ifndef DEVSHARE_SERVER_HOST_SPEC_H_
+#define DEVSHARE_SERVER_HOST_SPEC_H_
+
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "devshare/core/host.h"
+#include "devshare/core/result.h"
+
+namespace devshare::server {
+
+struct HostSpec {
+  Host host;
+  nlohmann::json normalized;  // every field with its default filled in
+};
+
+// Fields: cpu_milli, memory_mib (required); cpu_allocation_ratio, memory_allocation_ratio,
+// cpu_reserved_milli, memory_reserved_mib; numa [{id, cpu_milli, memory_mib}];
+// gpus [{id, model, sharing, isolation, numa_node, geometry}]; nics [{id, vfs, numa_node,
+// bandwidth_gbps}]; disks [{id, tier, capacity_gib, numa_node}]; traits [string].
+// InvalidArgument naming the field (e.g. "gpus[1].sharing") on any error or unknown field.
+Result<HostSpec> ParseHostSpec(const std::string& name, const nlohmann::json& body);
+
+}  // namespace devshare::server
+
+#endif  // DEVSHARE_SERVER_HOST_SPEC_H_

@@ -1,0 +1,192 @@
+// HttpApi: routes, authentication header, limits and metrics around ControlPlane.
+#include "server/http_api.h"
+
+#include <httplib.h>
+#include <sys/socket.h>
+
+#include <chrono>
+
+namespace devshare::server {
+namespace {
+
+std::string BearerToken(const httplib::Request& req) {
+  const std::string h = req.get_header_value("Authorization");
+  if (h.empty()) return "";
+  constexpr std::string_view kPrefix = "Bearer ";
+  if (h.size() <= kPrefix.size() || h.compare(0, kPrefix.size(), kPrefix) != 0) {
+    return "\x01malformed";  // never a valid token, so it authenticates as a bad token
+  }
+  return h.substr(kPrefix.size());
+}
+
+void Send(httplib::Response& res, const ApiResponse& r) {
+  res.status = r.status;
+  res.set_content(r.body.dump() + "\n", "application/json");
+}
+
+}  // namespace
+
+HttpApi::HttpApi(ControlPlane* control_plane) : cp_(control_plane) {}
+
+HttpApi::~HttpApi() { Stop(); }
+
+void HttpApi::Routes() {
+  httplib::Server& s = *server_;
+  using Fn = std::function<ApiResponse(const httplib::Request&, const Principal&)>;
+  // Every route: authenticate, run, answer JSON, observe latency. `open` routes skip the token.
+  auto handle = [this](const char* route, const char* operation, Fn fn) {
+    return [this, route, operation, fn](const httplib::Request& req, httplib::Response& res) {
+      const auto start = std::chrono::steady_clock::now();
+      Principal p = cp_->Authenticate(BearerToken(req));
+      ApiResponse r;
+      if (!p.authenticated()) {
+        r = cp_->AuditRefusal(
+            p, operation, req.path,
+            ErrorResponse(401, "unauthenticated",
+                          p.kind == Principal::Kind::kAnonymous
+                              ? "missing 'Authorization: Bearer <token>' header"
+                              : "unknown or malformed bearer token"));
+      } else {
+        r = fn(req, p);
+      }
+      Send(res, r);
+      metrics_.Observe(route, r.status,
+                       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+                           .count());
+    };
+  };
+  auto key = [](const httplib::Request& req) {
+    return req.get_header_value("Idempotency-Key");
+  };
+
+  s.Post("/v1/tenants", handle("tenant.create", "tenant.create",
+                               [this, key](const httplib::Request& req, const Principal& p) {
+                                 return cp_->CreateTenant(p, req.body, key(req));
+                               }));
+  s.Get("/v1/tenants", handle("tenant.list", "tenant.list",
+                              [this](const httplib::Request&, const Principal& p) {
+                                return cp_->ListTenants(p);
+                              }));
+  s.Post(R"(/v1/tenants/([^/]+)/tokens)",
+         handle("token.create", "token.create",
+                [this, key](const httplib::Request& req, const Principal& p) {
+                  return cp_->CreateToken(p, req.matches[1], req.body, key(req));
+                }));
+  s.Put(R"(/v1/hosts/([^/]+))", handle("host.put", "host.put",
+                                       [this](const httplib::Request& req, const Principal& p) {
+                                         return cp_->PutHost(p, req.matches[1], req.body);
+                                       }));
+  s.Get("/v1/hosts", handle("host.list", "host.list",
+                            [this](const httplib::Request&, const Principal& p) {
+                              return cp_->ListHosts(p);
+                            }));
+  s.Get(R"(/v1/hosts/([^/]+))", handle("host.get", "host.get",
+                                       [this](const httplib::Request& req, const Principal& p) {
+                                         return cp_->GetHost(p, req.matches[1]);
+                                       }));
+  s.Post("/v1/vms", handle("vm.create", "vm.create",
+                           [this, key](const httplib::Request& req, const Principal& p) {
+                             return cp_->CreateVm(p, req.body, key(req));
+                           }));
+  s.Get("/v1/vms", handle("vm.list", "vm.list",
+                          [this](const httplib::Request&, const Principal& p) {
+                            return cp_->ListVms(p);
+                          }));
+  s.Get(R"(/v1/vms/([^/]+))", handle("vm.get", "vm.get",
+                                     [this](const httplib::Request& req, const Principal& p) {
+                                       return cp_->GetVm(p, req.matches[1]);
+                                     }));
+  s.Delete(R"(/v1/vms/([^/]+))", handle("vm.delete", "vm.delete",
+                                        [this](const httplib::Request& req, const Principal& p) {
+                                          return cp_->DeleteVm(p, req.matches[1]);
+                                        }));
+  s.Post(R"(/v1/vms/([^/]+)/resize)",
+         handle("vm.resize", "vm.resize",
+                [this, key](const httplib::Request& req, const Principal& p) {
+                  return cp_->ResizeVm(p, req.matches[1], req.body, key(req));
+                }));
+  s.Get("/v1/audit", handle("audit.list", "audit.list",
+                            [this](const httplib::Request& req, const Principal& p) {
+                              int64_t after = 0, limit = 100;
+                              try {
+                                if (req.has_param("after")) {
+                                  after = std::stoll(req.get_param_value("after"));
+                                }
+                                if (req.has_param("limit")) {
+                                  limit = std::stoll(req.get_param_value("limit"));
+                                }
+                              } catch (...) {
+                                return ErrorResponse(400, "invalid_argument",
+                                                     "'after' and 'limit' must be integers");
+                              }
+                              if (after < 0 || limit < 1 || limit > 10000) {
+                                return ErrorResponse(400, "invalid_argument",
+                                                     "after >= 0 and limit in 1..10000");
+                              }
+                              return cp_->ListAudit(p, after, limit);
+                            }));
+  s.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content("{\"status\":\"ok\",\"store\":\"" + cp_->store().Describe() + "\"}\n",
+                    "application/json");
+  });
+  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics_.Render(cp_->Stats()), "text/plain; version=0.0.4");
+  });
+  // Unmatched routes, bodies over the limit and library-level errors answer JSON too.
+  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    ApiResponse r;
+    if (res.status == 413) {
+      r = ErrorResponse(413, "payload_too_large", "request body over the 1 MiB limit");
+    } else if (res.status == 404) {
+      r = ErrorResponse(404, "not_found", "no route " + req.method + " " + req.path);
+    } else {
+      r = ErrorResponse(res.status, "http_error", "HTTP " + std::to_string(res.status));
+    }
+    Send(res, r);
+  });
+  s.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+        Send(res, ErrorResponse(500, "internal", "internal error"));
+      });
+}
+
+Status HttpApi::Start(const HttpApiOptions& options) {
+  server_ = std::make_unique<httplib::Server>();
+  const int threads = options.threads;
+  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server_->set_payload_max_length(options.max_body_bytes);
+  server_->set_keep_alive_max_count(1'000'000);
+  server_->set_keep_alive_timeout(30);
+  // Responses go out in two writes (headers, body): without TCP_NODELAY, Nagle plus the
+  // client's delayed ACK adds about 40 ms to every keep-alive request.
+  server_->set_tcp_nodelay(true);
+  Routes();
+  // The library listens with a backlog of 5: 32 clients connecting at once overflow it and
+  // some see their connection reset. Keep the socket's fd and listen again with a deep backlog.
+  int listen_fd = -1;
+  server_->set_socket_options([&listen_fd](int fd) {
+    int yes = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_fd = fd;
+  });
+  if (options.port == 0) {
+    port_ = server_->bind_to_any_port(options.host);
+  } else {
+    port_ = server_->bind_to_port(options.host, options.port) ? options.port : -1;
+  }
+  if (port_ <= 0) {
+    return Status::Unavailable("cannot listen on " + options.host + ":" +
+                               std::to_string(options.port) + " (address in use or not local)");
+  }
+  if (listen_fd >= 0) ::listen(listen_fd, SOMAXCONN);
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  return Status::Ok();
+}
+
+void HttpApi::Stop() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace devshare::server

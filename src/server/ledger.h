@@ -1,0 +1,129 @@
+// Ledger: the control plane's in-memory picture of the durable store: tenants, tokens, hosts as a
+// ClusterState, VMs with their concrete allocations, idempotency answers, and the placement
+// frameworks that decide against it. The store is the truth; the ledger is rebuilt from a
+// StoreSnapshot at start and after any failed commit.
+// Thread-safety: not thread-safe. ControlPlane guards it with a reader/writer lock; only its
+// writer thread mutates it.
+#ifndef DEVSHARE_SERVER_LEDGER_H_
+#define DEVSHARE_SERVER_LEDGER_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "devshare/core/host_state.h"
+#include "devshare/core/result.h"
+#include "devshare/placement/registry.h"
+#include "devshare/store/records.h"
+#include "server/vm_spec.h"
+
+namespace devshare::server {
+
+struct VmEntry {
+  store::VmRecord record;
+  VmSpec spec;
+  Allocation allocation;
+};
+
+struct HostEntry {
+  store::HostRecord record;
+  nlohmann::json inventory;  // parsed record.inventory_json
+};
+
+class Ledger {
+ public:
+  explicit Ledger(const placement::PluginRegistry* registry, std::string default_policy);
+
+  // Replaces everything with `snap`. DataLoss naming the record that does not parse or whose
+  // allocation does not fit its host (the store was edited by hand or is corrupt).
+  Status Load(const store::StoreSnapshot& snap);
+
+  // --- tenants and tokens
+  const std::map<std::string, store::TenantRecord>& tenants() const { return tenants_; }
+  const store::TenantRecord* FindTenant(const std::string& id) const;
+  bool TenantNameTaken(const std::string& name) const { return tenant_names_.count(name) > 0; }
+  void AddTenant(const store::TenantRecord& t);
+  void RemoveTenant(const std::string& id);
+  const store::TokenRecord* FindTokenByHash(const std::string& sha256_hex) const;
+  void AddToken(const store::TokenRecord& t);
+  void RemoveToken(const std::string& sha256_hex);
+  // Bumped by every token change (and Load): copies of the token table compare it.
+  uint64_t tokens_version() const { return tokens_version_; }
+  const std::unordered_map<std::string, store::TokenRecord>& tokens() const { return tokens_; }
+
+  // --- idempotency
+  const store::IdempotencyRecord* FindIdempotency(const std::string& tenant,
+                                                  const std::string& key) const;
+  void AddIdempotency(const store::IdempotencyRecord& r);
+  void RemoveIdempotency(const std::string& tenant, const std::string& key);
+
+  // --- hosts
+  const std::map<std::string, int>& host_index() const { return host_index_; }
+  const HostEntry* FindHost(const std::string& name) const;
+  const HostState& host_state(int index) const { return cluster_.states[index]; }
+  const ClusterState& cluster() const { return cluster_; }
+  // Adds or replaces a host (generation from `record`). FailedPrecondition, with nothing
+  // changed, when the new inventory cannot hold the VMs already allocated on it.
+  Status PutHost(const store::HostRecord& record, const Host& host, nlohmann::json inventory);
+  // Restores a host to a previous entry (undo of PutHost); `previous` null removes it.
+  void RestoreHost(const std::string& name, const HostEntry* previous, const Host* previous_host);
+  void SetHostGeneration(const std::string& name, uint64_t generation);
+
+  // --- VMs
+  const std::unordered_map<std::string, VmEntry>& vms() const { return vms_; }
+  const VmEntry* FindVm(const std::string& id) const;
+  // Places `spec` for `tenant` with its policy (or the default). The allocation is applied to
+  // the cluster; the caller records the VM with AddVm or undoes with ReleasePlacement.
+  // InvalidArgument for an unknown policy; the outcome tells unschedulable apart.
+  Result<placement::PlacementOutcome> Place(const std::string& vm_id, const std::string& tenant,
+                                            const VmSpec& spec);
+  void ReleasePlacement(const Allocation& a);
+  void AddVm(VmEntry vm);  // REQUIRES: its allocation is applied (Place) or re-applied
+  // Removes the VM and frees its allocation. NotFound when absent.
+  Result<VmEntry> RemoveVm(const std::string& id);
+  // Re-inserts a removed VM and re-applies its allocation (undo of RemoveVm).
+  Status RestoreVm(VmEntry vm);
+  // Grows/shrinks in place: FailedPrecondition with the reason when the host has no room.
+  // On success returns the previous entry (for undo with ReplaceVm).
+  Result<VmEntry> Resize(const std::string& id, const ResizeSpec& r);
+  // Puts `vm` back in place of the current entry of the same id (allocation swapped).
+  Status ReplaceVm(VmEntry vm);
+  // Per-host reasons for up to `limit` hosts with the most free CPU (for 409 answers).
+  nlohmann::json ExplainCandidates(const VmSpec& spec, const std::string& tenant,
+                                   int limit) const;
+  // Hosts holding a VM of (tenant, group).
+  std::vector<std::string> GroupHosts(const std::string& tenant, const std::string& group) const;
+
+ private:
+  Status RebuildCluster();  // Reset states and re-apply every VM's allocation
+  Result<placement::Framework*> FrameworkFor(const std::string& policy);
+  void IndexGroup(const VmEntry& vm, int delta);
+
+  const placement::PluginRegistry* registry_;
+  std::string default_policy_;
+  std::map<std::string, store::TenantRecord> tenants_;
+  std::map<std::string, std::string> tenant_names_;  // name -> id
+  std::unordered_map<std::string, store::TokenRecord> tokens_;  // by hash
+  uint64_t tokens_version_ = 0;
+  std::map<std::pair<std::string, std::string>, store::IdempotencyRecord> idempotency_;
+  std::map<std::string, HostEntry> hosts_;
+  std::map<std::string, int> host_index_;
+  ClusterState cluster_;
+  std::unordered_map<std::string, VmEntry> vms_;
+  std::map<std::string, std::map<std::string, int>> groups_;  // tenant/group -> host -> VMs
+  std::map<std::string, std::unique_ptr<placement::Framework>> frameworks_;
+};
+
+// JSON of an allocation's concrete devices, and back (GPU ordinals from device ids on `host`).
+nlohmann::json AllocationToJson(const Allocation& a);
+Result<Allocation> AllocationFromJson(const std::string& json, const Host& host);
+
+}  // namespace devshare::server
+
+#endif  // DEVSHARE_SERVER_LEDGER_H_

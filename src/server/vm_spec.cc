@@ -1,0 +1,141 @@
+// ParseVmSpec / ParseResizeSpec: strict VM request parsing.
+#include "server/vm_spec.h"
+
+#include "server/json_fields.h"
+
+namespace devshare::server {
+namespace {
+
+constexpr int64_t kMaxCpuMilli = 100'000'000;
+constexpr int64_t kMaxMemoryMib = 1'099'511'627'776;
+
+Result<std::vector<std::string>> StringList(FieldReader& r, const char* name) {
+  std::vector<std::string> out;
+  DS_ASSIGN_OR_RETURN(const nlohmann::json* list, r.Array(name, false, 64));
+  if (list == nullptr) return out;
+  for (size_t i = 0; i < list->size(); ++i) {
+    const nlohmann::json& v = (*list)[i];
+    if (!v.is_string() || v.get_ref<const std::string&>().empty() ||
+        v.get_ref<const std::string&>().size() > 255) {
+      return Status::InvalidArgument("field '" + r.FieldPath(name) + "[" + std::to_string(i) +
+                                     "]': expected a non-empty string");
+    }
+    out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+Status ParseGpu(const nlohmann::json& j, VmSpec& spec) {
+  FieldReader r(j, "gpu");
+  GpuRequest& g = spec.request.gpu;
+  DS_ASSIGN_OR_RETURN(g.profile, r.String("profile", false, 32));
+  DS_ASSIGN_OR_RETURN(int64_t count, r.Int("count", false, 0, 64, g.profile.empty() ? 1 : 1));
+  DS_ASSIGN_OR_RETURN(int64_t milli, r.Int("milli", false, 1, kMilliPerDevice, kMilliPerDevice));
+  DS_ASSIGN_OR_RETURN(g.models, StringList(r, "models"));
+  DS_RETURN_IF_ERROR(r.CheckNoUnknown());
+  if (!g.profile.empty()) {
+    if (count != 1 || r.Has("milli")) {
+      return Status::InvalidArgument("field 'gpu': a profile request is one partition; "
+                                     "give either {profile} or {count, milli}");
+    }
+  } else if (count > 1 && milli != kMilliPerDevice) {
+    return Status::InvalidArgument("field 'gpu.milli': only a single-GPU request (count 1) may "
+                                   "ask for part of a GPU");
+  }
+  g.count = static_cast<int>(count);
+  g.milli = count == 0 ? 0 : static_cast<int>(milli);
+  nlohmann::json out = {{"count", g.count}};
+  if (!g.profile.empty()) {
+    out["profile"] = g.profile;
+  } else {
+    out["milli"] = g.milli;
+  }
+  if (!g.models.empty()) out["models"] = g.models;
+  spec.normalized["gpu"] = std::move(out);
+  return Status::Ok();
+}
+
+Status ParseQos(const nlohmann::json* j, VmSpec& spec) {
+  nlohmann::json empty = nlohmann::json::object();
+  FieldReader r(j != nullptr ? *j : empty, "qos");
+  DS_ASSIGN_OR_RETURN(int64_t weight, r.Int("cpu_weight", false, 1, 10000, 100));
+  spec.qos = {{"cpu_weight", weight}};
+  DS_ASSIGN_OR_RETURN(int64_t cap, r.Int("cpu_cap_pct", false, 1, 100, 0));
+  if (cap > 0) spec.qos["cpu_cap_pct"] = cap;
+  for (const char* f : {"disk_read_iops", "disk_write_iops", "disk_read_bytes_sec",
+                        "disk_write_bytes_sec", "net_mbps"}) {
+    DS_ASSIGN_OR_RETURN(int64_t v, r.Int(f, false, 1, int64_t{1} << 50, 0));
+    if (v > 0) spec.qos[f] = v;
+  }
+  DS_RETURN_IF_ERROR(r.CheckNoUnknown());
+  spec.normalized["qos"] = spec.qos;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<VmSpec> ParseVmSpec(const nlohmann::json& body) {
+  VmSpec spec;
+  FieldReader r(body, "");
+  DS_ASSIGN_OR_RETURN(spec.name, r.String("name", true, 63));
+  DS_RETURN_IF_ERROR(CheckName(spec.name, "name"));
+  VmRequest& req = spec.request;
+  DS_ASSIGN_OR_RETURN(req.cpu_milli, r.Int("cpu_milli", true, 1, kMaxCpuMilli));
+  DS_ASSIGN_OR_RETURN(req.memory_mib, r.Int("memory_mib", true, 1, kMaxMemoryMib));
+  spec.normalized = {{"name", spec.name},
+                     {"cpu_milli", req.cpu_milli},
+                     {"memory_mib", req.memory_mib}};
+  DS_ASSIGN_OR_RETURN(const nlohmann::json* gpu, r.Object("gpu", false));
+  if (gpu != nullptr) {
+    DS_RETURN_IF_ERROR(ParseGpu(*gpu, spec));
+  } else {
+    spec.normalized["gpu"] = {{"count", 0}};
+  }
+  DS_ASSIGN_OR_RETURN(const nlohmann::json* qos, r.Object("qos", false));
+  DS_RETURN_IF_ERROR(ParseQos(qos, spec));
+  DS_ASSIGN_OR_RETURN(std::string floor, r.String("isolation_floor", false, 32));
+  if (!floor.empty()) {
+    Result<IsolationClass> c = ParseIsolationClass(floor);
+    if (!c.ok()) {
+      return Status::InvalidArgument("field 'isolation_floor': unknown isolation '" + floor +
+                                     "' (known: time_slice, mps, hypervisor_sched, hw_partition)");
+    }
+    req.isolation_floor = *c;
+    spec.normalized["isolation_floor"] = floor;
+  }
+  DS_ASSIGN_OR_RETURN(spec.anti_affinity_group, r.String("anti_affinity_group", false, 63));
+  if (!spec.anti_affinity_group.empty()) {
+    DS_RETURN_IF_ERROR(CheckName(spec.anti_affinity_group, "anti_affinity_group"));
+    spec.normalized["anti_affinity_group"] = spec.anti_affinity_group;
+  }
+  DS_ASSIGN_OR_RETURN(req.required_traits, StringList(r, "required_traits"));
+  DS_ASSIGN_OR_RETURN(req.forbidden_traits, StringList(r, "forbidden_traits"));
+  if (!req.required_traits.empty()) spec.normalized["required_traits"] = req.required_traits;
+  if (!req.forbidden_traits.empty()) spec.normalized["forbidden_traits"] = req.forbidden_traits;
+  DS_ASSIGN_OR_RETURN(spec.policy, r.String("policy", false, 63));
+  if (!spec.policy.empty()) spec.normalized["policy"] = spec.policy;
+  DS_RETURN_IF_ERROR(r.CheckNoUnknown());
+  Status valid = req.Validate();
+  if (!valid.ok()) return Status::InvalidArgument(valid.message());
+  return spec;
+}
+
+Result<ResizeSpec> ParseResizeSpec(const nlohmann::json& body) {
+  ResizeSpec s;
+  FieldReader r(body, "");
+  DS_ASSIGN_OR_RETURN(s.cpu_milli, r.Int("cpu_milli", false, 1, kMaxCpuMilli, -1));
+  DS_ASSIGN_OR_RETURN(s.memory_mib, r.Int("memory_mib", false, 1, kMaxMemoryMib, -1));
+  DS_ASSIGN_OR_RETURN(s.gpu_milli, r.Int("gpu_milli", false, 1, kMilliPerDevice, -1));
+  DS_RETURN_IF_ERROR(r.CheckNoUnknown());
+  if (s.cpu_milli < 0 && s.memory_mib < 0 && s.gpu_milli < 0) {
+    return Status::InvalidArgument("resize needs at least one of cpu_milli, memory_mib, gpu_milli");
+  }
+  return s;
+}
+
+Result<VmSpec> VmSpecFromStored(const std::string& spec_json) {
+  DS_ASSIGN_OR_RETURN(nlohmann::json j, ParseJsonObject(spec_json));
+  return ParseVmSpec(j);
+}
+
+}  // namespace devshare::server

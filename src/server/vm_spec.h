@@ -1,0 +1,44 @@
+// The body of POST /v1/vms and /v1/vms/{id}/resize: parsing into a core VmRequest plus the parts
+// placement does not use (QoS, anti-affinity group, policy), and the normalised JSON stored.
+// Thread-safety: pure functions.
+#ifndef DEVSHARE_SERVER_VM_SPEC_H_
+#define DEVSHARE_SERVER_VM_SPEC_H_
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "devshare/core/request.h"
+#include "devshare/core/result.h"
+
+namespace devshare::server {
+
+struct VmSpec {
+  std::string name;
+  VmRequest request;  // id and tenant are set by the ledger
+  nlohmann::json qos;  // normalised: cpu_weight, cpu_cap_pct, disk/net limits
+  std::string anti_affinity_group;
+  std::string policy;  // empty = the server's default
+  nlohmann::json normalized;
+};
+
+// Fields: name, cpu_milli, memory_mib (required); gpu {count, milli} | {profile} (+ models);
+// qos {cpu_weight 1..10000 (default 100), cpu_cap_pct 1..100, disk_read_iops, disk_write_iops,
+// disk_read_bytes_sec, disk_write_bytes_sec, net_mbps}; isolation_floor; anti_affinity_group;
+// required_traits, forbidden_traits; policy. InvalidArgument naming the field otherwise.
+Result<VmSpec> ParseVmSpec(const nlohmann::json& body);
+
+// Resize body: any of cpu_milli, memory_mib, gpu_milli (for a VM holding one shared GPU).
+struct ResizeSpec {
+  int64_t cpu_milli = -1;  // -1 = unchanged
+  int64_t memory_mib = -1;
+  int64_t gpu_milli = -1;
+};
+Result<ResizeSpec> ParseResizeSpec(const nlohmann::json& body);
+
+// JSON of a spec as stored and returned (also used to rebuild the VmRequest at load).
+Result<VmSpec> VmSpecFromStored(const std::string& spec_json);
+
+}  // namespace devshare::server
+
+#endif  // DEVSHARE_SERVER_VM_SPEC_H_
