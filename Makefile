@@ -2,7 +2,7 @@
 # suites except those labelled slow). Each installs its Debian build dependencies when missing.
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
-BUILD_PACKAGES := cmake g++ make libgtest-dev libgmock-dev libbenchmark-dev libglpk-dev libsqlite3-dev libssl-dev
+BUILD_PACKAGES := cmake g++ make libgtest-dev libgmock-dev libbenchmark-dev libglpk-dev libsqlite3-dev libssl-dev libcpp-httplib-dev nlohmann-json3-dev pkg-config
 TEST_PACKAGES := chromium
 
 .PHONY: all deps test-deps build run test test-slow clean

@@ -12,6 +12,9 @@
 namespace devshare::cli {
 
 int RunBenchCommand(const std::vector<std::string>& args) {
+  if (!args.empty() && args[0] == "api") {
+    return RunBenchApiCommand(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
   auto flags = Flags::Parse(
       args,
       {"nodes", "pods", "policies", "seeds", "jobs", "tune", "generated-nodes", "generator-seed"},
@@ -20,7 +23,8 @@ int RunBenchCommand(const std::vector<std::string>& args) {
   const bool generated = flags->Has("generated-nodes");
   if (flags->Has("help") || (!generated && (!flags->Has("nodes") || !flags->Has("pods")))) {
     std::fputs(
-        "usage: devshare bench (--nodes NODES.csv --pods PODS.csv | --generated-nodes N)\n"
+        "usage: devshare bench api --help   (REST API throughput)\n"
+        "       devshare bench (--nodes NODES.csv --pods PODS.csv | --generated-nodes N)\n"
         "                      [--policies ...] [--seeds 42-51] [--jobs 2] [--tune 1.3]\n"
         "                      [--no-grid] [--generator-seed 42]\n"
         "  prints the single-core wall time and decisions/s of one run per policy, then\n"

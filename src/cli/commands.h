@@ -4,9 +4,11 @@
 #ifndef DEVSHARE_CLI_COMMANDS_H_
 #define DEVSHARE_CLI_COMMANDS_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "devshare/core/result.h"
 #include "devshare/core/status.h"
 
 namespace devshare::cli {
@@ -15,6 +17,39 @@ int RunSimCommand(const std::vector<std::string>& args);
 int RunGenCommand(const std::vector<std::string>& args);
 int RunDemoCommand(const std::vector<std::string>& args);
 int RunBenchCommand(const std::vector<std::string>& args);
+int RunBenchApiCommand(const std::vector<std::string>& args);
+int RunServeCommand(const std::vector<std::string>& args);
+int RunAuditCommand(const std::vector<std::string>& args);
+// Client commands (vm, host, tenant) talking to a server: client_command.cc.
+int RunClientCommand(const std::string& noun, const std::vector<std::string>& args);
+
+}  // namespace devshare::cli
+
+namespace devshare::server {
+class ControlPlane;
+class HttpApi;
+}  // namespace devshare::server
+
+namespace devshare::cli {
+
+// A running control plane with its HTTP API (serve and demo share it).
+struct ServeConfig {
+  std::string listen = "127.0.0.1:8080";
+  std::string db = "sqlite:./var/devshare.db";
+  std::string admin_token_file = "./var/admin.token";
+  std::string policy = "devshare";
+  int threads = 64;
+};
+struct ServerBundle {
+  std::unique_ptr<server::ControlPlane> control_plane;
+  std::unique_ptr<server::HttpApi> api;
+  std::string url;
+  bool admin_token_created = false;
+  ~ServerBundle();
+};
+Result<std::unique_ptr<ServerBundle>> StartServer(const ServeConfig& config);
+// Blocks until SIGINT/SIGTERM, then stops the API and the control plane.
+int ServeUntilSignal(ServerBundle& bundle);
 
 // Prints "devshare <cmd>: <status message>" to stderr and returns the mapped exit code.
 int Fail(const std::string& command, const Status& status);

@@ -1,9 +1,14 @@
 // `devshare demo` (what `make run` runs): generate a cluster and workload with the project's own
 // generator, run every built-in policy side by side over a few seeds, print the table and write
-// the report.
+// the report; then serve the control plane on embedded defaults (a SQLite file under ./var/, the
+// generated hosts registered) until Ctrl-C.
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
+#include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
@@ -11,16 +16,24 @@
 #include "devshare/sim/experiment.h"
 #include "devshare/sim/sim_output.h"
 #include "devshare/sim/workload_generator.h"
+#include "server/control_plane.h"
 
 namespace devshare::cli {
 
 int RunDemoCommand(const std::vector<std::string>& args) {
-  auto flags = Flags::Parse(args, {"nodes", "seed", "seeds", "out", "jobs", "tune"}, {"help"});
+  auto flags = Flags::Parse(
+      args, {"nodes", "seed", "seeds", "out", "jobs", "tune", "listen", "db", "admin-token-file"},
+      {"help", "no-serve"});
   if (!flags.ok()) return Fail("demo", flags.status());
   if (flags->Has("help")) {
     std::fputs(
         "usage: devshare demo [--nodes 1213] [--seed 7] [--seeds 42-46] [--tune 1.3] "
-        "[--jobs 2] [--out devshare-demo]\n",
+        "[--jobs 2] [--out devshare-demo]\n"
+        "                     [--listen 127.0.0.1:8080] [--db sqlite:./var/devshare.db]\n"
+        "                     [--admin-token-file ./var/admin.token] [--no-serve]\n"
+        "  runs every policy on a generated cluster and workload, writes report.html, then\n"
+        "  serves the control plane with the generated hosts registered until Ctrl-C\n"
+        "  (--no-serve: stop after the report)\n",
         stdout);
     return kExitOk;
   }
@@ -73,7 +86,51 @@ int RunDemoCommand(const std::vector<std::string>& args) {
   if (!st.ok()) return Fail("demo", st);
   std::printf("\nLower unallocated GPU %% at 100 %% arrival is better. Report: %s/report.html\n",
               out.c_str());
-  return kExitOk;
+  std::fflush(stdout);
+  if (flags->Has("no-serve")) return kExitOk;
+
+  ServeConfig config;
+  config.listen = flags->Get("listen", config.listen);
+  config.db = flags->Get("db", config.db);
+  config.admin_token_file = flags->Get("admin-token-file", config.admin_token_file);
+  Result<std::unique_ptr<ServerBundle>> bundle = StartServer(config);
+  if (!bundle.ok()) return Fail("demo", bundle.status());
+  // Register the generated hosts (as the system admin, through the same code path as
+  // PUT /v1/hosts); several threads so the group commit batches them.
+  server::Principal admin;
+  admin.kind = server::Principal::Kind::kToken;
+  admin.tenant_id = server::kSystemTenant;
+  admin.role = "admin";
+  admin.actor = "demo";
+  std::atomic<size_t> next{0};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&] {
+      for (size_t i; (i = next++) < w->nodes.size();) {
+        const sim::NodeRecord& n = w->nodes[i];
+        nlohmann::json body = {{"cpu_milli", n.cpu_milli}, {"memory_mib", n.memory_mib},
+                               {"gpus", nlohmann::json::array()}};
+        for (int g = 0; g < n.gpus; ++g) {
+          body["gpus"].push_back({{"id", "gpu" + std::to_string(g)}, {"model", n.model}});
+        }
+        server::ApiResponse r = (*bundle)->control_plane->PutHost(admin, n.name, body.dump());
+        if (r.status != 200 && r.status != 201) failed++;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  if (failed > 0) {
+    std::fprintf(stderr, "devshare demo: %d host registrations failed\n", failed.load());
+  }
+  std::printf("\nControl plane: %s (store %s, %zu hosts registered)\n", (*bundle)->url.c_str(),
+              config.db.c_str(), w->nodes.size() - static_cast<size_t>(failed.load()));
+  std::printf("Admin token: %s  (e.g. curl -H \"Authorization: Bearer $(cat %s)\" %s/v1/hosts)\n",
+              config.admin_token_file.c_str(), config.admin_token_file.c_str(),
+              (*bundle)->url.c_str());
+  std::printf("Serving until Ctrl-C.\n");
+  std::fflush(stdout);
+  return ServeUntilSignal(**bundle);
 }
 
 }  // namespace devshare::cli

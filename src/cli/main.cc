@@ -22,6 +22,11 @@ constexpr const char* kUsage =
     "  gen    write a synthetic openb-like cluster and workload: --nodes N --seed S --out DIR\n"
     "  demo   generate a cluster and workload, run all policies side by side, print the table\n"
     "  bench  placement speed benchmarks (devshare bench --help)\n"
+    "  serve  the control plane: REST API over the durable ledger (devshare serve --help)\n"
+    "  audit  devshare audit verify --db sqlite:PATH: check the audit hash chain\n"
+    "  vm     vm create|list|show|delete|resize (client; --server URL, DEVSHARE_TOKEN)\n"
+    "  host   host list|show (client)\n"
+    "  tenant tenant create|list, tenant token NAME|ID --role R (client)\n"
     "\n"
     "Run 'devshare <command> --help' for a command's flags.\n";
 
@@ -36,6 +41,11 @@ int Dispatch(int argc, char** argv) {
   if (cmd == "gen") return devshare::cli::RunGenCommand(args);
   if (cmd == "demo") return devshare::cli::RunDemoCommand(args);
   if (cmd == "bench") return devshare::cli::RunBenchCommand(args);
+  if (cmd == "serve") return devshare::cli::RunServeCommand(args);
+  if (cmd == "audit") return devshare::cli::RunAuditCommand(args);
+  if (cmd == "vm" || cmd == "host" || cmd == "tenant") {
+    return devshare::cli::RunClientCommand(cmd, args);
+  }
   std::fprintf(stderr, "devshare: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
   return devshare::cli::kExitBadInput;
 }

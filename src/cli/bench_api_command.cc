@@ -1,0 +1,220 @@
+// `devshare bench api`: sustained VM create+delete throughput and latency of the REST API with
+// many keep-alive clients against a server on loopback (in-process on a temp SQLite file by
+// default, or an external one with --url).
+#include <httplib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "cli/flags.h"
+#include "devshare/core/random.h"
+#include "server/control_plane.h"
+#include "server/http_api.h"
+
+namespace devshare::cli {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: devshare bench api [--hosts 1000] [--clients 32] [--seconds 10] [--seed 42]\n"
+    "                          [--db sqlite:PATH] [--keep-db]\n"
+    "  starts the control plane on 127.0.0.1 (SQLite, synchronous=FULL, in a temp folder\n"
+    "  unless --db), registers --hosts hosts of 64 CPUs / 256 GiB / 8 GPUs, then --clients\n"
+    "  keep-alive clients each create a VM and delete it again, for --seconds; prints\n"
+    "  requests/s, create+delete pairs/s and latency percentiles per operation.\n";
+
+struct Sample {
+  std::vector<double> create_ms, delete_ms;
+  int64_t failures = 0;
+  std::string first_failure;
+};
+
+double Percentile(std::vector<double>& v, double q) {
+  if (v.empty()) return 0;
+  size_t k = static_cast<size_t>(q * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + k, v.end());
+  return v[k];
+}
+
+}  // namespace
+
+int RunBenchApiCommand(const std::vector<std::string>& args) {
+  auto flags =
+      Flags::Parse(args, {"hosts", "clients", "seconds", "seed", "db"}, {"help", "keep-db"});
+  if (!flags.ok()) return Fail("bench api", flags.status());
+  if (flags->Has("help")) {
+    std::fputs(kUsage, stdout);
+    return kExitOk;
+  }
+  auto hosts = flags->GetInt("hosts", 1000, 1, 100000);
+  auto clients = flags->GetInt("clients", 32, 1, 512);
+  auto seconds = flags->GetInt("seconds", 10, 1, 3600);
+  auto seed = flags->GetInt("seed", 42, 0, INT64_MAX);
+  for (const Status& s : {hosts.status(), clients.status(), seconds.status(), seed.status()}) {
+    if (!s.ok()) return Fail("bench api", s);
+  }
+  std::error_code ec;
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("devshare-bench-api-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir, ec);
+  ServeConfig config;
+  config.listen = "127.0.0.1:0";
+  config.db = flags->Get("db", "sqlite:" + (dir / "bench.db").string());
+  config.admin_token_file = (dir / "admin.token").string();
+  config.threads = static_cast<int>(*clients) + 8;
+  Result<std::unique_ptr<ServerBundle>> bundle = StartServer(config);
+  if (!bundle.ok()) return Fail("bench api", bundle.status());
+  std::string admin;
+  std::ifstream(config.admin_token_file) >> admin;
+  const std::string url = (*bundle)->url;
+  std::fprintf(stderr, "bench api: server %s, store %s\n", url.c_str(), config.db.c_str());
+
+  auto client = [&](const std::string& token) {
+    auto c = std::make_unique<httplib::Client>(url);
+    c->set_keep_alive(true);
+    c->set_tcp_nodelay(true);
+    c->set_read_timeout(30, 0);
+    c->set_default_headers({{"Authorization", "Bearer " + token}});
+    return c;
+  };
+  // Hosts, registered by --clients threads in parallel (group commit batches them).
+  const auto t_hosts = std::chrono::steady_clock::now();
+  std::atomic<int64_t> next_host{0};
+  std::atomic<int64_t> host_errors{0};
+  std::mutex first_error_mu;
+  std::string first_error;
+  {
+    std::vector<std::thread> ts;
+    for (int64_t c = 0; c < *clients; ++c) {
+      ts.emplace_back([&] {
+        auto cli = client(admin);
+        for (int64_t i; (i = next_host++) < *hosts;) {
+          nlohmann::json body = {{"cpu_milli", 64000}, {"memory_mib", 262144},
+                                 {"gpus", nlohmann::json::array()}};
+          for (int g = 0; g < 8; ++g) {
+            body["gpus"].push_back({{"id", "gpu" + std::to_string(g)}, {"model", "A100"}});
+          }
+          char name[32];
+          std::snprintf(name, sizeof name, "h%05lld", static_cast<long long>(i));
+          auto r = cli->Put(std::string("/v1/hosts/") + name, body.dump(), "application/json");
+          if (!r || (r->status != 201 && r->status != 200)) {
+            if (host_errors++ == 0) {
+              std::lock_guard<std::mutex> lock(first_error_mu);
+              first_error = r ? std::to_string(r->status) + " " + r->body
+                              : "transport: " + httplib::to_string(r.error());
+            }
+          }
+        }
+      });
+    }
+    for (auto& t : ts) t.join();
+  }
+  if (host_errors > 0) {
+    return Fail("bench api", Status::Internal(std::to_string(host_errors.load()) +
+                                              " host registrations failed; first: " + first_error));
+  }
+  std::fprintf(stderr, "bench api: %lld hosts registered in %.2f s\n",
+               static_cast<long long>(*hosts),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t_hosts).count());
+  auto admin_cli = client(admin);
+  auto tr = admin_cli->Post("/v1/tenants", R"({"name":"bench"})", "application/json");
+  if (!tr || tr->status != 201) return Fail("bench api", Status::Internal("tenant create failed"));
+  const std::string tenant = nlohmann::json::parse(tr->body)["id"];
+  auto kr = admin_cli->Post("/v1/tenants/" + tenant + "/tokens", R"({"role":"member"})",
+                            "application/json");
+  if (!kr || kr->status != 201) return Fail("bench api", Status::Internal("token create failed"));
+  const std::string member = nlohmann::json::parse(kr->body)["token"];
+
+  std::vector<Sample> samples(*clients);
+  std::atomic<bool> stop{false};
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::thread> ts;
+  for (int64_t c = 0; c < *clients; ++c) {
+    ts.emplace_back([&, c] {
+      auto cli = client(member);
+      Random rng(static_cast<uint64_t>(*seed) * 1000003 + static_cast<uint64_t>(c));
+      Sample& s = samples[c];
+      int64_t n = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        nlohmann::json body = {{"name", "b" + std::to_string(c) + "-" + std::to_string(n++)},
+                               {"cpu_milli", 1000 + 1000 * static_cast<int64_t>(rng.Uniform(4))},
+                               {"memory_mib", 2048 * (1 + static_cast<int64_t>(rng.Uniform(4)))}};
+        if (rng.Uniform(2) == 0) {
+          body["gpu"] = {{"count", 1}, {"milli", 100 * (1 + static_cast<int64_t>(rng.Uniform(5)))}};
+        }
+        auto a = std::chrono::steady_clock::now();
+        auto r = cli->Post("/v1/vms", body.dump(), "application/json");
+        auto b = std::chrono::steady_clock::now();
+        if (!r || r->status != 201) {
+          if (s.failures++ == 0) {
+            s.first_failure = r ? std::to_string(r->status) + " " + r->body
+                                : "transport: " + httplib::to_string(r.error());
+          }
+          continue;
+        }
+        s.create_ms.push_back(std::chrono::duration<double, std::milli>(b - a).count());
+        const std::string id = nlohmann::json::parse(r->body)["id"];
+        a = std::chrono::steady_clock::now();
+        auto d = cli->Delete("/v1/vms/" + id);
+        b = std::chrono::steady_clock::now();
+        if (!d || d->status != 200) {
+          if (s.failures++ == 0) s.first_failure = d ? d->body : "transport error on delete";
+          continue;
+        }
+        s.delete_ms.push_back(std::chrono::duration<double, std::milli>(b - a).count());
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(*seconds));
+  stop = true;
+  for (auto& t : ts) t.join();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  Sample all;
+  for (Sample& s : samples) {
+    all.create_ms.insert(all.create_ms.end(), s.create_ms.begin(), s.create_ms.end());
+    all.delete_ms.insert(all.delete_ms.end(), s.delete_ms.begin(), s.delete_ms.end());
+    all.failures += s.failures;
+    if (all.first_failure.empty()) all.first_failure = s.first_failure;
+  }
+  std::vector<double> both = all.create_ms;
+  both.insert(both.end(), all.delete_ms.begin(), all.delete_ms.end());
+  server::ControlPlaneStats st = (*bundle)->control_plane->Stats();
+  std::printf("bench api: %lld hosts, %lld keep-alive clients, %.1f s, store %s\n",
+              static_cast<long long>(*hosts), static_cast<long long>(*clients), wall,
+              config.db.c_str());
+  std::printf("%-10s %10s %10s %10s %10s %10s\n", "operation", "count", "per s", "p50 ms",
+              "p99 ms", "max ms");
+  auto row = [&](const char* name, std::vector<double>& v) {
+    std::vector<double> copy = v;
+    double mx = copy.empty() ? 0 : *std::max_element(copy.begin(), copy.end());
+    std::printf("%-10s %10zu %10.0f %10.2f %10.2f %10.2f\n", name, v.size(),
+                static_cast<double>(v.size()) / wall, Percentile(copy, 0.5),
+                Percentile(copy, 0.99), mx);
+  };
+  row("create", all.create_ms);
+  row("delete", all.delete_ms);
+  row("all", both);
+  std::printf("create+delete pairs/s: %.0f; failures: %lld; group commits: %lld (%.1f ops each, "
+              "max %lld)\n",
+              static_cast<double>(all.delete_ms.size()) / wall,
+              static_cast<long long>(all.failures), static_cast<long long>(st.commits),
+              st.commits ? static_cast<double>(st.committed_ops) / st.commits : 0.0,
+              static_cast<long long>(st.max_batch_seen));
+  if (all.failures > 0) std::printf("first failure: %s\n", all.first_failure.c_str());
+  bundle->reset();
+  if (!flags->Has("keep-db")) std::filesystem::remove_all(dir, ec);
+  return all.failures > 0 ? kExitFailure : kExitOk;
+}
+
+}  // namespace devshare::cli

@@ -1,0 +1,188 @@
+// `devshare serve`: the control plane (REST API over the durable ledger) until SIGINT/SIGTERM.
+#include <openssl/rand.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "cli/flags.h"
+#include "devshare/store/audit_chain.h"
+#include "devshare/store/store.h"
+#include "server/control_plane.h"
+#include "server/http_api.h"
+
+namespace devshare::cli {
+namespace {
+
+constexpr const char* kServeUsage =
+    "usage: devshare serve [--listen 127.0.0.1:8080] [--db sqlite:./var/devshare.db | memory:]\n"
+    "                      [--admin-token-file ./var/admin.token] [--policy devshare]\n"
+    "                      [--threads 64]\n"
+    "Serves the REST API (docs/api.md) until SIGINT or SIGTERM. The admin token file is created\n"
+    "with a fresh random token (mode 0600) when missing; its holder is an admin of the 'system'\n"
+    "tenant.\n";
+
+Result<std::pair<std::string, int>> ParseListen(const std::string& s) {
+  size_t colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return Status::InvalidArgument("--listen: expected HOST:PORT, got '" + s + "'");
+  }
+  std::string host = s.substr(0, colon);
+  char* end = nullptr;
+  long port = std::strtol(s.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || port < 0 || port > 65535 || colon + 1 == s.size()) {
+    return Status::InvalidArgument("--listen: bad port in '" + s + "'");
+  }
+  return std::make_pair(host, static_cast<int>(port));
+}
+
+// Reads the admin token from `path`, creating it (0600, parent folders too) when missing.
+Result<std::string> LoadOrCreateAdminToken(const std::string& path, bool* created) {
+  *created = false;
+  std::ifstream in(path);
+  if (in) {
+    std::string token;
+    std::getline(in, token);
+    if (token.size() < 16) {
+      return Status::InvalidArgument("admin token file " + path + ": token shorter than 16 chars");
+    }
+    return token;
+  }
+  std::error_code ec;
+  std::filesystem::path p(path);
+  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
+  unsigned char secret[24];
+  if (RAND_bytes(secret, sizeof secret) != 1) return Status::Internal("no randomness");
+  std::string token = "dst_";
+  for (unsigned char c : secret) {
+    static const char* kDigits = "0123456789abcdef";
+    token += kDigits[c >> 4];
+    token += kDigits[c & 15];
+  }
+  // O_EXCL: never overwrite a file another process created meanwhile.
+  FILE* f = nullptr;
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd >= 0) f = ::fdopen(fd, "w");
+  if (f == nullptr) {
+    return Status::Unavailable("cannot create admin token file " + path + ": " +
+                               std::strerror(errno));
+  }
+  std::fprintf(f, "%s\n", token.c_str());
+  std::fflush(f);
+  ::fsync(fileno(f));
+  std::fclose(f);
+  *created = true;
+  return token;
+}
+
+volatile sig_atomic_t g_stop = 0;
+void OnSignal(int) { g_stop = 1; }
+
+}  // namespace
+
+Result<std::unique_ptr<ServerBundle>> StartServer(const ServeConfig& config) {
+  auto bundle = std::make_unique<ServerBundle>();
+  DS_ASSIGN_OR_RETURN(auto listen, ParseListen(config.listen));
+  DS_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> st, store::OpenStore(config.db));
+  bool created = false;
+  DS_ASSIGN_OR_RETURN(std::string token, LoadOrCreateAdminToken(config.admin_token_file, &created));
+  bundle->admin_token_created = created;
+  server::ControlPlaneOptions options;
+  options.default_policy = config.policy;
+  options.bootstrap_admin_sha256 = store::Sha256Hex(token);
+  DS_ASSIGN_OR_RETURN(bundle->control_plane,
+                      server::ControlPlane::Open(std::move(st), std::move(options)));
+  bundle->api = std::make_unique<server::HttpApi>(bundle->control_plane.get());
+  server::HttpApiOptions http;
+  http.host = listen.first;
+  http.port = listen.second;
+  http.threads = config.threads;
+  DS_RETURN_IF_ERROR(bundle->api->Start(http));
+  bundle->url = "http://" + listen.first + ":" + std::to_string(bundle->api->port());
+  return bundle;
+}
+
+int ServeUntilSignal(ServerBundle& bundle) {
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = OnSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  while (!g_stop) ::usleep(100 * 1000);
+  std::fprintf(stderr, "devshare serve: stopping\n");
+  bundle.api->Stop();
+  bundle.control_plane.reset();
+  return kExitOk;
+}
+
+int RunServeCommand(const std::vector<std::string>& args) {
+  for (const std::string& a : args) {
+    if (a == "--help" || a == "-h") {
+      std::fputs(kServeUsage, stdout);
+      return kExitOk;
+    }
+  }
+  Result<Flags> flags =
+      Flags::Parse(args, {"listen", "db", "admin-token-file", "policy", "threads"}, {});
+  if (!flags.ok()) return Fail("serve", flags.status());
+  ServeConfig config;
+  config.listen = flags->Get("listen", config.listen);
+  config.db = flags->Get("db", config.db);
+  config.admin_token_file = flags->Get("admin-token-file", config.admin_token_file);
+  config.policy = flags->Get("policy", config.policy);
+  Result<int64_t> threads = flags->GetInt("threads", config.threads, 4, 1024);
+  if (!threads.ok()) return Fail("serve", threads.status());
+  config.threads = static_cast<int>(*threads);
+  Result<std::unique_ptr<ServerBundle>> bundle = StartServer(config);
+  if (!bundle.ok()) return Fail("serve", bundle.status());
+  std::printf("devshare serve: listening on %s (store %s)\n", (*bundle)->url.c_str(),
+              (*bundle)->control_plane->store().Describe().c_str());
+  std::printf("devshare serve: admin token in %s%s\n", config.admin_token_file.c_str(),
+              (*bundle)->admin_token_created ? " (created)" : "");
+  std::fflush(stdout);
+  return ServeUntilSignal(**bundle);
+}
+
+int RunAuditCommand(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] != "verify") {
+    std::fputs("usage: devshare audit verify --db sqlite:PATH\n", stderr);
+    return kExitBadInput;
+  }
+  Result<Flags> flags =
+      Flags::Parse(std::vector<std::string>(args.begin() + 1, args.end()), {"db"}, {});
+  if (!flags.ok()) return Fail("audit verify", flags.status());
+  if (!flags->Has("db")) {
+    return Fail("audit verify", Status::InvalidArgument("--db is required"));
+  }
+  Result<std::unique_ptr<store::Store>> st = store::OpenStore(flags->Get("db"));
+  if (!st.ok()) return Fail("audit verify", st.status());
+  Result<std::vector<store::AuditRecord>> records = (*st)->ReadAudit(0, 0);
+  if (!records.ok()) return Fail("audit verify", records.status());
+  Result<store::AuditHead> head = (*st)->ReadAuditHead();
+  if (!head.ok()) return Fail("audit verify", head.status());
+  Status s = store::VerifyAuditChain(*records, *head);
+  if (!s.ok()) {
+    std::printf("BAD: %s\n", s.message().c_str());
+    return kExitFailure;
+  }
+  std::printf("OK: %zu audit records, head seq %lld hash %s\n", records->size(),
+              static_cast<long long>(head->seq), head->hash_hex.c_str());
+  return kExitOk;
+}
+
+}  // namespace devshare::cli
+
+namespace devshare::cli {
+ServerBundle::~ServerBundle() {
+  if (api) api->Stop();
+}
+}  // namespace devshare::cli
