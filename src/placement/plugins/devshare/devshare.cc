@@ -42,6 +42,7 @@ constexpr size_t kWindowRequests = 4096;    // online estimate of M: the last re
 constexpr size_t kRelearnEvery = 512;       // re-estimate M after this many requests
 constexpr double kTypicalCoverage = 0.95;   // FGD's cut of the shape list
 constexpr double kRelearnDistance = 0.15;   // total variation that counts as drift
+constexpr size_t kMaxCacheKeys = 1024;      // (shape, tenant, floor) keys of the score cache
 
 bool Accepts(const TaskShape& m, const std::string& model) {
   return m.models.empty() || std::find(m.models.begin(), m.models.end(), model) != m.models.end();
@@ -63,9 +64,19 @@ class DevsharePolicy final : public ScorePlugin {
     }
     Learn(req);
     UpdatePrices(cluster);
-    cacheable_ = req.tenant.empty() && !req.isolation_floor;
-    if (!cacheable_) return;
-    auto [it, inserted] = shape_ids_.emplace(RequestShapeKey(req), static_cast<int>(cache_.size()));
+    // A host's candidates depend on the request's shape and, through which GPUs it may share
+    // (tenant mixing, isolation floor), on its tenant and floor: those key the cache. Many
+    // tenants x shapes would grow it without bound, so it is dropped past kMaxCacheKeys.
+    std::string key = RequestShapeKey(req);
+    if (!req.tenant.empty() || req.isolation_floor) {
+      key += "|" + req.tenant + "|" +
+             (req.isolation_floor ? std::string(IsolationClassName(*req.isolation_floor)) : "");
+    }
+    if (shape_ids_.size() >= kMaxCacheKeys && shape_ids_.count(key) == 0) {
+      shape_ids_.clear();
+      cache_.clear();
+    }
+    auto [it, inserted] = shape_ids_.emplace(std::move(key), static_cast<int>(cache_.size()));
     if (inserted) cache_.emplace_back();
     shape_ = it->second;
   }
@@ -263,7 +274,7 @@ class DevsharePolicy final : public ScorePlugin {
 
   const std::vector<Candidate>& Evaluate(const VmRequest& req, const HostState& h, int host_index) {
     Entry* e = &uncached_;
-    if (cacheable_) {
+    {
       std::vector<Entry>& row = cache_[shape_];
       if (host_index >= static_cast<int>(row.size())) row.resize(host_index + 1);
       e = &row[host_index];
@@ -367,7 +378,6 @@ class DevsharePolicy final : public ScorePlugin {
   Entry* last_entry_ = nullptr;
   std::vector<int32_t> scratch_;
   std::vector<int32_t> seen_;
-  bool cacheable_ = false;
   int shape_ = -1;
 };
 
