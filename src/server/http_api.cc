@@ -19,6 +19,14 @@ std::string BearerToken(const httplib::Request& req) {
   return h.substr(kPrefix.size());
 }
 
+bool ValidIdempotencyKey(const std::string& k) {
+  if (k.size() > 255) return false;
+  for (char c : k) {
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
 void Send(httplib::Response& res, const ApiResponse& r) {
   res.status = r.status;
   res.set_content(r.body.dump() + "\n", "application/json");
@@ -46,6 +54,12 @@ void HttpApi::Routes() {
                           p.kind == Principal::Kind::kAnonymous
                               ? "missing 'Authorization: Bearer <token>' header"
                               : "unknown or malformed bearer token"));
+      } else if (const std::string k = req.get_header_value("Idempotency-Key");
+                 !k.empty() && !ValidIdempotencyKey(k)) {
+        r = cp_->AuditRefusal(p, operation, req.path,
+                              ErrorResponse(400, "invalid_argument",
+                                            "header 'Idempotency-Key': 1-255 printable ASCII "
+                                            "characters"));
       } else {
         r = fn(req, p);
       }
@@ -137,7 +151,13 @@ void HttpApi::Routes() {
     if (!res.body.empty()) return;
     ApiResponse r;
     if (res.status == 413) {
-      r = ErrorResponse(413, "payload_too_large", "request body over the 1 MiB limit");
+      // cpp-httplib also caps form-encoded bodies (curl's default type) at 8 KiB.
+      r = ErrorResponse(413, "payload_too_large",
+                        req.get_header_value("Content-Type") ==
+                                "application/x-www-form-urlencoded"
+                            ? "request body over the 8 KiB limit of form-encoded bodies; send "
+                              "Content-Type: application/json (limit 1 MiB)"
+                            : "request body over the 1 MiB limit");
     } else if (res.status == 404) {
       r = ErrorResponse(404, "not_found", "no route " + req.method + " " + req.path);
     } else {
