@@ -1,0 +1,370 @@
+// Api client, setup calls and the offline invariant checker of the server integration tests.
+#include "tests/integration/server/test_util.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include "devshare/store/audit_chain.h"
+#include "devshare/store/store.h"
+
+namespace devshare::it {
+
+// --- Api -------------------------------------------------------------------------------------
+
+std::string Reply::Describe() const {
+  std::ostringstream s;
+  s << request << " -> ";
+  if (status == 0) {
+    s << "no answer (" << error << ")";
+  } else {
+    s << status << " " << (raw.size() > 600 ? raw.substr(0, 600) + "..." : raw);
+  }
+  return s.str();
+}
+
+Api::Api(const std::string& url, std::string token)
+    : client_(std::make_unique<httplib::Client>(url)), token_(std::move(token)) {
+  client_->set_keep_alive(true);
+  client_->set_connection_timeout(5, 0);
+  client_->set_read_timeout(60, 0);
+  client_->set_write_timeout(60, 0);
+}
+
+Api::~Api() = default;
+
+Reply Api::Send(const std::string& method, const std::string& path, const std::string* body,
+                const Headers& extra) {
+  httplib::Headers headers;
+  if (!authorization_.empty()) {
+    headers.emplace("Authorization", authorization_);
+  } else if (!token_.empty()) {
+    headers.emplace("Authorization", "Bearer " + token_);
+  }
+  for (const auto& [k, v] : extra) headers.emplace(k, v);
+  const char* type = "application/json";
+  httplib::Result res{nullptr, httplib::Error::Unknown};
+  if (method == "GET") {
+    res = client_->Get(path, headers);
+  } else if (method == "DELETE") {
+    res = client_->Delete(path, headers);
+  } else if (method == "POST") {
+    res = client_->Post(path, headers, *body, type);
+  } else if (method == "PUT") {
+    res = client_->Put(path, headers, *body, type);
+  } else if (method == "PATCH") {
+    res = client_->Patch(path, headers, *body, type);
+  }
+  Reply r;
+  r.request = method + " " + path;
+  if (!res) {
+    r.error = httplib::to_string(res.error());
+    r.body = nlohmann::json(nlohmann::json::value_t::discarded);
+    return r;
+  }
+  r.status = res->status;
+  r.raw = res->body;
+  r.body = nlohmann::json::parse(r.raw, nullptr, /*allow_exceptions=*/false);
+  return r;
+}
+
+Reply Api::Get(const std::string& path) { return Send("GET", path, nullptr, {}); }
+Reply Api::Delete(const std::string& path) { return Send("DELETE", path, nullptr, {}); }
+Reply Api::Post(const std::string& path, const std::string& body, const Headers& extra) {
+  return Send("POST", path, &body, extra);
+}
+Reply Api::Put(const std::string& path, const std::string& body, const Headers& extra) {
+  return Send("PUT", path, &body, extra);
+}
+Reply Api::Patch(const std::string& path, const std::string& body) {
+  return Send("PATCH", path, &body, {});
+}
+
+// --- setup -----------------------------------------------------------------------------------
+
+int PutHost(Api& admin, const std::string& name, const nlohmann::json& inventory) {
+  Reply r = admin.Put("/v1/hosts/" + name, inventory);
+  EXPECT_TRUE(r.status == 201 || r.status == 200) << r.Describe();
+  return r.status;
+}
+
+std::string CreateTenant(Api& admin, const std::string& name) {
+  Reply r = admin.Post("/v1/tenants", nlohmann::json{{"name", name}});
+  EXPECT_EQ(r.status, 201) << r.Describe();
+  if (r.status != 201 || !r.is_json()) return "";
+  return r.body.value("id", std::string());
+}
+
+std::string CreateToken(Api& admin, const std::string& tenant_id, const std::string& role) {
+  Reply r = admin.Post("/v1/tenants/" + tenant_id + "/tokens", nlohmann::json{{"role", role}});
+  EXPECT_EQ(r.status, 201) << r.Describe();
+  if (r.status != 201 || !r.is_json()) return "";
+  return r.body.value("token", std::string());
+}
+
+int64_t AuditHeadSeq(Api& admin) {
+  int64_t after = 0;
+  for (;;) {
+    Reply r = admin.Get("/v1/audit?after=" + std::to_string(after) + "&limit=10000");
+    if (r.status != 200 || !r.is_json()) {
+      ADD_FAILURE() << "reading the audit log: " << r.Describe();
+      return -1;
+    }
+    const int64_t next = r.body.value("next_after", int64_t{-1});
+    if (r.body["records"].empty() || next <= after) return std::max(after, next);
+    after = next;
+  }
+}
+
+nlohmann::json TightHost(double cpu_ratio, int64_t cpu_reserved_milli,
+                         int64_t memory_reserved_mib) {
+  return {{"cpu_milli", 16000},
+          {"memory_mib", 65536},
+          {"cpu_allocation_ratio", cpu_ratio},
+          {"cpu_reserved_milli", cpu_reserved_milli},
+          {"memory_reserved_mib", memory_reserved_mib},
+          {"gpus",
+           {{{"id", "g0"}, {"sharing", "fractional"}},
+            {{"id", "g1"}, {"sharing", "fractional"}},
+            {{"id", "g2"}, {"sharing", "exclusive"}}}}};
+}
+
+// --- invariant checker -----------------------------------------------------------------------
+
+std::string StoreCheck::Summary() const {
+  std::string s;
+  for (size_t i = 0; i < violations.size() && i < 50; ++i) s += "  " + violations[i] + "\n";
+  if (violations.size() > 50) s += "  ... " + std::to_string(violations.size() - 50) + " more\n";
+  return s;
+}
+
+namespace {
+
+int64_t Capacity(int64_t total, int64_t reserved, double ratio) {
+  // The same formula as Inventory::Capacity (Placement's): (total - reserved) * ratio.
+  return static_cast<int64_t>(static_cast<double>(total - reserved) * ratio);
+}
+
+// Canonical view of an allocation for comparisons: cpu, memory, sorted devices.
+nlohmann::json CanonicalAllocation(const nlohmann::json& a) {
+  nlohmann::json devices = a.value("devices", nlohmann::json::array());
+  std::vector<std::string> sorted;
+  for (const auto& d : devices) sorted.push_back(d.dump());
+  std::sort(sorted.begin(), sorted.end());
+  nlohmann::json out = {{"cpu_milli", a.value("cpu_milli", int64_t{-1})},
+                        {"memory_mib", a.value("memory_mib", int64_t{-1})},
+                        {"devices", nlohmann::json::array()}};
+  for (const std::string& d : sorted) out["devices"].push_back(nlohmann::json::parse(d));
+  return out;
+}
+
+struct HostFacts {
+  int64_t cpu_cap = 0, mem_cap = 0;
+  std::map<std::string, std::string> gpu_sharing;  // gpu id -> sharing mode
+};
+
+}  // namespace
+
+StoreCheck CheckStore(const std::string& db_path) {
+  StoreCheck out;
+  auto bad = [&](std::string v) { out.violations.push_back(std::move(v)); };
+  Result<std::unique_ptr<store::Store>> st = store::OpenStore("sqlite:" + db_path);
+  if (!st.ok()) {
+    bad("cannot open the store: " + st.status().ToString());
+    return out;
+  }
+  Result<store::StoreSnapshot> snap = (*st)->Load();
+  if (!snap.ok()) {
+    bad("Load failed: " + snap.status().ToString());
+    return out;
+  }
+
+  std::set<std::string> tenants;
+  for (const auto& t : snap->tenants) tenants.insert(t.id);
+
+  std::map<std::string, HostFacts> hosts;
+  for (const auto& h : snap->hosts) {
+    out.host_generations[h.name] = h.generation;
+    nlohmann::json inv = nlohmann::json::parse(h.inventory_json, nullptr, false);
+    if (!inv.is_object()) {
+      bad("host " + h.name + ": inventory_json is not a JSON object");
+      continue;
+    }
+    HostFacts f;
+    f.cpu_cap =
+        Capacity(inv.value("cpu_milli", int64_t{0}), inv.value("cpu_reserved_milli", int64_t{0}),
+                 inv.value("cpu_allocation_ratio", 1.0));
+    f.mem_cap =
+        Capacity(inv.value("memory_mib", int64_t{0}), inv.value("memory_reserved_mib", int64_t{0}),
+                 inv.value("memory_allocation_ratio", 1.0));
+    for (const auto& g : inv.value("gpus", nlohmann::json::array())) {
+      f.gpu_sharing[g.value("id", std::string())] = g.value("sharing", std::string("fractional"));
+    }
+    hosts[h.name] = std::move(f);
+  }
+
+  struct GpuUse {
+    int64_t milli = 0;
+    int holders = 0;
+    int whole_holders = 0;
+  };
+  std::map<std::string, int64_t> cpu_used, mem_used;
+  std::map<std::pair<std::string, std::string>, GpuUse> gpu_used;  // (host, gpu) -> use
+
+  for (const auto& v : snap->vms) {
+    const std::string who = "vm " + v.id + " (" + v.name + ")";
+    StoredVm sv{v.id, v.tenant_id, v.name, v.host, nlohmann::json()};
+    sv.allocation = nlohmann::json::parse(v.allocation_json, nullptr, false);
+    const nlohmann::json spec = nlohmann::json::parse(v.spec_json, nullptr, false);
+    if (tenants.count(v.tenant_id) == 0)
+      bad(who + ": orphan, tenant " + v.tenant_id + " is absent");
+    auto hit = hosts.find(v.host);
+    if (hit == hosts.end()) {
+      bad(who + ": orphan, host " + v.host + " is absent");
+      out.vms[v.id] = std::move(sv);
+      continue;
+    }
+    if (!sv.allocation.is_object() || !spec.is_object()) {
+      bad(who + ": allocation_json or spec_json is not a JSON object");
+      out.vms[v.id] = std::move(sv);
+      continue;
+    }
+    const nlohmann::json& a = sv.allocation;
+    const int64_t cpu = a.value("cpu_milli", int64_t{-1});
+    const int64_t mem = a.value("memory_mib", int64_t{-1});
+    if (cpu != spec.value("cpu_milli", int64_t{-2}) ||
+        mem != spec.value("memory_mib", int64_t{-2})) {
+      bad(who + ": allocation " + a.dump() + " does not match spec " + spec.dump());
+    }
+    cpu_used[v.host] += cpu;
+    mem_used[v.host] += mem;
+    const nlohmann::json gspec = spec.value("gpu", nlohmann::json::object());
+    const int64_t want_count = gspec.value("count", int64_t{0});
+    const int64_t want_milli = gspec.value("milli", int64_t{1000});
+    const nlohmann::json devices = a.value("devices", nlohmann::json::array());
+    if (static_cast<int64_t>(devices.size()) != want_count) {
+      bad(who + ": " + std::to_string(devices.size()) + " GPU slices for a request of " +
+          std::to_string(want_count) + " GPUs");
+    }
+    std::set<std::string> seen;
+    for (const auto& d : devices) {
+      const std::string id = d.value("id", std::string());
+      const int64_t milli = d.value("milli", int64_t{0});
+      const bool whole = d.value("whole", false);
+      if (!seen.insert(id).second) bad(who + ": holds GPU " + id + " twice");
+      auto g = hit->second.gpu_sharing.find(id);
+      if (g == hit->second.gpu_sharing.end()) {
+        bad(who + ": GPU " + id + " does not exist on host " + v.host);
+        continue;
+      }
+      if (milli < 1 || milli > 1000)
+        bad(who + ": GPU " + id + " slice of " + std::to_string(milli));
+      if (whole != (want_milli >= 1000)) {
+        bad(who + ": GPU " + id + " whole=" + (whole ? "true" : "false") + " for a request of " +
+            std::to_string(want_milli) + " milli");
+      }
+      if (whole && milli != 1000)
+        bad(who + ": whole GPU " + id + " with milli " + std::to_string(milli));
+      if (!whole && milli != want_milli) {
+        bad(who + ": GPU share of " + std::to_string(milli) + " for a request of " +
+            std::to_string(want_milli));
+      }
+      if (!whole && g->second == "exclusive") {
+        bad(who + ": a share of " + std::to_string(milli) + " milli on exclusive GPU " + v.host +
+            "/" + id);
+      }
+      GpuUse& u = gpu_used[{v.host, id}];
+      u.milli += milli;
+      u.holders += 1;
+      u.whole_holders += whole ? 1 : 0;
+    }
+    out.vms[v.id] = std::move(sv);
+  }
+  for (const auto& [name, f] : hosts) {
+    if (cpu_used[name] > f.cpu_cap) {
+      bad("host " + name + ": cpu_milli used " + std::to_string(cpu_used[name]) + " > capacity " +
+          std::to_string(f.cpu_cap));
+    }
+    if (mem_used[name] > f.mem_cap) {
+      bad("host " + name + ": memory_mib used " + std::to_string(mem_used[name]) + " > capacity " +
+          std::to_string(f.mem_cap));
+    }
+  }
+  for (const auto& [key, u] : gpu_used) {
+    const std::string g = key.first + "/" + key.second;
+    if (u.milli > 1000)
+      bad("GPU " + g + ": " + std::to_string(u.milli) + " milli allocated > 1000");
+    if (u.whole_holders > 0 && u.holders != 1) {
+      bad("GPU " + g + ": held whole by " + std::to_string(u.whole_holders) + " VM(s) and " +
+          std::to_string(u.holders) + " holder(s) in all");
+    }
+  }
+
+  // I5: the audit chain, then the replay.
+  Result<std::vector<store::AuditRecord>> records = (*st)->ReadAudit(0, 0);
+  Result<store::AuditHead> head = (*st)->ReadAuditHead();
+  if (!records.ok() || !head.ok()) {
+    bad("cannot read the audit log: " +
+        (!records.ok() ? records.status().ToString() : head.status().ToString()));
+    return out;
+  }
+  out.audit_records = static_cast<int64_t>(records->size());
+  Status chain = store::VerifyAuditChain(*records, *head);
+  if (!chain.ok()) bad("audit chain: " + chain.ToString());
+  std::map<std::string, std::pair<std::string, nlohmann::json>> replay;  // id -> (host, alloc)
+  for (const store::AuditRecord& r : *records) {
+    out.audit_counts[r.operation + " " + r.outcome]++;
+    if (r.outcome != "ok") continue;
+    if (r.operation != "vm.create" && r.operation != "vm.delete" && r.operation != "vm.resize") {
+      continue;
+    }
+    const std::string rec = "audit record " + std::to_string(r.seq) + " (" + r.operation + ")";
+    if (r.object.rfind("vm/", 0) != 0) {
+      bad(rec + ": object '" + r.object + "' is not vm/<id>");
+      continue;
+    }
+    const std::string id = r.object.substr(3);
+    const nlohmann::json detail = nlohmann::json::parse(r.detail_json, nullptr, false);
+    if (r.operation == "vm.create") {
+      if (replay.count(id) != 0) bad(rec + ": creates " + id + " twice");
+      if (!detail.is_object() || !detail.contains("allocation")) {
+        bad(rec + ": no allocation in detail");
+        continue;
+      }
+      replay[id] = {detail.value("host", std::string()), detail["allocation"]};
+    } else if (r.operation == "vm.delete") {
+      if (replay.erase(id) == 0) bad(rec + ": deletes " + id + ", which the replay does not hold");
+    } else {
+      auto it = replay.find(id);
+      if (it == replay.end() || !detail.is_object() || !detail.contains("allocation")) {
+        bad(rec + ": resizes " + id + ", which the replay does not hold (or no allocation)");
+        continue;
+      }
+      it->second.second = detail["allocation"];
+    }
+  }
+  for (const auto& [id, vm] : out.vms) {
+    auto it = replay.find(id);
+    if (it == replay.end()) {
+      bad("vm " + id + " is in the VM table but the audit replay does not create it");
+      continue;
+    }
+    if (it->second.first != vm.host) {
+      bad("vm " + id + ": host " + vm.host + " in the table, " + it->second.first +
+          " in the audit replay");
+    }
+    if (CanonicalAllocation(it->second.second) != CanonicalAllocation(vm.allocation)) {
+      bad("vm " + id + ": allocation " + vm.allocation.dump() + " in the table, " +
+          it->second.second.dump() + " in the audit replay");
+    }
+  }
+  for (const auto& [id, vm] : replay) {
+    if (out.vms.count(id) == 0) bad("the audit replay holds vm " + id + ", the VM table does not");
+  }
+  return out;
+}
+
+}  // namespace devshare::it
