@@ -5,7 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <thread>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -119,9 +121,25 @@ int ServeUntilSignal(ServerBundle& bundle) {
   sigaction(SIGTERM, &sa, nullptr);
   while (!g_stop) ::usleep(100 * 1000);
   std::fprintf(stderr, "devshare serve: stopping\n");
-  bundle.api->Stop();
-  bundle.control_plane.reset();
-  return kExitOk;
+  // cpp-httplib's stop() waits for every keep-alive connection to time out (30 s), so stop
+  // accepting on another thread and give open requests a moment; then drain the writer, after
+  // which every acknowledged write is committed, and leave without waiting for idle clients.
+  std::atomic<bool> api_stopped{false};
+  std::thread stopper([&] {
+    bundle.api->Stop();
+    api_stopped = true;
+  });
+  for (int i = 0; i < 20 && !api_stopped; ++i) ::usleep(100 * 1000);
+  bundle.control_plane->Shutdown();
+  if (api_stopped) {
+    stopper.join();
+    bundle.control_plane.reset();
+    return kExitOk;
+  }
+  std::fprintf(stderr, "devshare serve: leaving idle keep-alive connections behind\n");
+  std::fflush(stderr);
+  std::fflush(stdout);
+  std::_Exit(kExitOk);
 }
 
 int RunServeCommand(const std::vector<std::string>& args) {

@@ -61,7 +61,9 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(std::unique_ptr<store::
   return cp;
 }
 
-ControlPlane::~ControlPlane() {
+ControlPlane::~ControlPlane() { Shutdown(); }
+
+void ControlPlane::Shutdown() {
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     stopping_ = true;
@@ -301,7 +303,7 @@ Status ControlPlane::RecordIdempotent(store::Txn& tx, OpResult& r, const Princip
                                       const std::string& key, const std::string& request_hash) {
   if (key.empty()) return Status::Ok();
   store::IdempotencyRecord rec{p.tenant_id,        key, request_hash, r.response.status,
-                               r.response.body.dump(), options_.now_unix_ms()};
+                               JsonText(r.response.body), options_.now_unix_ms()};
   DS_RETURN_IF_ERROR(tx.InsertIdempotency(rec));
   ledger_.AddIdempotency(rec);
   auto prev = r.undo;
@@ -343,7 +345,7 @@ ApiResponse ControlPlane::AuditRefusal(const Principal& p, const std::string& op
     out.audit.outcome = copy.body.value("code", std::string("refused"));
     nlohmann::json detail = {{"status", copy.status},
                              {"message", copy.body.value("message", std::string())}};
-    out.audit.detail_json = detail.dump();
+    out.audit.detail_json = JsonText(detail);
     out.response = copy;
     return out;
   });
@@ -442,7 +444,7 @@ ApiResponse ControlPlane::CreateTenant(const Principal& p, const std::string& bo
     }
     r.audit.object = "tenant/" + t.id;
     r.audit.outcome = "ok";
-    r.audit.detail_json = nlohmann::json({{"name", name}}).dump();
+    r.audit.detail_json = JsonText(nlohmann::json({{"name", name}}));
     r.keep = true;
     return r;
   });
@@ -533,7 +535,7 @@ ApiResponse ControlPlane::CreateToken(const Principal& p, const std::string& ten
     r.response.body["token"] = token;
     r.audit.object = "token/" + k.id;
     r.audit.outcome = "ok";
-    r.audit.detail_json = nlohmann::json({{"tenant_id", tenant_id}, {"role", role}}).dump();
+    r.audit.detail_json = JsonText(nlohmann::json({{"tenant_id", tenant_id}, {"role", role}}));
     r.keep = true;
     return r;
   });
@@ -563,7 +565,7 @@ ApiResponse ControlPlane::PutHost(const Principal& p, const std::string& name,
       previous_host = ledger_.cluster().hosts[ledger_.host_index().at(name)];
     }
     const uint64_t expected = existing != nullptr ? existing->record.generation : 0;
-    const std::string inventory = spec.normalized.dump();
+    const std::string inventory = JsonText(spec.normalized);
     Result<uint64_t> gen = tx.PutHost(name, inventory, expected, options_.now_unix_ms());
     if (!gen.ok()) {
       r.retry = gen.status().IsAborted();
@@ -582,7 +584,7 @@ ApiResponse ControlPlane::PutHost(const Principal& p, const std::string& name,
     };
     r.response = {existing != nullptr ? 200 : 201, HostJson(*ledger_.FindHost(name), true)};
     r.audit.outcome = "ok";
-    r.audit.detail_json = nlohmann::json({{"generation", *gen}}).dump();
+    r.audit.detail_json = JsonText(nlohmann::json({{"generation", *gen}}));
     r.keep = true;
     return r;
   });
@@ -642,7 +644,7 @@ ApiResponse ControlPlane::CreateVm(const Principal& p, const std::string& body,
       r.response = ErrorResponse(409, "unschedulable", outcome->Summary(hosts),
                                  {{"reasons", reasons},
                                   {"candidates", ledger_.ExplainCandidates(spec, p.tenant_id, 5)}});
-      r.audit.detail_json = nlohmann::json({{"message", outcome->Summary(hosts)}}).dump();
+      r.audit.detail_json = JsonText(nlohmann::json({{"message", outcome->Summary(hosts)}}));
       return r;
     }
     const Allocation a = outcome->allocation;
@@ -656,8 +658,8 @@ ApiResponse ControlPlane::CreateVm(const Principal& p, const std::string& body,
     }
     const int64_t now = options_.now_unix_ms();
     const nlohmann::json alloc = AllocationToJson(a);
-    store::VmRecord rec{id,  p.tenant_id,          spec.name,     a.host_id, spec.normalized.dump(),
-                        alloc.dump(), "allocated", now,           now};
+    store::VmRecord rec{id,  p.tenant_id,          spec.name,     a.host_id, JsonText(spec.normalized),
+                        JsonText(alloc), "allocated", now,           now};
     Status s = tx.InsertVm(rec);
     if (!s.ok()) {
       r.response = ErrorFromStatus(s);
@@ -681,7 +683,7 @@ ApiResponse ControlPlane::CreateVm(const Principal& p, const std::string& body,
     r.audit.object = "vm/" + id;
     r.audit.outcome = "ok";
     r.audit.detail_json =
-        nlohmann::json({{"host", a.host_id}, {"name", spec.name}, {"allocation", alloc}}).dump();
+        JsonText(nlohmann::json({{"host", a.host_id}, {"name", spec.name}, {"allocation", alloc}}));
     r.keep = true;
     return r;
   });
@@ -755,7 +757,7 @@ ApiResponse ControlPlane::DeleteVm(const Principal& p, const std::string& id) {
     };
     r.response = {200, {{"id", id}, {"deleted", true}}};
     r.audit.outcome = "ok";
-    r.audit.detail_json = nlohmann::json({{"host", host}}).dump();
+    r.audit.detail_json = JsonText(nlohmann::json({{"host", host}}));
     r.keep = true;
     return r;
   });
@@ -803,8 +805,8 @@ ApiResponse ControlPlane::ResizeVm(const Principal& p, const std::string& id,
     }
     const VmEntry& now = *ledger_.FindVm(id);
     store::VmRecord rec = now.record;
-    rec.spec_json = now.spec.normalized.dump();
-    rec.allocation_json = AllocationToJson(now.allocation).dump();
+    rec.spec_json = JsonText(now.spec.normalized);
+    rec.allocation_json = JsonText(AllocationToJson(now.allocation));
     rec.updated_unix_ms = options_.now_unix_ms();
     Status s = tx.UpdateVm(rec);
     if (!s.ok()) {
@@ -822,9 +824,8 @@ ApiResponse ControlPlane::ResizeVm(const Principal& p, const std::string& id,
       return r;
     }
     r.audit.outcome = "ok";
-    r.audit.detail_json =
-        nlohmann::json({{"host", host}, {"allocation", AllocationToJson(updated.allocation)}})
-            .dump();
+    r.audit.detail_json = JsonText(
+        nlohmann::json({{"host", host}, {"allocation", AllocationToJson(updated.allocation)}}));
     r.keep = true;
     return r;
   });

@@ -66,7 +66,10 @@ class ControlPlane {
   // records the server cannot read back.
   static Result<std::unique_ptr<ControlPlane>> Open(std::unique_ptr<store::Store> store,
                                                     ControlPlaneOptions options);
-  ~ControlPlane();  // finishes queued operations, stops the writer
+  ~ControlPlane();  // Shutdown()
+  // Finishes the queued operations and stops the writer; later writes answer 503. Reads keep
+  // working. Idempotent; after it returns every acknowledged write is committed.
+  void Shutdown();
   ControlPlane(const ControlPlane&) = delete;
   ControlPlane& operator=(const ControlPlane&) = delete;
 

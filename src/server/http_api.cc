@@ -6,6 +6,8 @@
 
 #include <chrono>
 
+#include "server/json_fields.h"
+
 namespace devshare::server {
 namespace {
 
@@ -29,7 +31,7 @@ bool ValidIdempotencyKey(const std::string& k) {
 
 void Send(httplib::Response& res, const ApiResponse& r) {
   res.status = r.status;
-  res.set_content(r.body.dump() + "\n", "application/json");
+  res.set_content(JsonText(r.body) + "\n", "application/json");
 }
 
 }  // namespace

@@ -17,6 +17,13 @@
 
 namespace devshare::server {
 
+// Serialises `j` compactly. nlohmann's dump() throws on invalid UTF-8, and request bytes reach
+// messages, names and audit objects, so every serialisation goes through this: invalid bytes
+// become U+FFFD instead of an exception.
+inline std::string JsonText(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 // Parses `body` as one JSON object. InvalidArgument with the parser's byte offset otherwise.
 Result<nlohmann::json> ParseJsonObject(std::string_view body);
 
