@@ -20,6 +20,7 @@ int RunBenchCommand(const std::vector<std::string>& args);
 int RunBenchApiCommand(const std::vector<std::string>& args);
 int RunServeCommand(const std::vector<std::string>& args);
 int RunAuditCommand(const std::vector<std::string>& args);
+int RunQosSimCommand(const std::vector<std::string>& args);
 // Client commands (vm, host, tenant) talking to a server: client_command.cc.
 int RunClientCommand(const std::string& noun, const std::vector<std::string>& args);
 

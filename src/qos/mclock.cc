@@ -213,6 +213,10 @@ void MClockQueue::WakeIdle(uint32_t slot, TimePoint now) {
     lowest = std::min(lowest, AddTag(p, o.prop_delta));
   }
   if (lowest != kInfTag) c.prop_delta = lowest - ToTag(now);
+  // Start from `now` rather than from the stale last tag: when tags run ahead of real time
+  // (weights small next to the capacity) the old P would sit far beyond the frontier and starve
+  // the returning client. dmclock keeps the stale tag; the paper's intent is P = now + shift.
+  c.prev_p = kNegInfTag;
 }
 
 void MClockQueue::TagRequest(Client& c, Request& r, const ReqParams& params) {

@@ -62,7 +62,9 @@ class MClockQueue final : public Scheduler {
   // Tags the request (reference qos.md §1.2):
   //   R = max(R_prev + (rho + cost)/r, t), P = max(P_prev + (delta + cost)/w, t),
   //   L = max(L_prev + (delta + cost)/l, t); r, w or l == 0 gives +inf, +inf, -inf.
-  // A client that was idle first gets prop_delta = (lowest P of the active clients) - now.
+  // A client that was idle (new, or no arrival for idle_age) first gets prop_delta = (lowest
+  // P + prop_delta of the active clients) - now and a P tag that restarts at now, so it competes
+  // from the current frontier (§1.3).
   // kReject: kRejected when L > now + reject_threshold; the rejected request still advances
   // the tags. Errors: see Scheduler::Enqueue.
   Result<EnqueueOutcome> Enqueue(ClientId client, RequestId request, uint32_t cost, TimePoint now,
