@@ -2,10 +2,12 @@
 # suites except those labelled slow). Each installs its Debian build dependencies when missing.
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
-BUILD_PACKAGES := cmake g++ make libgtest-dev libgmock-dev libbenchmark-dev libglpk-dev libsqlite3-dev libssl-dev libcpp-httplib-dev nlohmann-json3-dev pkg-config
+BUILD_PACKAGES := cmake g++ make libgtest-dev libgmock-dev libbenchmark-dev libglpk-dev libsqlite3-dev libssl-dev libcpp-httplib-dev nlohmann-json3-dev pkg-config libvirt-dev
 TEST_PACKAGES := chromium
+# Real KVM guests through libvirt (the kvm CTest label; tools/libvirt_up.sh also installs them).
+KVM_PACKAGES := qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev libxml2-utils
 
-.PHONY: all deps test-deps build run test test-slow clean
+.PHONY: all deps test-deps build run test test-slow clean libvirt-up libvirt-down
 
 all: build
 
@@ -15,6 +17,8 @@ deps:
 test-deps:
 	@./tools/install_packages.sh $(TEST_PACKAGES) || \
 	  echo "note: could not install $(TEST_PACKAGES); the browser test will be skipped"
+	@./tools/install_packages.sh $(KVM_PACKAGES) || \
+	  echo "note: could not install $(KVM_PACKAGES); the kvm test will be skipped"
 
 build: deps
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release
@@ -29,6 +33,14 @@ test: build test-deps
 # Long experiments (full policy tables on every trace); reported in docs/, not run by CI.
 test-slow: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L slow
+
+# qemu:///system by hand (make test does this itself through the kvm test's CTest fixture):
+# libvirt-up starts virtlogd/libvirtd when not running; libvirt-down stops what it started.
+libvirt-up:
+	./tools/libvirt_up.sh $(BUILD_DIR)/libvirt-state
+
+libvirt-down:
+	./tools/libvirt_down.sh $(BUILD_DIR)/libvirt-state
 
 clean:
 	rm -rf $(BUILD_DIR)

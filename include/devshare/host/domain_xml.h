@@ -1,0 +1,107 @@
+// libvirt domain XML for one guest: the DomainSpec value (what realization decided) and the
+// writer that turns it into <domain> XML (cputune, memtune, numatune, disks with iotune, PCI and
+// mdev hostdevs, SR-IOV VF interfaces). Domain names are "devshare-<vm id>" so reconcile can
+// tell our domains from others.
+// Thread-safety: pure functions over value types.
+#ifndef DEVSHARE_HOST_DOMAIN_XML_H_
+#define DEVSHARE_HOST_DOMAIN_XML_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "devshare/core/result.h"
+
+namespace devshare::host {
+
+inline constexpr std::string_view kDomainPrefix = "devshare-";
+
+// "vm-1a2b" -> "devshare-vm-1a2b".
+std::string DomainNameForVm(std::string_view vm_id);
+// Inverse; nullopt for domains that are not ours.
+std::optional<std::string> VmIdFromDomainName(std::string_view domain_name);
+
+// CFS knobs of <cputune>: <shares>, and per-vCPU <period>/<quota> (libvirt writes them to each
+// vcpuN cgroup's cpu.cfs_period_us / cpu.cfs_quota_us, or cpu.max on cgroup v2).
+struct CpuTune {
+  int64_t shares = 1024;
+  int64_t period_us = 0;  // 0 = not set (libvirt default 100000)
+  int64_t quota_us = -1;  // < 0 = no cap
+  bool operator==(const CpuTune&) const = default;
+};
+
+struct DiskIoTune {  // <iotune>; 0 = no limit
+  int64_t read_iops_sec = 0;
+  int64_t write_iops_sec = 0;
+  int64_t read_bytes_sec = 0;
+  int64_t write_bytes_sec = 0;
+  bool Any() const {
+    return read_iops_sec > 0 || write_iops_sec > 0 || read_bytes_sec > 0 || write_bytes_sec > 0;
+  }
+};
+
+struct DomainDisk {
+  std::string source_path;  // file on the host
+  std::string format = "raw";
+  std::string target_dev = "hda";
+  std::string bus = "ide";  // SeaBIOS boots a 512-byte raw image from IDE reliably
+  bool readonly = false;    // (QEMU refuses read-only IDE disks)
+  DiskIoTune iotune;
+};
+
+struct PciHostdev {        // <hostdev type='pci'> (whole GPU, or a function going with it)
+  std::string address;     // "0000:17:00.0"
+  std::string device_id;   // inventory device it belongs to ("gpu0")
+  bool companion = false;  // a non-inventory function of the same IOMMU group
+};
+
+struct MdevHostdev {  // <hostdev type='mdev'>: the mdev must exist before the domain starts
+  std::string uuid;
+  std::string device_id;
+  std::string parent_address;
+  std::string type;  // mdev type dir, e.g. "nvidia-471"
+};
+
+struct VfInterface {  // <interface type='hostdev'>: an SR-IOV VF as the guest's NIC
+  std::string address;
+  std::string mac;  // "52:54:00:xx:xx:xx"
+};
+
+struct DomainSpec {
+  std::string name;          // DomainNameForVm(vm_id)
+  std::string type = "kvm";  // "kvm", "qemu" (TCG) or "test" (libvirt test driver)
+  std::string vm_id;
+  std::string tenant;
+  int vcpus = 1;
+  int64_t memory_mib = 0;
+  CpuTune cputune;
+  std::vector<int> cpuset;  // host CPUs for <vcpupin> (every vCPU) and <emulatorpin>; empty = none
+  int64_t memory_soft_limit_mib = 0;  // <memtune>; 0 = not set
+  int64_t memory_hard_limit_mib = 0;
+  std::vector<int> numa_nodeset;  // <numatune><memory mode='strict'>; empty = none
+  std::vector<DomainDisk> disks;  // the first is the boot disk
+  std::vector<PciHostdev> pci_hostdevs;
+  std::vector<MdevHostdev> mdev_hostdevs;
+  std::vector<VfInterface> vf_interfaces;
+  std::vector<std::string> comments;  // written as XML comments (why something is absent)
+};
+
+// The <domain> document. REQUIRES: spec.name non-empty, vcpus >= 1, memory_mib >= 1, PCI
+// addresses in "DDDD:BB:SS.F" form (PlanDomain guarantees these; bad addresses are skipped with
+// a comment).
+std::string BuildDomainXml(const DomainSpec& spec);
+
+struct PciAddress {
+  int domain = 0, bus = 0, slot = 0, function = 0;
+};
+// "0000:3b:02.1" -> {0, 0x3b, 2, 1}. InvalidArgument otherwise.
+Result<PciAddress> ParsePciAddress(std::string_view bdf);
+
+// XML attribute/text escaping (&, <, >, ', ").
+std::string XmlEscape(std::string_view s);
+
+}  // namespace devshare::host
+
+#endif  // DEVSHARE_HOST_DOMAIN_XML_H_

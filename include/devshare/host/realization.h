@@ -1,0 +1,95 @@
+// Realization planning: one placed VM (its Allocation and QoS JSON) on this host -> a DomainSpec
+// (vCPUs, cputune from cpu_weight/cpu_cap_pct, pinning to the guest CPU set, memtune, numatune,
+// disk iotune, PCI/mdev hostdevs for its GPUs, VF interfaces), with the IOMMU-group rule checked:
+// every function of an IOMMU group goes to the same VM. Also the built-in "spin" guest image.
+// Thread-safety: pure functions except WriteSpinImage (writes one file).
+#ifndef DEVSHARE_HOST_REALIZATION_H_
+#define DEVSHARE_HOST_REALIZATION_H_
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "devshare/core/allocation.h"
+#include "devshare/core/host.h"
+#include "devshare/core/result.h"
+#include "devshare/host/domain_xml.h"
+
+namespace devshare::host {
+
+enum class CgroupVersion { kV1, kV2 };
+// v2 when <sysfs_root>/fs/cgroup/cgroup.controllers lists "cpu", else v1.
+CgroupVersion DetectCgroupVersion(const std::string& sysfs_root = "/sys");
+
+// Interim mapping of qos.cpu_weight (1..10000, default 100) and qos.cpu_cap_pct (1..100, 0 =
+// none; percent of one host CPU per vCPU) to <cputune>: cgroup v1 shares = weight * 1024 / 100
+// (weight 100 = the kernel's default 1024), cgroup v2 shares = weight (libvirt writes <shares>
+// to cpu.weight unchanged); a cap sets period 100000 us and quota = pct * 1000 us.
+// TODO(issue 6): must be replaced by the qos module's cpu_weight/cpu_cap_pct mapping
+// (include/devshare/qos) once it lands; keep the callers' CpuTune input as it is.
+CpuTune CpuTuneForQos(int64_t cpu_weight, int64_t cpu_cap_pct, CgroupVersion cgroup);
+
+// The guest image of `serve --guest-image`: none (no disk; the guest idles in firmware) or spin
+// (a 512-byte boot sector that loops forever, so the vCPU runs at 100 %).
+enum class GuestImage { kNone, kSpin };
+Result<GuestImage> ParseGuestImage(std::string_view name);  // "none" | "spin"
+// The spin image: EB FE (jmp $) at offset 0, 55 AA at 510, zeros elsewhere.
+std::string SpinImageBytes();
+// Writes SpinImageBytes() to <dir>/<file_name> (mode 0644, dir created 0755) and returns the
+// path. Unavailable when the file cannot be written.
+Result<std::string> WriteSpinImage(const std::string& dir, const std::string& file_name);
+
+// One placed VM as the control plane hands it over.
+struct GuestRequest {
+  std::string vm_id;
+  std::string tenant;
+  Allocation allocation;                          // cpu_milli, memory_mib, gpus (by device id)
+  nlohmann::json qos = nlohmann::json::object();  // server::VmSpec::qos (normalised)
+  std::vector<std::string> vf_addresses;          // SR-IOV VFs given to the VM (PCI BDFs)
+};
+
+// What the host agent knows about its host.
+struct RealizationContext {
+  Host host;                        // inventory devices, with attributes from ApplyDeviceAttributes
+  std::string domain_type = "kvm";  // Hypervisor::domain_type()
+  std::vector<int> guest_cpus;      // pin set for every guest (--guest-cpuset); empty = no pinning
+  // NUMA node (inventory index) of each host CPU: cpu_numa[cpu]; empty = unknown (no numatune).
+  std::vector<int> cpu_numa;
+  CgroupVersion cgroup = CgroupVersion::kV1;
+  GuestImage image = GuestImage::kNone;
+  std::string runtime_dir = "/var/lib/devshare";  // spin images go to <runtime_dir>/images/
+  // Also write <memtune><hard_limit> (MemoryHardLimitMib). Off by default: libvirt turns a hard
+  // limit into the QEMU process's locked-memory rlimit, which needs CAP_SYS_RESOURCE (these
+  // machines' containers lack it: QEMU then fails to start), and a limit too low OOM-kills QEMU.
+  bool memory_hard_limit = false;
+};
+
+// Extra memory the QEMU process may use above guest RAM before <hard_limit> stops it (device
+// model, page tables, VFIO pinning): 1 GiB + 1/64 of guest RAM.
+int64_t MemoryHardLimitMib(int64_t memory_mib);
+
+// The domain for `request` on `ctx`'s host. vCPUs = ceil(cpu_milli / 1000); cputune from
+// CpuTuneForQos; memtune soft = memory_mib (hard = MemoryHardLimitMib when the context asks for
+// it); numatune = nodes of the
+// guest CPUs; boot disk (spin image, path only: the caller writes it) with iotune from qos
+// disk_*; each whole GPU with a known pci_address -> PCI hostdev (plus IOMMU companions); a
+// share of a GPU that offers mdev types -> mdev hostdev; VF addresses -> hostdev interfaces.
+// Devices without an address produce no hostdev and a comment saying so.
+// InvalidArgument for an empty vm id or a non-positive cpu/memory; NotFound for a device id
+// the host does not have; FailedPrecondition when the IOMMU-group rule would be broken.
+Result<DomainSpec> PlanDomain(const GuestRequest& request, const RealizationContext& ctx);
+
+// The IOMMU-group rule over the devices of one VM: for each device holding an iommu_group
+// attribute, every other inventory device of the host in that group must also be in
+// `vm_device_ids`. FailedPrecondition naming the device and group otherwise.
+Status CheckIommuGroups(const std::vector<std::string>& vm_device_ids, const Host& host);
+
+// Deterministic per (vm, device): an mdev UUID and a locally administered MAC (52:54:00:...).
+std::string MdevUuid(std::string_view vm_id, std::string_view device_id);
+std::string VfMac(std::string_view vm_id, std::string_view vf_address);
+
+}  // namespace devshare::host
+
+#endif  // DEVSHARE_HOST_REALIZATION_H_

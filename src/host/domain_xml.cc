@@ -1,0 +1,203 @@
+// BuildDomainXml: element forms from libvirt's formatdomain (reference/qos.md §3.2, §5.3).
+#include "devshare/host/domain_xml.h"
+
+#include <charconv>
+#include <cstdio>
+#include <sstream>
+
+#include "devshare/host/discovery.h"
+
+namespace devshare::host {
+namespace {
+
+std::string Hex(int v, int digits) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%0*x", digits, v);
+  return buf;
+}
+
+// "--" may not appear inside an XML comment.
+std::string CommentText(std::string s) {
+  for (size_t i = s.find("--"); i != std::string::npos; i = s.find("--", i)) s.replace(i, 2, "- -");
+  if (!s.empty() && s.back() == '-') s += ' ';
+  return s;
+}
+
+std::string AddressAttributes(const PciAddress& a) {
+  return "domain='" + Hex(a.domain, 4) + "' bus='" + Hex(a.bus, 2) + "' slot='" + Hex(a.slot, 2) +
+         "' function='" + Hex(a.function, 1) + "'";
+}
+
+}  // namespace
+
+std::string DomainNameForVm(std::string_view vm_id) {
+  return std::string(kDomainPrefix) + std::string(vm_id);
+}
+
+std::optional<std::string> VmIdFromDomainName(std::string_view domain_name) {
+  if (domain_name.size() <= kDomainPrefix.size() ||
+      domain_name.substr(0, kDomainPrefix.size()) != kDomainPrefix) {
+    return std::nullopt;
+  }
+  return std::string(domain_name.substr(kDomainPrefix.size()));
+}
+
+std::string XmlEscape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+Result<PciAddress> ParsePciAddress(std::string_view bdf) {
+  auto hex = [](std::string_view s, int max, int& out) {
+    if (s.empty()) return false;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out, 16);
+    return ec == std::errc() && p == s.data() + s.size() && out >= 0 && out <= max;
+  };
+  PciAddress a;
+  // DDDD:BB:SS.F
+  if (bdf.size() != 12 || bdf[4] != ':' || bdf[7] != ':' || bdf[10] != '.' ||
+      !hex(bdf.substr(0, 4), 0xffff, a.domain) || !hex(bdf.substr(5, 2), 0xff, a.bus) ||
+      !hex(bdf.substr(8, 2), 0x1f, a.slot) || !hex(bdf.substr(11, 1), 7, a.function)) {
+    return Status::InvalidArgument("bad PCI address '" + std::string(bdf) +
+                                   "' (expected DDDD:BB:SS.F)");
+  }
+  return a;
+}
+
+std::string BuildDomainXml(const DomainSpec& s) {
+  std::ostringstream x;
+  const std::string cpuset = FormatCpuList(s.cpuset);
+  x << "<domain type='" << XmlEscape(s.type) << "'>\n";
+  x << "  <name>" << XmlEscape(s.name) << "</name>\n";
+  for (const std::string& c : s.comments) x << "  <!-- " << CommentText(c) << " -->\n";
+  x << "  <metadata>\n"
+    << "    <devshare:vm xmlns:devshare='urn:devshare:vm:1' id='" << XmlEscape(s.vm_id)
+    << "' tenant='" << XmlEscape(s.tenant) << "'/>\n"
+    << "  </metadata>\n";
+  x << "  <memory unit='MiB'>" << s.memory_mib << "</memory>\n";
+  x << "  <currentMemory unit='MiB'>" << s.memory_mib << "</currentMemory>\n";
+  x << "  <vcpu placement='static'";
+  if (!cpuset.empty()) x << " cpuset='" << cpuset << "'";
+  x << ">" << s.vcpus << "</vcpu>\n";
+
+  x << "  <cputune>\n";
+  x << "    <shares>" << s.cputune.shares << "</shares>\n";
+  if (s.cputune.period_us > 0) x << "    <period>" << s.cputune.period_us << "</period>\n";
+  if (s.cputune.quota_us > 0) x << "    <quota>" << s.cputune.quota_us << "</quota>\n";
+  if (!cpuset.empty()) {
+    for (int v = 0; v < s.vcpus; ++v) {
+      x << "    <vcpupin vcpu='" << v << "' cpuset='" << cpuset << "'/>\n";
+    }
+    x << "    <emulatorpin cpuset='" << cpuset << "'/>\n";
+  }
+  x << "  </cputune>\n";
+
+  if (s.memory_hard_limit_mib > 0 || s.memory_soft_limit_mib > 0) {
+    x << "  <memtune>\n";
+    if (s.memory_hard_limit_mib > 0) {
+      x << "    <hard_limit unit='MiB'>" << s.memory_hard_limit_mib << "</hard_limit>\n";
+    }
+    if (s.memory_soft_limit_mib > 0) {
+      x << "    <soft_limit unit='MiB'>" << s.memory_soft_limit_mib << "</soft_limit>\n";
+    }
+    x << "  </memtune>\n";
+  }
+  if (!s.numa_nodeset.empty()) {
+    x << "  <numatune>\n    <memory mode='strict' nodeset='" << FormatCpuList(s.numa_nodeset)
+      << "'/>\n  </numatune>\n";
+  }
+  x << "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n";
+  if (!s.disks.empty()) x << "    <boot dev='hd'/>\n";
+  x << "  </os>\n";
+  x << "  <features>\n    <acpi/>\n  </features>\n";
+  x << "  <on_poweroff>destroy</on_poweroff>\n"
+    << "  <on_reboot>restart</on_reboot>\n"
+    << "  <on_crash>destroy</on_crash>\n";
+
+  x << "  <devices>\n";
+  for (const DomainDisk& d : s.disks) {
+    x << "    <disk type='file' device='disk'>\n"
+      << "      <driver name='qemu' type='" << XmlEscape(d.format) << "'/>\n"
+      << "      <source file='" << XmlEscape(d.source_path) << "'/>\n"
+      << "      <target dev='" << XmlEscape(d.target_dev) << "' bus='" << XmlEscape(d.bus)
+      << "'/>\n";
+    if (d.readonly) x << "      <readonly/>\n";
+    if (d.iotune.Any()) {
+      x << "      <iotune>\n";
+      if (d.iotune.read_bytes_sec > 0) {
+        x << "        <read_bytes_sec>" << d.iotune.read_bytes_sec << "</read_bytes_sec>\n";
+      }
+      if (d.iotune.write_bytes_sec > 0) {
+        x << "        <write_bytes_sec>" << d.iotune.write_bytes_sec << "</write_bytes_sec>\n";
+      }
+      if (d.iotune.read_iops_sec > 0) {
+        x << "        <read_iops_sec>" << d.iotune.read_iops_sec << "</read_iops_sec>\n";
+      }
+      if (d.iotune.write_iops_sec > 0) {
+        x << "        <write_iops_sec>" << d.iotune.write_iops_sec << "</write_iops_sec>\n";
+      }
+      x << "      </iotune>\n";
+    }
+    x << "    </disk>\n";
+  }
+  for (const PciHostdev& h : s.pci_hostdevs) {
+    Result<PciAddress> a = ParsePciAddress(h.address);
+    if (!a.ok()) {
+      x << "    <!-- " << CommentText(h.device_id + ": " + a.status().message()) << " -->\n";
+      continue;
+    }
+    x << "    <hostdev mode='subsystem' type='pci' managed='yes'>\n";
+    if (!h.device_id.empty()) {
+      x << "      <!-- " << CommentText(h.device_id + (h.companion ? " (same IOMMU group)" : ""))
+        << " -->\n";
+    }
+    x << "      <driver name='vfio'/>\n"
+      << "      <source>\n        <address " << AddressAttributes(*a) << "/>\n      </source>\n"
+      << "    </hostdev>\n";
+  }
+  for (const MdevHostdev& m : s.mdev_hostdevs) {
+    x << "    <hostdev mode='subsystem' type='mdev' model='vfio-pci' display='off'>\n"
+      << "      <!-- " << CommentText(m.device_id + ": mdev " + m.type + " on " + m.parent_address)
+      << " -->\n"
+      << "      <source>\n        <address uuid='" << XmlEscape(m.uuid) << "'/>\n"
+      << "      </source>\n    </hostdev>\n";
+  }
+  for (const VfInterface& v : s.vf_interfaces) {
+    Result<PciAddress> a = ParsePciAddress(v.address);
+    if (!a.ok()) {
+      x << "    <!-- " << CommentText("VF: " + a.status().message()) << " -->\n";
+      continue;
+    }
+    x << "    <interface type='hostdev' managed='yes'>\n";
+    if (!v.mac.empty()) x << "      <mac address='" << XmlEscape(v.mac) << "'/>\n";
+    x << "      <source>\n        <address type='pci' " << AddressAttributes(*a) << "/>\n"
+      << "      </source>\n    </interface>\n";
+  }
+  x << "  </devices>\n";
+  x << "</domain>\n";
+  return x.str();
+}
+
+}  // namespace devshare::host

@@ -1,0 +1,253 @@
+// PlanDomain and its helpers: allocation + QoS -> DomainSpec.
+#include "devshare/host/realization.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "devshare/host/inventory_json.h"
+
+namespace devshare::host {
+namespace {
+
+namespace fs = std::filesystem;
+
+// FNV-1a 64 over `s` starting from `seed`.
+uint64_t Fnv(std::string_view s, uint64_t seed) {
+  uint64_t h = seed;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+int64_t QosInt(const nlohmann::json& qos, const char* key, int64_t def) {
+  if (!qos.is_object()) return def;
+  auto it = qos.find(key);
+  if (it == qos.end() || !it->is_number_integer()) return def;
+  return it->get<int64_t>();
+}
+
+std::vector<std::string> SplitComma(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+std::string Attr(const Device& d, const char* key) {
+  auto it = d.attributes.find(key);
+  return it == d.attributes.end() ? "" : it->second;
+}
+
+}  // namespace
+
+CgroupVersion DetectCgroupVersion(const std::string& sysfs_root) {
+  std::ifstream in(sysfs_root + "/fs/cgroup/cgroup.controllers");
+  std::string word;
+  while (in >> word) {
+    if (word == "cpu") return CgroupVersion::kV2;
+  }
+  return CgroupVersion::kV1;
+}
+
+CpuTune CpuTuneForQos(int64_t cpu_weight, int64_t cpu_cap_pct, CgroupVersion cgroup) {
+  CpuTune t;
+  cpu_weight = std::clamp<int64_t>(cpu_weight, 1, 10000);
+  t.shares =
+      cgroup == CgroupVersion::kV2 ? cpu_weight : std::max<int64_t>(2, cpu_weight * 1024 / 100);
+  if (cpu_cap_pct > 0) {
+    t.period_us = 100000;
+    t.quota_us = std::clamp<int64_t>(cpu_cap_pct, 1, 100) * 1000;
+  }
+  return t;
+}
+
+Result<GuestImage> ParseGuestImage(std::string_view name) {
+  if (name == "none" || name.empty()) return GuestImage::kNone;
+  if (name == "spin") return GuestImage::kSpin;
+  return Status::InvalidArgument("unknown guest image '" + std::string(name) +
+                                 "' (known: none, spin)");
+}
+
+std::string SpinImageBytes() {
+  std::string img(512, '\0');
+  img[0] = static_cast<char>(0xEB);  // jmp short -2: an endless loop at the boot address
+  img[1] = static_cast<char>(0xFE);
+  img[510] = static_cast<char>(0x55);  // boot signature
+  img[511] = static_cast<char>(0xAA);
+  return img;
+}
+
+Result<std::string> WriteSpinImage(const std::string& dir, const std::string& file_name) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status::Unavailable("cannot create " + dir + ": " + ec.message());
+  ::chmod(dir.c_str(), 0755);
+  const std::string path = (fs::path(dir) / file_name).string();
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    const std::string bytes = SpinImageBytes();
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) return Status::Unavailable("cannot write " + tmp);
+  }
+  ::chmod(tmp.c_str(), 0644);
+  fs::rename(tmp, path, ec);
+  if (ec) return Status::Unavailable("cannot rename " + tmp + ": " + ec.message());
+  return path;
+}
+
+std::string MdevUuid(std::string_view vm_id, std::string_view device_id) {
+  const std::string key = std::string(vm_id) + "/" + std::string(device_id);
+  const uint64_t a = Fnv(key, 14695981039346656037ULL);
+  const uint64_t b = Fnv(key, 0x9e3779b97f4a7c15ULL);
+  char buf[40];
+  // Version 8 (custom) and the RFC 4122 variant bits.
+  std::snprintf(buf, sizeof buf, "%08x-%04x-8%03x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xfff),
+                static_cast<unsigned>(0x8000 | ((b >> 48) & 0x3fff)),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+std::string VfMac(std::string_view vm_id, std::string_view vf_address) {
+  const uint64_t h =
+      Fnv(std::string(vm_id) + "/" + std::string(vf_address), 14695981039346656037ULL);
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "52:54:00:%02x:%02x:%02x", static_cast<unsigned>((h >> 16) & 0xff),
+                static_cast<unsigned>((h >> 8) & 0xff), static_cast<unsigned>(h & 0xff));
+  return buf;
+}
+
+int64_t MemoryHardLimitMib(int64_t memory_mib) { return memory_mib + 1024 + memory_mib / 64; }
+
+Status CheckIommuGroups(const std::vector<std::string>& vm_device_ids, const Host& host) {
+  const std::set<std::string> mine(vm_device_ids.begin(), vm_device_ids.end());
+  for (const Device& d : host.devices) {
+    if (!mine.count(d.id)) continue;
+    const std::string group = Attr(d, kAttrIommuGroup);
+    if (group.empty()) continue;
+    for (const Device& other : host.devices) {
+      if (other.id == d.id || Attr(other, kAttrIommuGroup) != group) continue;
+      if (!mine.count(other.id)) {
+        return Status::FailedPrecondition(
+            "IOMMU group " + group + " holds " + d.id + " and " + other.id +
+            ": the functions of one IOMMU group must all go to the same VM, and this VM gets " +
+            d.id + " without " + other.id);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Result<DomainSpec> PlanDomain(const GuestRequest& request, const RealizationContext& ctx) {
+  const Allocation& a = request.allocation;
+  if (request.vm_id.empty()) return Status::InvalidArgument("the VM id is empty");
+  if (a.cpu_milli <= 0 || a.memory_mib <= 0) {
+    return Status::InvalidArgument("VM " + request.vm_id +
+                                   ": cpu_milli and memory_mib must be > 0");
+  }
+  DomainSpec s;
+  s.name = DomainNameForVm(request.vm_id);
+  s.type = ctx.domain_type;
+  s.vm_id = request.vm_id;
+  s.tenant = request.tenant;
+  s.vcpus = static_cast<int>((a.cpu_milli + 999) / 1000);
+  s.memory_mib = a.memory_mib;
+  s.cputune = CpuTuneForQos(QosInt(request.qos, "cpu_weight", 100),
+                            QosInt(request.qos, "cpu_cap_pct", 0), ctx.cgroup);
+  s.cpuset = ctx.guest_cpus;
+  s.memory_soft_limit_mib = a.memory_mib;
+  if (ctx.memory_hard_limit) s.memory_hard_limit_mib = MemoryHardLimitMib(a.memory_mib);
+  if (!ctx.cpu_numa.empty() && !ctx.guest_cpus.empty()) {
+    std::set<int> nodes;
+    for (int c : ctx.guest_cpus) {
+      if (c >= 0 && c < static_cast<int>(ctx.cpu_numa.size()) && ctx.cpu_numa[c] >= 0) {
+        nodes.insert(ctx.cpu_numa[c]);
+      }
+    }
+    s.numa_nodeset.assign(nodes.begin(), nodes.end());
+  }
+  if (s.numa_nodeset.empty())
+    s.comments.push_back("no numatune: the guest CPUs' NUMA nodes are unknown");
+
+  DiskIoTune io;
+  io.read_iops_sec = QosInt(request.qos, "disk_read_iops", 0);
+  io.write_iops_sec = QosInt(request.qos, "disk_write_iops", 0);
+  io.read_bytes_sec = QosInt(request.qos, "disk_read_bytes_sec", 0);
+  io.write_bytes_sec = QosInt(request.qos, "disk_write_bytes_sec", 0);
+  if (ctx.image == GuestImage::kSpin) {
+    DomainDisk d;
+    d.source_path = (fs::path(ctx.runtime_dir) / "images" / (s.name + ".img")).string();
+    d.iotune = io;
+    s.disks.push_back(std::move(d));
+  } else {
+    s.comments.push_back("no disk (guest image none): the guest idles in firmware");
+    if (io.Any()) s.comments.push_back("qos disk limits kept for a disk; this guest has none");
+  }
+  if (QosInt(request.qos, "net_mbps", 0) > 0) {
+    s.comments.push_back(
+        "qos net_mbps: a VF's rate is set on its PF (ip link set PF vf N "
+        "max_tx_rate), not in the domain XML");
+  }
+
+  // Devices: each allocation slice names an inventory device.
+  std::vector<std::string> pci_ids;
+  std::set<std::string> pci_addresses;  // a companion shared by two GPUs of a group goes once
+  for (const DeviceSlice& slice : a.gpus) {
+    const Device* dev = nullptr;
+    for (const Device& d : ctx.host.devices) {
+      if (d.id == slice.device_id) dev = &d;
+    }
+    if (dev == nullptr) {
+      return Status::NotFound("VM " + request.vm_id + ": device '" + slice.device_id +
+                              "' is not on host " + ctx.host.id);
+    }
+    const std::string address = Attr(*dev, kAttrPciAddress);
+    const bool whole = slice.whole || slice.milli >= kMilliPerDevice;
+    if (whole) {
+      if (address.empty()) {
+        s.comments.push_back(dev->id +
+                             ": whole device, no PCI address known on this host: no "
+                             "hostdev");
+        continue;
+      }
+      if (pci_addresses.insert(address).second) s.pci_hostdevs.push_back({address, dev->id, false});
+      pci_ids.push_back(dev->id);
+      for (const std::string& c : SplitComma(Attr(*dev, kAttrIommuCompanions))) {
+        if (pci_addresses.insert(c).second) s.pci_hostdevs.push_back({c, dev->id, true});
+      }
+      continue;
+    }
+    const std::vector<std::string> types = SplitComma(Attr(*dev, kAttrMdevTypes));
+    if (types.empty() || address.empty()) {
+      s.comments.push_back(dev->id + ": " + std::to_string(slice.milli) +
+                           " milli share without an mdev type on this host: no hostdev");
+      continue;
+    }
+    MdevHostdev m;
+    m.uuid = MdevUuid(request.vm_id, dev->id);
+    m.device_id = dev->id;
+    m.parent_address = address;
+    m.type = types.front();
+    s.mdev_hostdevs.push_back(std::move(m));
+  }
+  DS_RETURN_IF_ERROR(CheckIommuGroups(pci_ids, ctx.host));
+  for (const std::string& vf : request.vf_addresses) {
+    s.vf_interfaces.push_back({vf, VfMac(request.vm_id, vf)});
+  }
+  return s;
+}
+
+}  // namespace devshare::host

@@ -1,0 +1,206 @@
+// Real guests on qemu:///system (CTest label kvm): CPU shares and caps as realized by the host
+// library (PlanDomain + BuildDomainXml + HostAgent on the libvirt Hypervisor) and measured with
+// MeasureQos. Spinning guests (GuestImage::kSpin) pinned to one host CPU:
+//   - three 1-vCPU VMs of cpu_milli 100 with cpu_weight 100, 200, 400: CPU time over 5 s in the
+//     ratio 1:2:4 within 10 %;
+//   - one VM with cpu_cap_pct 25 alone on that CPU: at most 27 % of it;
+//   - deleting the VMs leaves no devshare-kvmtest-* domain.
+// Skips (with the reason) only when libvirtd cannot be reached; without a usable /dev/kvm the
+// guests run on TCG. Every domain created is removed in TearDown, and tools/libvirt_down.sh
+// (the CTest fixture cleanup) removes leftovers of a killed run.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "devshare/core/clock.h"
+#include "devshare/host/discovery.h"
+#include "devshare/host/host_agent.h"
+#include "devshare/host/hypervisor.h"
+#include "devshare/host/qos_check.h"
+
+namespace devshare::host {
+namespace {
+
+constexpr const char* kUri = "qemu:///system";
+constexpr const char* kPrefix = "devshare-kvmtest-";
+constexpr auto kWindow = std::chrono::seconds(5);
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+class KvmQosTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Result<std::unique_ptr<Hypervisor>> hv = OpenHypervisor(kUri);
+    if (!hv.ok()) {
+      const std::string status = ReadFile(std::string(DEVSHARE_LIBVIRT_STATE) + "/status");
+      GTEST_SKIP() << "libvirtd cannot be had: " << hv.status().message()
+                   << (status.empty() ? "" : "; tools/libvirt_up.sh said: " + status);
+    }
+    for (const std::string& n : (*hv)->notes()) std::printf("hypervisor: %s\n", n.c_str());
+    tcg_ = (*hv)->domain_type() == "qemu";
+    if (tcg_) std::printf("NOTE: no usable KVM here: measuring TCG-emulated guests\n");
+    // Leftovers of an earlier killed run.
+    if (Result<std::vector<DomainStatus>> all = (*hv)->ListDomains(); all.ok()) {
+      for (const DomainStatus& d : *all) {
+        if (d.name.rfind(kPrefix, 0) == 0) (void)(*hv)->DestroyAndUndefine(d.name);
+      }
+    }
+    // The guest CPU: the last host CPU (CPU 1 on the project's 2-core machines).
+    pin_cpu_ = std::max(0, (*hv)->host_cpus() - 1);
+    char tmpl[] = "/tmp/devshare-kvmtest-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    runtime_ = tmpl;
+    ::chmod(runtime_.c_str(), 0755);  // QEMU runs as libvirt-qemu and must reach the image
+
+    RealizationContext ctx;
+    ctx.host.id = "self";
+    ctx.guest_cpus = {pin_cpu_};
+    if (Result<DiscoveredHost> d = DiscoverHost(); d.ok()) {
+      for (const NumaNodeInfo& n : d->numa_nodes) {
+        for (int c : n.cpus) {
+          if (c >= static_cast<int>(ctx.cpu_numa.size())) ctx.cpu_numa.resize(c + 1, -1);
+          ctx.cpu_numa[c] = static_cast<int>(&n - d->numa_nodes.data());
+        }
+      }
+    }
+    ctx.cgroup = DetectCgroupVersion();
+    ctx.image = GuestImage::kSpin;
+    ctx.runtime_dir = runtime_;
+    agent_ = std::make_unique<HostAgent>(std::move(*hv), ctx);
+  }
+
+  void TearDown() override {
+    if (agent_ != nullptr) {
+      for (const std::string& vm : created_) {
+        Status s = agent_->Remove(vm);
+        if (!s.ok()) ADD_FAILURE() << "could not remove " << vm << ": " << s.ToString();
+      }
+    }
+    std::error_code ec;
+    if (!runtime_.empty()) std::filesystem::remove_all(runtime_, ec);
+  }
+
+  // Realizes a spinning 1-vCPU guest; records it for TearDown before starting it.
+  void Create(const std::string& vm, nlohmann::json qos) {
+    GuestRequest r;
+    r.vm_id = std::string(kPrefix).substr(std::string("devshare-").size()) + vm;
+    r.tenant = "t-kvmtest";
+    r.allocation.cpu_milli = 100;
+    r.allocation.memory_mib = 64;
+    r.qos = std::move(qos);
+    created_.push_back(r.vm_id);
+    const auto t0 = std::chrono::steady_clock::now();
+    Result<DomainStatus> st = agent_->Realize(r);
+    ASSERT_TRUE(st.ok()) << vm << ": " << st.status().ToString();
+    ASSERT_EQ(st->state, DomainState::kRunning) << st->detail;
+    std::printf("%s running after %.2f s\n", st->name.c_str(),
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+
+  // Lets the firmware reach the boot loop, then measures every devshare-kvmtest-* domain.
+  std::vector<QosRow> Measure() {
+    std::this_thread::sleep_for(tcg_ ? std::chrono::seconds(3) : std::chrono::milliseconds(1500));
+    SystemClock clock;
+    Result<std::vector<QosRow>> rows = MeasureQos(
+        agent_->hypervisor(), clock, [](Duration d) { std::this_thread::sleep_for(d); }, kWindow,
+        kPrefix);
+    EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+    if (!rows.ok()) return {};
+    std::printf("%s", FormatQosTable(*rows).c_str());
+    return *rows;
+  }
+
+  void ExpectNoDomainLeft() {
+    Result<std::vector<DomainStatus>> all = agent_->hypervisor().ListDomains();
+    ASSERT_TRUE(all.ok()) << all.status().ToString();
+    for (const DomainStatus& d : *all) {
+      EXPECT_NE(d.name.rfind(kPrefix, 0), 0u) << d.name << " is still defined";
+    }
+  }
+
+  bool tcg_ = false;
+  int pin_cpu_ = 0;
+  std::string runtime_;
+  std::unique_ptr<HostAgent> agent_;
+  std::vector<std::string> created_;
+};
+
+TEST_F(KvmQosTest, SharesGiveCpuTimeInRatio1To2To4) {
+  Create("w100", {{"cpu_weight", 100}});
+  Create("w200", {{"cpu_weight", 200}});
+  Create("w400", {{"cpu_weight", 400}});
+  std::vector<QosRow> rows = Measure();
+  ASSERT_EQ(rows.size(), 3u);
+  std::map<std::string, double> pct;
+  for (const QosRow& r : rows) {
+    pct[r.name] = r.achieved_pct;
+    EXPECT_EQ(r.info.pinned, std::vector<int>{pin_cpu_}) << r.name;
+  }
+  const double base = pct[std::string(kPrefix) + "w100"];
+  ASSERT_GT(base, 1.0) << "the weight-100 guest did not run";
+  const double r2 = pct[std::string(kPrefix) + "w200"] / base;
+  const double r4 = pct[std::string(kPrefix) + "w400"] / base;
+  std::printf(
+      "MEASURED (%s, %lld s window, CPU %d): %.1f%% : %.1f%% : %.1f%% of one CPU = "
+      "1 : %.3f : %.3f\n",
+      tcg_ ? "tcg" : "kvm", static_cast<long long>(kWindow.count()), pin_cpu_, base,
+      pct[std::string(kPrefix) + "w200"], pct[std::string(kPrefix) + "w400"], r2, r4);
+  EXPECT_NEAR(r2 / 2.0, 1.0, 0.10) << "weight 200 vs 100";
+  EXPECT_NEAR(r4 / 4.0, 1.0, 0.10) << "weight 400 vs 100";
+
+  for (const std::string& vm : created_) ASSERT_TRUE(agent_->Remove(vm).ok()) << vm;
+  created_.clear();
+  ExpectNoDomainLeft();
+}
+
+TEST_F(KvmQosTest, CapOf25PercentHoldsOnAnIdleCpu) {
+  Create("cap25", {{"cpu_weight", 100}, {"cpu_cap_pct", 25}});
+  std::vector<QosRow> rows = Measure();
+  ASSERT_EQ(rows.size(), 1u);
+  std::printf("MEASURED (%s, %lld s window, CPU %d): cpu_cap_pct 25 -> %.1f%% of one CPU\n",
+              tcg_ ? "tcg" : "kvm", static_cast<long long>(kWindow.count()), pin_cpu_,
+              rows[0].achieved_pct);
+  EXPECT_NEAR(rows[0].cap_pct, 25.0, 1e-9);
+  EXPECT_LE(rows[0].achieved_pct, 27.0);
+  EXPECT_GE(rows[0].achieved_pct, 15.0) << "the capped guest should spin up to its cap";
+
+  for (const std::string& vm : created_) ASSERT_TRUE(agent_->Remove(vm).ok()) << vm;
+  created_.clear();
+  ExpectNoDomainLeft();
+}
+
+TEST_F(KvmQosTest, LiveUpdateOfSharesAndCap) {
+  Create("live", {{"cpu_weight", 100}});
+  GuestRequest r;
+  r.vm_id = created_.back();
+  r.allocation.cpu_milli = 100;
+  r.allocation.memory_mib = 64;
+  r.qos = {{"cpu_weight", 300}, {"cpu_cap_pct", 40}};
+  Result<ResizeOutcome> up = agent_->Update(r);
+  ASSERT_TRUE(up.ok()) << up.status().ToString();
+  EXPECT_TRUE(up->cpu_live);
+  Result<DomainCpuInfo> info = agent_->hypervisor().CpuInfo(DomainNameForVm(r.vm_id));
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->tune.shares, CpuTuneForQos(300, 40, DetectCgroupVersion()).shares);
+  EXPECT_EQ(info->tune.quota_us, 40000);
+  EXPECT_EQ(info->tune.period_us, 100000);
+  for (const std::string& vm : created_) ASSERT_TRUE(agent_->Remove(vm).ok()) << vm;
+  created_.clear();
+  ExpectNoDomainLeft();
+}
+
+}  // namespace
+}  // namespace devshare::host
