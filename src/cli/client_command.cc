@@ -56,7 +56,10 @@ constexpr const char* kVmHelp =
 constexpr const char* kHostHelp =
     "usage: devshare host list\n"
     "       devshare host show NAME\n"
-    "       devshare host put NAME --file inventory.json   (\"-\" reads stdin; system admins)\n";
+    "       devshare host put NAME --file inventory.json   (\"-\" reads stdin; system admins)\n"
+    "       devshare host discover [--sysfs-root DIR] [--json]        (this machine, no server)\n"
+    "       devshare host register NAME [--guest-cpuset LIST]    (discover + put; system admins)\n"
+    "       devshare host qos-check [--hypervisor URI] [--window-s 5]     (libvirt, no server)\n";
 
 constexpr const char* kTenantHelp =
     "usage: devshare tenant create NAME [--idempotency-key K]      (system admins)\n"
@@ -785,6 +788,13 @@ bool WantsHelp(const std::vector<std::string>& args) {
 }  // namespace
 
 int RunClientCommand(const std::string& noun, const std::vector<std::string>& args) {
+  // The host agent's verbs (host_agent_command.cc) have their own flags and --help.
+  if (noun == "host" && !args.empty()) {
+    const std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (args[0] == "discover") return RunHostDiscoverCommand(rest);
+    if (args[0] == "register") return RunHostRegisterCommand(rest);
+    if (args[0] == "qos-check") return RunHostQosCheckCommand(rest);
+  }
   const char* help = noun == "vm" ? kVmHelp : noun == "host" ? kHostHelp : kTenantHelp;
   if (WantsHelp(args) || (!args.empty() && args[0] == "help")) {
     std::printf("%s\n%s", help, kCommonHelp);

@@ -23,6 +23,10 @@ int RunAuditCommand(const std::vector<std::string>& args);
 int RunQosSimCommand(const std::vector<std::string>& args);
 // Client commands (vm, host, tenant) talking to a server: client_command.cc.
 int RunClientCommand(const std::string& noun, const std::vector<std::string>& args);
+// Host agent commands (host discover | register | qos-check): host_agent_command.cc.
+int RunHostDiscoverCommand(const std::vector<std::string>& args);
+int RunHostRegisterCommand(const std::vector<std::string>& args);
+int RunHostQosCheckCommand(const std::vector<std::string>& args);
 
 }  // namespace devshare::cli
 

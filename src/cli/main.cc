@@ -25,7 +25,7 @@ constexpr const char* kUsage =
     "  serve  the control plane: REST API over the durable ledger (devshare serve --help)\n"
     "  audit  devshare audit verify --db sqlite:PATH: check the audit hash chain\n"
     "  vm     vm create|list|show|delete|resize (client; --server URL, DEVSHARE_TOKEN)\n"
-    "  host   host list|show (client)\n"
+    "  host   host list|show|put (client); host discover|register|qos-check (host agent)\n"
     "  tenant tenant create|list, tenant token NAME|ID --role R (client)\n"
     "  qos-sim  QoS simulator, a scheduler next to fifo: --config FILE [--json]\n"
     "\n"

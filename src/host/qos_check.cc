@@ -112,6 +112,19 @@ std::vector<QosRow> EvaluateQos(const std::vector<QosSample>& start,
       }
     }
   }
+  for (int g = 0; g < groups; ++g) {
+    double achieved = 0, promised = 0;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (group[i] != g || rows[i].idle) continue;
+      achieved += rows[i].achieved_pct;
+      promised += rows[i].promised_pct;
+    }
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (group[i] != g || rows[i].idle) continue;
+      rows[i].achieved_group_share = achieved > 0 ? rows[i].achieved_pct / achieved : 0;
+      rows[i].promised_group_share = promised > 0 ? rows[i].promised_pct / promised : 0;
+    }
+  }
   std::sort(rows.begin(), rows.end(), [](const QosRow& a, const QosRow& b) {
     return a.group != b.group ? a.group < b.group : a.name < b.name;
   });
@@ -143,9 +156,9 @@ Result<std::vector<QosRow>> MeasureQos(Hypervisor& hv, const Clock& clock,
 }
 
 std::string FormatQosTable(const std::vector<QosRow>& rows) {
-  std::vector<std::vector<std::string>> cells = {{"DOMAIN", "GROUP", "CPUS", "VCPUS", "SHARES",
-                                                  "CAP%", "PROMISED%", "ACHIEVED%",
-                                                  "ACHIEVED/PROMISED"}};
+  std::vector<std::vector<std::string>> cells = {
+      {"DOMAIN", "GROUP", "CPUS", "VCPUS", "SHARES", "CAP%", "PROMISED%", "ACHIEVED%",
+       "ACHIEVED/PROMISED", "GROUP_SHARE_PROMISED", "GROUP_SHARE_ACHIEVED"}};
   char buf[64];
   for (const QosRow& r : rows) {
     std::vector<std::string> c;
@@ -172,6 +185,15 @@ std::string FormatQosTable(const std::vector<QosRow>& rows) {
       std::snprintf(buf, sizeof buf, "%.3f", r.achieved_pct / r.promised_pct);
       c.push_back(buf);
     } else {
+      c.push_back("-");
+    }
+    if (!r.idle) {
+      std::snprintf(buf, sizeof buf, "%.3f", r.promised_group_share);
+      c.push_back(buf);
+      std::snprintf(buf, sizeof buf, "%.3f", r.achieved_group_share);
+      c.push_back(buf);
+    } else {
+      c.push_back("-");
       c.push_back("-");
     }
     cells.push_back(std::move(c));

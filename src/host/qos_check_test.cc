@@ -34,8 +34,10 @@ TEST(EvaluateQosTest, SharesOnOneCpu) {
   EXPECT_NEAR(rows[0].promised_pct, 100.0 / 7, 1e-9);
   EXPECT_NEAR(rows[1].promised_pct, 200.0 / 7, 1e-9);
   EXPECT_NEAR(rows[2].promised_pct, 400.0 / 7, 1e-9);
+  EXPECT_NEAR(rows[2].promised_group_share, 4.0 / 7, 1e-9);
   for (const QosRow& r : rows) {
     EXPECT_NEAR(r.achieved_pct, r.promised_pct, 1e-9) << r.name;
+    EXPECT_NEAR(r.achieved_group_share, r.promised_group_share, 1e-9) << r.name;
     EXPECT_EQ(r.group, 0);
     EXPECT_EQ(r.group_cpus, 1);
   }
@@ -70,8 +72,6 @@ TEST(EvaluateQosTest, GroupsIdleAndVcpuLimits) {
                                     Sample("idle", 1024, {0}, milliseconds(5))};
   std::vector<QosRow> rows = EvaluateQos(a, b, seconds(1));
   ASSERT_EQ(rows.size(), 4u);
-  // Sorted by group then name: group 0 = {idle, x, y} (found first via "solo"? no: order of
-  // discovery is by input order, so "solo" is group 0).
   std::map<std::string, QosRow> by;
   for (const QosRow& r : rows) by[r.name] = r;
   EXPECT_NE(by["solo"].group, by["x"].group);
@@ -82,9 +82,10 @@ TEST(EvaluateQosTest, GroupsIdleAndVcpuLimits) {
   EXPECT_EQ(by["idle"].promised_pct, 0.0);
   EXPECT_NEAR(by["x"].promised_pct, 20.0, 1e-9);
   EXPECT_NEAR(by["y"].promised_pct, 180.0, 1e-9);
+  EXPECT_NEAR(by["y"].promised_group_share, 0.9, 1e-9);
+  EXPECT_EQ(by["idle"].achieved_group_share, 0.0);
 
-  // With x at 50 % of y's shares the fair split would give y more than its 2 CPUs' limit? No:
-  // y is limited to 200 (2 vCPUs); x to 100. Shares 1:1 on 2 CPUs: 100 each.
+  // Two CPUs, x with 1 vCPU (limit 100), y with 2 (limit 200). Shares 1:1: 100 each.
   std::vector<QosSample> a2 = {Sample("x", 1024, {0, 1}, seconds(0)),
                                Sample("y", 1024, {0, 1}, seconds(0), -1, 2)};
   std::vector<QosSample> b2 = {Sample("x", 1024, {0, 1}, seconds(1)),
@@ -93,8 +94,7 @@ TEST(EvaluateQosTest, GroupsIdleAndVcpuLimits) {
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_NEAR(rows[0].promised_pct, 100.0, 1e-9);
   EXPECT_NEAR(rows[1].promised_pct, 100.0, 1e-9);
-  // x capped to one vCPU: y takes the rest (x limited to 100 = fair, so y gets 100 too; with
-  // shares 1:3 fair x = 50, y = 150).
+  // Shares 1:3: x 50, y 150 (both under their limits).
   b2[1].info.tune.shares = a2[1].info.tune.shares = 3072;
   rows = EvaluateQos(a2, b2, seconds(1));
   EXPECT_NEAR(rows[0].promised_pct, 50.0, 1e-9);

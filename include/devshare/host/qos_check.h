@@ -36,6 +36,10 @@ struct QosRow {
   double promised_pct = 0;  // water-filled entitlement when the group's busy domains spin
   double cap_pct = -1;      // vcpus x quota / period x 100, -1 when uncapped
   bool idle = false;        // achieved < kIdlePct: left out of the group's competition
+  // This domain's part of what its group's busy domains got / were promised (0..1). Other load
+  // on the same CPUs lowers achieved_pct for everyone; these shares still compare the weights.
+  double achieved_group_share = 0;
+  double promised_group_share = 0;
 };
 
 // Rows for the domains present in both samples (matched by name), sorted by group then name.
@@ -50,7 +54,8 @@ Result<std::vector<QosRow>> MeasureQos(Hypervisor& hypervisor, const Clock& cloc
                                        const std::function<void(Duration)>& sleep, Duration window,
                                        std::string_view prefix = kDomainPrefix);
 
-// A table for people: DOMAIN GROUP CPUS VCPUS SHARES CAP% PROMISED% ACHIEVED% ACHIEVED/PROMISED.
+// A table for people: DOMAIN GROUP CPUS VCPUS SHARES CAP% PROMISED% ACHIEVED% ACHIEVED/PROMISED
+// and the group shares (promised vs achieved part of the group's CPU time).
 std::string FormatQosTable(const std::vector<QosRow>& rows);
 
 }  // namespace devshare::host
