@@ -18,10 +18,20 @@
 //     and go to the lowest node rank, which packs hosts (the effect FGD's integer sigmoid has).
 //  4. Online M. Starting from the given distribution (or none), M is re-estimated with FGD's rule
 //     over the last 4,096 requests and replaced when it drifts (total variation > 0.15).
+//  5. Capability prices. F_n(M) ignores memory and every shape outside M. Each GPU request class
+//     (shape and memory) seen at least twice in the window whose shape is outside M gets a price
+//     per place (a copy of the class a host can still take): its GPU milli x P(Poisson(D) >= S),
+//     S = places left cluster-wide, D = demand still expected (window share x pods left) of every
+//     class whose places all are places of this class too, since those compete for the same hosts
+//     (all whole-GPU requests asking >= 15 vCPU and 88 GiB; both 8-GPU / 120-vCPU classes, which
+//     only an empty G3 host takes). A placement pays the price of each place it removes: the
+//     expected GPU demand the lost place turns away. It is ~0 while places are plentiful, unlike
+//     the fixed per-place penalty that was dropped (docs/placement.md).
 // Everything is online: the decision uses the arriving request, the cluster state, the requests
 // seen so far and, when given, the history-derived M that FGD also uses.
 // Speed: per (request shape, host) the per-shape stranding change of each distinct candidate
-// GPU is cached by host generation; prices enter only through a K-term dot product.
+// GPU is cached by host generation; prices enter only through a K-term dot product, plus the
+// places a candidate removes for the few capability classes priced at the time.
 // Thread-safety: one instance per Framework (single thread).
 #include <algorithm>
 #include <cmath>
@@ -43,6 +53,24 @@ constexpr size_t kRelearnEvery = 512;       // re-estimate M after this many req
 constexpr double kTypicalCoverage = 0.95;   // FGD's cut of the shape list
 constexpr double kRelearnDistance = 0.15;   // total variation that counts as drift
 constexpr size_t kMaxCacheKeys = 1024;      // (shape, tenant, floor) keys of the score cache
+constexpr int64_t kMinCapRequests = 2;      // window requests that make a class a priced cap
+constexpr double kMinCapPrice = 1.0;        // milli per lost place below which a cap is ignored
+
+// P(N >= s) for N ~ Poisson(d).
+double PoissonTail(double d, int64_t s) {
+  if (s <= 0) return 1.0;
+  if (d <= 0) return 0.0;
+  // Outside d +- (12 sd + 20) the tail is below 1e-20: no need to sum.
+  const double reach = 12.0 * std::sqrt(d) + 20.0;
+  if (static_cast<double>(s) > d + reach) return 0.0;
+  if (static_cast<double>(s) < d - reach) return 1.0;
+  const double log_d = std::log(d);
+  double below = 0;  // P(N < s), from the first term that is not negligible
+  for (int64_t j = std::max<int64_t>(0, static_cast<int64_t>(d - reach)); j < s; ++j) {
+    below += std::exp(static_cast<double>(j) * log_d - d - std::lgamma(static_cast<double>(j + 1)));
+  }
+  return std::max(0.0, 1.0 - below);
+}
 
 bool Accepts(const TaskShape& m, const std::string& model) {
   return m.models.empty() || std::find(m.models.begin(), m.models.end(), model) != m.models.end();
@@ -99,10 +127,24 @@ class DevsharePolicy final : public ScorePlugin {
     int64_t score = 0;
     int gpu = -1;
   };
+  // A class of GPU requests in the window: shape and memory (memory decides which hosts fit).
+  struct Demand {
+    TaskShape shape;
+    int64_t memory_mib = 0;
+    double rate = 0;  // share of the window's requests
+    bool SameClass(const Demand& o) const {
+      return memory_mib == o.memory_mib && shape == o.shape;
+    }
+  };
+  struct CapPrice {
+    size_t cap = 0;     // index into caps_
+    double price = 0;   // milli per place lost
+  };
   struct Entry {
     uint64_t generation = UINT64_MAX;
     std::vector<Candidate> candidates;
     uint64_t price_epoch = UINT64_MAX;  // epoch `best` was computed under
+    int64_t memory_mib = -1;            // request memory `best` was computed for (cap places)
     Choice best;
   };
 
@@ -197,6 +239,52 @@ class DevsharePolicy final : public ScorePlugin {
     seen_since_learn_ = 0;
     TypicalPods learned = TypicalPods::FromPods(window_, kTypicalCoverage);
     if (TotalVariation(learned, typical_) > kRelearnDistance) SetDistribution(std::move(learned));
+    LearnDemand();
+  }
+
+  // Copies of class d a node with this free CPU/memory/GPU can still host.
+  static int64_t ClassCopies(const Demand& d, int64_t cpu_free, int64_t mem_free,
+                             const std::vector<int32_t>& free, int fully_free,
+                             const std::string& model) {
+    if (!Accepts(d.shape, model)) return 0;
+    return AcceptedClassCopies(d, cpu_free, mem_free, free, fully_free);
+  }
+  // ClassCopies on a host whose model d accepts.
+  static int64_t AcceptedClassCopies(const Demand& d, int64_t cpu_free, int64_t mem_free,
+                                     const std::vector<int32_t>& free, int fully_free) {
+    int64_t c = Copies(d.shape, cpu_free, free, fully_free);
+    if (d.memory_mib > 0) c = std::min<int64_t>(c, mem_free / d.memory_mib);
+    return std::max<int64_t>(c, 0);
+  }
+
+  // Re-derives the GPU request classes of the window and which of them are priced (caps_: not
+  // in M, seen at least kMinCapRequests times). Places are recomputed at the next UpdatePrices.
+  void LearnDemand() {
+    std::vector<Demand> classes;
+    std::vector<int64_t> counts;
+    for (const VmRequest& r : window_) {
+      if (!r.gpu.Any()) continue;
+      Demand d;
+      d.shape = TaskShape::Of(r);
+      d.memory_mib = r.memory_mib;
+      size_t i = 0;
+      while (i < classes.size() && !classes[i].SameClass(d)) ++i;
+      if (i == classes.size()) {
+        classes.push_back(std::move(d));
+        counts.push_back(0);
+      }
+      ++counts[i];
+    }
+    caps_.clear();
+    for (size_t i = 0; i < classes.size(); ++i) {
+      classes[i].rate = static_cast<double>(counts[i]) / static_cast<double>(window_.size());
+      if (counts[i] < kMinCapRequests) continue;
+      bool in_m = false;
+      for (const WeightedShape& w : typical_.shapes()) in_m = in_m || w.shape == classes[i].shape;
+      if (!in_m) caps_.push_back(i);
+    }
+    demand_ = std::move(classes);
+    demand_dirty_ = true;
   }
 
   void UpdatePrices(const ClusterState& cluster) {
@@ -210,6 +298,17 @@ class DevsharePolicy final : public ScorePlugin {
       node_free_.assign(n, 0);
       std::fill(supply_.begin(), supply_.end(), 0);
       free_total_ = 0;
+      demand_dirty_ = true;
+    }
+    bool reprice = false;
+    if (demand_dirty_) {
+      demand_dirty_ = false;
+      reprice = true;
+      words_ = (n + 63) / 64;
+      places_.assign(demand_.size() * words_, 0);
+      cap_supply_.assign(caps_.size(), 0);
+      node_cap_copies_.assign(n * caps_.size(), 0);
+      for (size_t i = 0; i < n; ++i) UpdatePlaces(cluster.states[i], i);
     }
     for (size_t i = 0; i < n; ++i) {
       const HostState& h = cluster.states[i];
@@ -228,11 +327,12 @@ class DevsharePolicy final : public ScorePlugin {
         supply_[k] += c - node_copies_[i * k_ + k];
         node_copies_[i * k_ + k] = c;
       }
+      if (!demand_.empty()) UpdatePlaces(h, i);
     }
     // Prices move with the free capacity; re-price when it moved by kRepriceFraction of the
     // cluster (and memoised scores stay valid in between).
     const int64_t capacity = std::max<int64_t>(1, capacity_total_);
-    if (price_epoch_ != UINT64_MAX &&
+    if (!reprice && price_epoch_ != UINT64_MAX &&
         std::llabs(free_total_ - priced_at_free_) < kRepriceFraction * capacity) {
       return;
     }
@@ -248,6 +348,97 @@ class DevsharePolicy final : public ScorePlugin {
       }
       weight_[k] = static_cast<float>(shapes[k].p * price);
     }
+    PriceCaps(pods_left);
+  }
+
+  // Price of a lost place of each cap: its GPU milli x P(Poisson(D) >= S), D counting the demand
+  // of every class whose places all are places of the cap too (they compete for the same hosts;
+  // two 8-GPU / 120-vCPU classes differing in memory both need an empty G3 host).
+  void PriceCaps(double pods_left) {
+    cap_prices_.clear();
+    for (size_t j = 0; j < caps_.size(); ++j) {
+      const size_t s = caps_[j];
+      if (cap_supply_[j] == 0) continue;  // no place left to protect
+      double rate = demand_[s].rate;
+      for (size_t t = 0; t < demand_.size(); ++t) {
+        if (t != s && PlacesWithin(t, s)) rate += demand_[t].rate;
+      }
+      const Demand& d = demand_[s];
+      const double price = static_cast<double>(d.shape.num_gpu) * d.shape.gpu_milli *
+                           PoissonTail(rate * pods_left, cap_supply_[j]);
+      if (price >= kMinCapPrice) cap_prices_.push_back({j, price});
+    }
+  }
+
+  // True if class t has a place and every host that can take t can take class s.
+  bool PlacesWithin(size_t t, size_t s) const {
+    const uint64_t* a = &places_[t * words_];
+    const uint64_t* b = &places_[s * words_];
+    bool any = false;
+    for (size_t w = 0; w < words_; ++w) {
+      if ((a[w] & ~b[w]) != 0) return false;
+      any = any || a[w] != 0;
+    }
+    return any;
+  }
+
+  void UpdatePlaces(const HostState& h, size_t i) {
+    int fully_free = 0;
+    for (int32_t f : h.gpu_free_milli()) fully_free += f >= kMilliPerDevice ? 1 : 0;
+    const uint64_t bit = uint64_t{1} << (i % 64);
+    for (size_t t = 0; t < demand_.size(); ++t) {
+      const int64_t c = ClassCopies(demand_[t], h.cpu_free_milli(), h.memory_free_mib(),
+                                    h.gpu_free_milli(), fully_free, h.gpu_model());
+      uint64_t& w = places_[t * words_ + i / 64];
+      w = c > 0 ? (w | bit) : (w & ~bit);
+    }
+    const size_t c_n = caps_.size();
+    for (size_t j = 0; j < c_n; ++j) {
+      const int64_t c = ClassCopies(demand_[caps_[j]], h.cpu_free_milli(), h.memory_free_mib(),
+                                    h.gpu_free_milli(), fully_free, h.gpu_model());
+      cap_supply_[j] += c - node_cap_copies_[i * c_n + j];
+      node_cap_copies_[i * c_n + j] = c;
+    }
+  }
+
+  // True if the host holds a place of a cap whose places are priced now.
+  bool HoldsPricedPlace(int host_index) const {
+    const size_t c_n = caps_.size();
+    for (const CapPrice& c : cap_prices_) {
+      if (node_cap_copies_[host_index * c_n + c.cap] > 0) return true;
+    }
+    return false;
+  }
+
+  // Priced cap places the request would remove from the host when placed on `gpu` (-1: whole
+  // GPUs / CPU-only), in milli.
+  double CapCost(const VmRequest& req, const HostState& h, int host_index, int gpu) {
+    const size_t c_n = caps_.size();
+    after_.assign(h.gpu_free_milli().begin(), h.gpu_free_milli().end());
+    if (gpu >= 0) {
+      after_[gpu] -= MilliOnGpu(req, h, gpu);
+    } else {
+      int need = req.gpu.count;
+      for (int g = 0; g < h.gpu_count() && need > 0; ++g) {
+        if (GpuFitsWhole(req, h, g)) {
+          after_[g] = 0;
+          --need;
+        }
+      }
+    }
+    int fully_free = 0;
+    for (int32_t f : after_) fully_free += f >= kMilliPerDevice ? 1 : 0;
+    const int64_t cpu_after = h.cpu_free_milli() - req.cpu_milli;
+    const int64_t mem_after = h.memory_free_mib() - req.memory_mib;
+    double cost = 0;
+    for (const CapPrice& c : cap_prices_) {
+      const int64_t before = node_cap_copies_[host_index * c_n + c.cap];
+      if (before == 0) continue;  // (also: the cap does not accept this host's model)
+      const int64_t after =
+          AcceptedClassCopies(demand_[caps_[c.cap]], cpu_after, mem_after, after_, fully_free);
+      cost += c.price * static_cast<double>(before - after);
+    }
+    return cost;
   }
 
   const float* Before(const HostState& h, int host_index) {
@@ -319,17 +510,19 @@ class DevsharePolicy final : public ScorePlugin {
   Choice BestOf(const VmRequest& req, const HostState& h, int host_index) {
     Evaluate(req, h, host_index);
     Entry& e = *last_entry_;
-    if (e.price_epoch != price_epoch_) {
-      e.best = Best(e.candidates);
+    if (e.price_epoch != price_epoch_ || e.memory_mib != req.memory_mib) {
+      e.best = Best(req, h, host_index, e);
       e.price_epoch = price_epoch_;
+      e.memory_mib = req.memory_mib;
     }
     return e.best;
   }
 
-  Choice Best(const std::vector<Candidate>& candidates) const {
+  Choice Best(const VmRequest& req, const HostState& h, int host_index, const Entry& e) {
     Choice best;
     bool have = false;
-    for (const Candidate& c : candidates) {
+    const bool priced = HoldsPricedPlace(host_index);
+    for (const Candidate& c : e.candidates) {
       // Weighted stranding after - before; eight partial sums so the loop vectorises.
       float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
       const float* w = weight_.data();
@@ -341,6 +534,7 @@ class DevsharePolicy final : public ScorePlugin {
       double change = 0;
       for (; k < k_; ++k) change += static_cast<double>(w[k]) * d[k];
       for (float p : part) change += p;
+      if (priced) change += CapCost(req, h, host_index, c.gpu);
       const int64_t s = static_cast<int64_t>(std::floor(-change / kScoreQuantumMilli));
       if (!have || s > best.score || (s == best.score && c.gpu < best.gpu)) {
         best.score = s;
@@ -369,6 +563,16 @@ class DevsharePolicy final : public ScorePlugin {
   int64_t capacity_total_ = 0;
   int64_t priced_at_free_ = 0;
   uint64_t price_epoch_ = UINT64_MAX;
+  // Rare capability (5.): the window's GPU request classes, the priced ones and their places.
+  std::vector<Demand> demand_;
+  std::vector<size_t> caps_;  // indices into demand_
+  bool demand_dirty_ = false;
+  size_t words_ = 0;              // 64-host words per class in places_
+  std::vector<uint64_t> places_;  // [class][host bit]: the host can take the class now
+  std::vector<int64_t> cap_supply_;       // per cap: copies that fit, cluster-wide
+  std::vector<int64_t> node_cap_copies_;  // [host x cap]
+  std::vector<CapPrice> cap_prices_;      // caps whose lost places cost >= kMinCapPrice
+  std::vector<int32_t> after_;            // scratch
   // Caches.
   std::vector<uint64_t> before_generation_;
   std::vector<float> before_;  // [host x k]
