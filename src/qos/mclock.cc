@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "devshare/core/check.h"
+#include "devshare/core/json_writer.h"
 #include "qos/indexed_heap.h"
 
 namespace devshare::qos {
@@ -503,8 +504,8 @@ Status ValidateClientQos(const ClientQos& qos, const std::string& what) {
     // A value above 1e9 per second makes its tag step 1/x shorter than one nanosecond.
     if (f.value > 0 && InverseNs(f.value) < static_cast<double>(kTagResolution.count())) {
       return Status::InvalidArgument(
-          what + ": " + f.name + " " + std::to_string(f.value) + " makes 1/" + f.name + " = " +
-          std::to_string(InverseNs(f.value)) +
+          what + ": " + f.name + " " + FormatDecimal(f.value, 3) + " makes 1/" + f.name + " = " +
+          FormatDecimal(InverseNs(f.value), 3) +
           " ns, below the 1 ns tag resolution: its tag would not advance");
     }
   }
@@ -514,9 +515,9 @@ Status ValidateClientQos(const ClientQos& qos, const std::string& what) {
                                    "requests could never be scheduled)");
   }
   if (qos.limit_per_s > 0 && qos.limit_per_s < qos.reservation_per_s) {
-    return Status::InvalidArgument(what + ": limit " + std::to_string(qos.limit_per_s) +
+    return Status::InvalidArgument(what + ": limit " + FormatDecimal(qos.limit_per_s, 3) +
                                    " is below reservation " +
-                                   std::to_string(qos.reservation_per_s));
+                                   FormatDecimal(qos.reservation_per_s, 3));
   }
   return Status::Ok();
 }
@@ -528,8 +529,9 @@ std::optional<std::string> WeightClampWarning(const ClientQos& qos, uint32_t cos
   const double step_ns = InverseNs(qos.weight) * cost;
   const double gap_ns = static_cast<double>(typical_interarrival.count());
   if (step_ns >= gap_ns) return std::nullopt;
-  return what + ": weight " + std::to_string(qos.weight) + " gives a P-tag step cost/w of " +
-         std::to_string(step_ns / 1e3) + " us, shorter than the " + std::to_string(gap_ns / 1e3) +
+  return what + ": weight " + FormatDecimal(qos.weight, 3) + " gives a P-tag step cost/w of " +
+         FormatDecimal(step_ns / 1e3, 3) + " us, shorter than the " +
+         FormatDecimal(gap_ns / 1e3, 3) +
          " us between its arrivals: P tags clamp to the arrival time and weight differences "
          "vanish (mClock large-weight pitfall); use smaller weights, only their ratios matter";
 }

@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 
+#include "devshare/core/json_writer.h"
 #include "devshare/qos/mclock.h"
 #include "devshare/qos/qos_sim.h"
 
@@ -98,14 +99,7 @@ class ObjectReader {
   }
 
  private:
-  static std::string Num(double x) {
-    std::string s = std::to_string(x);
-    if (s.find('.') != std::string::npos) {
-      while (s.back() == '0') s.pop_back();
-      if (s.back() == '.') s.pop_back();
-    }
-    return s;
-  }
+  static std::string Num(double x) { return FormatDecimal(x, 6); }
 
   Result<const nlohmann::json*> Get(const char* key, bool required) {
     seen_.insert(key);
