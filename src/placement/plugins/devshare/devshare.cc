@@ -144,7 +144,7 @@ class DevsharePolicy final : public ScorePlugin {
     uint64_t generation = UINT64_MAX;
     std::vector<Candidate> candidates;
     uint64_t price_epoch = UINT64_MAX;  // epoch `best` was computed under
-    int64_t memory_mib = -1;            // request memory `best` was computed for (cap places)
+    int64_t memory_mib = -1;  // request memory `best` was priced for; -1: no cap price entered
     Choice best;
   };
 
@@ -510,18 +510,21 @@ class DevsharePolicy final : public ScorePlugin {
   Choice BestOf(const VmRequest& req, const HostState& h, int host_index) {
     Evaluate(req, h, host_index);
     Entry& e = *last_entry_;
-    if (e.price_epoch != price_epoch_ || e.memory_mib != req.memory_mib) {
-      e.best = Best(req, h, host_index, e);
+    // The memoised best depends on the request's memory only through capability prices, and
+    // only on hosts holding a priced place (the cache key, the shape, leaves memory out).
+    if (e.price_epoch != price_epoch_ || (e.memory_mib >= 0 && e.memory_mib != req.memory_mib)) {
+      const bool priced = HoldsPricedPlace(host_index);
+      e.best = Best(req, h, host_index, e, priced);
       e.price_epoch = price_epoch_;
-      e.memory_mib = req.memory_mib;
+      e.memory_mib = priced ? req.memory_mib : -1;
     }
     return e.best;
   }
 
-  Choice Best(const VmRequest& req, const HostState& h, int host_index, const Entry& e) {
+  Choice Best(const VmRequest& req, const HostState& h, int host_index, const Entry& e,
+              bool priced) {
     Choice best;
     bool have = false;
-    const bool priced = HoldsPricedPlace(host_index);
     for (const Candidate& c : e.candidates) {
       // Weighted stranding after - before; eight partial sums so the loop vectorises.
       float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
