@@ -410,7 +410,7 @@ KvmInfo ProbeKvm(const std::string& dev_root) {
   const std::string path = dev_root + "/kvm";
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
-    k.detail = path + " is missing (no KVM: guests fall back to TCG emulation)";
+    k.detail = path + " is missing";
     return k;
   }
   k.present = true;

@@ -255,6 +255,17 @@ void ApplyDeviceAttributes(const HostInventory& inventory, Host& host) {
   }
 }
 
+std::vector<int> CpuNumaIndex(const DiscoveredHost& h) {
+  std::vector<int> out;
+  for (size_t i = 0; i < h.numa_nodes.size(); ++i) {
+    for (int c : h.numa_nodes[i].cpus) {
+      if (c >= static_cast<int>(out.size())) out.resize(static_cast<size_t>(c) + 1, -1);
+      out[static_cast<size_t>(c)] = static_cast<int>(i);
+    }
+  }
+  return out;
+}
+
 nlohmann::json DiscoveryToJson(const DiscoveredHost& h) {
   json j;
   j["cpu"] = {{"sockets", h.cpu.sockets},

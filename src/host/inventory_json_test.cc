@@ -131,6 +131,15 @@ TEST(InventoryJsonTest, ThisMachineRegisters) {
   EXPECT_TRUE(spec.ok()) << spec.status().ToString() << "\n" << inv->body.dump(2);
 }
 
+TEST(InventoryJsonTest, CpuNumaIndex) {
+  std::vector<int> idx = CpuNumaIndex(Gpu8());
+  ASSERT_EQ(idx.size(), 32u);
+  EXPECT_EQ(idx[0], 0);
+  EXPECT_EQ(idx[8], 1);
+  EXPECT_EQ(idx[23], 0);
+  EXPECT_EQ(idx[31], 1);
+}
+
 TEST(InventoryJsonTest, DiscoveryJsonHasEverything) {
   nlohmann::json j = DiscoveryToJson(Gpu8());
   EXPECT_EQ(j["cpu"]["online"], "0-30");

@@ -55,6 +55,10 @@ Result<HostInventory> BuildInventory(const DiscoveredHost& host, const Inventory
 // server::ParseHostSpec of `inventory.body`). Devices without an entry are left alone.
 void ApplyDeviceAttributes(const HostInventory& inventory, Host& host);
 
+// Inventory NUMA index (kernel nodes renumbered 0..n-1, as in BuildInventory) of each host CPU,
+// indexed by CPU id; -1 for CPUs in no node. For RealizationContext::cpu_numa.
+std::vector<int> CpuNumaIndex(const DiscoveredHost& host);
+
 // Everything discovered, as JSON (for `devshare host discover --json`).
 nlohmann::json DiscoveryToJson(const DiscoveredHost& host);
 
