@@ -30,8 +30,8 @@ std::vector<ClientQos> MixedQos(int clients) {
 void RunDecisions(benchmark::State& state, MClockOptions options) {
   const int clients = static_cast<int>(state.range(0));
   const std::vector<ClientQos> qos = MixedQos(clients);
-  auto made = MClockQueue::Create(
-      [&qos](ClientId c) -> std::optional<ClientQos> { return qos[c]; }, options);
+  auto made = MClockQueue::Create([&qos](ClientId c) -> std::optional<ClientQos> { return qos[c]; },
+                                  options);
   if (!made.ok()) {
     state.SkipWithError(made.status().ToString().c_str());
     return;

@@ -1,7 +1,5 @@
-// The one mapping of a VM's CPU QoS (cpu_weight, cpu_cap_pct) to what enforces it on a host:
-// cgroup v1 (cpu.shares, cpu.cfs_period_us / cpu.cfs_quota_us), cgroup v2 (cpu.weight, cpu.max),
-// libvirt <cputune> (shares, period, quota) and the Xen-credit equivalents the credit simulator
-// uses. The host agent and the simulator both call MapVmCpuQos; docs/qos.md explains each value.
+// The one mapping of a VM's CPU QoS (cpu_weight, cpu_cap_pct) to cgroup v1, cgroup v2, libvirt
+// <cputune> and Xen-credit values, shared by the host agent and the simulator (docs/qos.md §6).
 // Thread-safety: pure functions.
 #ifndef DEVSHARE_QOS_CPU_QOS_MAPPING_H_
 #define DEVSHARE_QOS_CPU_QOS_MAPPING_H_

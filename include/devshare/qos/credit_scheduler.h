@@ -1,7 +1,5 @@
 // CreditSim: a discrete-event model of Xen's credit scheduler (credit1, xen/common/sched/
-// credit.c; reference qos.md §2.1) placing VMs' vCPUs on pCPUs: weights 1..65535, caps in % of one
-// pCPU, 10 credits per ms of run time, accounting every 30 ms, UNDER / OVER priorities, BOOST for
-// waking vCPUs, per-pCPU run queues with work stealing, and the 1 ms context-switch rate limit.
+// credit.c; reference qos.md §2.1) running VMs' vCPUs on pCPUs on a virtual clock.
 // Thread-safety: not thread-safe; one simulation per thread.
 #ifndef DEVSHARE_QOS_CREDIT_SCHEDULER_H_
 #define DEVSHARE_QOS_CREDIT_SCHEDULER_H_
@@ -63,6 +61,9 @@ struct CreditVmStats {
   Duration mean_wake_latency{0};
 };
 
+// Weights 1..65535, caps in % of one pCPU (parking), 10 credits per ms of run time, accounting
+// every 30 ms (csched_acct), UNDER / OVER priorities, BOOST for waking vCPUs, per-pCPU run queues
+// with work stealing, and the 1 ms context-switch rate limit. docs/qos.md §5.
 class CreditSim {
  public:
   // InvalidArgument naming the field for weights outside 1..65535, caps outside

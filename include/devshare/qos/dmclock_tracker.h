@@ -1,8 +1,5 @@
-// DmClockTracker: the client side of dmClock (distributed mClock, OSDI'10 §3.2). It counts the
-// cost each server served for this client, per phase, and turns the counts into the ReqParams of
-// the next request to a server: the cost served by the *other* servers since the previous request
-// to that one (delta: all phases, rho: reservation phase). The server's own completions are left
-// out because its tags already advanced by each request's cost (dmclock's OrigTracker).
+// DmClockTracker: the client side of dmClock (OSDI'10 §3.2): turns the cost servers completed
+// for this client into the delta / rho of its next request to each server.
 // Thread-safety: not thread-safe; one tracker per client.
 #ifndef DEVSHARE_QOS_DMCLOCK_TRACKER_H_
 #define DEVSHARE_QOS_DMCLOCK_TRACKER_H_
@@ -16,6 +13,9 @@ namespace devshare::qos {
 
 using ServerId = uint64_t;
 
+// ReqParams count the cost served by the *other* servers since the previous request to the target
+// (delta: all phases, rho: reservation phase). The target's own completions are left out: its
+// tags already advanced by each request's cost (dmclock's OrigTracker).
 class DmClockTracker {
  public:
   // Parameters for a request about to be sent to `server`; {0, 0} for its first request.

@@ -1,9 +1,5 @@
-// Htb: hierarchical token bucket sharing of one parent (e.g. a NIC PF's bandwidth) among leaf
-// classes (e.g. its VFs), after Linux tc-htb (reference qos.md §6.2): each leaf has a (rate,
-// burst) and a (ceil, cburst) bucket. A leaf within its rate sends on its own (green); over its
-// rate but within its ceil it may borrow the parent's spare tokens (yellow); over its ceil it
-// waits (red). Among senders of one colour the lowest prio goes first, equal prios share by
-// deficit round robin in proportion to their quantum. Two levels: one parent, its leaves.
+// Htb: one parent's bandwidth (a NIC PF) shared by leaf classes (its VFs) with rate, ceil and
+// borrowing, after Linux tc-htb (reference qos.md §6.2); two levels.
 // Thread-safety: not thread-safe.
 #ifndef DEVSHARE_QOS_HTB_H_
 #define DEVSHARE_QOS_HTB_H_
@@ -62,6 +58,10 @@ class HtbDequeue {
   TimePoint when_;
 };
 
+// Each leaf has a (rate, burst) and a (ceil, cburst) bucket. Within its rate a leaf sends on its
+// own (green); over its rate but within its ceil it borrows the parent's spare tokens (yellow);
+// over its ceil it waits (red). Green before yellow; within a colour the lowest prio first, and
+// equal prios share by deficit round robin in proportion to their quantum.
 class Htb {
  public:
   // InvalidArgument naming the class for rate <= 0, ceil < rate, prio outside 0..7, or a

@@ -1,9 +1,6 @@
-// The QoS simulator behind `devshare qos-sim`: a deterministic discrete-event run (virtual clock,
-// events ordered by (time, sequence), seeded randomness) of clients sending requests to servers
-// whose capacity may change over time. It runs the configured scheduler and the fifo baseline on
-// the same config and reports per-client throughput per time bucket, in total and per phase.
-// Config format and cost model: docs/qos.md. Model: dmclock's dmc_sim vs ssched_sim, on virtual
-// time instead of the wall clock.
+// The QoS simulator behind `devshare qos-sim`: deterministic discrete-event runs (virtual clock,
+// seeded) of clients and servers, the chosen scheduler next to fifo (dmclock's dmc_sim vs
+// ssched_sim without the wall clock). Format and cost model: docs/qos.md.
 // Thread-safety: a run touches only its own state; concurrent runs are independent.
 #ifndef DEVSHARE_QOS_QOS_SIM_H_
 #define DEVSHARE_QOS_QOS_SIM_H_
@@ -121,7 +118,9 @@ struct SimReport {
   std::vector<std::string> warnings;
 };
 
-// Runs `config.scheduler` and "fifo" from `registry`. REQUIRES: config validated.
+// Runs `config.scheduler` and "fifo" from `registry` on the same config: clients send requests
+// to servers whose capacity may change; the report has per-client throughput per time bucket,
+// totals and phase counts. REQUIRES: config validated.
 Result<SimReport> RunQosSim(const SimConfig& config, const SchedulerRegistry& registry);
 // One run with the named scheduler.
 Result<SimRunResult> RunQosSimOnce(const SimConfig& config, const SchedulerRegistry& registry,

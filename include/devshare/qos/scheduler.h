@@ -1,9 +1,6 @@
-// Scheduler: the pull-queue interface shared by the request schedulers (mClock, fifo), the value
-// types they exchange, and an explicit registry that builds them by stable name.
-// Thread-safety: schedulers are not thread-safe (one per server, driven by one thread); the
-// registry is read-only after its Register calls.
-// Model: ceph/dmclock PullPriorityQueue (add_request / pull_request(now) -> returning | future |
-// none), with time always passed in.
+// Scheduler: the pull-queue interface of the request schedulers (mClock, fifo; after dmclock's
+// PullPriorityQueue, time passed in), their value types, and an explicit registry by name.
+// Thread-safety: a scheduler is used by one thread; the registry is read-only once filled.
 #ifndef DEVSHARE_QOS_SCHEDULER_H_
 #define DEVSHARE_QOS_SCHEDULER_H_
 
