@@ -34,6 +34,9 @@ namespace devshare::server {
 class ControlPlane;
 class HttpApi;
 }  // namespace devshare::server
+namespace devshare::host {
+class HostAgent;
+}  // namespace devshare::host
 
 namespace devshare::cli {
 
@@ -44,8 +47,16 @@ struct ServeConfig {
   std::string admin_token_file = "./var/admin.token";
   std::string policy = "devshare";
   int threads = 64;
+  // Host agent (issue 5): realize VMs placed on `local_host` through libvirt at `hypervisor`.
+  std::string local_host;                     // empty = no local host
+  std::string hypervisor = "test:///default";  // in-process libvirt driver; qemu:///system = real
+  std::string guest_cpuset;                   // host CPUs guests may use; empty = all online
+  std::string guest_image = "none";           // none | spin
+  std::string runtime_dir = "./var/run";      // guest images
+  std::string sysfs_root = "/sys";
 };
 struct ServerBundle {
+  std::unique_ptr<host::HostAgent> agent;  // declared first: destroyed after the control plane
   std::unique_ptr<server::ControlPlane> control_plane;
   std::unique_ptr<server::HttpApi> api;
   std::string url;

@@ -19,7 +19,12 @@
 #include "cli/flags.h"
 #include "devshare/store/audit_chain.h"
 #include "devshare/store/store.h"
+#include "devshare/host/discovery.h"
+#include "devshare/host/host_agent.h"
+#include "devshare/host/inventory_json.h"
 #include "server/control_plane.h"
+#include "server/host_spec.h"
+#include "server/json_fields.h"
 #include "server/http_api.h"
 
 namespace devshare::cli {
@@ -29,9 +34,15 @@ constexpr const char* kServeUsage =
     "usage: devshare serve [--listen 127.0.0.1:8080] [--db sqlite:./var/devshare.db | memory:]\n"
     "                      [--admin-token-file ./var/admin.token] [--policy devshare]\n"
     "                      [--threads 64]\n"
+    "                      [--local-host NAME [--hypervisor test:///default|qemu:///system]\n"
+    "                       [--guest-cpuset LIST] [--guest-image none|spin]\n"
+    "                       [--runtime-dir ./var/run]]\n"
     "Serves the REST API (docs/api.md) until SIGINT or SIGTERM. The admin token file is created\n"
     "with a fresh random token (mode 0600) when missing; its holder is an admin of the 'system'\n"
-    "tenant.\n";
+    "tenant.\n"
+    "With --local-host the server discovers the machine it runs on, registers it under NAME (guest\n"
+    "vCPUs limited to --guest-cpuset) and realizes the VMs placed there as libvirt domains\n"
+    "(docs/host-agent.md); at start it reconciles libvirt's devshare-* domains with the ledger.\n";
 
 Result<std::pair<std::string, int>> ParseListen(const std::string& s) {
   size_t colon = s.rfind(':');
@@ -86,6 +97,81 @@ Result<std::string> LoadOrCreateAdminToken(const std::string& path, bool* create
   return token;
 }
 
+// Discovery of this machine, as the inventory body of PUT /v1/hosts/{name}.
+Result<host::HostInventory> LocalInventory(const ServeConfig& config) {
+  DS_ASSIGN_OR_RETURN(host::DiscoveredHost found, host::DiscoverHost(config.sysfs_root));
+  host::InventoryOptions o;
+  if (!config.guest_cpuset.empty()) {
+    Result<std::vector<int>> cpus = host::ParseCpuList(config.guest_cpuset);
+    if (!cpus.ok()) return Status::InvalidArgument("--guest-cpuset: " + cpus.status().message());
+    o.guest_cpus = *cpus;
+  }
+  DS_ASSIGN_OR_RETURN(host::HostInventory inv, host::BuildInventory(found, o));
+  inv.body["_cpu_numa"] = host::CpuNumaIndex(found);  // carried to LocalAgent, then dropped
+  return inv;
+}
+
+Result<std::unique_ptr<host::HostAgent>> LocalAgent(const ServeConfig& config,
+                                                    host::HostInventory& inventory) {
+  std::vector<int> cpu_numa = inventory.body["_cpu_numa"].get<std::vector<int>>();
+  inventory.body.erase("_cpu_numa");
+  DS_ASSIGN_OR_RETURN(server::HostSpec spec, server::ParseHostSpec(config.local_host,
+                                                                   inventory.body));
+  host::ApplyDeviceAttributes(inventory, spec.host);
+  DS_ASSIGN_OR_RETURN(std::unique_ptr<host::Hypervisor> hv,
+                      host::OpenHypervisor(config.hypervisor));
+  host::RealizationContext ctx;
+  ctx.host = spec.host;
+  if (!config.guest_cpuset.empty()) {
+    DS_ASSIGN_OR_RETURN(ctx.guest_cpus, host::ParseCpuList(config.guest_cpuset));
+  }
+  ctx.cpu_numa = std::move(cpu_numa);
+  ctx.cgroup = host::DetectCgroupVersion(config.sysfs_root);
+  DS_ASSIGN_OR_RETURN(ctx.image, host::ParseGuestImage(config.guest_image));
+  ctx.runtime_dir = config.runtime_dir;
+  std::fprintf(stderr, "devshare serve: local host %s on %s (domain type %s)\n",
+               config.local_host.c_str(), config.hypervisor.c_str(), hv->domain_type().c_str());
+  return std::make_unique<host::HostAgent>(std::move(hv), std::move(ctx));
+}
+
+// Registers (or updates) this machine in the ledger, then reconciles libvirt with it.
+Status RegisterLocalHost(const ServeConfig& config, const host::HostInventory& inventory,
+                         ServerBundle& bundle) {
+  server::Principal admin;
+  admin.kind = server::Principal::Kind::kToken;
+  admin.tenant_id = server::kSystemTenant;
+  admin.role = "admin";
+  admin.actor = "serve-local-host";
+  server::ApiResponse r =
+      bundle.control_plane->PutHost(admin, config.local_host, server::JsonText(inventory.body));
+  if (r.status != 200 && r.status != 201) {
+    return Status::FailedPrecondition("registering local host " + config.local_host + ": " +
+                                      r.body.value("message", std::string()));
+  }
+  Result<host::ReconcileReport> rec =
+      bundle.agent->Reconcile(bundle.control_plane->VmIdsOnHost(config.local_host));
+  if (!rec.ok()) {
+    std::fprintf(stderr, "devshare serve: reconcile failed: %s\n",
+                 rec.status().ToString().c_str());
+    return Status::Ok();
+  }
+  if (rec->clean()) {
+    std::fprintf(stderr, "devshare serve: reconcile: libvirt matches the ledger\n");
+  }
+  for (const std::string& id : rec->missing) {
+    std::fprintf(stderr, "devshare serve: reconcile: vm %s has no domain\n", id.c_str());
+  }
+  for (const std::string& id : rec->orphans) {
+    std::fprintf(stderr, "devshare serve: reconcile: domain of unknown vm %s (left alone)\n",
+                 id.c_str());
+  }
+  for (const host::DomainStatus& d : rec->not_running) {
+    std::fprintf(stderr, "devshare serve: reconcile: %s is %s\n", d.name.c_str(),
+                 d.detail.c_str());
+  }
+  return Status::Ok();
+}
+
 volatile sig_atomic_t g_stop = 0;
 void OnSignal(int) { g_stop = 1; }
 
@@ -101,8 +187,18 @@ Result<std::unique_ptr<ServerBundle>> StartServer(const ServeConfig& config) {
   server::ControlPlaneOptions options;
   options.default_policy = config.policy;
   options.bootstrap_admin_sha256 = store::Sha256Hex(token);
+  host::HostInventory inventory;
+  if (!config.local_host.empty()) {
+    DS_ASSIGN_OR_RETURN(inventory, LocalInventory(config));
+    DS_ASSIGN_OR_RETURN(bundle->agent, LocalAgent(config, inventory));
+    options.local_agent = bundle->agent.get();
+    options.local_host = config.local_host;
+  }
   DS_ASSIGN_OR_RETURN(bundle->control_plane,
                       server::ControlPlane::Open(std::move(st), std::move(options)));
+  if (!config.local_host.empty()) {
+    DS_RETURN_IF_ERROR(RegisterLocalHost(config, inventory, *bundle));
+  }
   bundle->api = std::make_unique<server::HttpApi>(bundle->control_plane.get());
   server::HttpApiOptions http;
   http.host = listen.first;
@@ -150,13 +246,28 @@ int RunServeCommand(const std::vector<std::string>& args) {
     }
   }
   Result<Flags> flags =
-      Flags::Parse(args, {"listen", "db", "admin-token-file", "policy", "threads"}, {});
+      Flags::Parse(args,
+                   {"listen", "db", "admin-token-file", "policy", "threads", "local-host",
+                    "hypervisor", "guest-cpuset", "guest-image", "runtime-dir", "sysfs-root"},
+                   {});
   if (!flags.ok()) return Fail("serve", flags.status());
   ServeConfig config;
   config.listen = flags->Get("listen", config.listen);
   config.db = flags->Get("db", config.db);
   config.admin_token_file = flags->Get("admin-token-file", config.admin_token_file);
   config.policy = flags->Get("policy", config.policy);
+  config.local_host = flags->Get("local-host", "");
+  config.hypervisor = flags->Get("hypervisor", config.hypervisor);
+  config.guest_cpuset = flags->Get("guest-cpuset", "");
+  config.guest_image = flags->Get("guest-image", config.guest_image);
+  config.runtime_dir = flags->Get("runtime-dir", config.runtime_dir);
+  config.sysfs_root = flags->Get("sysfs-root", config.sysfs_root);
+  for (const char* f : {"hypervisor", "guest-cpuset", "guest-image", "runtime-dir"}) {
+    if (flags->Has(f) && config.local_host.empty()) {
+      return Fail("serve", Status::InvalidArgument(std::string("--") + f +
+                                                   " needs --local-host NAME"));
+    }
+  }
   Result<int64_t> threads = flags->GetInt("threads", config.threads, 4, 1024);
   if (!threads.ok()) return Fail("serve", threads.status());
   config.threads = static_cast<int>(*threads);

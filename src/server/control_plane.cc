@@ -620,7 +620,7 @@ ApiResponse ControlPlane::CreateVm(const Principal& p, const std::string& body,
   Result<VmSpec> parsed = ParseVmSpec(*j);
   if (!parsed.ok()) return AuditRefusal(p, "vm.create", "vm", ErrorFromStatus(parsed.status()));
   const std::string hash = store::Sha256Hex("POST /v1/vms\n" + body);
-  return Submit([this, p, key, hash, spec = std::move(*parsed)](store::Txn& tx) {
+  ApiResponse created = Submit([this, p, key, hash, spec = std::move(*parsed)](store::Txn& tx) {
     OpResult r;
     r.audit = Audit(p, "vm.create", "vm/" + spec.name);
     if (auto replay = ReplayIdempotent(p, key, hash)) {
@@ -658,8 +658,17 @@ ApiResponse ControlPlane::CreateVm(const Principal& p, const std::string& body,
     }
     const int64_t now = options_.now_unix_ms();
     const nlohmann::json alloc = AllocationToJson(a);
-    store::VmRecord rec{id,  p.tenant_id,          spec.name,     a.host_id, JsonText(spec.normalized),
-                        JsonText(alloc), "allocated", now,           now};
+    // On the local host the VM is answered only after libvirt has it (FinishLocalCreate).
+    const bool realize = IsLocal(a.host_id);
+    store::VmRecord rec{id,
+                        p.tenant_id,
+                        spec.name,
+                        a.host_id,
+                        JsonText(spec.normalized),
+                        JsonText(alloc),
+                        realize ? "creating" : "allocated",
+                        now,
+                        now};
     Status s = tx.InsertVm(rec);
     if (!s.ok()) {
       r.response = ErrorFromStatus(s);
@@ -675,7 +684,7 @@ ApiResponse ControlPlane::CreateVm(const Principal& p, const std::string& body,
       ledger_.SetHostGeneration(host, old_gen);
     };
     r.response = {201, VmJson(entry)};
-    s = RecordIdempotent(tx, r, p, key, hash);
+    s = realize ? Status::Ok() : RecordIdempotent(tx, r, p, key, hash);
     if (!s.ok()) {
       r.response = ErrorFromStatus(s);
       return r;
@@ -685,6 +694,100 @@ ApiResponse ControlPlane::CreateVm(const Principal& p, const std::string& body,
     r.audit.detail_json =
         JsonText(nlohmann::json({{"host", a.host_id}, {"name", spec.name}, {"allocation", alloc}}));
     r.keep = true;
+    return r;
+  });
+  if (created.status == 201 && created.body.value("state", std::string()) == "creating") {
+    return FinishLocalCreate(p, created.body["id"].get<std::string>(), key, hash);
+  }
+  return created;
+}
+
+host::GuestRequest ControlPlane::GuestFor(const VmEntry& vm) const {
+  host::GuestRequest g;
+  g.vm_id = vm.record.id;
+  g.tenant = vm.record.tenant_id;
+  g.allocation = vm.allocation;
+  g.qos = vm.spec.qos;
+  return g;
+}
+
+ApiResponse ControlPlane::FinishLocalCreate(const Principal& p, const std::string& vm_id,
+                                            const std::string& key,
+                                            const std::string& request_hash) {
+  host::GuestRequest guest;
+  {
+    std::shared_lock<std::shared_mutex> lock(ledger_mu_);
+    const VmEntry* vm = ledger_.FindVm(vm_id);
+    if (vm == nullptr) {
+      return ErrorResponse(409, "conflict", "vm " + vm_id + " was deleted while being created");
+    }
+    guest = GuestFor(*vm);
+  }
+  Result<host::DomainStatus> realized = options_.local_agent->Realize(guest);
+  return Submit([this, p, vm_id, key, request_hash, realized](store::Txn& tx) {
+    OpResult r;
+    r.audit = Audit(p, "vm.realize", "vm/" + vm_id);
+    const VmEntry* vm = ledger_.FindVm(vm_id);
+    if (vm == nullptr) {
+      r.response = ErrorResponse(409, "conflict", "vm " + vm_id + " was deleted while created");
+      return r;
+    }
+    if (realized.ok()) {
+      VmEntry updated = *vm;
+      updated.record.state = std::string(host::DomainStateName(realized->state));
+      updated.record.updated_unix_ms = options_.now_unix_ms();
+      Status s = tx.UpdateVm(updated.record);
+      if (!s.ok()) {
+        r.response = ErrorFromStatus(s);
+        return r;
+      }
+      VmEntry previous = *vm;
+      (void)ledger_.ReplaceVm(updated);
+      r.undo = [this, previous] { (void)ledger_.ReplaceVm(previous); };
+      r.response = {201, VmJson(updated)};
+      r.response.body["domain"] = realized->name;
+      s = RecordIdempotent(tx, r, p, key, request_hash);
+      if (!s.ok()) {
+        r.response = ErrorFromStatus(s);
+        return r;
+      }
+      r.audit.outcome = "ok";
+      r.audit.detail_json = JsonText(
+          nlohmann::json({{"domain", realized->name}, {"state", updated.record.state}}));
+      r.keep = true;
+      return r;
+    }
+    // libvirt refused: the allocation is rolled back (deleted), and the refusal audited.
+    const std::string host_name = vm->record.host;
+    const uint64_t old_gen = ledger_.FindHost(host_name)->record.generation;
+    Result<uint64_t> gen = tx.GuardHost(host_name, old_gen);
+    if (!gen.ok()) {
+      r.retry = gen.status().IsAborted();
+      r.response = ErrorFromStatus(gen.status());
+      return r;
+    }
+    Status s = tx.DeleteVm(vm_id);
+    if (!s.ok()) {
+      r.response = ErrorFromStatus(s);
+      return r;
+    }
+    Result<VmEntry> removed = ledger_.RemoveVm(vm_id);
+    if (!removed.ok()) {
+      r.response = ErrorFromStatus(removed.status());
+      return r;
+    }
+    ledger_.SetHostGeneration(host_name, *gen);
+    r.undo = [this, vm = *removed, host_name, old_gen] {
+      (void)ledger_.RestoreVm(vm);
+      ledger_.SetHostGeneration(host_name, old_gen);
+    };
+    r.response = ErrorResponse(502, "realization_failed",
+                               "host " + host_name + " could not start the VM: " +
+                                   realized.status().message(),
+                               {{"host", host_name}, {"vm", vm_id}, {"rolled_back", true}});
+    r.audit.outcome = "realization_failed";
+    r.audit.detail_json = JsonText(nlohmann::json({{"error", realized.status().message()}}));
+    r.keep = true;  // the deletion of the allocation is the point
     return r;
   });
 }
@@ -711,7 +814,19 @@ ApiResponse ControlPlane::GetVm(const Principal& p, const std::string& id) {
     std::shared_lock<std::shared_mutex> lock(ledger_mu_);
     const VmEntry* vm = ledger_.FindVm(id);
     if (vm != nullptr && (p.operator_admin() || vm->record.tenant_id == p.tenant_id)) {
-      return {200, VmJson(*vm)};
+      ApiResponse r{200, VmJson(*vm)};
+      if (IsLocal(vm->record.host) && vm->record.state != "creating") {
+        Result<host::DomainStatus> st = options_.local_agent->State(id);
+        if (st.ok()) {
+          r.body["state"] = std::string(host::DomainStateName(st->state));
+          r.body["domain"] = st->name;
+          if (!st->detail.empty()) r.body["state_detail"] = st->detail;
+        } else {
+          r.body["state"] = "failed";
+          r.body["state_detail"] = st.status().message();
+        }
+      }
+      return r;
     }
     if (vm == nullptr) return NotFound("vm '" + id + "' not found");
   }
@@ -720,6 +835,25 @@ ApiResponse ControlPlane::GetVm(const Principal& p, const std::string& id) {
 }
 
 ApiResponse ControlPlane::DeleteVm(const Principal& p, const std::string& id) {
+  if (options_.local_agent != nullptr) {
+    bool local = false;
+    {
+      std::shared_lock<std::shared_mutex> lock(ledger_mu_);
+      const VmEntry* vm = ledger_.FindVm(id);
+      local = vm != nullptr && IsLocal(vm->record.host) && p.can_write() &&
+              (p.operator_admin() || vm->record.tenant_id == p.tenant_id);
+    }
+    // The domain goes first: an allocation is never freed while its guest still runs.
+    if (local) {
+      Status removed = options_.local_agent->Remove(id);
+      if (!removed.ok()) {
+        return AuditRefusal(p, "vm.delete", "vm/" + id,
+                            ErrorResponse(502, "realization_failed",
+                                          "could not destroy the VM's domain: " +
+                                              removed.message()));
+      }
+    }
+  }
   return Submit([this, p, id](store::Txn& tx) {
     OpResult r;
     r.audit = Audit(p, "vm.delete", "vm/" + id);
@@ -769,7 +903,7 @@ ApiResponse ControlPlane::ResizeVm(const Principal& p, const std::string& id,
   Result<ResizeSpec> spec = j.ok() ? ParseResizeSpec(*j) : Result<ResizeSpec>(j.status());
   if (!spec.ok()) return AuditRefusal(p, "vm.resize", "vm/" + id, ErrorFromStatus(spec.status()));
   const std::string hash = store::Sha256Hex("POST /v1/vms/" + id + "/resize\n" + body);
-  return Submit([this, p, id, key, hash, spec = *spec](store::Txn& tx) {
+  ApiResponse resized = Submit([this, p, id, key, hash, spec = *spec](store::Txn& tx) {
     OpResult r;
     r.audit = Audit(p, "vm.resize", "vm/" + id);
     const VmEntry* vm = ledger_.FindVm(id);
@@ -829,6 +963,24 @@ ApiResponse ControlPlane::ResizeVm(const Principal& p, const std::string& id,
     r.keep = true;
     return r;
   });
+  if (resized.status == 200 && IsLocal(resized.body.value("host", std::string()))) {
+    host::GuestRequest guest;
+    {
+      std::shared_lock<std::shared_mutex> lock(ledger_mu_);
+      const VmEntry* vm = ledger_.FindVm(id);
+      if (vm == nullptr) return resized;
+      guest = GuestFor(*vm);
+    }
+    Result<host::ResizeOutcome> live = options_.local_agent->Update(guest);
+    if (live.ok()) {
+      resized.body["realization"] = {{"cpu_live", live->cpu_live},
+                                     {"memory_live", live->memory_live},
+                                     {"notes", live->notes}};
+    } else {
+      resized.body["realization"] = {{"error", live.status().message()}};
+    }
+  }
+  return resized;
 }
 
 // --- audit and stats --------------------------------------------------------------------------
@@ -860,6 +1012,16 @@ ApiResponse ControlPlane::ListAudit(const Principal& p, int64_t after_seq, int64
     }
   }
   return {200, {{"records", list}, {"next_after", next}}};
+}
+
+std::vector<std::string> ControlPlane::VmIdsOnHost(const std::string& host) const {
+  std::shared_lock<std::shared_mutex> lock(ledger_mu_);
+  std::vector<std::string> ids;
+  for (const auto& [id, vm] : ledger_.vms()) {
+    if (vm.record.host == host) ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
 }
 
 ControlPlaneStats ControlPlane::Stats() const {

@@ -29,6 +29,7 @@
 #include <unordered_map>
 
 #include "devshare/core/random.h"
+#include "devshare/host/host_agent.h"
 #include "devshare/placement/registry.h"
 #include "devshare/store/store.h"
 #include "server/api_types.h"
@@ -45,6 +46,11 @@ struct ControlPlaneOptions {
   int max_cas_retries = 10;
   // SHA-256 hex of the bootstrap admin token (an admin of the "system" tenant); empty = none.
   std::string bootstrap_admin_sha256;
+  // The host this server runs on (serve --local-host) and its agent: VMs placed there are
+  // realized as libvirt domains (create = define + start, a failure rolls the allocation back;
+  // delete = destroy + undefine; resize = live update). Null = allocations only.
+  host::HostAgent* local_agent = nullptr;  // not owned; outlives the ControlPlane
+  std::string local_host;
 };
 
 // Counters the HTTP layer exports in /metrics.
@@ -100,6 +106,8 @@ class ControlPlane {
   ApiResponse ListAudit(const Principal& p, int64_t after_seq, int64_t limit);
 
   ControlPlaneStats Stats() const;
+  // Ids of the VMs the ledger places on `host` (for reconciling the local host's domains).
+  std::vector<std::string> VmIdsOnHost(const std::string& host) const;
   const store::Store& store() const { return *store_; }
 
  private:
@@ -135,6 +143,14 @@ class ControlPlane {
   Status RecordIdempotent(store::Txn& tx, OpResult& r, const Principal& p, const std::string& key,
                           const std::string& request_hash);
   nlohmann::json VmJson(const VmEntry& vm) const;
+  bool IsLocal(const std::string& host) const {
+    return options_.local_agent != nullptr && host == options_.local_host;
+  }
+  host::GuestRequest GuestFor(const VmEntry& vm) const;
+  // Second half of a create on the local host: realize the committed VM (state "creating"),
+  // then record its state, or delete it again when libvirt failed (audited either way).
+  ApiResponse FinishLocalCreate(const Principal& p, const std::string& vm_id,
+                                const std::string& key, const std::string& request_hash);
   nlohmann::json HostJson(const HostEntry& h, bool with_devices) const;
 
   std::unique_ptr<store::Store> store_;
