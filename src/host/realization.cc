@@ -60,14 +60,15 @@ CgroupVersion DetectCgroupVersion(const std::string& sysfs_root) {
   return CgroupVersion::kV1;
 }
 
-CpuTune CpuTuneForQos(int64_t cpu_weight, int64_t cpu_cap_pct, CgroupVersion cgroup) {
+Result<CpuTune> CpuTuneForQos(int vcpus, int64_t cpu_weight, int64_t cpu_cap_pct,
+                              CgroupVersion cgroup) {
+  DS_ASSIGN_OR_RETURN(qos::CpuQosSettings m,
+                      qos::MapVmCpuQos({vcpus, cpu_weight, cpu_cap_pct}, cgroup));
   CpuTune t;
-  cpu_weight = std::clamp<int64_t>(cpu_weight, 1, 10000);
-  t.shares =
-      cgroup == CgroupVersion::kV2 ? cpu_weight : std::max<int64_t>(2, cpu_weight * 1024 / 100);
-  if (cpu_cap_pct > 0) {
-    t.period_us = 100000;
-    t.quota_us = std::clamp<int64_t>(cpu_cap_pct, 1, 100) * 1000;
+  t.shares = m.libvirt_shares;
+  if (m.libvirt_quota_us > 0) {
+    t.period_us = m.libvirt_period_us;
+    t.quota_us = m.libvirt_quota_us;
   }
   return t;
 }
@@ -165,8 +166,12 @@ Result<DomainSpec> PlanDomain(const GuestRequest& request, const RealizationCont
   s.tenant = request.tenant;
   s.vcpus = static_cast<int>((a.cpu_milli + 999) / 1000);
   s.memory_mib = a.memory_mib;
-  s.cputune = CpuTuneForQos(QosInt(request.qos, "cpu_weight", 100),
-                            QosInt(request.qos, "cpu_cap_pct", 0), ctx.cgroup);
+  Result<CpuTune> tune = CpuTuneForQos(s.vcpus, QosInt(request.qos, "cpu_weight", 100),
+                                       QosInt(request.qos, "cpu_cap_pct", 0), ctx.cgroup);
+  if (!tune.ok()) {
+    return Status::InvalidArgument("VM " + request.vm_id + ": qos " + tune.status().message());
+  }
+  s.cputune = *tune;
   s.cpuset = ctx.guest_cpus;
   s.memory_soft_limit_mib = a.memory_mib;
   if (ctx.memory_hard_limit) s.memory_hard_limit_mib = MemoryHardLimitMib(a.memory_mib);

@@ -61,8 +61,14 @@ TEST(CpuTuneForQosTest, WeightsAndCaps) {
       {100, 50, CgroupVersion::kV2, {100, 100000, 50000}},
   };
   for (const Case& c : cases) {
-    EXPECT_EQ(CpuTuneForQos(c.weight, c.cap, c.v), c.want) << c.weight << " " << c.cap;
+    Result<CpuTune> got = CpuTuneForQos(2, c.weight, c.cap, c.v);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, c.want) << c.weight << " " << c.cap;  // quota is per vCPU
   }
+  EXPECT_EQ(CpuTuneForQos(1, 0, 0, CgroupVersion::kV1).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(CpuTuneForQos(1, 100, 101, CgroupVersion::kV1).status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST(SpinImageTest, BootSectorLoops) {
@@ -109,6 +115,8 @@ TEST(PlanDomainTest, CpuMemoryAndPinning) {
   EXPECT_TRUE(s->disks.empty());  // guest image none
   EXPECT_EQ(PlanDomain(Request(100, 64), ctx)->vcpus, 1);
   EXPECT_EQ(PlanDomain(Request(0, 64), ctx).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(PlanDomain(Request(100, 64, {{"cpu_weight", 20000}}), ctx).status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST(PlanDomainTest, SpinImageCarriesDiskQos) {

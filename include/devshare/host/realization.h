@@ -16,20 +16,21 @@
 #include "devshare/core/host.h"
 #include "devshare/core/result.h"
 #include "devshare/host/domain_xml.h"
+#include "devshare/qos/cpu_qos_mapping.h"
 
 namespace devshare::host {
 
-enum class CgroupVersion { kV1, kV2 };
+using CgroupVersion = qos::CgroupVersion;  // the host's cgroup hierarchy (v1 or v2)
 // v2 when <sysfs_root>/fs/cgroup/cgroup.controllers lists "cpu", else v1.
 CgroupVersion DetectCgroupVersion(const std::string& sysfs_root = "/sys");
 
-// Interim mapping of qos.cpu_weight (1..10000, default 100) and qos.cpu_cap_pct (1..100, 0 =
-// none; percent of one host CPU per vCPU) to <cputune>: cgroup v1 shares = weight * 1024 / 100
-// (weight 100 = the kernel's default 1024), cgroup v2 shares = weight (libvirt writes <shares>
-// to cpu.weight unchanged); a cap sets period 100000 us and quota = pct * 1000 us.
-// TODO(issue 6): must be replaced by the qos module's cpu_weight/cpu_cap_pct mapping
-// (include/devshare/qos) once it lands; keep the callers' CpuTune input as it is.
-CpuTune CpuTuneForQos(int64_t cpu_weight, int64_t cpu_cap_pct, CgroupVersion cgroup);
+// <cputune> for qos.cpu_weight (1..10000) and qos.cpu_cap_pct (0 = none, 1..100 % of one host
+// CPU per vCPU), from the qos module's one mapping (qos::MapVmCpuQos, docs/qos.md): shares are
+// weight * 1024 / 100 on cgroup v1 and the weight itself on v2 (libvirt writes <shares> to
+// cpu.weight unchanged); a cap gives period 100000 us and a per-vCPU quota of pct * 1000 us.
+// InvalidArgument (from the mapping) for values outside those ranges.
+Result<CpuTune> CpuTuneForQos(int vcpus, int64_t cpu_weight, int64_t cpu_cap_pct,
+                              CgroupVersion cgroup);
 
 // The guest image of `serve --guest-image`: none (no disk; the guest idles in firmware) or spin
 // (a 512-byte boot sector that loops forever, so the vCPU runs at 100 %).

@@ -215,7 +215,7 @@ TEST_F(KvmQosTest, LiveUpdateOfSharesAndCap) {
   EXPECT_TRUE(up->cpu_live);
   Result<DomainCpuInfo> info = agent_->hypervisor().CpuInfo(DomainNameForVm(r.vm_id));
   ASSERT_TRUE(info.ok());
-  EXPECT_EQ(info->tune.shares, CpuTuneForQos(300, 40, DetectCgroupVersion()).shares);
+  EXPECT_EQ(info->tune.shares, CpuTuneForQos(1, 300, 40, DetectCgroupVersion())->shares);
   EXPECT_EQ(info->tune.quota_us, 40000);
   EXPECT_EQ(info->tune.period_us, 100000);
   for (const Status& s : RemoveAll()) ADD_FAILURE() << s.ToString();
