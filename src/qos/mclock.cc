@@ -19,6 +19,8 @@ namespace {
 using Tag = int64_t;
 constexpr Tag kInfTag = std::numeric_limits<Tag>::max();
 constexpr Tag kNegInfTag = std::numeric_limits<Tag>::min();
+// The reservation roll-back offset is folded into the tags once it passes this (about 36 years).
+constexpr Tag kRebaseShift = Tag{1} << 60;
 
 Tag ToTag(TimePoint t) { return t.time_since_epoch().count(); }
 TimePoint FromTag(Tag t) { return TimePoint(Duration(t)); }
@@ -231,7 +233,7 @@ void MClockQueue::TagRequest(Client& c, Request& r, const ReqParams& params) {
     return prev == kNegInfTag ? t : std::max(AddTag(prev, inc), t);
   };
   if (c.r_inv_ns > 0) {
-    Tag prev_eff = c.prev_r_raw == kNegInfTag ? kNegInfTag : c.prev_r_raw - c.r_shift;
+    Tag prev_eff = c.prev_r_raw == kNegInfTag ? kNegInfTag : AddTag(c.prev_r_raw, -c.r_shift);
     Tag eff = next(prev_eff, Increment(c.r_inv_ns, uint64_t{params.rho} + r.cost));
     r.r_raw = AddTag(eff, c.r_shift);
     c.prev_r_raw = r.r_raw;
@@ -272,11 +274,21 @@ void MClockQueue::RefreshHead(uint32_t slot) {
     if (h.l == kNegInfTag) h.ready = true;  // no limit: always within it
     k.has = true;
     k.ready = h.ready;
-    k.r = h.r_raw == kInfTag ? kInfTag : h.r_raw - c.r_shift;
+    k.r = h.r_raw == kInfTag ? kInfTag : AddTag(h.r_raw, -c.r_shift);
     k.p_key = h.p == kInfTag ? kInfTag : AddTag(h.p, c.prop_delta);
     k.l = h.l;
   }
   heaps_->AdjustAll(slot);
+}
+
+// Folds the roll-back offset into the stored tags before it can overflow (a small reservation
+// next to heavy weight-phase service adds (cost + rho) / r per request). O(queue), rarely.
+void MClockQueue::RebaseReservation(Client& c) {
+  for (Request& q : c.queue) {
+    if (q.tagged && q.r_raw != kInfTag) q.r_raw = AddTag(q.r_raw, -c.r_shift);
+  }
+  if (c.prev_r_raw != kNegInfTag) c.prev_r_raw = AddTag(c.prev_r_raw, -c.r_shift);
+  c.r_shift = 0;
 }
 
 DequeuedRequest MClockQueue::PopHead(uint32_t slot, Phase phase) {
@@ -290,7 +302,10 @@ DequeuedRequest MClockQueue::PopHead(uint32_t slot, Phase phase) {
     ++counters_.priority;
     // Weight-phase service must not use up reservation: hand back what this request added to
     // the R tags (§1.4, dmclock reduce_reservation_tags).
-    if (c.r_inv_ns > 0) c.r_shift += Increment(c.r_inv_ns, uint64_t{r.rho} + r.cost);
+    if (c.r_inv_ns > 0) {
+      c.r_shift += Increment(c.r_inv_ns, uint64_t{r.rho} + r.cost);
+      if (c.r_shift > kRebaseShift) RebaseReservation(c);
+    }
   }
   RefreshHead(slot);
   return DequeuedRequest{c.id, r.id, r.cost, phase};

@@ -445,3 +445,24 @@ TEST(MClockProperties, RandomWorkloadInvariants) {
 
 }  // namespace
 }  // namespace devshare::qos
+
+namespace devshare::qos {
+namespace {
+
+// A tiny reservation next to heavy weight-phase service: each weight-phase request hands back
+// (cost + rho) / r = 1e15 ns of reservation credit, so the per-client offset outgrows int64
+// within thousands of decisions unless the queue folds it back into the tags.
+TEST(MClockProperties, ReservationRollbackNeverOverflows) {
+  QosMap qos{{kA, {1e-6, 1, 0}}, {kB, {0, 1, 0}}};
+  auto q = MakeQueue(qos, {});
+  Harness h(*q, 1000);
+  h.Backlog(kA, 16);
+  h.Backlog(kB, 16);
+  h.RunUntil(40);
+  EXPECT_LE(h.res(kA), 1) << "1e-6 requests/s of reservation is next to nothing";
+  EXPECT_NEAR(1.0, static_cast<double>(h.served(kA)) / static_cast<double>(h.served(kB)), 0.01);
+  EXPECT_GT(h.served(kA), 19000);
+}
+
+}  // namespace
+}  // namespace devshare::qos

@@ -110,6 +110,7 @@ class MClockQueue final : public Scheduler {
   void TagRequest(Client& c, Request& r, const ReqParams& params);
   void RefreshHead(uint32_t slot);
   DequeuedRequest PopHead(uint32_t slot, Phase phase);
+  void RebaseReservation(Client& c);
   void EraseSlot(uint32_t slot);
   TimePoint RoundUpToCleanGrid(TimePoint t) const;
 
