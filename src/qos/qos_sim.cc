@@ -22,7 +22,7 @@ enum class EventType : uint8_t {
   kClientStart,     // a: client
   kClientStop,      // a: client
   kArrival,         // a: client (open-loop arrival)
-  kRetry,           // a: client (resend a rejected request)
+  kRetry,           // a: client (resend one held request after a rejection)
   kCompletion,      // a: server
   kServerWake,      // a: server (a future time from Dequeue came due)
 };
@@ -59,7 +59,8 @@ struct ClientState {
   std::vector<uint32_t> servers;
   DmClockTracker tracker;
   Random rng{0};
-  std::deque<TimePoint> retry_issue_times;
+  std::deque<TimePoint> held;  // issue times of requests waiting to be resent after a rejection
+  bool retry_scheduled = false;
   // Results.
   std::vector<uint64_t> per_bucket;
   uint64_t completed = 0, res = 0, prop = 0, rejected = 0;
@@ -157,9 +158,13 @@ class Simulation {
         return Arrival(e.a, e.at);
       case EventType::kRetry: {
         ClientState& c = clients_[e.a];
-        TimePoint issued = c.retry_issue_times.front();
-        c.retry_issue_times.pop_front();
-        return Send(e.a, e.at, issued);
+        c.retry_scheduled = false;
+        if (c.held.empty()) return Status::Ok();
+        TimePoint issued = c.held.front();
+        c.held.pop_front();
+        DS_RETURN_IF_ERROR(Send(e.a, e.at, issued));
+        if (!c.held.empty()) ScheduleRetry(e.a, e.at);
+        return Status::Ok();
       }
       case EventType::kCompletion:
         return Complete(e.a, e.at);
@@ -210,7 +215,25 @@ class Simulation {
     ClientState& st = clients_[ci];
     ++st.in_flight;
     ++st.issued;
+    if (!st.held.empty()) {  // backing off after a rejection: queue behind the held requests
+      st.held.push_back(now);
+      return Status::Ok();
+    }
     return Send(ci, now, now);
+  }
+
+  // After a rejection the client resends its held requests one at a time, every 1.25 x
+  // cost / limit: a little slower than its limit, because each attempt (rejected ones too)
+  // advances the limit tag and resending at exactly the limit would never catch up.
+  void ScheduleRetry(uint32_t ci, TimePoint now) {
+    ClientState& st = clients_[ci];
+    if (st.retry_scheduled) return;
+    const double limit = qos_[ci].limit_per_s;
+    const double cost = config_.clients[ci].cost;
+    const Duration pace = std::max<Duration>(std::chrono::milliseconds(1),
+                                             FromSeconds(limit > 0 ? 1.25 * cost / limit : 0));
+    st.retry_scheduled = true;
+    Push(now + pace, EventType::kRetry, ci);
   }
 
   // Sends one request of client ci to its next server; a rejection schedules a resend.
@@ -230,12 +253,8 @@ class Simulation {
                         servers_[s].scheduler->Enqueue(ci, id, c.cost, now, params));
     if (out == EnqueueOutcome::kRejected) {
       ++st.rejected;
-      // Back off for the time the limit needs to admit one more request.
-      const double limit = qos_[ci].limit_per_s;
-      Duration backoff = std::max<Duration>(std::chrono::milliseconds(1),
-                                            FromSeconds(limit > 0 ? c.cost / limit : 0));
-      st.retry_issue_times.push_back(issued);
-      Push(now + backoff, EventType::kRetry, ci);
+      st.held.push_front(issued);
+      ScheduleRetry(ci, now);
       return Status::Ok();
     }
     issue_time_.emplace(id, issued);

@@ -248,6 +248,21 @@ TEST(QosSimCli, QosChangesApplyAtRunTime) {
   EXPECT_NEAR(750, Rate(r.primary, "a", 12, 20), 37.5);
 }
 
+// Reject mode end to end: a closed-loop client over its limit is refused, backs off and resends
+// a little below its limit; it never exceeds the limit, and the other client takes the rest.
+TEST(QosSimExpectations, RejectModeHoldsTheLimit) {
+  SimReport r = RunSim(R"({"duration_s": 10, "seed": 1, "at_limit": "reject", "bucket_s": 1,
+    "servers": [{"id": "s0", "iops": 1000}],
+    "clients": [{"id": "a", "weight": 1, "limit": 100, "outstanding": 8},
+                {"id": "b", "weight": 1, "outstanding": 8}]})");
+  const SimClientResult& a = Client(r.primary, "a");
+  EXPECT_GT(a.rejected_ops, 0u);
+  for (size_t s = 0; s < a.ops_per_s.size(); ++s) EXPECT_LE(a.ops_per_s[s], 101) << s;
+  EXPECT_NEAR(80, Rate(r.primary, "a", 1, 10), 4) << "resends pace at 1.25 x cost / limit";
+  EXPECT_NEAR(920, Rate(r.primary, "b", 1, 10), 10);
+  EXPECT_NE(std::string::npos, FormatSimReportText(r).find("rejected:"));
+}
+
 struct BadConfig {
   const char* name;
   std::string json;
