@@ -144,6 +144,8 @@ class DevsharePolicy final : public ScorePlugin {
     uint64_t generation = UINT64_MAX;
     std::vector<Candidate> candidates;
     uint64_t price_epoch = UINT64_MAX;  // epoch `best` was computed under
+    uint64_t base_epoch = UINT64_MAX;   // epoch `base` was computed under
+    std::vector<double> base;           // per candidate: weighted stranding change (milli)
     int64_t memory_mib = -1;  // request memory `best` was priced for; -1: no cap price entered
     Choice best;
   };
@@ -475,6 +477,7 @@ class DevsharePolicy final : public ScorePlugin {
     last_entry_ = e;
     e->generation = h.generation();
     e->price_epoch = UINT64_MAX;
+    e->base_epoch = UINT64_MAX;
     e->candidates.clear();
     const float* before = Before(h, host_index);
     const int64_t cpu_after = h.cpu_free_milli() - req.cpu_milli;
@@ -521,22 +524,33 @@ class DevsharePolicy final : public ScorePlugin {
     return e.best;
   }
 
-  Choice Best(const VmRequest& req, const HostState& h, int host_index, const Entry& e,
+  Choice Best(const VmRequest& req, const HostState& h, int host_index, Entry& e,
               bool priced) {
+    // The weighted stranding change of each candidate depends only on the prices: kept per
+    // price epoch, so a new request memory (capability prices) costs only the cap terms.
+    if (e.base_epoch != price_epoch_) {
+      e.base.resize(e.candidates.size());
+      for (size_t i = 0; i < e.candidates.size(); ++i) {
+        // Eight partial sums so the loop vectorises.
+        float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        const float* w = weight_.data();
+        const float* d = e.candidates[i].delta.data();
+        size_t k = 0;
+        for (; k + 8 <= k_; k += 8) {
+          for (int j = 0; j < 8; ++j) part[j] += w[k + j] * d[k + j];
+        }
+        double change = 0;
+        for (; k < k_; ++k) change += static_cast<double>(w[k]) * d[k];
+        for (float p : part) change += p;
+        e.base[i] = change;
+      }
+      e.base_epoch = price_epoch_;
+    }
     Choice best;
     bool have = false;
-    for (const Candidate& c : e.candidates) {
-      // Weighted stranding after - before; eight partial sums so the loop vectorises.
-      float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      const float* w = weight_.data();
-      const float* d = c.delta.data();
-      size_t k = 0;
-      for (; k + 8 <= k_; k += 8) {
-        for (int j = 0; j < 8; ++j) part[j] += w[k + j] * d[k + j];
-      }
-      double change = 0;
-      for (; k < k_; ++k) change += static_cast<double>(w[k]) * d[k];
-      for (float p : part) change += p;
+    for (size_t i = 0; i < e.candidates.size(); ++i) {
+      const Candidate& c = e.candidates[i];
+      double change = e.base[i];
       if (priced) change += CapCost(req, h, host_index, c.gpu);
       const int64_t s = static_cast<int64_t>(std::floor(-change / kScoreQuantumMilli));
       if (!have || s > best.score || (s == best.score && c.gpu < best.gpu)) {
