@@ -37,6 +37,11 @@ Result<DomainStatus> HostAgent::Realize(const GuestRequest& request) {
   };
   Result<DomainSpec> spec = PlanDomain(request, ctx);
   if (!spec.ok()) return fail(spec.status());
+  // A domain of that name already exists (a retry, or a VM realized before a restart): not a
+  // failure of this VM, and its image stays as it is.
+  if (hypervisor_->State(spec->name).ok()) {
+    return Status::AlreadyExists("libvirt already has a domain named " + spec->name);
+  }
   bool wrote_image = false;
   if (ctx.image == GuestImage::kSpin && !spec->disks.empty()) {
     const std::filesystem::path path(spec->disks.front().source_path);
@@ -46,8 +51,8 @@ Result<DomainStatus> HostAgent::Realize(const GuestRequest& request) {
   }
   Status started = hypervisor_->DefineAndStart(BuildDomainXml(*spec));
   if (!started.ok()) {
-    // AlreadyExists means someone else's domain of that name: leave its image alone too.
-    if (wrote_image && started.code() != StatusCode::kAlreadyExists) {
+    if (started.code() == StatusCode::kAlreadyExists) return started;  // defined meanwhile
+    if (wrote_image) {
       std::error_code ec;
       std::filesystem::remove(spec->disks.front().source_path, ec);
     }

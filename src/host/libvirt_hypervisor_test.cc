@@ -133,6 +133,7 @@ TEST_F(HostAgentTest, RealizeUpdateRemove) {
   // Realizing the same VM again: refused, and the running domain is untouched.
   EXPECT_EQ(agent_->Realize(Request("unit-b")).status().code(), StatusCode::kAlreadyExists);
   EXPECT_TRUE(std::filesystem::exists(runtime_ / "images/devshare-unit-b.img"));
+  EXPECT_EQ(agent_->State("unit-b")->state, DomainState::kRunning);  // not recorded as failed
 
   ASSERT_TRUE(agent_->Remove("unit-b").ok());
   EXPECT_FALSE(std::filesystem::exists(runtime_ / "images/devshare-unit-b.img"));

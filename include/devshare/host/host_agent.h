@@ -42,9 +42,10 @@ class HostAgent {
   // Replaces the host model (after registration or a PUT of this host's inventory).
   void SetHost(Host host);
 
-  // Creates the VM's domain and starts it. The plan's errors (unknown device, IOMMU rule) and
-  // libvirt's (AlreadyExists, define/start failures) are returned with nothing left in libvirt;
-  // State() then answers failed with that error until Remove or a later success.
+  // Creates the VM's domain and starts it. AlreadyExists (nothing changed) when the VM's domain
+  // exists. The plan's errors (unknown device, IOMMU rule) and libvirt's define/start failures
+  // are returned with nothing left in libvirt; State() then answers failed with that error until
+  // Remove or a later success.
   Result<DomainStatus> Realize(const GuestRequest& request);
   // Destroys and undefines the VM's domain and removes its guest image. OK when already gone.
   Status Remove(const std::string& vm_id);
