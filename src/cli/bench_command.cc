@@ -15,6 +15,9 @@ int RunBenchCommand(const std::vector<std::string>& args) {
   if (!args.empty() && args[0] == "api") {
     return RunBenchApiCommand(std::vector<std::string>(args.begin() + 1, args.end()));
   }
+  if (!args.empty() && args[0] == "vm-start") {
+    return RunBenchVmStartCommand(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
   auto flags = Flags::Parse(
       args,
       {"nodes", "pods", "policies", "seeds", "jobs", "tune", "generated-nodes", "generator-seed"},
@@ -24,6 +27,7 @@ int RunBenchCommand(const std::vector<std::string>& args) {
   if (flags->Has("help") || (!generated && (!flags->Has("nodes") || !flags->Has("pods")))) {
     std::fputs(
         "usage: devshare bench api --help   (REST API throughput)\n"
+        "       devshare bench vm-start --help   (POST /v1/vms to guest running)\n"
         "       devshare bench (--nodes NODES.csv --pods PODS.csv | --generated-nodes N)\n"
         "                      [--policies ...] [--seeds 42-51] [--jobs 2] [--tune 1.3]\n"
         "                      [--no-grid] [--generator-seed 42]\n"

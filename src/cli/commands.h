@@ -18,6 +18,7 @@ int RunGenCommand(const std::vector<std::string>& args);
 int RunDemoCommand(const std::vector<std::string>& args);
 int RunBenchCommand(const std::vector<std::string>& args);
 int RunBenchApiCommand(const std::vector<std::string>& args);
+int RunBenchVmStartCommand(const std::vector<std::string>& args);
 int RunServeCommand(const std::vector<std::string>& args);
 int RunAuditCommand(const std::vector<std::string>& args);
 int RunQosSimCommand(const std::vector<std::string>& args);
