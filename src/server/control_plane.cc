@@ -810,28 +810,36 @@ ApiResponse ControlPlane::ListVms(const Principal& p) {
 
 ApiResponse ControlPlane::GetVm(const Principal& p, const std::string& id) {
   if (!p.authenticated()) return ErrorResponse(401, "unauthenticated", "missing or bad token");
+  ApiResponse r;
+  bool visible = false;
+  bool live = false;
   {
     std::shared_lock<std::shared_mutex> lock(ledger_mu_);
     const VmEntry* vm = ledger_.FindVm(id);
-    if (vm != nullptr && (p.operator_admin() || vm->record.tenant_id == p.tenant_id)) {
-      ApiResponse r{200, VmJson(*vm)};
-      if (IsLocal(vm->record.host) && vm->record.state != "creating") {
-        Result<host::DomainStatus> st = options_.local_agent->State(id);
-        if (st.ok()) {
-          r.body["state"] = std::string(host::DomainStateName(st->state));
-          r.body["domain"] = st->name;
-          if (!st->detail.empty()) r.body["state_detail"] = st->detail;
-        } else {
-          r.body["state"] = "failed";
-          r.body["state_detail"] = st.status().message();
-        }
-      }
-      return r;
-    }
     if (vm == nullptr) return NotFound("vm '" + id + "' not found");
+    if (p.operator_admin() || vm->record.tenant_id == p.tenant_id) {
+      visible = true;
+      r = {200, VmJson(*vm)};
+      live = IsLocal(vm->record.host) && vm->record.state != "creating";
+    }
   }
-  // Another tenant's VM: answered exactly like a missing one, and audited as a denial.
-  return AuditRefusal(p, "vm.get", "vm/" + id, NotFound("vm '" + id + "' not found"));
+  if (!visible) {
+    // Another tenant's VM: answered exactly like a missing one, and audited as a denial.
+    return AuditRefusal(p, "vm.get", "vm/" + id, NotFound("vm '" + id + "' not found"));
+  }
+  if (live) {
+    // The live state asks libvirt: outside the ledger lock, so the writer never waits on it.
+    Result<host::DomainStatus> st = options_.local_agent->State(id);
+    if (st.ok()) {
+      r.body["state"] = std::string(host::DomainStateName(st->state));
+      r.body["domain"] = st->name;
+      if (!st->detail.empty()) r.body["state_detail"] = st->detail;
+    } else {
+      r.body["state"] = "failed";
+      r.body["state_detail"] = st.status().message();
+    }
+  }
+  return r;
 }
 
 ApiResponse ControlPlane::DeleteVm(const Principal& p, const std::string& id) {
