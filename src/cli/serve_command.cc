@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <thread>
@@ -158,8 +159,12 @@ Status RegisterLocalHost(const ServeConfig& config, const host::HostInventory& i
   if (rec->clean()) {
     std::fprintf(stderr, "devshare serve: reconcile: libvirt matches the ledger\n");
   }
+  const std::vector<std::string> rolled_back =
+      bundle.control_plane->RollBackUnrealized(rec->missing);
   for (const std::string& id : rec->missing) {
-    std::fprintf(stderr, "devshare serve: reconcile: vm %s has no domain\n", id.c_str());
+    const bool gone = std::find(rolled_back.begin(), rolled_back.end(), id) != rolled_back.end();
+    std::fprintf(stderr, "devshare serve: reconcile: vm %s has no domain%s\n", id.c_str(),
+                 gone ? " (never realized: allocation rolled back)" : "");
   }
   for (const std::string& id : rec->orphans) {
     std::fprintf(stderr, "devshare serve: reconcile: domain of unknown vm %s (left alone)\n",

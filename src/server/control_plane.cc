@@ -1032,6 +1032,56 @@ std::vector<std::string> ControlPlane::VmIdsOnHost(const std::string& host) cons
   return ids;
 }
 
+std::vector<std::string> ControlPlane::RollBackUnrealized(
+    const std::vector<std::string>& vm_ids) {
+  std::vector<std::string> rolled_back;
+  Principal system;
+  system.kind = Principal::Kind::kToken;
+  system.tenant_id = kSystemTenant;
+  system.role = "admin";
+  system.actor = "serve-reconcile";
+  for (const std::string& id : vm_ids) {
+    ApiResponse r = Submit([this, system, id](store::Txn& tx) {
+      OpResult out;
+      out.audit = Audit(system, "vm.realize", "vm/" + id);
+      out.write_audit = false;
+      const VmEntry* vm = ledger_.FindVm(id);
+      if (vm == nullptr || vm->record.state != "creating") {
+        out.response = ErrorResponse(409, "conflict", "not an unrealized vm");
+        return out;
+      }
+      const std::string host_name = vm->record.host;
+      const uint64_t old_gen = ledger_.FindHost(host_name)->record.generation;
+      Result<uint64_t> gen = tx.GuardHost(host_name, old_gen);
+      Status s = gen.ok() ? tx.DeleteVm(id) : gen.status();
+      if (!s.ok()) {
+        out.retry = s.IsAborted();
+        out.response = ErrorFromStatus(s);
+        return out;
+      }
+      Result<VmEntry> removed = ledger_.RemoveVm(id);
+      if (!removed.ok()) {
+        out.response = ErrorFromStatus(removed.status());
+        return out;
+      }
+      ledger_.SetHostGeneration(host_name, *gen);
+      out.undo = [this, vm = *removed, host_name, old_gen] {
+        (void)ledger_.RestoreVm(vm);
+        ledger_.SetHostGeneration(host_name, old_gen);
+      };
+      out.audit.tenant_id = removed->record.tenant_id;
+      out.audit.outcome = "rolled_back_at_start";
+      out.audit.detail_json = JsonText(nlohmann::json({{"host", host_name}}));
+      out.write_audit = true;
+      out.keep = true;
+      out.response = {200, {{"id", id}}};
+      return out;
+    });
+    if (r.status == 200) rolled_back.push_back(id);
+  }
+  return rolled_back;
+}
+
 ControlPlaneStats ControlPlane::Stats() const {
   ControlPlaneStats s;
   {

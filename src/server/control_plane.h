@@ -108,6 +108,10 @@ class ControlPlane {
   ControlPlaneStats Stats() const;
   // Ids of the VMs the ledger places on `host` (for reconciling the local host's domains).
   std::vector<std::string> VmIdsOnHost(const std::string& host) const;
+  // At start: VMs among `vm_ids` still "creating" (the server died between committing the
+  // allocation and realizing it) and without a domain get their allocation rolled back, audited
+  // as vm.realize / rolled_back_at_start. Returns the ids rolled back.
+  std::vector<std::string> RollBackUnrealized(const std::vector<std::string>& vm_ids);
   const store::Store& store() const { return *store_; }
 
  private:

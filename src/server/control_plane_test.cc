@@ -325,5 +325,36 @@ TEST_F(ControlPlaneTest, ConcurrentCreatesNeverOvercommitAndAreGroupCommitted) {
   EXPECT_LE(s.commits - commits_before, 320);
 }
 
+TEST_F(ControlPlaneTest, UnrealizedVmsAreRolledBackAtStart) {
+  // A server that died between committing a local VM ("creating") and realizing it leaves an
+  // allocation without a guest; the next start frees it.
+  {
+    Result<std::unique_ptr<store::Store>> st = store::OpenStore(DbUrl());
+    ASSERT_TRUE(st.ok());
+    auto tx = (*st)->Begin();
+    ASSERT_TRUE(tx.ok());
+    ASSERT_TRUE((*tx)->PutHost("h1", R"({"cpu_milli": 4000, "memory_mib": 4096})", 0, 1).ok());
+    ASSERT_TRUE((*tx)->InsertTenant({"t-1", "acme", 1}).ok());
+    store::VmRecord vm{"vm-1", "t-1", "v", "h1",
+                       R"({"name": "v", "cpu_milli": 3000, "memory_mib": 1024})",
+                       R"({"cpu_milli": 3000, "memory_mib": 1024, "devices": []})",
+                       "creating", 1, 1};
+    ASSERT_TRUE((*tx)->InsertVm(vm).ok());
+    ASSERT_TRUE((*tx)->Commit().ok());
+  }
+  cp_ = Open(DbUrl());
+  Principal admin = cp_->Authenticate(kAdminToken);
+  EXPECT_EQ(cp_->Stats().cpu_used_milli, 3000);
+  EXPECT_EQ(cp_->RollBackUnrealized({"vm-1", "vm-unknown"}), std::vector<std::string>{"vm-1"});
+  EXPECT_EQ(cp_->GetVm(admin, "vm-1").status, 404);
+  EXPECT_EQ(cp_->Stats().cpu_used_milli, 0);
+  const ApiResponse audit = cp_->ListAudit(admin, 0, 1000);
+  ASSERT_FALSE(audit.body["records"].empty());
+  const auto& last = audit.body["records"].back();
+  EXPECT_EQ(last["operation"], "vm.realize");
+  EXPECT_EQ(last["outcome"], "rolled_back_at_start");
+  EXPECT_EQ(last["tenant_id"], "t-1");
+}
+
 }  // namespace
 }  // namespace devshare::server
