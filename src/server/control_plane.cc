@@ -184,7 +184,6 @@ void ControlPlane::RunBatch(std::deque<std::unique_ptr<Pending>>& batch) {
   store::Txn& tx = **begun;
   std::vector<std::pair<Pending*, ApiResponse>> answers;
   std::vector<std::unique_ptr<Pending>> retries;
-  std::vector<std::function<void()>> undo_all;  // kept changes, undone if the commit fails
   Status batch_status;
   for (auto& p : batch) {
     batch_status = tx.Savepoint();
@@ -210,7 +209,6 @@ void ControlPlane::RunBatch(std::deque<std::unique_ptr<Pending>>& batch) {
       }
       batch_status = tx.AppendAudit(std::move(r.audit)).status();
     }
-    if (r.undo) undo_all.push_back(std::move(r.undo));
     answers.emplace_back(p.get(), std::move(r.response));
     if (!batch_status.ok()) break;
   }
