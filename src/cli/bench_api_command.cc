@@ -11,9 +11,8 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
@@ -99,8 +98,8 @@ int RunBenchApiCommand(const std::vector<std::string>& args) {
       ts.emplace_back([&] {
         auto cli = client(admin);
         for (int64_t i; (i = next_host++) < *hosts;) {
-          nlohmann::json body = {{"cpu_milli", 64000}, {"memory_mib", 262144},
-                                 {"gpus", nlohmann::json::array()}};
+          nlohmann::json body = {
+              {"cpu_milli", 64000}, {"memory_mib", 262144}, {"gpus", nlohmann::json::array()}};
           for (int g = 0; g < 8; ++g) {
             body["gpus"].push_back({{"id", "gpu" + std::to_string(g)}, {"model", "A100"}});
           }
@@ -193,24 +192,25 @@ int RunBenchApiCommand(const std::vector<std::string>& args) {
   std::printf("bench api: %lld hosts, %lld keep-alive clients, %.1f s, store %s\n",
               static_cast<long long>(*hosts), static_cast<long long>(*clients), wall,
               config.db.c_str());
-  std::printf("%-10s %10s %10s %10s %10s %10s\n", "operation", "count", "per s", "p50 ms",
-              "p99 ms", "max ms");
+  std::printf("%-10s %10s %10s %10s %10s %10s\n", "operation", "count", "per s", "p50 ms", "p99 ms",
+              "max ms");
   auto row = [&](const char* name, std::vector<double>& v) {
     std::vector<double> copy = v;
     double mx = copy.empty() ? 0 : *std::max_element(copy.begin(), copy.end());
     std::printf("%-10s %10zu %10.0f %10.2f %10.2f %10.2f\n", name, v.size(),
-                static_cast<double>(v.size()) / wall, Percentile(copy, 0.5),
-                Percentile(copy, 0.99), mx);
+                static_cast<double>(v.size()) / wall, Percentile(copy, 0.5), Percentile(copy, 0.99),
+                mx);
   };
   row("create", all.create_ms);
   row("delete", all.delete_ms);
   row("all", both);
-  std::printf("create+delete pairs/s: %.0f; failures: %lld; group commits: %lld (%.1f ops each, "
-              "max %lld)\n",
-              static_cast<double>(all.delete_ms.size()) / wall,
-              static_cast<long long>(all.failures), static_cast<long long>(st.commits),
-              st.commits ? static_cast<double>(st.committed_ops) / st.commits : 0.0,
-              static_cast<long long>(st.max_batch_seen));
+  std::printf(
+      "create+delete pairs/s: %.0f; failures: %lld; group commits: %lld (%.1f ops each, "
+      "max %lld)\n",
+      static_cast<double>(all.delete_ms.size()) / wall, static_cast<long long>(all.failures),
+      static_cast<long long>(st.commits),
+      st.commits ? static_cast<double>(st.committed_ops) / st.commits : 0.0,
+      static_cast<long long>(st.max_batch_seen));
   if (all.failures > 0) std::printf("first failure: %s\n", all.first_failure.c_str());
   bundle->reset();
   if (!flags->Has("keep-db")) std::filesystem::remove_all(dir, ec);

@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
@@ -73,9 +72,8 @@ int RunBenchVmStartCommand(const std::vector<std::string>& args) {
   std::vector<std::string> ids;
   std::string failure;
   for (int64_t i = 0; i < *count; ++i) {
-    nlohmann::json body = {{"name", "start" + std::to_string(i)},
-                           {"cpu_milli", 100},
-                           {"memory_mib", 64}};
+    nlohmann::json body = {
+        {"name", "start" + std::to_string(i)}, {"cpu_milli", 100}, {"memory_mib", 64}};
     const auto a = std::chrono::steady_clock::now();
     auto r = cli.Post("/v1/vms", body.dump(), "application/json");
     const auto b = std::chrono::steady_clock::now();
@@ -97,8 +95,7 @@ int RunBenchVmStartCommand(const std::vector<std::string>& args) {
     auto d = cli.Delete("/v1/vms/" + id);
     if (!d || d->status != 200) delete_failures++;
   }
-  const std::vector<std::string> left =
-      (*bundle)->control_plane->VmIdsOnHost(config.local_host);
+  const std::vector<std::string> left = (*bundle)->control_plane->VmIdsOnHost(config.local_host);
   std::printf("bench vm-start: %zu VMs on %s, POST /v1/vms -> 201 with the guest running\n",
               ms.size(), config.hypervisor.c_str());
   std::printf("p50 %.0f ms, p99 %.0f ms, min %.0f ms, max %.0f ms\n", Percentile(ms, 0.5),

@@ -13,12 +13,11 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
@@ -269,8 +268,8 @@ Result<Answer> Call(const Connection& c, const std::string& method, const std::s
       default:
         why = httplib::to_string(res.error());
     }
-    return Status::Unavailable("cannot reach the server at " + c.url + " (" + method + " " +
-                               path + "): " + why);
+    return Status::Unavailable("cannot reach the server at " + c.url + " (" + method + " " + path +
+                               "): " + why);
   }
   Answer a;
   a.status = res->status;
@@ -285,8 +284,7 @@ int ReportError(const std::string& command, const Connection& c, const Answer& a
   if (c.json_output) std::fputs(a.body.c_str(), stdout);
   const bool structured = a.doc.is_object() && a.doc.contains("code");
   const std::string code = structured ? Str(a.doc, "code") : "http_" + std::to_string(a.status);
-  std::string message =
-      structured ? Str(a.doc, "message") : Trim(a.body).substr(0, 200);
+  std::string message = structured ? Str(a.doc, "message") : Trim(a.body).substr(0, 200);
   if (message.empty()) message = "HTTP " + std::to_string(a.status);
   std::fprintf(stderr, "devshare %s: %s: %s\n", command.c_str(), code.c_str(), message.c_str());
   if (a.status == 401 && c.token.empty()) {
@@ -352,8 +350,7 @@ std::vector<std::string> TakePositionals(std::vector<std::string>& args,
     if (a.rfind("--", 0) == 0) {
       rest.push_back(a);
       const std::string name = a.substr(2);
-      if (name.find('=') == std::string::npos && value_flags.count(name) &&
-          i + 1 < args.size()) {
+      if (name.find('=') == std::string::npos && value_flags.count(name) && i + 1 < args.size()) {
         rest.push_back(args[++i]);
       }
     } else {
@@ -408,9 +405,9 @@ std::string GpuSummary(const json& vm) {
   const json gpu = vm.value("gpu", json::object());
   const int64_t count = Int(gpu, "count");
   if (count == 0 && !gpu.contains("profile")) return "-";
-  std::string s = gpu.contains("profile") ? Str(gpu, "profile")
-                                          : std::to_string(count) + "x" +
-                                                std::to_string(Int(gpu, "milli", 1000)) + "m";
+  std::string s = gpu.contains("profile")
+                      ? Str(gpu, "profile")
+                      : std::to_string(count) + "x" + std::to_string(Int(gpu, "milli", 1000)) + "m";
   if (gpu.contains("models") && gpu["models"].is_array() && !gpu["models"].empty()) {
     std::vector<std::string> models;
     for (const json& m : gpu["models"]) models.push_back(m.is_string() ? m.get<std::string>() : "");
@@ -476,11 +473,11 @@ int VmCreate(const std::vector<std::string>& raw) {
     if (!list.ok()) return Usage(cmd, list.status().message());
     models.insert(models.end(), list->begin(), list->end());
   }
-  Result<Parsed> p = ParseArgs(args,
-                               {"name", "cpu-milli", "memory-mib", "gpu-count", "gpu-milli",
-                                "gpu-profile", "cpu-weight", "cpu-cap-pct", "isolation-floor",
-                                "anti-affinity-group", "policy", "idempotency-key"},
-                               {}, 0, "");
+  Result<Parsed> p = ParseArgs(
+      args,
+      {"name", "cpu-milli", "memory-mib", "gpu-count", "gpu-milli", "gpu-profile", "cpu-weight",
+       "cpu-cap-pct", "isolation-floor", "anti-affinity-group", "policy", "idempotency-key"},
+      {}, 0, "");
   if (!p.ok()) return Usage(cmd, p.status().message());
   const Flags& f = p->flags;
   for (const char* required : {"name", "cpu-milli", "memory-mib"}) {
@@ -489,16 +486,16 @@ int VmCreate(const std::vector<std::string>& raw) {
   // Ranges are the server's to check (its messages name the field); here only integers.
   constexpr int64_t kLo = INT64_MIN, kHi = INT64_MAX;
   json body = {{"name", f.Get("name")}};
-  for (const auto& [flag, field] : {std::pair{"cpu-milli", "cpu_milli"},
-                                    std::pair{"memory-mib", "memory_mib"}}) {
+  for (const auto& [flag, field] :
+       {std::pair{"cpu-milli", "cpu_milli"}, std::pair{"memory-mib", "memory_mib"}}) {
     Result<int64_t> v = f.GetInt(flag, 0, kLo, kHi);
     if (!v.ok()) return Usage(cmd, v.status().message());
     body[field] = *v;
   }
   if (f.Has("gpu-count") || f.Has("gpu-milli") || f.Has("gpu-profile") || !models.empty()) {
     json gpu = json::object();
-    for (const auto& [flag, field] : {std::pair{"gpu-count", "count"},
-                                      std::pair{"gpu-milli", "milli"}}) {
+    for (const auto& [flag, field] :
+         {std::pair{"gpu-count", "count"}, std::pair{"gpu-milli", "milli"}}) {
       if (!f.Has(flag)) continue;
       Result<int64_t> v = f.GetInt(flag, 0, kLo, kHi);
       if (!v.ok()) return Usage(cmd, v.status().message());
@@ -510,8 +507,8 @@ int VmCreate(const std::vector<std::string>& raw) {
   }
   if (f.Has("cpu-weight") || f.Has("cpu-cap-pct")) {
     json qos = json::object();
-    for (const auto& [flag, field] : {std::pair{"cpu-weight", "cpu_weight"},
-                                      std::pair{"cpu-cap-pct", "cpu_cap_pct"}}) {
+    for (const auto& [flag, field] :
+         {std::pair{"cpu-weight", "cpu_weight"}, std::pair{"cpu-cap-pct", "cpu_cap_pct"}}) {
       if (!f.Has(flag)) continue;
       Result<int64_t> v = f.GetInt(flag, 0, kLo, kHi);
       if (!v.ok()) return Usage(cmd, v.status().message());
@@ -519,9 +516,9 @@ int VmCreate(const std::vector<std::string>& raw) {
     }
     body["qos"] = qos;
   }
-  for (const auto& [flag, field] : {std::pair{"isolation-floor", "isolation_floor"},
-                                    std::pair{"anti-affinity-group", "anti_affinity_group"},
-                                    std::pair{"policy", "policy"}}) {
+  for (const auto& [flag, field] :
+       {std::pair{"isolation-floor", "isolation_floor"},
+        std::pair{"anti-affinity-group", "anti_affinity_group"}, std::pair{"policy", "policy"}}) {
     if (f.Has(flag)) body[field] = f.Get(flag);
   }
   return Run(cmd, p->conn, "POST", "/v1/vms", body.dump(), f.Get("idempotency-key"), PrintVm);
@@ -548,21 +545,19 @@ int VmShowOrDelete(const std::string& verb, const std::vector<std::string>& args
   if (!p.ok()) return Usage(cmd, p.status().message());
   const std::string path = "/v1/vms/" + PathSegment(p->positionals[0]);
   if (verb == "show") return Run(cmd, p->conn, "GET", path, "", "", PrintVm);
-  return Run(cmd, p->conn, "DELETE", path, "", "", [](const json& doc) {
-    std::printf("deleted %s\n", Str(doc, "id").c_str());
-  });
+  return Run(cmd, p->conn, "DELETE", path, "", "",
+             [](const json& doc) { std::printf("deleted %s\n", Str(doc, "id").c_str()); });
 }
 
 int VmResize(const std::vector<std::string>& args) {
   const std::string cmd = "vm resize";
-  Result<Parsed> p =
-      ParseArgs(args, {"cpu-milli", "memory-mib", "gpu-milli", "idempotency-key"}, {}, 1,
-                "the VM id");
+  Result<Parsed> p = ParseArgs(args, {"cpu-milli", "memory-mib", "gpu-milli", "idempotency-key"},
+                               {}, 1, "the VM id");
   if (!p.ok()) return Usage(cmd, p.status().message());
   json body = json::object();
-  for (const auto& [flag, field] : {std::pair{"cpu-milli", "cpu_milli"},
-                                    std::pair{"memory-mib", "memory_mib"},
-                                    std::pair{"gpu-milli", "gpu_milli"}}) {
+  for (const auto& [flag, field] :
+       {std::pair{"cpu-milli", "cpu_milli"}, std::pair{"memory-mib", "memory_mib"},
+        std::pair{"gpu-milli", "gpu_milli"}}) {
     if (!p->flags.Has(flag)) continue;
     Result<int64_t> v = p->flags.GetInt(flag, 0, INT64_MIN, INT64_MAX);
     if (!v.ok()) return Usage(cmd, v.status().message());
@@ -668,9 +663,9 @@ int HostList(const std::vector<std::string>& args) {
       rows.push_back({Str(h, "name"), UsedCap(usage, "cpu_milli"), UsedCap(usage, "memory_mib"),
                       UsedCap(usage, "gpu_milli"), std::to_string(Int(h, "generation"))});
     }
-    PrintTable({"NAME", "CPU(m) used/cap", "MEM(MiB) used/cap", "GPU(milli) used/cap",
-                "GENERATION"},
-               {false, true, true, true, true}, rows);
+    PrintTable(
+        {"NAME", "CPU(m) used/cap", "MEM(MiB) used/cap", "GPU(milli) used/cap", "GENERATION"},
+        {false, true, true, true, true}, rows);
   });
 }
 
@@ -702,8 +697,8 @@ int HostPut(const std::vector<std::string>& args) {
 // --- tenants and tokens -----------------------------------------------------------------------
 
 void PrintTenant(const json& t) {
-  PrintBlock({{"id", Str(t, "id")}, {"name", Str(t, "name")},
-              {"created", TimeOf(t, "created_unix_ms")}});
+  PrintBlock(
+      {{"id", Str(t, "id")}, {"name", Str(t, "name")}, {"created", TimeOf(t, "created_unix_ms")}});
 }
 
 int TenantCreate(const std::vector<std::string>& args) {
@@ -770,8 +765,9 @@ int TenantToken(const std::vector<std::string>& args) {
                                    "Idempotency-Key; the secret is shown only once)"
                                  : Str(t, "token")}});
   if (!redacted) {
-    std::fprintf(stderr, "devshare tenant token: keep the token now: the server stores only "
-                         "its hash\n");
+    std::fprintf(stderr,
+                 "devshare tenant token: keep the token now: the server stores only "
+                 "its hash\n");
   }
   return kExitOk;
 }

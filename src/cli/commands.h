@@ -49,11 +49,11 @@ struct ServeConfig {
   std::string policy = "devshare";
   int threads = 64;
   // Host agent (issue 5): realize VMs placed on `local_host` through libvirt at `hypervisor`.
-  std::string local_host;                     // empty = no local host
+  std::string local_host;                      // empty = no local host
   std::string hypervisor = "test:///default";  // in-process libvirt driver; qemu:///system = real
-  std::string guest_cpuset;                   // host CPUs guests may use; empty = all online
-  std::string guest_image = "none";           // none | spin
-  std::string runtime_dir = "./var/run";      // guest images
+  std::string guest_cpuset;                    // host CPUs guests may use; empty = all online
+  std::string guest_image = "none";            // none | spin
+  std::string runtime_dir = "./var/run";       // guest images
   std::string sysfs_root = "/sys";
 };
 struct ServerBundle {

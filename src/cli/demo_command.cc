@@ -6,9 +6,8 @@
 
 #include <atomic>
 #include <cstdio>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
@@ -109,7 +108,8 @@ int RunDemoCommand(const std::vector<std::string>& args) {
     threads.emplace_back([&] {
       for (size_t i; (i = next++) < w->nodes.size();) {
         const sim::NodeRecord& n = w->nodes[i];
-        nlohmann::json body = {{"cpu_milli", n.cpu_milli}, {"memory_mib", n.memory_mib},
+        nlohmann::json body = {{"cpu_milli", n.cpu_milli},
+                               {"memory_mib", n.memory_mib},
                                {"gpus", nlohmann::json::array()}};
         for (int g = 0; g < n.gpus; ++g) {
           body["gpus"].push_back({{"id", "gpu" + std::to_string(g)}, {"model", n.model}});

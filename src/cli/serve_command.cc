@@ -1,32 +1,32 @@
 // `devshare serve`: the control plane (REST API over the durable ledger) until SIGINT/SIGTERM.
+#include <fcntl.h>
 #include <openssl/rand.h>
 #include <signal.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <thread>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/flags.h"
-#include "devshare/store/audit_chain.h"
-#include "devshare/store/store.h"
 #include "devshare/host/discovery.h"
 #include "devshare/host/host_agent.h"
 #include "devshare/host/inventory_json.h"
+#include "devshare/store/audit_chain.h"
+#include "devshare/store/store.h"
 #include "server/control_plane.h"
 #include "server/host_spec.h"
-#include "server/json_fields.h"
 #include "server/http_api.h"
+#include "server/json_fields.h"
 
 namespace devshare::cli {
 namespace {
@@ -41,7 +41,8 @@ constexpr const char* kServeUsage =
     "Serves the REST API (docs/api.md) until SIGINT or SIGTERM. The admin token file is created\n"
     "with a fresh random token (mode 0600) when missing; its holder is an admin of the 'system'\n"
     "tenant.\n"
-    "With --local-host the server discovers the machine it runs on, registers it under NAME (guest\n"
+    "With --local-host the server discovers the machine it runs on, registers it under NAME "
+    "(guest\n"
     "vCPUs limited to --guest-cpuset) and realizes the VMs placed there as libvirt domains\n"
     "(docs/host-agent.md); at start it reconciles libvirt's devshare-* domains with the ledger.\n";
 
@@ -116,8 +117,8 @@ Result<std::unique_ptr<host::HostAgent>> LocalAgent(const ServeConfig& config,
                                                     host::HostInventory& inventory) {
   std::vector<int> cpu_numa = inventory.body["_cpu_numa"].get<std::vector<int>>();
   inventory.body.erase("_cpu_numa");
-  DS_ASSIGN_OR_RETURN(server::HostSpec spec, server::ParseHostSpec(config.local_host,
-                                                                   inventory.body));
+  DS_ASSIGN_OR_RETURN(server::HostSpec spec,
+                      server::ParseHostSpec(config.local_host, inventory.body));
   host::ApplyDeviceAttributes(inventory, spec.host);
   DS_ASSIGN_OR_RETURN(std::unique_ptr<host::Hypervisor> hv,
                       host::OpenHypervisor(config.hypervisor));
@@ -152,8 +153,7 @@ Status RegisterLocalHost(const ServeConfig& config, const host::HostInventory& i
   Result<host::ReconcileReport> rec =
       bundle.agent->Reconcile(bundle.control_plane->VmIdsOnHost(config.local_host));
   if (!rec.ok()) {
-    std::fprintf(stderr, "devshare serve: reconcile failed: %s\n",
-                 rec.status().ToString().c_str());
+    std::fprintf(stderr, "devshare serve: reconcile failed: %s\n", rec.status().ToString().c_str());
     return Status::Ok();
   }
   if (rec->clean()) {
@@ -171,8 +171,7 @@ Status RegisterLocalHost(const ServeConfig& config, const host::HostInventory& i
                  id.c_str());
   }
   for (const host::DomainStatus& d : rec->not_running) {
-    std::fprintf(stderr, "devshare serve: reconcile: %s is %s\n", d.name.c_str(),
-                 d.detail.c_str());
+    std::fprintf(stderr, "devshare serve: reconcile: %s is %s\n", d.name.c_str(), d.detail.c_str());
   }
   return Status::Ok();
 }
@@ -269,8 +268,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
   config.sysfs_root = flags->Get("sysfs-root", config.sysfs_root);
   for (const char* f : {"hypervisor", "guest-cpuset", "guest-image", "runtime-dir"}) {
     if (flags->Has(f) && config.local_host.empty()) {
-      return Fail("serve", Status::InvalidArgument(std::string("--") + f +
-                                                   " needs --local-host NAME"));
+      return Fail("serve",
+                  Status::InvalidArgument(std::string("--") + f + " needs --local-host NAME"));
     }
   }
   Result<int64_t> threads = flags->GetInt("threads", config.threads, 4, 1024);

@@ -4,9 +4,8 @@
 #ifndef DEVSHARE_SERVER_API_TYPES_H_
 #define DEVSHARE_SERVER_API_TYPES_H_
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "devshare/core/status.h"
 

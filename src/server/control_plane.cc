@@ -32,9 +32,7 @@ int64_t SystemNowUnixMs() {
       .count();
 }
 
-ApiResponse Forbidden(const std::string& what) {
-  return ErrorResponse(403, "forbidden", what);
-}
+ApiResponse Forbidden(const std::string& what) { return ErrorResponse(403, "forbidden", what); }
 
 ApiResponse NotFound(const std::string& what) { return ErrorResponse(404, "not_found", what); }
 
@@ -225,12 +223,13 @@ void ControlPlane::RunBatch(std::deque<std::unique_ptr<Pending>>& batch) {
       stats_.failed_commits++;
     }
     for (auto& p : batch) {
-      if (p) p->done.set_value(ErrorResponse(503, "unavailable",
-                                             "store commit failed: " + batch_status.message()));
+      if (p)
+        p->done.set_value(
+            ErrorResponse(503, "unavailable", "store commit failed: " + batch_status.message()));
     }
     for (auto& p : retries) {
-      p->done.set_value(ErrorResponse(503, "unavailable",
-                                      "store commit failed: " + batch_status.message()));
+      p->done.set_value(
+          ErrorResponse(503, "unavailable", "store commit failed: " + batch_status.message()));
     }
     return;
   }
@@ -247,10 +246,10 @@ void ControlPlane::RunBatch(std::deque<std::unique_ptr<Pending>>& batch) {
     std::lock_guard<std::mutex> lock(queue_mu_);
     for (auto it = retries.rbegin(); it != retries.rend(); ++it) {
       if (!reload.ok() || ++(*it)->attempts > options_.max_cas_retries) {
-        (*it)->done.set_value(ErrorResponse(
-            409, "concurrent_update",
-            "the host changed under this request " + std::to_string(options_.max_cas_retries) +
-                " times; retry later"));
+        (*it)->done.set_value(ErrorResponse(409, "concurrent_update",
+                                            "the host changed under this request " +
+                                                std::to_string(options_.max_cas_retries) +
+                                                " times; retry later"));
       } else {
         queue_.push_front(std::move(*it));
       }
@@ -300,8 +299,9 @@ std::optional<ApiResponse> ControlPlane::ReplayIdempotent(const Principal& p,
 Status ControlPlane::RecordIdempotent(store::Txn& tx, OpResult& r, const Principal& p,
                                       const std::string& key, const std::string& request_hash) {
   if (key.empty()) return Status::Ok();
-  store::IdempotencyRecord rec{p.tenant_id,        key, request_hash, r.response.status,
-                               JsonText(r.response.body), options_.now_unix_ms()};
+  store::IdempotencyRecord rec{
+      p.tenant_id,           key, request_hash, r.response.status, JsonText(r.response.body),
+      options_.now_unix_ms()};
   DS_RETURN_IF_ERROR(tx.InsertIdempotency(rec));
   ledger_.AddIdempotency(rec);
   auto prev = r.undo;
@@ -367,13 +367,15 @@ nlohmann::json ControlPlane::VmJson(const VmEntry& vm) const {
 
 nlohmann::json ControlPlane::HostJson(const HostEntry& h, bool with_devices) const {
   const HostState& s = ledger_.host_state(ledger_.host_index().at(h.record.name));
-  nlohmann::json usage = {
-      {"cpu_milli", {{"used", s.cpu_capacity_milli() - s.cpu_free_milli()},
-                     {"capacity", s.cpu_capacity_milli()}}},
-      {"memory_mib", {{"used", s.memory_capacity_mib() - s.memory_free_mib()},
-                      {"capacity", s.memory_capacity_mib()}}},
-      {"gpu_milli", {{"used", s.gpu_capacity_total_milli() - s.gpu_free_total_milli()},
-                     {"capacity", s.gpu_capacity_total_milli()}}}};
+  nlohmann::json usage = {{"cpu_milli",
+                           {{"used", s.cpu_capacity_milli() - s.cpu_free_milli()},
+                            {"capacity", s.cpu_capacity_milli()}}},
+                          {"memory_mib",
+                           {{"used", s.memory_capacity_mib() - s.memory_free_mib()},
+                            {"capacity", s.memory_capacity_mib()}}},
+                          {"gpu_milli",
+                           {{"used", s.gpu_capacity_total_milli() - s.gpu_free_total_milli()},
+                            {"capacity", s.gpu_capacity_total_milli()}}}};
   nlohmann::json j = {{"name", h.record.name},
                       {"generation", h.record.generation},
                       {"updated_unix_ms", h.record.updated_unix_ms},
@@ -522,8 +524,8 @@ ApiResponse ControlPlane::CreateToken(const Principal& p, const std::string& ten
     ledger_.AddToken(k);
     r.undo = [this, sha = k.sha256_hex] { ledger_.RemoveToken(sha); };
     // The idempotent replay must not hold the secret: it is stored without it.
-    r.response = {201, {{"id", k.id}, {"tenant_id", tenant_id}, {"role", role},
-                        {"token_redacted", true}}};
+    r.response = {
+        201, {{"id", k.id}, {"tenant_id", tenant_id}, {"role", role}, {"token_redacted", true}}};
     s = RecordIdempotent(tx, r, p, key, hash);
     if (!s.ok()) {
       r.response = ErrorFromStatus(s);
@@ -635,13 +637,15 @@ ApiResponse ControlPlane::CreateVm(const Principal& p, const std::string& body,
     if (!outcome->placed()) {
       nlohmann::json reasons = nlohmann::json::array();
       for (const placement::Reason& why : outcome->reasons) {
-        reasons.push_back({{"filter", why.plugin}, {"resource", why.resource},
-                           {"hosts", why.hosts}, {"example", why.message}});
+        reasons.push_back({{"filter", why.plugin},
+                           {"resource", why.resource},
+                           {"hosts", why.hosts},
+                           {"example", why.message}});
       }
       const int hosts = static_cast<int>(ledger_.cluster().states.size());
-      r.response = ErrorResponse(409, "unschedulable", outcome->Summary(hosts),
-                                 {{"reasons", reasons},
-                                  {"candidates", ledger_.ExplainCandidates(spec, p.tenant_id, 5)}});
+      r.response = ErrorResponse(
+          409, "unschedulable", outcome->Summary(hosts),
+          {{"reasons", reasons}, {"candidates", ledger_.ExplainCandidates(spec, p.tenant_id, 5)}});
       r.audit.detail_json = JsonText(nlohmann::json({{"message", outcome->Summary(hosts)}}));
       return r;
     }
@@ -750,8 +754,8 @@ ApiResponse ControlPlane::FinishLocalCreate(const Principal& p, const std::strin
         return r;
       }
       r.audit.outcome = "ok";
-      r.audit.detail_json = JsonText(
-          nlohmann::json({{"domain", realized->name}, {"state", updated.record.state}}));
+      r.audit.detail_json =
+          JsonText(nlohmann::json({{"domain", realized->name}, {"state", updated.record.state}}));
       r.keep = true;
       return r;
     }
@@ -779,10 +783,10 @@ ApiResponse ControlPlane::FinishLocalCreate(const Principal& p, const std::strin
       (void)ledger_.RestoreVm(vm);
       ledger_.SetHostGeneration(host_name, old_gen);
     };
-    r.response = ErrorResponse(502, "realization_failed",
-                               "host " + host_name + " could not start the VM: " +
-                                   realized.status().message(),
-                               {{"host", host_name}, {"vm", vm_id}, {"rolled_back", true}});
+    r.response = ErrorResponse(
+        502, "realization_failed",
+        "host " + host_name + " could not start the VM: " + realized.status().message(),
+        {{"host", host_name}, {"vm", vm_id}, {"rolled_back", true}});
     r.audit.outcome = "realization_failed";
     r.audit.detail_json = JsonText(nlohmann::json({{"error", realized.status().message()}}));
     r.keep = true;  // the deletion of the allocation is the point
@@ -853,10 +857,10 @@ ApiResponse ControlPlane::DeleteVm(const Principal& p, const std::string& id) {
     if (local) {
       Status removed = options_.local_agent->Remove(id);
       if (!removed.ok()) {
-        return AuditRefusal(p, "vm.delete", "vm/" + id,
-                            ErrorResponse(502, "realization_failed",
-                                          "could not destroy the VM's domain: " +
-                                              removed.message()));
+        return AuditRefusal(
+            p, "vm.delete", "vm/" + id,
+            ErrorResponse(502, "realization_failed",
+                          "could not destroy the VM's domain: " + removed.message()));
       }
     }
   }
@@ -979,9 +983,8 @@ ApiResponse ControlPlane::ResizeVm(const Principal& p, const std::string& id,
     }
     Result<host::ResizeOutcome> live = options_.local_agent->Update(guest);
     if (live.ok()) {
-      resized.body["realization"] = {{"cpu_live", live->cpu_live},
-                                     {"memory_live", live->memory_live},
-                                     {"notes", live->notes}};
+      resized.body["realization"] = {
+          {"cpu_live", live->cpu_live}, {"memory_live", live->memory_live}, {"notes", live->notes}};
     } else {
       resized.body["realization"] = {{"error", live.status().message()}};
     }
@@ -1030,8 +1033,7 @@ std::vector<std::string> ControlPlane::VmIdsOnHost(const std::string& host) cons
   return ids;
 }
 
-std::vector<std::string> ControlPlane::RollBackUnrealized(
-    const std::vector<std::string>& vm_ids) {
+std::vector<std::string> ControlPlane::RollBackUnrealized(const std::vector<std::string>& vm_ids) {
   std::vector<std::string> rolled_back;
   Principal system;
   system.kind = Principal::Kind::kToken;

@@ -91,8 +91,8 @@ class ControlPlane {
   ApiResponse CreateTenant(const Principal& p, const std::string& body,
                            const std::string& idempotency_key);
   ApiResponse ListTenants(const Principal& p);
-  ApiResponse CreateToken(const Principal& p, const std::string& tenant_id,
-                          const std::string& body, const std::string& idempotency_key);
+  ApiResponse CreateToken(const Principal& p, const std::string& tenant_id, const std::string& body,
+                          const std::string& idempotency_key);
   ApiResponse PutHost(const Principal& p, const std::string& name, const std::string& body);
   ApiResponse ListHosts(const Principal& p);
   ApiResponse GetHost(const Principal& p, const std::string& name);
@@ -168,7 +168,7 @@ class ControlPlane {
   // Committed tokens, by hash: Authenticate reads them without waiting for a group commit.
   mutable std::shared_mutex tokens_mu_;
   std::unordered_map<std::string, store::TokenRecord> tokens_;  // GUARDED_BY(tokens_mu_)
-  uint64_t published_tokens_version_ = UINT64_MAX;               // writer (ledger_mu_) only
+  uint64_t published_tokens_version_ = UINT64_MAX;              // writer (ledger_mu_) only
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;

@@ -92,25 +92,29 @@ TEST_F(ControlPlaneTest, FractionalNeverOnExclusiveAndWholeNeverOnPartlyUsed) {
   PutHost(*cp_, "h1", kIssueHost);
   Principal m = TenantToken(*cp_, "acme", "member");
   ApiResponse a = cp_->CreateVm(m, R"({"name": "vm1", "cpu_milli": 4000, "memory_mib": 8192,
-      "gpu": {"count": 1, "milli": 500}, "qos": {"cpu_weight": 200}})", "");
+      "gpu": {"count": 1, "milli": 500}, "qos": {"cpu_weight": 200}})",
+                                "");
   ASSERT_EQ(a.status, 201) << a.body.dump();
   EXPECT_EQ(a.body["host"], "h1");
   EXPECT_EQ(a.body["devices"][0]["id"], "gpu0");  // the fractional one, never gpu1
   EXPECT_EQ(a.body["qos"]["cpu_weight"], 200);
   // gpu0 is partly used, gpu1 free: a whole GPU can only be gpu1, and then no second one.
   ApiResponse b = cp_->CreateVm(m, R"({"name": "w1", "cpu_milli": 1000, "memory_mib": 1024,
-      "gpu": {"count": 1}})", "");
+      "gpu": {"count": 1}})",
+                                "");
   ASSERT_EQ(b.status, 201) << b.body.dump();
   EXPECT_EQ(b.body["devices"][0]["id"], "gpu1");
   ApiResponse c = cp_->CreateVm(m, R"({"name": "w2", "cpu_milli": 1000, "memory_mib": 1024,
-      "gpu": {"count": 1}})", "");
+      "gpu": {"count": 1}})",
+                                "");
   EXPECT_EQ(c.status, 409);
   EXPECT_EQ(c.body["code"], "unschedulable");
   ASSERT_FALSE(c.body["details"]["candidates"].empty());
   EXPECT_EQ(c.body["details"]["candidates"][0]["host"], "h1");
   // A second fractional request of 600 does not fit next to 500 on gpu0.
   ApiResponse d = cp_->CreateVm(m, R"({"name": "f2", "cpu_milli": 1000, "memory_mib": 1024,
-      "gpu": {"count": 1, "milli": 600}})", "");
+      "gpu": {"count": 1, "milli": 600}})",
+                                "");
   EXPECT_EQ(d.status, 409);
 }
 
@@ -151,8 +155,8 @@ TEST_F(ControlPlaneTest, IdempotencyKeyReplaysAndRefusesReuse) {
   EXPECT_EQ(b.status, 201);
   EXPECT_EQ(a.body["id"], b.body["id"]);
   EXPECT_EQ(cp_->ListVms(m).body["vms"].size(), 1u);
-  ApiResponse c = cp_->CreateVm(m, R"({"name": "vm2", "cpu_milli": 1000, "memory_mib": 1024})",
-                                "key-1");
+  ApiResponse c =
+      cp_->CreateVm(m, R"({"name": "vm2", "cpu_milli": 1000, "memory_mib": 1024})", "key-1");
   EXPECT_EQ(c.status, 422);
   EXPECT_EQ(c.body["code"], "idempotency_key_reused");
 }
@@ -162,7 +166,8 @@ TEST_F(ControlPlaneTest, ResizeInPlaceOrRefuseWithReason) {
   PutHost(*cp_, "h1", R"({"cpu_milli": 8000, "memory_mib": 16384, "gpus": [{"id": "g0"}]})");
   Principal m = TenantToken(*cp_, "acme", "member");
   ApiResponse a = cp_->CreateVm(m, R"({"name": "v", "cpu_milli": 2000, "memory_mib": 4096,
-      "gpu": {"count": 1, "milli": 300}})", "");
+      "gpu": {"count": 1, "milli": 300}})",
+                                "");
   ASSERT_EQ(a.status, 201);
   const std::string id = a.body["id"];
   ApiResponse grow = cp_->ResizeVm(m, id, R"({"cpu_milli": 6000, "gpu_milli": 900})", "");
@@ -176,7 +181,10 @@ TEST_F(ControlPlaneTest, ResizeInPlaceOrRefuseWithReason) {
   // The freed room is usable again after a shrink.
   ASSERT_EQ(cp_->ResizeVm(m, id, R"({"gpu_milli": 100})", "").status, 200);
   EXPECT_EQ(cp_->CreateVm(m, R"({"name": "w", "cpu_milli": 1000, "memory_mib": 1024,
-      "gpu": {"count": 1, "milli": 900}})", "").status, 201);
+      "gpu": {"count": 1, "milli": 900}})",
+                          "")
+                .status,
+            201);
 }
 
 TEST_F(ControlPlaneTest, AntiAffinityGroupSpreadsAcrossHosts) {
@@ -186,14 +194,18 @@ TEST_F(ControlPlaneTest, AntiAffinityGroupSpreadsAcrossHosts) {
   Principal m = TenantToken(*cp_, "acme", "member");
   std::set<std::string> hosts;
   for (int i = 0; i < 2; ++i) {
-    ApiResponse r = cp_->CreateVm(m, R"({"name": "db)" + std::to_string(i) +
-        R"(", "cpu_milli": 1000, "memory_mib": 1024, "anti_affinity_group": "db"})", "");
+    ApiResponse r = cp_->CreateVm(
+        m,
+        R"({"name": "db)" + std::to_string(i) +
+            R"(", "cpu_milli": 1000, "memory_mib": 1024, "anti_affinity_group": "db"})",
+        "");
     ASSERT_EQ(r.status, 201);
     hosts.insert(r.body["host"].get<std::string>());
   }
   EXPECT_EQ(hosts.size(), 2u);
   ApiResponse third = cp_->CreateVm(m, R"({"name": "db2", "cpu_milli": 1000, "memory_mib": 1024,
-      "anti_affinity_group": "db"})", "");
+      "anti_affinity_group": "db"})",
+                                    "");
   EXPECT_EQ(third.status, 409);
   EXPECT_NE(third.body["message"].get<std::string>().find("anti_affinity"), std::string::npos);
 }
@@ -219,17 +231,16 @@ TEST_F(ControlPlaneTest, EveryMutationAndRefusalIsAuditedInAValidChain) {
   ApiResponse a = cp_->CreateVm(m, R"({"name": "v", "cpu_milli": 1000, "memory_mib": 1024})", "");
   ASSERT_EQ(a.status, 201);
   EXPECT_EQ(cp_->PutHost(m, "h9", kIssueHost).status, 403);
-  EXPECT_EQ(cp_->CreateVm(m, R"({"name": "v", "cpu_milli": -1, "memory_mib": 1})", "").status,
-            400);
+  EXPECT_EQ(cp_->CreateVm(m, R"({"name": "v", "cpu_milli": -1, "memory_mib": 1})", "").status, 400);
   ApiResponse audit = cp_->ListAudit(cp_->Authenticate(kAdminToken), 0, 1000);
   ASSERT_EQ(audit.status, 200);
   std::vector<std::string> ops;
   for (const auto& r : audit.body["records"]) {
     ops.push_back(r["operation"].get<std::string>() + ":" + r["outcome"].get<std::string>());
   }
-  std::vector<std::string> expected = {"token.bootstrap:ok", "host.put:ok", "tenant.create:ok",
-                                       "token.create:ok", "vm.create:ok", "host.put:forbidden",
-                                       "vm.create:invalid_argument"};
+  std::vector<std::string> expected = {
+      "token.bootstrap:ok", "host.put:ok",        "tenant.create:ok",          "token.create:ok",
+      "vm.create:ok",       "host.put:forbidden", "vm.create:invalid_argument"};
   EXPECT_EQ(ops, expected);
   // Tenant admins see only their tenant's records.
   Principal tadmin = TenantToken(*cp_, "acme", "admin");
@@ -256,7 +267,8 @@ TEST_F(ControlPlaneTest, RestartKeepsAllocationsAndDevices) {
     PutHost(*cp, "h1", kIssueHost);
     Principal m = TenantToken(*cp, "acme", "member");
     ApiResponse a = cp->CreateVm(m, R"({"name": "v", "cpu_milli": 1000, "memory_mib": 1024,
-        "gpu": {"count": 1, "milli": 700}})", "");
+        "gpu": {"count": 1, "milli": 700}})",
+                                 "");
     ASSERT_EQ(a.status, 201);
     id = a.body["id"];
     device = a.body["devices"][0]["id"];
@@ -280,7 +292,8 @@ TEST_F(ControlPlaneTest, StaleGenerationIsRetriedAndNeverOvercommits) {
   auto b = Open(DbUrl());
   Principal mb = b->Authenticate("");  // placeholder, replaced below
   {
-    ApiResponse k = b->CreateToken(b->Authenticate(kAdminToken), tenant, R"({"role":"member"})", "");
+    ApiResponse k =
+        b->CreateToken(b->Authenticate(kAdminToken), tenant, R"({"role":"member"})", "");
     ASSERT_EQ(k.status, 201);
     mb = b->Authenticate(k.body["token"]);
   }
@@ -305,8 +318,9 @@ TEST_F(ControlPlaneTest, ConcurrentCreatesNeverOvercommitAndAreGroupCommitted) {
   for (int t = 0; t < 16; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 20; ++i) {
-        ApiResponse r = cp_->CreateVm(m, R"({"name": "v)" + std::to_string(t * 100 + i) +
-                                             R"(", "cpu_milli": 1000, "memory_mib": 100})",
+        ApiResponse r = cp_->CreateVm(m,
+                                      R"({"name": "v)" + std::to_string(t * 100 + i) +
+                                          R"(", "cpu_milli": 1000, "memory_mib": 100})",
                                       "");
         (r.status == 201 ? created : r.status == 409 ? refused : other)++;
       }
@@ -335,10 +349,15 @@ TEST_F(ControlPlaneTest, UnrealizedVmsAreRolledBackAtStart) {
     ASSERT_TRUE(tx.ok());
     ASSERT_TRUE((*tx)->PutHost("h1", R"({"cpu_milli": 4000, "memory_mib": 4096})", 0, 1).ok());
     ASSERT_TRUE((*tx)->InsertTenant({"t-1", "acme", 1}).ok());
-    store::VmRecord vm{"vm-1", "t-1", "v", "h1",
+    store::VmRecord vm{"vm-1",
+                       "t-1",
+                       "v",
+                       "h1",
                        R"({"name": "v", "cpu_milli": 3000, "memory_mib": 1024})",
                        R"({"cpu_milli": 3000, "memory_mib": 1024, "devices": []})",
-                       "creating", 1, 1};
+                       "creating",
+                       1,
+                       1};
     ASSERT_TRUE((*tx)->InsertVm(vm).ok());
     ASSERT_TRUE((*tx)->Commit().ok());
   }

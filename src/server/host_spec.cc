@@ -8,13 +8,11 @@
 namespace devshare::server {
 namespace {
 
-constexpr int64_t kMaxCpuMilli = 100'000'000;        // 100k CPUs
+constexpr int64_t kMaxCpuMilli = 100'000'000;         // 100k CPUs
 constexpr int64_t kMaxMemoryMib = 1'099'511'627'776;  // 1 EiB in MiB
 constexpr size_t kMaxDevices = 1024;
 
-std::string Item(const std::string& list, size_t i) {
-  return list + "[" + std::to_string(i) + "]";
-}
+std::string Item(const std::string& list, size_t i) { return list + "[" + std::to_string(i) + "]"; }
 
 Status ParseGpu(const nlohmann::json& j, const std::string& path, int numa_nodes, Device& d,
                 nlohmann::json& out) {
@@ -42,9 +40,9 @@ Status ParseGpu(const nlohmann::json& j, const std::string& path, int numa_nodes
   }
   Result<IsolationClass> iso = ParseIsolationClass(isolation);
   if (!iso.ok()) {
-    return Status::InvalidArgument(
-        "field '" + r.FieldPath("isolation") + "': unknown isolation '" + isolation +
-        "' (known: time_slice, mps, hypervisor_sched, hw_partition)");
+    return Status::InvalidArgument("field '" + r.FieldPath("isolation") + "': unknown isolation '" +
+                                   isolation +
+                                   "' (known: time_slice, mps, hypervisor_sched, hw_partition)");
   }
   d.isolation = *iso;
   DS_ASSIGN_OR_RETURN(int64_t numa, r.Int("numa_node", false, 0, numa_nodes - 1, 0));
@@ -53,8 +51,8 @@ Status ParseGpu(const nlohmann::json& j, const std::string& path, int numa_nodes
   if (d.mode == SharingMode::kPartitioned) {
     if (geometry.empty()) geometry = "A100_40GB";
     if (geometry != "A100_40GB") {
-      return Status::InvalidArgument("field '" + r.FieldPath("geometry") +
-                                     "': unknown geometry '" + geometry + "' (known: A100_40GB)");
+      return Status::InvalidArgument("field '" + r.FieldPath("geometry") + "': unknown geometry '" +
+                                     geometry + "' (known: A100_40GB)");
     }
     d.geometry = PartitionGeometry::A100_40GB();
   } else if (!geometry.empty()) {
@@ -63,8 +61,11 @@ Status ParseGpu(const nlohmann::json& j, const std::string& path, int numa_nodes
   }
   d.inventory = Inventory::Of(kMilliPerDevice);
   DS_RETURN_IF_ERROR(r.CheckNoUnknown());
-  out = {{"id", d.id},           {"model", d.model},      {"sharing", sharing},
-         {"isolation", isolation}, {"numa_node", numa}};
+  out = {{"id", d.id},
+         {"model", d.model},
+         {"sharing", sharing},
+         {"isolation", isolation},
+         {"numa_node", numa}};
   if (d.geometry) out["geometry"] = geometry;
   return Status::Ok();
 }

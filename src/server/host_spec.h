@@ -4,10 +4,9 @@
 #ifndef DEVSHARE_SERVER_HOST_SPEC_H_
 #define DEVSHARE_SERVER_HOST_SPEC_H_
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "devshare/core/host.h"
 #include "devshare/core/result.h"

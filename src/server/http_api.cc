@@ -50,12 +50,11 @@ void HttpApi::Routes() {
       Principal p = cp_->Authenticate(BearerToken(req));
       ApiResponse r;
       if (!p.authenticated()) {
-        r = cp_->AuditRefusal(
-            p, operation, req.path,
-            ErrorResponse(401, "unauthenticated",
-                          p.kind == Principal::Kind::kAnonymous
-                              ? "missing 'Authorization: Bearer <token>' header"
-                              : "unknown or malformed bearer token"));
+        r = cp_->AuditRefusal(p, operation, req.path,
+                              ErrorResponse(401, "unauthenticated",
+                                            p.kind == Principal::Kind::kAnonymous
+                                                ? "missing 'Authorization: Bearer <token>' header"
+                                                : "unknown or malformed bearer token"));
       } else if (const std::string k = req.get_header_value("Idempotency-Key");
                  !k.empty() && !ValidIdempotencyKey(k)) {
         r = cp_->AuditRefusal(p, operation, req.path,
@@ -66,52 +65,48 @@ void HttpApi::Routes() {
         r = fn(req, p);
       }
       Send(res, r);
-      metrics_.Observe(route, r.status,
-                       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                           .count());
+      metrics_.Observe(
+          route, r.status,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     };
   };
-  auto key = [](const httplib::Request& req) {
-    return req.get_header_value("Idempotency-Key");
-  };
+  auto key = [](const httplib::Request& req) { return req.get_header_value("Idempotency-Key"); };
 
   s.Post("/v1/tenants", handle("tenant.create", "tenant.create",
                                [this, key](const httplib::Request& req, const Principal& p) {
                                  return cp_->CreateTenant(p, req.body, key(req));
                                }));
-  s.Get("/v1/tenants", handle("tenant.list", "tenant.list",
-                              [this](const httplib::Request&, const Principal& p) {
-                                return cp_->ListTenants(p);
-                              }));
+  s.Get("/v1/tenants",
+        handle("tenant.list", "tenant.list", [this](const httplib::Request&, const Principal& p) {
+          return cp_->ListTenants(p);
+        }));
   s.Post(R"(/v1/tenants/([^/]+)/tokens)",
          handle("token.create", "token.create",
                 [this, key](const httplib::Request& req, const Principal& p) {
                   return cp_->CreateToken(p, req.matches[1], req.body, key(req));
                 }));
-  s.Put(R"(/v1/hosts/([^/]+))", handle("host.put", "host.put",
-                                       [this](const httplib::Request& req, const Principal& p) {
-                                         return cp_->PutHost(p, req.matches[1], req.body);
-                                       }));
-  s.Get("/v1/hosts", handle("host.list", "host.list",
-                            [this](const httplib::Request&, const Principal& p) {
-                              return cp_->ListHosts(p);
-                            }));
-  s.Get(R"(/v1/hosts/([^/]+))", handle("host.get", "host.get",
-                                       [this](const httplib::Request& req, const Principal& p) {
-                                         return cp_->GetHost(p, req.matches[1]);
-                                       }));
+  s.Put(R"(/v1/hosts/([^/]+))",
+        handle("host.put", "host.put", [this](const httplib::Request& req, const Principal& p) {
+          return cp_->PutHost(p, req.matches[1], req.body);
+        }));
+  s.Get("/v1/hosts",
+        handle("host.list", "host.list",
+               [this](const httplib::Request&, const Principal& p) { return cp_->ListHosts(p); }));
+  s.Get(R"(/v1/hosts/([^/]+))",
+        handle("host.get", "host.get", [this](const httplib::Request& req, const Principal& p) {
+          return cp_->GetHost(p, req.matches[1]);
+        }));
   s.Post("/v1/vms", handle("vm.create", "vm.create",
                            [this, key](const httplib::Request& req, const Principal& p) {
                              return cp_->CreateVm(p, req.body, key(req));
                            }));
-  s.Get("/v1/vms", handle("vm.list", "vm.list",
-                          [this](const httplib::Request&, const Principal& p) {
-                            return cp_->ListVms(p);
-                          }));
-  s.Get(R"(/v1/vms/([^/]+))", handle("vm.get", "vm.get",
-                                     [this](const httplib::Request& req, const Principal& p) {
-                                       return cp_->GetVm(p, req.matches[1]);
-                                     }));
+  s.Get("/v1/vms",
+        handle("vm.list", "vm.list",
+               [this](const httplib::Request&, const Principal& p) { return cp_->ListVms(p); }));
+  s.Get(R"(/v1/vms/([^/]+))",
+        handle("vm.get", "vm.get", [this](const httplib::Request& req, const Principal& p) {
+          return cp_->GetVm(p, req.matches[1]);
+        }));
   s.Delete(R"(/v1/vms/([^/]+))", handle("vm.delete", "vm.delete",
                                         [this](const httplib::Request& req, const Principal& p) {
                                           return cp_->DeleteVm(p, req.matches[1]);
@@ -121,26 +116,24 @@ void HttpApi::Routes() {
                 [this, key](const httplib::Request& req, const Principal& p) {
                   return cp_->ResizeVm(p, req.matches[1], req.body, key(req));
                 }));
-  s.Get("/v1/audit", handle("audit.list", "audit.list",
-                            [this](const httplib::Request& req, const Principal& p) {
-                              int64_t after = 0, limit = 100;
-                              try {
-                                if (req.has_param("after")) {
-                                  after = std::stoll(req.get_param_value("after"));
-                                }
-                                if (req.has_param("limit")) {
-                                  limit = std::stoll(req.get_param_value("limit"));
-                                }
-                              } catch (...) {
-                                return ErrorResponse(400, "invalid_argument",
-                                                     "'after' and 'limit' must be integers");
-                              }
-                              if (after < 0 || limit < 1 || limit > 10000) {
-                                return ErrorResponse(400, "invalid_argument",
-                                                     "after >= 0 and limit in 1..10000");
-                              }
-                              return cp_->ListAudit(p, after, limit);
-                            }));
+  s.Get("/v1/audit",
+        handle("audit.list", "audit.list", [this](const httplib::Request& req, const Principal& p) {
+          int64_t after = 0, limit = 100;
+          try {
+            if (req.has_param("after")) {
+              after = std::stoll(req.get_param_value("after"));
+            }
+            if (req.has_param("limit")) {
+              limit = std::stoll(req.get_param_value("limit"));
+            }
+          } catch (...) {
+            return ErrorResponse(400, "invalid_argument", "'after' and 'limit' must be integers");
+          }
+          if (after < 0 || limit < 1 || limit > 10000) {
+            return ErrorResponse(400, "invalid_argument", "after >= 0 and limit in 1..10000");
+          }
+          return cp_->ListAudit(p, after, limit);
+        }));
   s.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"status\":\"ok\",\"store\":\"" + cp_->store().Describe() + "\"}\n",
                     "application/json");
@@ -155,8 +148,7 @@ void HttpApi::Routes() {
     if (res.status == 413) {
       // cpp-httplib also caps form-encoded bodies (curl's default type) at 8 KiB.
       r = ErrorResponse(413, "payload_too_large",
-                        req.get_header_value("Content-Type") ==
-                                "application/x-www-form-urlencoded"
+                        req.get_header_value("Content-Type") == "application/x-www-form-urlencoded"
                             ? "request body over the 8 KiB limit of form-encoded bodies; send "
                               "Content-Type: application/json (limit 1 MiB)"
                             : "request body over the 1 MiB limit");
@@ -167,10 +159,9 @@ void HttpApi::Routes() {
     }
     Send(res, r);
   });
-  s.set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-        Send(res, ErrorResponse(500, "internal", "internal error"));
-      });
+  s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+    Send(res, ErrorResponse(500, "internal", "internal error"));
+  });
 }
 
 Status HttpApi::Start(const HttpApiOptions& options) {

@@ -32,8 +32,8 @@ Result<nlohmann::json> ParseJsonObject(std::string_view body) {
         return false;
       }
     } sink;
-    nlohmann::json::sax_parse(body.begin(), body.end(), &sink,
-                              nlohmann::json::input_format_t::json, /*strict=*/true);
+    nlohmann::json::sax_parse(body.begin(), body.end(), &sink, nlohmann::json::input_format_t::json,
+                              /*strict=*/true);
     return Status::InvalidArgument("body is not valid JSON (byte " + std::to_string(sink.pos) +
                                    "): " + sink.what);
   }
@@ -161,8 +161,8 @@ Status FieldReader::CheckNoUnknown() const {
 
 Status CheckName(std::string_view value, std::string_view field) {
   auto ok_char = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   };
   bool ok = !value.empty() && value.size() <= 63 && ok_char(value[0]) && value[0] != '.' &&
             value[0] != '_' && value[0] != '-';

@@ -5,12 +5,11 @@
 #define DEVSHARE_SERVER_JSON_FIELDS_H_
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "devshare/core/result.h"
 #include "devshare/core/status.h"

@@ -11,8 +11,8 @@ namespace devshare::server {
 nlohmann::json AllocationToJson(const Allocation& a) {
   nlohmann::json devices = nlohmann::json::array();
   for (const DeviceSlice& s : a.gpus) {
-    nlohmann::json d = {{"id", s.device_id}, {"kind", "gpu"}, {"milli", s.milli},
-                        {"whole", s.whole}};
+    nlohmann::json d = {
+        {"id", s.device_id}, {"kind", "gpu"}, {"milli", s.milli}, {"whole", s.whole}};
     if (!s.profile.empty()) {
       d["profile"] = s.profile;
       d["start_slot"] = s.start_slot;
@@ -40,8 +40,8 @@ Result<Allocation> AllocationFromJson(const std::string& json, const Host& host)
       if (host.devices[gpu_indices[g]].id == s.device_id) s.gpu = static_cast<int>(g);
     }
     if (s.gpu < 0) {
-      return Status::InvalidArgument("allocation names device '" + s.device_id +
-                                     "', which host " + host.id + " does not have");
+      return Status::InvalidArgument("allocation names device '" + s.device_id + "', which host " +
+                                     host.id + " does not have");
     }
     s.milli = d.value("milli", int64_t{0});
     s.whole = d.value("whole", false);
@@ -223,8 +223,8 @@ Result<placement::Framework*> Ledger::FrameworkFor(const std::string& policy) {
   if (!registry_->HasPolicy(name)) {
     std::string known;
     for (const std::string& p : registry_->PolicyNames()) known += (known.empty() ? "" : ", ") + p;
-    return Status::InvalidArgument("field 'policy': unknown policy '" + name + "' (known: " +
-                                   known + ")");
+    return Status::InvalidArgument("field 'policy': unknown policy '" + name +
+                                   "' (known: " + known + ")");
   }
   placement::FrameworkConfig config;
   config.policy = name;
@@ -236,8 +236,7 @@ Result<placement::Framework*> Ledger::FrameworkFor(const std::string& policy) {
 }
 
 Result<placement::PlacementOutcome> Ledger::Place(const std::string& vm_id,
-                                                  const std::string& tenant,
-                                                  const VmSpec& spec) {
+                                                  const std::string& tenant, const VmSpec& spec) {
   DS_ASSIGN_OR_RETURN(placement::Framework * fw, FrameworkFor(spec.policy));
   VmRequest req = spec.request;
   req.id = vm_id;

@@ -10,12 +10,11 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "devshare/core/host_state.h"
 #include "devshare/core/result.h"
@@ -95,8 +94,7 @@ class Ledger {
   // Puts `vm` back in place of the current entry of the same id (allocation swapped).
   Status ReplaceVm(VmEntry vm);
   // Per-host reasons for up to `limit` hosts with the most free CPU (for 409 answers).
-  nlohmann::json ExplainCandidates(const VmSpec& spec, const std::string& tenant,
-                                   int limit) const;
+  nlohmann::json ExplainCandidates(const VmSpec& spec, const std::string& tenant, int limit) const;
   // Hosts holding a VM of (tenant, group).
   std::vector<std::string> GroupHosts(const std::string& tenant, const std::string& group) const;
 
@@ -108,7 +106,7 @@ class Ledger {
   const placement::PluginRegistry* registry_;
   std::string default_policy_;
   std::map<std::string, store::TenantRecord> tenants_;
-  std::map<std::string, std::string> tenant_names_;  // name -> id
+  std::map<std::string, std::string> tenant_names_;             // name -> id
   std::unordered_map<std::string, store::TokenRecord> tokens_;  // by hash
   uint64_t tokens_version_ = 0;
   std::map<std::pair<std::string, std::string>, store::IdempotencyRecord> idempotency_;

@@ -33,7 +33,7 @@ class ApiMetrics {
   };
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int>, int64_t> requests_;  // (route, status) -> count
-  std::map<std::string, Histogram> latency_;                // route -> histogram
+  std::map<std::string, Histogram> latency_;                 // route -> histogram
 };
 
 }  // namespace devshare::server

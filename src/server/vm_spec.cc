@@ -35,12 +35,14 @@ Status ParseGpu(const nlohmann::json& j, VmSpec& spec) {
   DS_RETURN_IF_ERROR(r.CheckNoUnknown());
   if (!g.profile.empty()) {
     if (count != 1 || r.Has("milli")) {
-      return Status::InvalidArgument("field 'gpu': a profile request is one partition; "
-                                     "give either {profile} or {count, milli}");
+      return Status::InvalidArgument(
+          "field 'gpu': a profile request is one partition; "
+          "give either {profile} or {count, milli}");
     }
   } else if (count > 1 && milli != kMilliPerDevice) {
-    return Status::InvalidArgument("field 'gpu.milli': only a single-GPU request (count 1) may "
-                                   "ask for part of a GPU");
+    return Status::InvalidArgument(
+        "field 'gpu.milli': only a single-GPU request (count 1) may "
+        "ask for part of a GPU");
   }
   g.count = static_cast<int>(count);
   g.milli = count == 0 ? 0 : static_cast<int>(milli);
@@ -82,9 +84,8 @@ Result<VmSpec> ParseVmSpec(const nlohmann::json& body) {
   VmRequest& req = spec.request;
   DS_ASSIGN_OR_RETURN(req.cpu_milli, r.Int("cpu_milli", true, 1, kMaxCpuMilli));
   DS_ASSIGN_OR_RETURN(req.memory_mib, r.Int("memory_mib", true, 1, kMaxMemoryMib));
-  spec.normalized = {{"name", spec.name},
-                     {"cpu_milli", req.cpu_milli},
-                     {"memory_mib", req.memory_mib}};
+  spec.normalized = {
+      {"name", spec.name}, {"cpu_milli", req.cpu_milli}, {"memory_mib", req.memory_mib}};
   DS_ASSIGN_OR_RETURN(const nlohmann::json* gpu, r.Object("gpu", false));
   if (gpu != nullptr) {
     DS_RETURN_IF_ERROR(ParseGpu(*gpu, spec));

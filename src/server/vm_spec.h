@@ -4,9 +4,8 @@
 #ifndef DEVSHARE_SERVER_VM_SPEC_H_
 #define DEVSHARE_SERVER_VM_SPEC_H_
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "devshare/core/request.h"
 #include "devshare/core/result.h"
@@ -15,7 +14,7 @@ namespace devshare::server {
 
 struct VmSpec {
   std::string name;
-  VmRequest request;  // id and tenant are set by the ledger
+  VmRequest request;   // id and tenant are set by the ledger
   nlohmann::json qos;  // normalised: cpu_weight, cpu_cap_pct, disk/net limits
   std::string anti_affinity_group;
   std::string policy;  // empty = the server's default

@@ -31,8 +31,8 @@ using ReserveFactory = std::function<std::unique_ptr<ReservePlugin>(const Plugin
 
 struct FrameworkConfig {
   std::string policy;  // score plugin name, e.g. "fgd"
-  std::vector<std::string> filters = {"resources_fit", "gpu_model", "gpu_fit", "traits",
-                                      "isolation", "anti_affinity"};
+  std::vector<std::string> filters = {"resources_fit", "gpu_model", "gpu_fit",
+                                      "traits",        "isolation", "anti_affinity"};
   std::vector<std::string> reserves = {"capacity"};
   PluginArgs args;
 };

@@ -132,13 +132,11 @@ class DevsharePolicy final : public ScorePlugin {
     TaskShape shape;
     int64_t memory_mib = 0;
     double rate = 0;  // share of the window's requests
-    bool SameClass(const Demand& o) const {
-      return memory_mib == o.memory_mib && shape == o.shape;
-    }
+    bool SameClass(const Demand& o) const { return memory_mib == o.memory_mib && shape == o.shape; }
   };
   struct CapPrice {
-    size_t cap = 0;     // index into caps_
-    double price = 0;   // milli per place lost
+    size_t cap = 0;    // index into caps_
+    double price = 0;  // milli per place lost
   };
   struct Entry {
     uint64_t generation = UINT64_MAX;
@@ -524,8 +522,7 @@ class DevsharePolicy final : public ScorePlugin {
     return e.best;
   }
 
-  Choice Best(const VmRequest& req, const HostState& h, int host_index, Entry& e,
-              bool priced) {
+  Choice Best(const VmRequest& req, const HostState& h, int host_index, Entry& e, bool priced) {
     // The weighted stranding change of each candidate depends only on the prices: kept per
     // price epoch, so a new request memory (capability prices) costs only the cap terms.
     if (e.base_epoch != price_epoch_) {
@@ -584,8 +581,8 @@ class DevsharePolicy final : public ScorePlugin {
   std::vector<Demand> demand_;
   std::vector<size_t> caps_;  // indices into demand_
   bool demand_dirty_ = false;
-  size_t words_ = 0;              // 64-host words per class in places_
-  std::vector<uint64_t> places_;  // [class][host bit]: the host can take the class now
+  size_t words_ = 0;                      // 64-host words per class in places_
+  std::vector<uint64_t> places_;          // [class][host bit]: the host can take the class now
   std::vector<int64_t> cap_supply_;       // per cap: copies that fit, cluster-wide
   std::vector<int64_t> node_cap_copies_;  // [host x cap]
   std::vector<CapPrice> cap_prices_;      // caps whose lost places cost >= kMinCapPrice
