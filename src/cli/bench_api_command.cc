@@ -18,6 +18,7 @@
 #include "cli/exit_codes.h"
 #include "cli/flags.h"
 #include "devshare/core/random.h"
+#include "devshare/sim/stats.h"
 #include "server/control_plane.h"
 #include "server/http_api.h"
 
@@ -37,13 +38,6 @@ struct Sample {
   int64_t failures = 0;
   std::string first_failure;
 };
-
-double Percentile(std::vector<double>& v, double q) {
-  if (v.empty()) return 0;
-  size_t k = static_cast<size_t>(q * static_cast<double>(v.size() - 1));
-  std::nth_element(v.begin(), v.begin() + k, v.end());
-  return v[k];
-}
 
 }  // namespace
 
@@ -194,12 +188,10 @@ int RunBenchApiCommand(const std::vector<std::string>& args) {
               config.db.c_str());
   std::printf("%-10s %10s %10s %10s %10s %10s\n", "operation", "count", "per s", "p50 ms", "p99 ms",
               "max ms");
-  auto row = [&](const char* name, std::vector<double>& v) {
-    std::vector<double> copy = v;
-    double mx = copy.empty() ? 0 : *std::max_element(copy.begin(), copy.end());
+  auto row = [&](const char* name, const std::vector<double>& v) {
     std::printf("%-10s %10zu %10.0f %10.2f %10.2f %10.2f\n", name, v.size(),
-                static_cast<double>(v.size()) / wall, Percentile(copy, 0.5), Percentile(copy, 0.99),
-                mx);
+                static_cast<double>(v.size()) / wall, sim::Quantile(v, 0.5), sim::Quantile(v, 0.99),
+                sim::Quantile(v, 1.0));
   };
   row("create", all.create_ms);
   row("delete", all.delete_ms);

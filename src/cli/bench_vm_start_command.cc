@@ -14,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/flags.h"
+#include "devshare/sim/stats.h"
 #include "server/control_plane.h"
 
 namespace devshare::cli {
@@ -27,12 +28,6 @@ constexpr const char* kUsage =
     "  POST /v1/vms until its 201 (answered once libvirt runs the guest), then deletes them all\n"
     "  and checks that no devshare domain is left. Needs libvirtd for qemu:///system\n"
     "  (tools/libvirt_up.sh).\n";
-
-double Percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5)];
-}
 
 }  // namespace
 
@@ -98,9 +93,8 @@ int RunBenchVmStartCommand(const std::vector<std::string>& args) {
   const std::vector<std::string> left = (*bundle)->control_plane->VmIdsOnHost(config.local_host);
   std::printf("bench vm-start: %zu VMs on %s, POST /v1/vms -> 201 with the guest running\n",
               ms.size(), config.hypervisor.c_str());
-  std::printf("p50 %.0f ms, p99 %.0f ms, min %.0f ms, max %.0f ms\n", Percentile(ms, 0.5),
-              Percentile(ms, 0.99), ms.empty() ? 0 : *std::min_element(ms.begin(), ms.end()),
-              ms.empty() ? 0 : *std::max_element(ms.begin(), ms.end()));
+  std::printf("p50 %.0f ms, p99 %.0f ms, min %.0f ms, max %.0f ms\n", sim::Quantile(ms, 0.5),
+              sim::Quantile(ms, 0.99), sim::Quantile(ms, 0.0), sim::Quantile(ms, 1.0));
   std::printf("deleted %zu, delete failures %d, VMs left in the ledger %zu\n", ids.size(),
               delete_failures, left.size());
   bundle->reset();

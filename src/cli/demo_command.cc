@@ -96,11 +96,7 @@ int RunDemoCommand(const std::vector<std::string>& args) {
   if (!bundle.ok()) return Fail("demo", bundle.status());
   // Register the generated hosts (as the system admin, through the same code path as
   // PUT /v1/hosts); several threads so the group commit batches them.
-  server::Principal admin;
-  admin.kind = server::Principal::Kind::kToken;
-  admin.tenant_id = server::kSystemTenant;
-  admin.role = "admin";
-  admin.actor = "demo";
+  const server::Principal admin = server::Principal::SystemAdmin("demo");
   std::atomic<size_t> next{0};
   std::atomic<int> failed{0};
   std::vector<std::thread> threads;

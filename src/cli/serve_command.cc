@@ -1,6 +1,5 @@
 // `devshare serve`: the control plane (REST API over the durable ledger) until SIGINT/SIGTERM.
 #include <fcntl.h>
-#include <openssl/rand.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -75,14 +74,7 @@ Result<std::string> LoadOrCreateAdminToken(const std::string& path, bool* create
   std::error_code ec;
   std::filesystem::path p(path);
   if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
-  unsigned char secret[24];
-  if (RAND_bytes(secret, sizeof secret) != 1) return Status::Internal("no randomness");
-  std::string token = "dst_";
-  for (unsigned char c : secret) {
-    static const char* kDigits = "0123456789abcdef";
-    token += kDigits[c >> 4];
-    token += kDigits[c & 15];
-  }
+  DS_ASSIGN_OR_RETURN(std::string token, server::NewBearerToken());
   // O_EXCL: never overwrite a file another process created meanwhile.
   FILE* f = nullptr;
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
@@ -139,11 +131,7 @@ Result<std::unique_ptr<host::HostAgent>> LocalAgent(const ServeConfig& config,
 // Registers (or updates) this machine in the ledger, then reconciles libvirt with it.
 Status RegisterLocalHost(const ServeConfig& config, const host::HostInventory& inventory,
                          ServerBundle& bundle) {
-  server::Principal admin;
-  admin.kind = server::Principal::Kind::kToken;
-  admin.tenant_id = server::kSystemTenant;
-  admin.role = "admin";
-  admin.actor = "serve-local-host";
+  const server::Principal admin = server::Principal::SystemAdmin("serve-local-host");
   server::ApiResponse r =
       bundle.control_plane->PutHost(admin, config.local_host, server::JsonText(inventory.body));
   if (r.status != 200 && r.status != 201) {

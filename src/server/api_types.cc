@@ -1,7 +1,21 @@
 // Status -> HTTP status and JSON error bodies: the only place that decides them.
 #include "server/api_types.h"
 
+#include <openssl/rand.h>
+
 namespace devshare::server {
+
+Result<std::string> NewBearerToken() {
+  unsigned char secret[24];
+  if (RAND_bytes(secret, sizeof secret) != 1) return Status::Internal("no randomness for a token");
+  static const char* kDigits = "0123456789abcdef";
+  std::string token = "dst_";
+  for (unsigned char c : secret) {
+    token += kDigits[c >> 4];
+    token += kDigits[c & 15];
+  }
+  return token;
+}
 
 ApiResponse ErrorResponse(int status, const std::string& code, const std::string& message,
                           nlohmann::json details) {

@@ -6,7 +6,9 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 
+#include "devshare/core/result.h"
 #include "devshare/core/status.h"
 
 namespace devshare::server {
@@ -25,7 +27,20 @@ struct Principal {
     return authenticated() && tenant_id == kSystemTenant && role == "admin";
   }
   bool can_write() const { return authenticated() && (role == "admin" || role == "member"); }
+  // An admin of the "system" tenant acting for the server itself (bootstrap, demo, reconcile).
+  static Principal SystemAdmin(std::string actor) {
+    Principal p;
+    p.kind = Kind::kToken;
+    p.tenant_id = kSystemTenant;
+    p.role = "admin";
+    p.actor = std::move(actor);
+    return p;
+  }
 };
+
+// A fresh bearer token: "dst_" + 48 hex digits of OpenSSL randomness. Internal when the
+// system has no randomness to give.
+Result<std::string> NewBearerToken();
 
 struct ApiResponse {
   int status = 200;

@@ -1,8 +1,6 @@
 // ControlPlane: authorisation, operations, and the group-commit writer.
 #include "server/control_plane.h"
 
-#include <openssl/rand.h>
-
 #include <chrono>
 #include <cstdio>
 #include <random>
@@ -86,11 +84,7 @@ void ControlPlane::PublishTokens() {
 
 // The "system" tenant and the bootstrap admin token exist after Open.
 Status ControlPlane::Bootstrap() {
-  Principal system;
-  system.kind = Principal::Kind::kToken;
-  system.tenant_id = kSystemTenant;
-  system.role = "admin";
-  system.actor = "bootstrap";
+  const Principal system = Principal::SystemAdmin("bootstrap");
   const std::string sha = options_.bootstrap_admin_sha256;
   ApiResponse r = Submit([this, system, sha](store::Txn& tx) {
     OpResult out;
@@ -508,12 +502,12 @@ ApiResponse ControlPlane::CreateToken(const Principal& p, const std::string& ten
       r.response = NotFound("tenant '" + tenant_id + "' not found");
       return r;
     }
-    unsigned char secret[24];
-    if (RAND_bytes(secret, sizeof secret) != 1) {
-      r.response = ErrorResponse(500, "internal", "no randomness for a token");
+    Result<std::string> secret = NewBearerToken();
+    if (!secret.ok()) {
+      r.response = ErrorFromStatus(secret.status());
       return r;
     }
-    const std::string token = "dst_" + Hex(secret, sizeof secret);
+    const std::string token = *secret;
     store::TokenRecord k{NewId("k"), store::Sha256Hex(token), tenant_id, role,
                          options_.now_unix_ms()};
     Status s = tx.InsertToken(k);
@@ -760,29 +754,9 @@ ApiResponse ControlPlane::FinishLocalCreate(const Principal& p, const std::strin
       return r;
     }
     // libvirt refused: the allocation is rolled back (deleted), and the refusal audited.
-    const std::string host_name = vm->record.host;
-    const uint64_t old_gen = ledger_.FindHost(host_name)->record.generation;
-    Result<uint64_t> gen = tx.GuardHost(host_name, old_gen);
-    if (!gen.ok()) {
-      r.retry = gen.status().IsAborted();
-      r.response = ErrorFromStatus(gen.status());
-      return r;
-    }
-    Status s = tx.DeleteVm(vm_id);
-    if (!s.ok()) {
-      r.response = ErrorFromStatus(s);
-      return r;
-    }
-    Result<VmEntry> removed = ledger_.RemoveVm(vm_id);
-    if (!removed.ok()) {
-      r.response = ErrorFromStatus(removed.status());
-      return r;
-    }
-    ledger_.SetHostGeneration(host_name, *gen);
-    r.undo = [this, vm = *removed, host_name, old_gen] {
-      (void)ledger_.RestoreVm(vm);
-      ledger_.SetHostGeneration(host_name, old_gen);
-    };
+    Result<VmEntry> removed = RemoveVmInTxn(tx, vm_id, r);
+    if (!removed.ok()) return r;
+    const std::string host_name = removed->record.host;
     r.response = ErrorResponse(
         502, "realization_failed",
         "host " + host_name + " could not start the VM: " + realized.status().message(),
@@ -792,6 +766,27 @@ ApiResponse ControlPlane::FinishLocalCreate(const Principal& p, const std::strin
     r.keep = true;  // the deletion of the allocation is the point
     return r;
   });
+}
+
+// Frees a VM's allocation inside `tx` (host-generation CAS, row, ledger) and sets r.undo. On
+// failure r.response (and r.retry for a stale generation) say why.
+Result<VmEntry> ControlPlane::RemoveVmInTxn(store::Txn& tx, const std::string& id, OpResult& r) {
+  const std::string host = ledger_.FindVm(id)->record.host;
+  const uint64_t old_gen = ledger_.FindHost(host)->record.generation;
+  Result<uint64_t> gen = tx.GuardHost(host, old_gen);
+  Status s = gen.ok() ? tx.DeleteVm(id) : gen.status();
+  Result<VmEntry> removed = s.ok() ? ledger_.RemoveVm(id) : Result<VmEntry>(s);
+  if (!removed.ok()) {
+    r.retry = removed.status().IsAborted();
+    r.response = ErrorFromStatus(removed.status());
+    return removed;
+  }
+  ledger_.SetHostGeneration(host, *gen);
+  r.undo = [this, vm = *removed, host, old_gen] {
+    (void)ledger_.RestoreVm(vm);
+    ledger_.SetHostGeneration(host, old_gen);
+  };
+  return removed;
 }
 
 ApiResponse ControlPlane::ListVms(const Principal& p) {
@@ -876,29 +871,9 @@ ApiResponse ControlPlane::DeleteVm(const Principal& p, const std::string& id) {
       r.response = Forbidden("a reader cannot delete VMs");
       return r;
     }
-    const std::string host = vm->record.host;
-    const uint64_t old_gen = ledger_.FindHost(host)->record.generation;
-    Result<uint64_t> gen = tx.GuardHost(host, old_gen);
-    if (!gen.ok()) {
-      r.retry = gen.status().IsAborted();
-      r.response = ErrorFromStatus(gen.status());
-      return r;
-    }
-    Status s = tx.DeleteVm(id);
-    if (!s.ok()) {
-      r.response = ErrorFromStatus(s);
-      return r;
-    }
-    Result<VmEntry> removed = ledger_.RemoveVm(id);
-    if (!removed.ok()) {
-      r.response = ErrorFromStatus(removed.status());
-      return r;
-    }
-    ledger_.SetHostGeneration(host, *gen);
-    r.undo = [this, vm = *removed, host, old_gen] {
-      (void)ledger_.RestoreVm(vm);
-      ledger_.SetHostGeneration(host, old_gen);
-    };
+    Result<VmEntry> removed = RemoveVmInTxn(tx, id, r);
+    if (!removed.ok()) return r;
+    const std::string host = removed->record.host;
     r.response = {200, {{"id", id}, {"deleted", true}}};
     r.audit.outcome = "ok";
     r.audit.detail_json = JsonText(nlohmann::json({{"host", host}}));
@@ -1035,11 +1010,7 @@ std::vector<std::string> ControlPlane::VmIdsOnHost(const std::string& host) cons
 
 std::vector<std::string> ControlPlane::RollBackUnrealized(const std::vector<std::string>& vm_ids) {
   std::vector<std::string> rolled_back;
-  Principal system;
-  system.kind = Principal::Kind::kToken;
-  system.tenant_id = kSystemTenant;
-  system.role = "admin";
-  system.actor = "serve-reconcile";
+  const Principal system = Principal::SystemAdmin("serve-reconcile");
   for (const std::string& id : vm_ids) {
     ApiResponse r = Submit([this, system, id](store::Txn& tx) {
       OpResult out;
@@ -1050,25 +1021,9 @@ std::vector<std::string> ControlPlane::RollBackUnrealized(const std::vector<std:
         out.response = ErrorResponse(409, "conflict", "not an unrealized vm");
         return out;
       }
-      const std::string host_name = vm->record.host;
-      const uint64_t old_gen = ledger_.FindHost(host_name)->record.generation;
-      Result<uint64_t> gen = tx.GuardHost(host_name, old_gen);
-      Status s = gen.ok() ? tx.DeleteVm(id) : gen.status();
-      if (!s.ok()) {
-        out.retry = s.IsAborted();
-        out.response = ErrorFromStatus(s);
-        return out;
-      }
-      Result<VmEntry> removed = ledger_.RemoveVm(id);
-      if (!removed.ok()) {
-        out.response = ErrorFromStatus(removed.status());
-        return out;
-      }
-      ledger_.SetHostGeneration(host_name, *gen);
-      out.undo = [this, vm = *removed, host_name, old_gen] {
-        (void)ledger_.RestoreVm(vm);
-        ledger_.SetHostGeneration(host_name, old_gen);
-      };
+      Result<VmEntry> removed = RemoveVmInTxn(tx, id, out);
+      if (!removed.ok()) return out;
+      const std::string host_name = removed->record.host;
       out.audit.tenant_id = removed->record.tenant_id;
       out.audit.outcome = "rolled_back_at_start";
       out.audit.detail_json = JsonText(nlohmann::json({{"host", host_name}}));

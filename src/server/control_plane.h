@@ -146,6 +146,7 @@ class ControlPlane {
                                               const std::string& request_hash) const;
   Status RecordIdempotent(store::Txn& tx, OpResult& r, const Principal& p, const std::string& key,
                           const std::string& request_hash);
+  Result<VmEntry> RemoveVmInTxn(store::Txn& tx, const std::string& id, OpResult& r);
   nlohmann::json VmJson(const VmEntry& vm) const;
   bool IsLocal(const std::string& host) const {
     return options_.local_agent != nullptr && host == options_.local_host;
