@@ -119,10 +119,6 @@ class DevsharePolicy final : public ScorePlugin {
   }
 
  private:
-  struct Candidate {
-    int gpu = -1;              // -1: whole GPUs / CPU-only (one after-state)
-    std::vector<float> delta;  // per-shape stranding after - before (milli, unweighted)
-  };
   struct Choice {
     int64_t score = 0;
     int gpu = -1;
@@ -140,7 +136,13 @@ class DevsharePolicy final : public ScorePlugin {
   };
   struct Entry {
     uint64_t generation = UINT64_MAX;
-    std::vector<Candidate> candidates;
+    // Candidates: the GPU each places the request on (-1: whole GPUs / CPU-only, one
+    // after-state) and, contiguous, its per-shape stranding after - before (milli, unweighted).
+    std::vector<int> gpus;
+    // [candidate x k_], twice the change: the stranding is a multiple of 0.5 milli within
+    // 0..8 x 1000, so int16 holds it exactly at half the memory of float (scoring is
+    // memory-bound on large clusters).
+    std::vector<int16_t> deltas;
     uint64_t price_epoch = UINT64_MAX;  // epoch `best` was computed under
     uint64_t base_epoch = UINT64_MAX;   // epoch `base` was computed under
     std::vector<double> base;           // per candidate: weighted stranding change (milli)
@@ -454,29 +456,34 @@ class DevsharePolicy final : public ScorePlugin {
     return b;
   }
 
-  Candidate MakeCandidate(int gpu, const float* before, const HostState& h, int64_t cpu_after) {
-    Candidate c;
-    c.gpu = gpu;
-    c.delta.resize(k_);
-    Stranding(cpu_after, scratch_, h.gpu_model(), c.delta.data());
-    for (size_t k = 0; k < k_; ++k) c.delta[k] -= before[k];
-    return c;
+  // Appends the candidate placing on `gpu` whose after-state is scratch_ and cpu_after.
+  void AddCandidate(Entry& e, int gpu, const float* before, const HostState& h, int64_t cpu_after) {
+    e.gpus.push_back(gpu);
+    const size_t at = e.deltas.size();
+    e.deltas.resize(at + k_);
+    after_stranding_.resize(k_);
+    Stranding(cpu_after, scratch_, h.gpu_model(), after_stranding_.data());
+    int16_t* d = &e.deltas[at];
+    for (size_t k = 0; k < k_; ++k) {
+      d[k] = static_cast<int16_t>(std::lround(2.0f * (after_stranding_[k] - before[k])));
+    }
   }
 
-  const std::vector<Candidate>& Evaluate(const VmRequest& req, const HostState& h, int host_index) {
+  void Evaluate(const VmRequest& req, const HostState& h, int host_index) {
     Entry* e = &uncached_;
     {
       std::vector<Entry>& row = cache_[shape_];
       if (host_index >= static_cast<int>(row.size())) row.resize(host_index + 1);
       e = &row[host_index];
       last_entry_ = e;
-      if (e->generation == h.generation()) return e->candidates;
+      if (e->generation == h.generation()) return;
     }
     last_entry_ = e;
     e->generation = h.generation();
     e->price_epoch = UINT64_MAX;
     e->base_epoch = UINT64_MAX;
-    e->candidates.clear();
+    e->gpus.clear();
+    e->deltas.clear();
     const float* before = Before(h, host_index);
     const int64_t cpu_after = h.cpu_free_milli() - req.cpu_milli;
     scratch_.assign(h.gpu_free_milli().begin(), h.gpu_free_milli().end());
@@ -491,10 +498,10 @@ class DevsharePolicy final : public ScorePlugin {
         if (std::find(seen_.begin(), seen_.end(), f) != seen_.end()) continue;
         seen_.push_back(f);
         scratch_[g] -= milli;
-        e->candidates.push_back(MakeCandidate(g, before, h, cpu_after));
+        AddCandidate(*e, g, before, h, cpu_after);
         scratch_[g] += milli;
       }
-      return e->candidates;
+      return;
     }
     int need = req.gpu.count;
     for (int g = 0; g < h.gpu_count() && need > 0; ++g) {
@@ -503,8 +510,7 @@ class DevsharePolicy final : public ScorePlugin {
         --need;
       }
     }
-    e->candidates.push_back(MakeCandidate(-1, before, h, cpu_after));
-    return e->candidates;
+    AddCandidate(*e, -1, before, h, cpu_after);
   }
 
   // Best candidate under the current prices, memoised per price epoch.
@@ -526,12 +532,12 @@ class DevsharePolicy final : public ScorePlugin {
     // The weighted stranding change of each candidate depends only on the prices: kept per
     // price epoch, so a new request memory (capability prices) costs only the cap terms.
     if (e.base_epoch != price_epoch_) {
-      e.base.resize(e.candidates.size());
-      for (size_t i = 0; i < e.candidates.size(); ++i) {
+      e.base.resize(e.gpus.size());
+      for (size_t i = 0; i < e.gpus.size(); ++i) {
         // Eight partial sums so the loop vectorises.
         float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
         const float* w = weight_.data();
-        const float* d = e.candidates[i].delta.data();
+        const int16_t* d = &e.deltas[i * k_];
         size_t k = 0;
         for (; k + 8 <= k_; k += 8) {
           for (int j = 0; j < 8; ++j) part[j] += w[k + j] * d[k + j];
@@ -539,20 +545,20 @@ class DevsharePolicy final : public ScorePlugin {
         double change = 0;
         for (; k < k_; ++k) change += static_cast<double>(w[k]) * d[k];
         for (float p : part) change += p;
-        e.base[i] = change;
+        e.base[i] = 0.5 * change;
       }
       e.base_epoch = price_epoch_;
     }
     Choice best;
     bool have = false;
-    for (size_t i = 0; i < e.candidates.size(); ++i) {
-      const Candidate& c = e.candidates[i];
+    for (size_t i = 0; i < e.gpus.size(); ++i) {
+      const int gpu = e.gpus[i];
       double change = e.base[i];
-      if (priced) change += CapCost(req, h, host_index, c.gpu);
+      if (priced) change += CapCost(req, h, host_index, gpu);
       const int64_t s = static_cast<int64_t>(std::floor(-change / kScoreQuantumMilli));
-      if (!have || s > best.score || (s == best.score && c.gpu < best.gpu)) {
+      if (!have || s > best.score || (s == best.score && gpu < best.gpu)) {
         best.score = s;
-        best.gpu = c.gpu;
+        best.gpu = gpu;
         have = true;
       }
     }
@@ -595,6 +601,7 @@ class DevsharePolicy final : public ScorePlugin {
   Entry uncached_;
   Entry* last_entry_ = nullptr;
   std::vector<int32_t> scratch_;
+  std::vector<float> after_stranding_;
   std::vector<int32_t> seen_;
   int shape_ = -1;
 };
