@@ -31,6 +31,8 @@ constexpr const char* kSimHelp =
     "  --peer FILE        compare with the FGD artifact's peer_analysis_allo_discrete.csv\n"
     "  --check-peer       with --peer: exit 1 unless every policy is within 0.5 points of the\n"
     "                     peer's mean (1.0 for random)\n"
+    "  --holes            also print where the free GPU capacity lies at 100 % arrival: free\n"
+    "                     milli summed by how much each GPU has free (1-99, ..., idle GPUs)\n"
     "  --bound            also compute an LP upper bound (GLPK) on the GPU allocation any\n"
     "                     placement could reach at 100 % arrival, and each policy's gap to it\n"
     "  --mode inflate     the FGD protocol (default); --mode replay: arrivals and departures in\n"
@@ -109,7 +111,7 @@ int RunSimCommand(const std::vector<std::string>& args) {
   auto flags = Flags::Parse(args,
                             {"nodes", "pods", "policies", "seeds", "tune", "jobs", "out", "peer",
                              "mode", "max-wait", "arrival-speedup"},
-                            {"json", "quiet", "help", "check-peer", "bound"});
+                            {"json", "quiet", "help", "check-peer", "bound", "holes"});
   if (!flags.ok()) return Fail("sim", flags.status());
   if (flags->Has("help")) {
     std::fputs(kSimHelp, stdout);
@@ -173,6 +175,9 @@ int RunSimCommand(const std::vector<std::string>& args) {
     std::fputs(sim::ExperimentJson(*result, opt.policies).c_str(), stdout);
   } else {
     std::fputs(sim::ExperimentTable(*result, opt.policies).c_str(), stdout);
+  }
+  if (flags->Has("holes")) {
+    std::fputs(sim::HoleTable(*result, opt.policies).c_str(), flags->Has("json") ? stderr : stdout);
   }
   if (flags->Has("bound")) {
     Status st = PrintBound(*nodes, *pods, *result, opt, flags->Has("json") ? stderr : stdout);

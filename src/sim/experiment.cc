@@ -95,7 +95,15 @@ Result<RunResult> RunOne(const std::vector<Host>& hosts, const std::vector<VmReq
   int64_t arrived = 0;
   int64_t used = 0;
   const double cap = static_cast<double>(capacity);
+  auto snapshot_holes = [&] {
+    for (int64_t milli : FreeMilliByHole(cluster)) {
+      run.free_by_hole_pct_at_100.push_back(100.0 * static_cast<double>(milli) / cap);
+    }
+  };
   for (const VmRequest& p : arr.pods) {
+    if (run.free_by_hole_pct_at_100.empty() && arrived + p.gpu.TotalMilli() > capacity) {
+      snapshot_holes();
+    }
     arrived += p.gpu.TotalMilli();
     const TimePoint t0 = clock.Now();
     DS_ASSIGN_OR_RETURN(placement::PlacementOutcome out, fw->Schedule(p, cluster));
@@ -119,6 +127,7 @@ Result<RunResult> RunOne(const std::vector<Host>& hosts, const std::vector<VmReq
       bin_events[bin]++;
     }
   }
+  if (run.free_by_hole_pct_at_100.empty()) snapshot_holes();
   // Bins no event fell into (a multi-GPU arrival can jump over one) carry the previous value.
   run.alloc_curve.assign(kCurveBins, 0);
   run.frag_curve.assign(kCurveBins, 0);
@@ -140,6 +149,24 @@ Result<RunResult> RunOne(const std::vector<Host>& hosts, const std::vector<VmReq
 }
 
 }  // namespace
+
+std::string HoleBinLabel(int bin) {
+  if (bin == kHoleBins - 1) return "idle";
+  return std::to_string(kHoleBinEdges[bin]) + "-" + std::to_string(kHoleBinEdges[bin + 1] - 1);
+}
+
+std::vector<int64_t> FreeMilliByHole(const ClusterState& cluster) {
+  std::vector<int64_t> milli(kHoleBins, 0);
+  for (const HostState& h : cluster.states) {
+    for (int32_t f : h.gpu_free_milli()) {
+      if (f <= 0) continue;
+      int b = 0;
+      while (b + 1 < kHoleBins && f >= kHoleBinEdges[b + 1]) ++b;
+      milli[b] += f;
+    }
+  }
+  return milli;
+}
 
 std::vector<VmRequest> ArrivalSequence(const std::vector<VmRequest>& orig, int64_t capacity_milli,
                                        double tune, uint64_t seed) {
@@ -212,9 +239,13 @@ std::vector<PolicySummary> SummarizeRuns(const ExperimentResult& r,
     s.policy = p;
     std::vector<double> un;
     double frag = 0, p50 = 0, p99 = 0, wall = 0;
+    s.free_by_hole_pct_mean.assign(kHoleBins, 0.0);
     for (const RunResult& run : r.runs) {
       if (run.policy != p) continue;
       un.push_back(run.unallocated_gpu_pct_at_100);
+      for (size_t b = 0; b < run.free_by_hole_pct_at_100.size() && b < kHoleBins; ++b) {
+        s.free_by_hole_pct_mean[b] += run.free_by_hole_pct_at_100[b];
+      }
       frag += run.frag_gpu_pct_at_100;
       p50 += run.decision_us_p50;
       p99 += run.decision_us_p99;
@@ -229,6 +260,7 @@ std::vector<PolicySummary> SummarizeRuns(const ExperimentResult& r,
     for (double v : un) var += (v - s.unalloc_mean) * (v - s.unalloc_mean);
     s.unalloc_sd = s.seeds > 1 ? std::sqrt(var / (n - 1)) : 0;
     s.frag_mean = frag / n;
+    for (double& v : s.free_by_hole_pct_mean) v /= n;
     s.decision_us_p50_mean = p50 / n;
     s.decision_us_p99_mean = p99 / n;
     s.wall_s_mean = wall / n;

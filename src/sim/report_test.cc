@@ -726,6 +726,27 @@ TEST(HtmlPageTest, SummaryRowHasMeanMedianSdFragP99AndSeeds) {
   EXPECT_LT(html.find("<tr class=\"best\">"), html.find("fgd</th>"));
 }
 
+TEST(HtmlPageTest, HoleTableAveragesSeedsPerBinAndIsBalanced) {
+  ReportInput in;
+  in.hole_bins = {"1-99", "100-199", "idle"};
+  PolicyCurves p = Policy("fgd", {80});
+  p.free_by_hole = {{0.5, 3.0, 1.0}, {0.7, 3.4, 0.0}};
+  in.policies.push_back(p);
+  in.policies.push_back(Policy("none", {80}));  // no hole data: n/a, not zero
+  const std::string html = RenderReportHtml(in);
+  EXPECT_EQ(CheckBalanced(html, true), "");
+  EXPECT_EQ(Count(html, "<table id=\"holes\""), 1u);
+  EXPECT_NE(html.find("<th scope=\"col\">100-199 milli free</th><th scope=\"col\">idle</th>"),
+            std::string::npos);
+  EXPECT_NE(html.find("fgd</th><td>0.60</td><td>3.20</td><td>0.50</td><td>4.30</td></tr>"),
+            std::string::npos);
+  EXPECT_NE(html.find("none</th><td>n/a</td><td>n/a</td><td>n/a</td><td>n/a</td></tr>"),
+            std::string::npos);
+  // Without bin labels there is no such table.
+  in.hole_bins.clear();
+  EXPECT_EQ(RenderReportHtml(in).find("id=\"holes\""), std::string::npos);
+}
+
 TEST(HtmlPageTest, NoPoliciesSaysSo) {
   const std::string html = RenderReportHtml(ReportInput{});
   EXPECT_NE(html.find("No policies."), std::string::npos);

@@ -35,6 +35,9 @@ std::string ExperimentJson(const ExperimentResult& r, const std::vector<std::str
   internal::WriteTraceJson(w, r.cluster, r.typical_shapes, r.typical_kept, r.typical_coverage);
   w.Key("pods").Int(r.pods);
   w.Key("tune").Double(r.tune);
+  w.Key("hole_bins").BeginArray();  // labels of the free_by_hole_pct_at_100 values
+  for (int b = 0; b < kHoleBins; ++b) w.String(HoleBinLabel(b));
+  w.EndArray();
   w.Key("runs").BeginArray();
   for (const RunResult& run : r.runs) {
     w.BeginObject();
@@ -47,6 +50,7 @@ std::string ExperimentJson(const ExperimentResult& r, const std::vector<std::str
     w.Key("frag_curve").DoubleArray(run.frag_curve, 3);
     w.Key("unallocated_gpu_pct_at_100").Double(run.unallocated_gpu_pct_at_100);
     w.Key("frag_gpu_pct_at_100").Double(run.frag_gpu_pct_at_100);
+    w.Key("free_by_hole_pct_at_100").DoubleArray(run.free_by_hole_pct_at_100, 3);
     w.Key("decision_us_p50").Double(run.decision_us_p50, 2);
     w.Key("decision_us_p99").Double(run.decision_us_p99, 2);
     w.Key("wall_s").Double(run.wall_s, 3);
@@ -65,6 +69,9 @@ std::string ExperimentJson(const ExperimentResult& r, const std::vector<std::str
     w.EndObject();
     w.Key("frag_gpu_pct_at_100").BeginObject();
     w.Key("mean").Double(s.frag_mean);
+    w.EndObject();
+    w.Key("free_by_hole_pct_at_100").BeginObject();
+    w.Key("mean").DoubleArray(s.free_by_hole_pct_mean, 3);
     w.EndObject();
     w.Key("decision_us_p50_mean").Double(s.decision_us_p50_mean, 2);
     w.Key("decision_us_p99_mean").Double(s.decision_us_p99_mean, 2);
@@ -92,6 +99,33 @@ std::string ExperimentTable(const ExperimentResult& r, const std::vector<std::st
     std::snprintf(line, sizeof(line), "%-16s %5d %24.2f %6.2f %5.2f %12.2f %12.1f %9.2f\n",
                   s.policy.c_str(), s.seeds, s.unalloc_mean, s.unalloc_median, s.unalloc_sd,
                   s.frag_mean, s.decision_us_p99_mean, s.wall_s_mean);
+    out += line;
+  }
+  return out;
+}
+
+std::string HoleTable(const ExperimentResult& r, const std::vector<std::string>& policies) {
+  std::string out =
+      "\nfree GPU capacity at 100 % arrival by free milli per GPU (% of capacity, mean over "
+      "seeds):\n";
+  char line[256];
+  std::snprintf(line, sizeof(line), "%-16s", "policy");
+  out += line;
+  for (int b = 0; b < kHoleBins; ++b) {
+    std::snprintf(line, sizeof(line), " %9s", HoleBinLabel(b).c_str());
+    out += line;
+  }
+  out += "     total\n";
+  for (const PolicySummary& s : SummarizeRuns(r, policies)) {
+    std::snprintf(line, sizeof(line), "%-16s", s.policy.c_str());
+    out += line;
+    double total = 0;
+    for (double v : s.free_by_hole_pct_mean) {
+      std::snprintf(line, sizeof(line), " %9.2f", v);
+      out += line;
+      total += v;
+    }
+    std::snprintf(line, sizeof(line), " %9.2f\n", total);
     out += line;
   }
   return out;
@@ -145,6 +179,7 @@ Status WriteExperimentOutputs(const ExperimentResult& r, const std::vector<std::
               {"GPUs", std::to_string(r.cluster.gpus)},
               {"pods in trace", std::to_string(r.pods)},
               {"tune", FormatDecimal(r.tune, 2)}};
+  for (int b = 0; b < kHoleBins; ++b) in.hole_bins.push_back(HoleBinLabel(b));
   for (const std::string& p : policies) {
     PolicyCurves c;
     c.policy = p;
@@ -155,6 +190,7 @@ Status WriteExperimentOutputs(const ExperimentResult& r, const std::vector<std::
       c.unallocated_at_100.push_back(run.unallocated_gpu_pct_at_100);
       c.frag_at_100.push_back(run.frag_gpu_pct_at_100);
       c.decision_us_p99.push_back(run.decision_us_p99);
+      c.free_by_hole.push_back(run.free_by_hole_pct_at_100);
     }
     in.policies.push_back(std::move(c));
   }

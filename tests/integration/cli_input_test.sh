@@ -111,13 +111,25 @@ if command -v python3 > /dev/null 2>&1; then
 import json, sys
 doc = json.load(sys.stdin)
 policies = {r["policy"] for r in doc["runs"]}
-sys.exit(0 if policies == {"first_fit", "fgd"} else 1)
+holes_ok = len(doc["hole_bins"]) == 5 and all(
+    len(r["free_by_hole_pct_at_100"]) == 5 for r in doc["runs"])
+sys.exit(0 if policies == {"first_fit", "fgd"} and holes_ok else 1)
 ' < "$tmp/stdout" 2> "$tmp/json_error" ||
     problems+=("stdout is not JSON with runs of first_fit and fgd: $(tail -n 1 "$tmp/json_error")")
 else
   grep -qF '"runs"' "$tmp/stdout" || problems+=("stdout lacks \"runs\"")
 fi
 report "valid input --json prints JSON" ${problems[@]+"${problems[@]}"}
+
+run "${SIM_ARGS[@]}" --holes
+problems=()
+[[ $rc -eq 0 ]] || problems+=("expected exit code 0")
+grep -qF 'free GPU capacity at 100 % arrival' "$tmp/stdout" || problems+=("no hole table")
+grep -qE '^policy +1-99 +100-199 +200-499 +500-999 +idle +total$' "$tmp/stdout" ||
+  problems+=("hole table header differs")
+[[ $(grep -cE '^(first_fit|fgd)( +[0-9]+\.[0-9]+){6}$' "$tmp/stdout") -eq 2 ]] ||
+  problems+=("hole table lacks a row of 6 figures per policy")
+report "--holes prints where the free capacity lies" ${problems[@]+"${problems[@]}"}
 
 crlf_pods="$tmp/crlf_pods.csv"
 sed 's/$/\r/' "$pods" > "$crlf_pods"

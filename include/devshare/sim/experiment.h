@@ -23,6 +23,16 @@ namespace devshare::sim {
 
 inline constexpr int kCurveBins = 131;  // arrived demand 0..130 % of GPU capacity
 
+// Where the unallocated GPU capacity lies: free milli summed by how much each GPU has free.
+// Bin b holds GPUs whose free milli f has kHoleBinEdges[b] <= f < kHoleBinEdges[b + 1]; the last
+// bin holds idle GPUs (nothing placed on them, e.g. their host ran out of CPU or memory).
+inline constexpr int kHoleBins = 5;
+inline constexpr int kHoleBinEdges[kHoleBins + 1] = {1, 100, 200, 500, 1000, 1001};
+// "1-99", "100-199", "200-499", "500-999", "idle".
+std::string HoleBinLabel(int bin);
+// Free GPU milli of the cluster per hole bin (kHoleBins values; fully used GPUs count nowhere).
+std::vector<int64_t> FreeMilliByHole(const ClusterState& cluster);
+
 struct ExperimentOptions {
   std::vector<std::string> policies;
   std::vector<uint64_t> seeds;
@@ -49,6 +59,9 @@ struct RunResult {
   std::vector<double> frag_curve;   // [bin] fragmentation amount % of capacity
   double unallocated_gpu_pct_at_100 = 0;
   double frag_gpu_pct_at_100 = 0;
+  // FreeMilliByHole just before the first arrival that takes arrived demand past 100 % of
+  // capacity, in % of capacity (kHoleBins values).
+  std::vector<double> free_by_hole_pct_at_100;
   double decision_us_p50 = 0;
   double decision_us_p99 = 0;
   double wall_s = 0;
@@ -91,6 +104,7 @@ struct PolicySummary {
   int seeds = 0;
   double unalloc_mean = 0, unalloc_median = 0, unalloc_sd = 0;
   double frag_mean = 0;
+  std::vector<double> free_by_hole_pct_mean;  // [kHoleBins], mean over seeds
   double decision_us_p50_mean = 0, decision_us_p99_mean = 0;
   double wall_s_mean = 0;
 };

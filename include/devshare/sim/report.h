@@ -20,6 +20,9 @@ struct PolicyCurves {
   std::vector<double> unallocated_at_100;         // [seed] 100 - alloc_curve[100]
   std::vector<double> frag_at_100;                // [seed]
   std::vector<double> decision_us_p99;            // [seed]
+  // Optional: [seed][hole bin] free GPU capacity at 100 % arrival (% of capacity) by how much
+  // each GPU has free; bins named by ReportInput::hole_bins.
+  std::vector<std::vector<double>> free_by_hole;
 };
 
 struct ReportInput {
@@ -28,6 +31,8 @@ struct ReportInput {
   std::vector<PolicyCurves> policies;
   // Optional extra rows of key/value facts shown above the plots (cluster size, pods, ...).
   std::vector<std::pair<std::string, std::string>> facts;
+  // Labels of the PolicyCurves::free_by_hole bins; empty: no such table.
+  std::vector<std::string> hole_bins;
 };
 
 // One SVG document (<svg ...>...</svg>) per plot, standalone.
@@ -35,7 +40,8 @@ std::string RenderAllocationPlot(const ReportInput& in);
 std::string RenderFragmentationPlot(const ReportInput& in);
 std::string RenderUnallocatedBarChart(const ReportInput& in);
 // The whole page: title, facts, the four plots inline (allocation, allocation zoomed to
-// 75..120 % arrived, fragmentation, unallocated bars), the summary table.
+// 75..120 % arrived, fragmentation, unallocated bars), the summary table and, with hole_bins,
+// the table of where the free capacity lies.
 std::string RenderReportHtml(const ReportInput& in);
 // Writes RenderReportHtml(in) to path atomically (temp file + rename).
 Status WriteReportHtml(const ReportInput& in, const std::string& path);

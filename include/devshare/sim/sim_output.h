@@ -17,6 +17,9 @@ namespace devshare::sim {
 std::string ExperimentJson(const ExperimentResult& r, const std::vector<std::string>& policies);
 // Fixed-width table, one row per policy: mean/median/sd unallocated GPU % at 100 %, frag, p99.
 std::string ExperimentTable(const ExperimentResult& r, const std::vector<std::string>& policies);
+// Where the free GPU capacity lies at 100 % arrival, per policy (mean over seeds, % of
+// capacity): one column per hole bin (FreeMilliByHole), then their sum.
+std::string HoleTable(const ExperimentResult& r, const std::vector<std::string>& policies);
 // Our mean unallocated GPU % at 100 % next to the peer's for `workload`; `*within` is set to
 // whether every policy the peer reports lies within PeerTolerance(policy).
 std::string PeerComparisonTable(const ExperimentResult& r, const std::vector<std::string>& policies,
