@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "devshare/core/xml_escape.h"
 #include "devshare/host/discovery.h"
 
 namespace devshare::host {
@@ -42,33 +43,6 @@ std::optional<std::string> VmIdFromDomainName(std::string_view domain_name) {
   return std::string(domain_name.substr(kDomainPrefix.size()));
 }
 
-std::string XmlEscape(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 Result<PciAddress> ParsePciAddress(std::string_view bdf) {
   auto hex = [](std::string_view s, int max, int& out) {
     if (s.empty()) return false;
@@ -89,12 +63,12 @@ Result<PciAddress> ParsePciAddress(std::string_view bdf) {
 std::string BuildDomainXml(const DomainSpec& s) {
   std::ostringstream x;
   const std::string cpuset = FormatCpuList(s.cpuset);
-  x << "<domain type='" << XmlEscape(s.type) << "'>\n";
-  x << "  <name>" << XmlEscape(s.name) << "</name>\n";
+  x << "<domain type='" << EscapeXml(s.type) << "'>\n";
+  x << "  <name>" << EscapeXml(s.name) << "</name>\n";
   for (const std::string& c : s.comments) x << "  <!-- " << CommentText(c) << " -->\n";
   x << "  <metadata>\n"
-    << "    <devshare:vm xmlns:devshare='urn:devshare:vm:1' id='" << XmlEscape(s.vm_id)
-    << "' tenant='" << XmlEscape(s.tenant) << "'/>\n"
+    << "    <devshare:vm xmlns:devshare='urn:devshare:vm:1' id='" << EscapeXml(s.vm_id)
+    << "' tenant='" << EscapeXml(s.tenant) << "'/>\n"
     << "  </metadata>\n";
   x << "  <memory unit='MiB'>" << s.memory_mib << "</memory>\n";
   x << "  <currentMemory unit='MiB'>" << s.memory_mib << "</currentMemory>\n";
@@ -139,9 +113,9 @@ std::string BuildDomainXml(const DomainSpec& s) {
   x << "  <devices>\n";
   for (const DomainDisk& d : s.disks) {
     x << "    <disk type='file' device='disk'>\n"
-      << "      <driver name='qemu' type='" << XmlEscape(d.format) << "'/>\n"
-      << "      <source file='" << XmlEscape(d.source_path) << "'/>\n"
-      << "      <target dev='" << XmlEscape(d.target_dev) << "' bus='" << XmlEscape(d.bus)
+      << "      <driver name='qemu' type='" << EscapeXml(d.format) << "'/>\n"
+      << "      <source file='" << EscapeXml(d.source_path) << "'/>\n"
+      << "      <target dev='" << EscapeXml(d.target_dev) << "' bus='" << EscapeXml(d.bus)
       << "'/>\n";
     if (d.readonly) x << "      <readonly/>\n";
     if (d.iotune.Any()) {
@@ -181,7 +155,7 @@ std::string BuildDomainXml(const DomainSpec& s) {
     x << "    <hostdev mode='subsystem' type='mdev' model='vfio-pci' display='off'>\n"
       << "      <!-- " << CommentText(m.device_id + ": mdev " + m.type + " on " + m.parent_address)
       << " -->\n"
-      << "      <source>\n        <address uuid='" << XmlEscape(m.uuid) << "'/>\n"
+      << "      <source>\n        <address uuid='" << EscapeXml(m.uuid) << "'/>\n"
       << "      </source>\n    </hostdev>\n";
   }
   for (const VfInterface& v : s.vf_interfaces) {
@@ -191,7 +165,7 @@ std::string BuildDomainXml(const DomainSpec& s) {
       continue;
     }
     x << "    <interface type='hostdev' managed='yes'>\n";
-    if (!v.mac.empty()) x << "      <mac address='" << XmlEscape(v.mac) << "'/>\n";
+    if (!v.mac.empty()) x << "      <mac address='" << EscapeXml(v.mac) << "'/>\n";
     x << "      <source>\n        <address type='pci' " << AddressAttributes(*a) << "/>\n"
       << "      </source>\n    </interface>\n";
   }

@@ -36,11 +36,6 @@ std::vector<BandPoint> ComputeBand(const std::vector<std::vector<double>>& curve
 // "%.<precision>f" independent of the C locale, without "-0.00"; "n/a" for non-finite values.
 std::string FormatFixed(double value, int precision);
 
-// Escapes & < > " ' for XML/HTML text and attribute values; drops control characters that XML
-// 1.0 forbids (below 0x20 except tab, LF, CR); writes non-ASCII UTF-8 as numeric character
-// references ("\xC2\xB5" -> "&#181;") and malformed bytes as "&#65533;", so output is ASCII.
-std::string EscapeXml(std::string_view text);
-
 // The 4th plot of the page: RenderAllocationPlot zoomed to arrived demand 75..120 %, the range
 // where the policies diverge; the y axis is fitted to the data shown. Standalone <svg> document.
 std::string RenderAllocationZoomPlot(const ReportInput& in);

@@ -24,6 +24,7 @@
 #include <tuple>
 #include <vector>
 
+#include "devshare/core/xml_escape.h"
 #include "sim/report_stats.h"
 
 namespace devshare::sim {
@@ -32,7 +33,6 @@ namespace {
 using report_internal::BandPoint;
 using report_internal::ComputeBand;
 using report_internal::ComputeMeanSd;
-using report_internal::EscapeXml;
 using report_internal::FormatFixed;
 using report_internal::MeanSd;
 using report_internal::Median;
@@ -330,27 +330,6 @@ TEST(FormatFixedTest, Table) {
       {1e6, 2, "1000000.00"}, {kNaN, 2, "n/a"},        {kInf, 2, "n/a"},
   };
   for (const Case& c : cases) EXPECT_EQ(FormatFixed(c.value, c.precision), c.want) << c.value;
-}
-
-TEST(EscapeXmlTest, Table) {
-  struct Case {
-    std::string in;
-    std::string want;
-  };
-  const Case cases[] = {
-      {"plain_name", "plain_name"},
-      {"a<&>b", "a&lt;&amp;&gt;b"},
-      {"\"q\" 'a'", "&quot;q&quot; &#39;a&#39;"},
-      {"bell\x07tab\t", "belltab\t"},
-      {"\xC2\xB5s", "&#181;s"},                // U+00B5
-      {"\xE2\x80\x93", "&#8211;"},             // U+2013
-      {"\xF0\x9F\x98\x80", "&#128512;"},       // U+1F600
-      {"bad\xFFz", "bad&#65533;z"},            // malformed byte
-      {"cut\xE2\x80", "cut&#65533;&#65533;"},  // truncated sequence
-      {"\xC0\xAF", "&#65533;&#65533;"},        // overlong encoding
-      {"", ""},
-  };
-  for (const Case& c : cases) EXPECT_EQ(EscapeXml(c.in), c.want) << c.in;
 }
 
 // ---------------------------------------------------------------------------------------------
