@@ -244,6 +244,16 @@ void ClusterState::Reset() {
   for (const Host& h : hosts) states.emplace_back(&h);
 }
 
+void ClusterState::AddHost(Host host) {
+  const Host* before = hosts.data();
+  hosts.push_back(std::move(host));
+  if (hosts.data() != before) {
+    // The vector moved its hosts: the states must point at the new copies.
+    for (size_t i = 0; i < states.size(); ++i) states[i].RebindHost(&hosts[i]);
+  }
+  states.emplace_back(&hosts.back());
+}
+
 int64_t ClusterState::GpuCapacityMilli() const {
   int64_t s = 0;
   for (const HostState& h : states) s += h.gpu_capacity_total_milli();

@@ -727,6 +727,30 @@ TEST(ClusterStateTest, EmptyCluster) {
   EXPECT_EQ(c.GpuUsedMilli(), 0);
 }
 
+TEST(ClusterStateTest, AddHostKeepsEveryOtherStateAcrossReallocations) {
+  ClusterState c;
+  c.AddHost(Host::MakeGpuHost("h0", 32000, 65536, 2, "T4"));
+  ASSERT_TRUE(ApplyNow(c.states[0], Alloc(1000, 1024, {Share(1, 300)})).ok());
+  // Enough hosts that the vector reallocates several times.
+  for (int i = 1; i < 300; ++i) {
+    c.AddHost(Host::MakeGpuHost("h" + std::to_string(i), 32000, 65536, 2, "T4"));
+    ASSERT_EQ(c.states.size(), c.hosts.size());
+  }
+  for (size_t i = 0; i < c.hosts.size(); ++i) {
+    ASSERT_EQ(&c.states[i].host(), &c.hosts[i]) << i;
+    EXPECT_EQ(c.states[i].gpu_count(), 2) << i;
+  }
+  // The first host kept its allocation and generation; the state still reads its own host.
+  EXPECT_EQ(c.states[0].generation(), 1u);
+  EXPECT_EQ(c.states[0].gpu_free_milli(), (std::vector<int32_t>{1000, 700}));
+  EXPECT_EQ(c.states[0].host().id, "h0");
+  EXPECT_EQ(c.states[299].generation(), 0u);
+  EXPECT_EQ(c.GpuUsedMilli(), 300);
+  EXPECT_EQ(c.GpuCapacityMilli(), 300 * 2000);
+  ASSERT_TRUE(c.states[0].Release(Alloc(1000, 1024, {Share(1, 300)})).ok());
+  EXPECT_EQ(c.GpuUsedMilli(), 0);
+}
+
 TEST(ClusterStateTest, ResetCapacityAndUsed) {
   ClusterState c;
   c.hosts = {Host::MakeGpuHost("a", 32000, 65536, 2, "T4"),

@@ -171,11 +171,12 @@ Status Ledger::PutHost(const store::HostRecord& record, const Host& host,
                        nlohmann::json inventory) {
   auto it = host_index_.find(record.name);
   if (it == host_index_.end()) {
-    // New hosts go last: existing node ranks stay put.
+    // New hosts go last: existing node ranks stay put, and so do the other hosts' states (a
+    // fleet registering one host at a time costs O(1) each, not a rebuild).
     host_index_[record.name] = static_cast<int>(cluster_.hosts.size());
-    cluster_.hosts.push_back(host);
+    cluster_.AddHost(host);
     hosts_[record.name] = HostEntry{record, std::move(inventory)};
-    return RebuildCluster();
+    return Status::Ok();
   }
   Host previous = cluster_.hosts[it->second];
   cluster_.hosts[it->second] = host;

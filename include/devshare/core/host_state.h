@@ -35,6 +35,9 @@ class HostState {
   explicit HostState(const Host* host);
 
   const Host& host() const { return *host_; }
+  // Points the state at a moved copy of its host (ClusterState::AddHost after the host vector
+  // grew). REQUIRES: *host equals the host this state was built from.
+  void RebindHost(const Host* host) { host_ = host; }
   uint64_t generation() const { return generation_; }
   int64_t cpu_capacity_milli() const { return cpu_capacity_milli_; }
   int64_t memory_capacity_mib() const { return memory_capacity_mib_; }
@@ -97,6 +100,9 @@ struct ClusterState {
 
   // Rebuilds `states` from `hosts` (all free). Call after changing `hosts`.
   void Reset();
+  // Appends a host with a fresh state, keeping every other state (allocations, generations):
+  // amortised O(1), unlike changing `hosts` and calling Reset().
+  void AddHost(Host host);
   int64_t GpuCapacityMilli() const;
   int64_t GpuUsedMilli() const;
 };
