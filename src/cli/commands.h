@@ -55,6 +55,9 @@ struct ServeConfig {
   std::string guest_image = "none";            // none | spin
   std::string runtime_dir = "./var/run";       // guest images
   std::string sysfs_root = "/sys";
+  // Audit records for refusals of requests without a valid token: per second, and burst.
+  double unauthenticated_audit_per_s = 10;
+  int64_t unauthenticated_audit_burst = 100;
 };
 struct ServerBundle {
   std::unique_ptr<host::HostAgent> agent;  // declared first: destroyed after the control plane

@@ -33,7 +33,8 @@ namespace {
 constexpr const char* kServeUsage =
     "usage: devshare serve [--listen 127.0.0.1:8080] [--db sqlite:./var/devshare.db | memory:]\n"
     "                      [--admin-token-file ./var/admin.token] [--policy devshare]\n"
-    "                      [--threads 64]\n"
+    "                      [--threads 64] [--unauthenticated-audit-rate 10]\n"
+    "                      [--unauthenticated-audit-burst 100]\n"
     "                      [--local-host NAME [--hypervisor test:///default|qemu:///system]\n"
     "                       [--guest-cpuset LIST] [--guest-image none|spin]\n"
     "                       [--runtime-dir ./var/run]]\n"
@@ -43,7 +44,10 @@ constexpr const char* kServeUsage =
     "With --local-host the server discovers the machine it runs on, registers it under NAME "
     "(guest\n"
     "vCPUs limited to --guest-cpuset) and realizes the VMs placed there as libvirt domains\n"
-    "(docs/host-agent.md); at start it reconciles libvirt's devshare-* domains with the ledger.\n";
+    "(docs/host-agent.md); at start it reconciles libvirt's devshare-* domains with the ledger.\n"
+    "Requests without a valid token are refused (401) and audited at most\n"
+    "--unauthenticated-audit-rate per second (bursts of --unauthenticated-audit-burst; 0 = all);\n"
+    "the others are counted in the next record and in /metrics.\n";
 
 Result<std::pair<std::string, int>> ParseListen(const std::string& s) {
   size_t colon = s.rfind(':');
@@ -177,6 +181,8 @@ Result<std::unique_ptr<ServerBundle>> StartServer(const ServeConfig& config) {
   DS_ASSIGN_OR_RETURN(std::string token, LoadOrCreateAdminToken(config.admin_token_file, &created));
   bundle->admin_token_created = created;
   server::ControlPlaneOptions options;
+  options.unauthenticated_audit_per_s = config.unauthenticated_audit_per_s;
+  options.unauthenticated_audit_burst = config.unauthenticated_audit_burst;
   options.default_policy = config.policy;
   options.bootstrap_admin_sha256 = store::Sha256Hex(token);
   host::HostInventory inventory;
@@ -240,7 +246,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
   Result<Flags> flags =
       Flags::Parse(args,
                    {"listen", "db", "admin-token-file", "policy", "threads", "local-host",
-                    "hypervisor", "guest-cpuset", "guest-image", "runtime-dir", "sysfs-root"},
+                    "hypervisor", "guest-cpuset", "guest-image", "runtime-dir", "sysfs-root",
+                    "unauthenticated-audit-rate", "unauthenticated-audit-burst"},
                    {});
   if (!flags.ok()) return Fail("serve", flags.status());
   ServeConfig config;
@@ -263,6 +270,14 @@ int RunServeCommand(const std::vector<std::string>& args) {
   Result<int64_t> threads = flags->GetInt("threads", config.threads, 4, 1024);
   if (!threads.ok()) return Fail("serve", threads.status());
   config.threads = static_cast<int>(*threads);
+  Result<double> audit_rate =
+      flags->GetDouble("unauthenticated-audit-rate", config.unauthenticated_audit_per_s, 0, 1e6);
+  if (!audit_rate.ok()) return Fail("serve", audit_rate.status());
+  config.unauthenticated_audit_per_s = *audit_rate;
+  Result<int64_t> audit_burst = flags->GetInt("unauthenticated-audit-burst",
+                                              config.unauthenticated_audit_burst, 1, 1'000'000);
+  if (!audit_burst.ok()) return Fail("serve", audit_burst.status());
+  config.unauthenticated_audit_burst = *audit_burst;
   Result<std::unique_ptr<ServerBundle>> bundle = StartServer(config);
   if (!bundle.ok()) return Fail("serve", bundle.status());
   std::printf("devshare serve: listening on %s (store %s)\n", (*bundle)->url.c_str(),

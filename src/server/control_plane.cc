@@ -328,15 +328,41 @@ Principal ControlPlane::Authenticate(const std::string& bearer_token) const {
   return p;
 }
 
+bool ControlPlane::AdmitUnauthenticatedAudit(int64_t* unaudited_before) {
+  *unaudited_before = 0;
+  if (!(options_.unauthenticated_audit_per_s > 0)) return true;
+  const TimePoint now{std::chrono::milliseconds(options_.now_unix_ms())};
+  std::lock_guard<std::mutex> lock(unauth_mu_);
+  if (!unauth_audit_bucket_) {
+    Result<qos::TokenBucket> b =
+        qos::TokenBucket::Create(options_.unauthenticated_audit_per_s,
+                                 std::max<int64_t>(1, options_.unauthenticated_audit_burst), now);
+    if (!b.ok()) return true;  // (rate > 0 and burst >= 1: cannot happen)
+    unauth_audit_bucket_ = *b;
+  }
+  if (!unauth_audit_bucket_->TryConsume(1, now)) {
+    ++unaudited_since_last_;
+    std::lock_guard<std::mutex> stats_lock(stats_mu_);
+    ++stats_.unaudited_refusals;
+    return false;
+  }
+  *unaudited_before = std::exchange(unaudited_since_last_, 0);
+  return true;
+}
+
 ApiResponse ControlPlane::AuditRefusal(const Principal& p, const std::string& operation,
                                        const std::string& object, ApiResponse refusal) {
+  int64_t unaudited_before = 0;
+  if (!p.authenticated() && !AdmitUnauthenticatedAudit(&unaudited_before)) return refusal;
   ApiResponse copy = refusal;
-  ApiResponse r = Submit([this, p, operation, object, copy](store::Txn&) {
+  ApiResponse r = Submit([this, p, operation, object, copy, unaudited_before](store::Txn&) {
     OpResult out;
     out.audit = Audit(p, operation, object);
     out.audit.outcome = copy.body.value("code", std::string("refused"));
     nlohmann::json detail = {{"status", copy.status},
                              {"message", copy.body.value("message", std::string())}};
+    // Unauthenticated refusals refused without a record since the previous recorded one.
+    if (unaudited_before > 0) detail["unaudited_before"] = unaudited_before;
     out.audit.detail_json = JsonText(detail);
     out.response = copy;
     return out;

@@ -23,6 +23,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
@@ -31,6 +32,7 @@
 #include "devshare/core/random.h"
 #include "devshare/host/host_agent.h"
 #include "devshare/placement/registry.h"
+#include "devshare/qos/token_bucket.h"
 #include "devshare/store/store.h"
 #include "server/api_types.h"
 #include "server/ledger.h"
@@ -51,6 +53,12 @@ struct ControlPlaneOptions {
   // delete = destroy + undefine; resize = live update). Null = allocations only.
   host::HostAgent* local_agent = nullptr;  // not owned; outlives the ControlPlane
   std::string local_host;
+  // Refusals of unauthenticated requests (no token, bad token) are audited at most this many
+  // per second, in bursts of up to `unauthenticated_audit_burst`; beyond that they are refused
+  // without a record of their own (counted in the next such record's detail and in /metrics),
+  // so a client without a token cannot grow the log or the fsync load at will. <= 0: audit all.
+  double unauthenticated_audit_per_s = 10;
+  int64_t unauthenticated_audit_burst = 100;
 };
 
 // Counters the HTTP layer exports in /metrics.
@@ -60,6 +68,7 @@ struct ControlPlaneStats {
   int64_t failed_commits = 0;
   int64_t cas_retries = 0;
   int64_t max_batch_seen = 0;
+  int64_t unaudited_refusals = 0;  // unauthenticated refusals beyond the audit rate
   int64_t tenants = 0, hosts = 0, vms = 0;
   int64_t cpu_used_milli = 0, cpu_capacity_milli = 0;
   int64_t memory_used_mib = 0, memory_capacity_mib = 0;
@@ -83,7 +92,8 @@ class ControlPlane {
   Principal Authenticate(const std::string& bearer_token) const;
 
   // Writes one audit record for a request refused before it reached an operation (401, 403,
-  // 404 of another tenant's object, malformed body) and returns `refusal`.
+  // 404 of another tenant's object, malformed body) and returns `refusal`. Unauthenticated
+  // refusals are recorded at a bounded rate (ControlPlaneOptions::unauthenticated_audit_per_s).
   ApiResponse AuditRefusal(const Principal& p, const std::string& operation,
                            const std::string& object, ApiResponse refusal);
 
@@ -157,6 +167,9 @@ class ControlPlane {
   ApiResponse FinishLocalCreate(const Principal& p, const std::string& vm_id,
                                 const std::string& key, const std::string& request_hash);
   nlohmann::json HostJson(const HostEntry& h, bool with_devices) const;
+  // True if an unauthenticated refusal may be audited now (a token of the audit rate taken);
+  // then *unaudited_before = the refusals not audited since the last audited one.
+  bool AdmitUnauthenticatedAudit(int64_t* unaudited_before);
 
   std::unique_ptr<store::Store> store_;
   ControlPlaneOptions options_;
@@ -178,6 +191,11 @@ class ControlPlane {
 
   mutable std::mutex stats_mu_;
   ControlPlaneStats stats_;  // GUARDED_BY(stats_mu_), counters only
+
+  // Rate of audit records for unauthenticated refusals (see ControlPlaneOptions).
+  std::mutex unauth_mu_;
+  std::optional<qos::TokenBucket> unauth_audit_bucket_;  // GUARDED_BY(unauth_mu_)
+  int64_t unaudited_since_last_ = 0;                     // GUARDED_BY(unauth_mu_)
 
   std::thread writer_;
 };

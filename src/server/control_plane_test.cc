@@ -80,6 +80,53 @@ constexpr const char* kIssueHost =
     "nics": [{"id": "nic0", "vfs": 8}], "disks": [{"id": "nvme0", "tier": "nvme",
     "capacity_gib": 1000}]})";
 
+// Refusals of requests without a valid token are audited at a bounded rate; the ones beyond it
+// are counted, in the next record and in the stats. Authenticated refusals are never limited.
+TEST_F(ControlPlaneTest, UnauthenticatedRefusalsAreAuditedAtABoundedRate) {
+  Result<std::unique_ptr<store::Store>> st = store::OpenStore("memory:");
+  ASSERT_TRUE(st.ok());
+  int64_t now_ms = 1'700'000'000'000;
+  ControlPlaneOptions o;
+  o.now_unix_ms = [&now_ms] { return now_ms; };
+  o.id_seed = 7;
+  o.bootstrap_admin_sha256 = store::Sha256Hex(kAdminToken);
+  o.unauthenticated_audit_per_s = 1;
+  o.unauthenticated_audit_burst = 3;
+  Result<std::unique_ptr<ControlPlane>> cp = ControlPlane::Open(std::move(*st), o);
+  ASSERT_TRUE(cp.ok()) << cp.status().ToString();
+  auto refuse = [&](const std::string& token) {
+    ApiResponse r = (*cp)->AuditRefusal((*cp)->Authenticate(token), "vm.list", "/v1/vms",
+                                        ErrorResponse(401, "unauthenticated", "no"));
+    EXPECT_EQ(r.status, 401);
+  };
+  auto unauthenticated_records = [&] {
+    std::vector<nlohmann::json> out;
+    ApiResponse a = (*cp)->ListAudit((*cp)->Authenticate(kAdminToken), 0, 1000);
+    for (const auto& r : a.body["records"]) {
+      if (r["outcome"] == "unauthenticated") out.push_back(r);
+    }
+    return out;
+  };
+  for (int i = 0; i < 10; ++i) refuse(i % 2 == 0 ? "" : "bad-token");
+  EXPECT_EQ(unauthenticated_records().size(), 3u);  // the burst
+  EXPECT_EQ((*cp)->Stats().unaudited_refusals, 7);
+  now_ms += 1000;  // one more token
+  refuse("");
+  refuse("");
+  const std::vector<nlohmann::json> records = unauthenticated_records();
+  ASSERT_EQ(records.size(), 4u);
+  EXPECT_EQ(records[3]["detail"]["unaudited_before"], 7) << records[3].dump();
+  EXPECT_FALSE(records[2]["detail"].contains("unaudited_before"));
+  EXPECT_EQ((*cp)->Stats().unaudited_refusals, 8);
+  // An authenticated caller's refusals are all recorded, however many.
+  Principal reader = TenantToken(**cp, "acme", "reader");
+  for (int i = 0; i < 10; ++i) EXPECT_EQ((*cp)->PutHost(reader, "h1", kIssueHost).status, 403);
+  int forbidden = 0;
+  const ApiResponse all = (*cp)->ListAudit((*cp)->Authenticate(kAdminToken), 0, 1000);
+  for (const auto& r : all.body["records"]) forbidden += r["outcome"] == "forbidden" ? 1 : 0;
+  EXPECT_EQ(forbidden, 10);
+}
+
 TEST_F(ControlPlaneTest, AuthenticatesBootstrapAndRejectsUnknownTokens) {
   cp_ = Open("memory:");
   EXPECT_TRUE(cp_->Authenticate(kAdminToken).operator_admin());

@@ -60,6 +60,9 @@ std::string ApiMetrics::Render(const ControlPlaneStats& s) const {
   counter("devshare_store_cas_retries_total", "Operations retried after a stale host generation.",
           s.cas_retries);
   gauge("devshare_store_max_batch_operations", "Largest group commit so far.", s.max_batch_seen);
+  counter("devshare_audit_unaudited_refusals_total",
+          "Unauthenticated requests refused beyond the audit rate (no record of their own).",
+          s.unaudited_refusals);
   gauge("devshare_tenants", "Tenants.", s.tenants);
   gauge("devshare_hosts", "Registered hosts.", s.hosts);
   gauge("devshare_vms", "Allocated VMs.", s.vms);
