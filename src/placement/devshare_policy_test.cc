@@ -19,12 +19,14 @@ VmRequest Req(const std::string& id, int64_t cpu_milli, int count = 0, int milli
   return testutil::Request(cpu_milli, count, milli, id);
 }
 
-std::unique_ptr<Framework> BuildDevshare(std::shared_ptr<const TypicalPods> prior) {
+std::unique_ptr<Framework> BuildDevshare(std::shared_ptr<const TypicalPods> prior,
+                                         size_t score_cache_entries = 0) {
   PluginRegistry registry;
   RegisterBuiltinPlacementPlugins(registry);
   FrameworkConfig config;
   config.policy = "devshare";
   config.args.typical_pods = std::move(prior);
+  config.args.score_cache_entries = score_cache_entries;
   auto fw = registry.BuildFramework(config);
   EXPECT_TRUE(fw.ok()) << fw.status().ToString();
   return std::move(*fw);
@@ -113,6 +115,50 @@ TEST(DevsharePolicyTest, CachesNeverLeakIntoAnotherCluster) {
     ASSERT_TRUE(b.ok() && b->placed());
     EXPECT_EQ(b->allocation.host_index, 0) << "the big host is now at index 0";
   }
+}
+
+// The score cache keeps fewer request keys when its entry budget is small, evicting the least
+// recently used; that must never change a decision. 30 request shapes cycle over 4 hosts with
+// a budget of 16 entries (8 keys): every decision equals the one of an instance that never
+// evicts, while pods come and go.
+TEST(DevsharePolicyTest, CacheEvictionNeverChangesADecision) {
+  WeightedShape w;
+  w.shape.cpu_milli = 4000;
+  w.shape.gpu_milli = 500;
+  w.shape.num_gpu = 1;
+  w.p = 1.0;
+  auto prior = std::make_shared<const TypicalPods>(std::vector<WeightedShape>{w});
+  auto small = BuildDevshare(prior, 16);
+  auto large = BuildDevshare(prior);
+  ClusterState a = Cluster({{32000, 2}, {64000, 4}, {96000, 8}, {16000, 1}});
+  ClusterState b = Cluster({{32000, 2}, {64000, 4}, {96000, 8}, {16000, 1}});
+  std::vector<std::pair<VmRequest, Allocation>> live;
+  int placed = 0;
+  for (int i = 0; i < 600; ++i) {
+    const int shape = (i * 7) % 30;
+    const VmRequest req =
+        shape % 5 == 4 ? Req("r" + std::to_string(i), 1000 + 500 * shape, 1, 1000)
+                       : Req("r" + std::to_string(i), 1000 + 500 * shape, 1, 100 + 30 * shape);
+    auto ra = small->Schedule(req, a);
+    auto rb = large->Schedule(req, b);
+    ASSERT_TRUE(ra.ok() && rb.ok());
+    ASSERT_EQ(ra->placed(), rb->placed()) << "request " << i;
+    if (!ra->placed()) continue;
+    ++placed;
+    ASSERT_EQ(ra->allocation.host_index, rb->allocation.host_index) << "request " << i;
+    ASSERT_EQ(ra->allocation.gpus.size(), rb->allocation.gpus.size());
+    for (size_t g = 0; g < ra->allocation.gpus.size(); ++g) {
+      EXPECT_EQ(ra->allocation.gpus[g].gpu, rb->allocation.gpus[g].gpu) << "request " << i;
+    }
+    live.emplace_back(req, ra->allocation);
+    if (live.size() > 12) {  // the oldest pod leaves both clusters
+      const auto& [old_req, old_alloc] = live.front();
+      ASSERT_TRUE(small->Release(old_req, old_alloc, a).ok());
+      ASSERT_TRUE(large->Release(old_req, old_alloc, b).ok());
+      live.erase(live.begin());
+    }
+  }
+  EXPECT_GT(placed, 500);
 }
 
 }  // namespace

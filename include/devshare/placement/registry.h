@@ -23,6 +23,9 @@ struct PluginArgs {
   uint64_t seed = 42;  // seed of the plugin's own Random (random policy, tie-breaks)
   // Target workload for fragmentation-aware policies (fgd, devshare); required by them.
   std::shared_ptr<const TypicalPods> typical_pods;
+  // Budget of (request key, host) score-cache entries for policies that cache (devshare);
+  // 0 = the policy's default. Caching never changes a decision, only memory and speed.
+  size_t score_cache_entries = 0;
 };
 
 using FilterFactory = std::function<std::unique_ptr<FilterPlugin>(const PluginArgs&)>;

@@ -53,8 +53,13 @@ constexpr size_t kRelearnEvery = 512;       // re-estimate M after this many req
 constexpr double kTypicalCoverage = 0.95;   // FGD's cut of the shape list
 constexpr double kRelearnDistance = 0.15;   // total variation that counts as drift
 constexpr size_t kMaxCacheKeys = 1024;      // (shape, tenant, floor) keys of the score cache
-constexpr int64_t kMinCapRequests = 2;      // window requests that make a class a priced cap
-constexpr double kMinCapPrice = 1.0;        // milli per lost place below which a cap is ignored
+// (key, host) entries of the score cache by default, a few hundred bytes each (about 1.5 GB):
+// on big clusters fewer keys are kept (at least kMinCacheKeys), the least recently used one
+// making room for a new one.
+constexpr size_t kDefaultCacheEntries = size_t{4} << 20;
+constexpr size_t kMinCacheKeys = 8;
+constexpr int64_t kMinCapRequests = 2;  // window requests that make a class a priced cap
+constexpr double kMinCapPrice = 1.0;    // milli per lost place below which a cap is ignored
 
 // P(N >= s) for N ~ Poisson(d).
 double PoissonTail(double d, int64_t s) {
@@ -80,7 +85,11 @@ class DevsharePolicy final : public ScorePlugin {
  public:
   // `prior`: the workload distribution to start from (FGD's typical pods of the history), or
   // empty; either way M is re-estimated online from the requests seen.
-  explicit DevsharePolicy(TypicalPods prior) { SetDistribution(std::move(prior)); }
+  // `cache_entries`: budget of (key, host) score-cache entries; 0 = kDefaultCacheEntries.
+  DevsharePolicy(TypicalPods prior, size_t cache_entries)
+      : cache_entries_(cache_entries > 0 ? cache_entries : kDefaultCacheEntries) {
+    SetDistribution(std::move(prior));
+  }
   std::string_view Name() const override { return "devshare"; }
 
   void BeginRequest(const VmRequest& req, const ClusterState& cluster) override {
@@ -94,19 +103,34 @@ class DevsharePolicy final : public ScorePlugin {
     UpdatePrices(cluster);
     // A host's candidates depend on the request's shape and, through which GPUs it may share
     // (tenant mixing, isolation floor), on its tenant and floor: those key the cache. Many
-    // tenants x shapes would grow it without bound, so it is dropped past kMaxCacheKeys.
+    // tenants x shapes would grow it without bound, so past the key budget (kMaxCacheKeys,
+    // fewer on big clusters) the least recently used key gives its row to the new one.
     std::string key = RequestShapeKey(req);
     if (!req.tenant.empty() || req.isolation_floor) {
       key += "|" + req.tenant + "|" +
              (req.isolation_floor ? std::string(IsolationClassName(*req.isolation_floor)) : "");
     }
-    if (shape_ids_.size() >= kMaxCacheKeys && shape_ids_.count(key) == 0) {
-      shape_ids_.clear();
-      cache_.clear();
+    auto it = shape_ids_.find(key);
+    if (it == shape_ids_.end()) {
+      const size_t max_keys =
+          std::clamp<size_t>(cache_entries_ / std::max<size_t>(1, cluster.states.size()),
+                             kMinCacheKeys, kMaxCacheKeys);
+      int id = static_cast<int>(cache_.size());
+      if (cache_.size() < max_keys) {
+        cache_.emplace_back();
+        key_names_.push_back(key);
+        key_used_.push_back(0);
+      } else {
+        id = static_cast<int>(std::min_element(key_used_.begin(), key_used_.end()) -
+                              key_used_.begin());
+        shape_ids_.erase(key_names_[id]);
+        std::vector<Entry>().swap(cache_[id]);  // give the memory back
+        key_names_[id] = key;
+      }
+      it = shape_ids_.emplace(std::move(key), id).first;
     }
-    auto [it, inserted] = shape_ids_.emplace(std::move(key), static_cast<int>(cache_.size()));
-    if (inserted) cache_.emplace_back();
     shape_ = it->second;
+    key_used_[shape_] = ++key_clock_;
   }
 
   int64_t Score(const VmRequest& req, const HostState& h, int host_index) override {
@@ -208,6 +232,8 @@ class DevsharePolicy final : public ScorePlugin {
     before_.clear();
     cache_.clear();
     shape_ids_.clear();
+    key_names_.clear();
+    key_used_.clear();
   }
 
   // Total variation distance between two shape distributions (a shape missing from one has
@@ -565,6 +591,7 @@ class DevsharePolicy final : public ScorePlugin {
     return best;
   }
 
+  const size_t cache_entries_;
   TypicalPods typical_;
   const ClusterState* cluster_ = nullptr;  // the cluster the caches describe
   size_t cluster_hosts_ = 0;
@@ -598,6 +625,9 @@ class DevsharePolicy final : public ScorePlugin {
   std::vector<float> before_;  // [host x k]
   std::unordered_map<std::string, int> shape_ids_;
   std::vector<std::vector<Entry>> cache_;  // [request shape][host]
+  std::vector<std::string> key_names_;     // [cache row]: its key in shape_ids_
+  std::vector<uint64_t> key_used_;         // [cache row]: key_clock_ at its last use
+  uint64_t key_clock_ = 0;
   Entry uncached_;
   Entry* last_entry_ = nullptr;
   std::vector<int32_t> scratch_;
@@ -610,7 +640,7 @@ class DevsharePolicy final : public ScorePlugin {
 
 Result<std::unique_ptr<ScorePlugin>> NewDevshareScore(const PluginArgs& args) {
   return std::unique_ptr<ScorePlugin>(std::make_unique<DevsharePolicy>(
-      args.typical_pods != nullptr ? *args.typical_pods : TypicalPods()));
+      args.typical_pods != nullptr ? *args.typical_pods : TypicalPods(), args.score_cache_entries));
 }
 
 }  // namespace devshare::placement
