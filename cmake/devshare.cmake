@@ -1,5 +1,14 @@
 # Helpers shared by every module: devshare_add_library() and devshare_add_test().
 
+# devshare_warnings(<target>): the project's warning flags (-Werror with DEVSHARE_WERROR).
+function(devshare_warnings target)
+  # GCC 12 warns -Wrestrict inside libstdc++ for `"literal" + std::string` (GCC bug 105329, a
+  # false positive fixed in 13); it would turn -Werror builds red for nothing.
+  target_compile_options(${target} PRIVATE -Wall -Wextra
+    $<$<AND:$<CXX_COMPILER_ID:GNU>,$<VERSION_LESS:$<CXX_COMPILER_VERSION>,13>>:-Wno-restrict>
+    $<$<BOOL:${DEVSHARE_WERROR}>:-Werror>)
+endfunction()
+
 # devshare_add_library(NAME <module> SRCS <files...> DEPS <targets...>)
 # Creates devshare_<module> with alias devshare::<module>; include/ is PUBLIC, src/ PRIVATE.
 function(devshare_add_library)
@@ -10,11 +19,7 @@ function(devshare_add_library)
     PUBLIC ${PROJECT_SOURCE_DIR}/include
     PRIVATE ${PROJECT_SOURCE_DIR}/src)
   target_compile_features(devshare_${ARG_NAME} PUBLIC cxx_std_20)
-  # GCC 12 warns -Wrestrict inside libstdc++ for `"literal" + std::string` (GCC bug 105329, a
-  # false positive fixed in 13); it would turn -Werror builds red for nothing.
-  target_compile_options(devshare_${ARG_NAME} PRIVATE -Wall -Wextra
-    $<$<AND:$<CXX_COMPILER_ID:GNU>,$<VERSION_LESS:$<CXX_COMPILER_VERSION>,13>>:-Wno-restrict>
-    $<$<BOOL:${DEVSHARE_WERROR}>:-Werror>)
+  devshare_warnings(devshare_${ARG_NAME})
   target_link_libraries(devshare_${ARG_NAME} PUBLIC ${ARG_DEPS})
 endfunction()
 
