@@ -53,7 +53,7 @@ constexpr size_t kRelearnEvery = 512;       // re-estimate M after this many req
 constexpr double kTypicalCoverage = 0.95;   // FGD's cut of the shape list
 constexpr double kRelearnDistance = 0.15;   // total variation that counts as drift
 constexpr size_t kMaxCacheKeys = 1024;      // (shape, tenant, floor) keys of the score cache
-// (key, host) entries of the score cache by default, a few hundred bytes each (about 1.5 GB):
+// (key, host) entries of the score cache by default, 300-700 bytes each (under 3 GB):
 // on big clusters fewer keys are kept (at least kMinCacheKeys), the least recently used one
 // making room for a new one.
 constexpr size_t kDefaultCacheEntries = size_t{4} << 20;
