@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "devshare/core/request.h"
 #include "devshare/core/result.h"
 #include "devshare/core/status.h"
 
@@ -58,6 +59,9 @@ struct ServeConfig {
   // Audit records for refusals of requests without a valid token: per second, and burst.
   double unauthenticated_audit_per_s = 10;
   int64_t unauthenticated_audit_burst = 100;
+  // Past requests of the workload (--workload-history, or the demo's generated pods): policies
+  // learn the typical-pod distribution from them. Null or empty: none.
+  std::shared_ptr<const std::vector<VmRequest>> workload_history;
 };
 struct ServerBundle {
   std::unique_ptr<host::HostAgent> agent;  // declared first: destroyed after the control plane

@@ -20,6 +20,9 @@
 #include "devshare/host/discovery.h"
 #include "devshare/host/host_agent.h"
 #include "devshare/host/inventory_json.h"
+#include "devshare/placement/fragmentation.h"
+#include "devshare/sim/experiment.h"
+#include "devshare/sim/trace.h"
 #include "devshare/store/audit_chain.h"
 #include "devshare/store/store.h"
 #include "server/control_plane.h"
@@ -34,7 +37,7 @@ constexpr const char* kServeUsage =
     "usage: devshare serve [--listen 127.0.0.1:8080] [--db sqlite:./var/devshare.db | memory:]\n"
     "                      [--admin-token-file ./var/admin.token] [--policy devshare]\n"
     "                      [--threads 64] [--unauthenticated-audit-rate 10]\n"
-    "                      [--unauthenticated-audit-burst 100]\n"
+    "                      [--unauthenticated-audit-burst 100] [--workload-history PODS.csv]\n"
     "                      [--local-host NAME [--hypervisor test:///default|qemu:///system]\n"
     "                       [--guest-cpuset LIST] [--guest-image none|spin]\n"
     "                       [--runtime-dir ./var/run]]\n"
@@ -47,7 +50,9 @@ constexpr const char* kServeUsage =
     "(docs/host-agent.md); at start it reconciles libvirt's devshare-* domains with the ledger.\n"
     "Requests without a valid token are refused (401) and audited at most\n"
     "--unauthenticated-audit-rate per second (bursts of --unauthenticated-audit-burst; 0 = all);\n"
-    "the others are counted in the next record and in /metrics.\n";
+    "the others are counted in the next record and in /metrics.\n"
+    "--workload-history takes past requests in the openb pod CSV format (docs/formats.md):\n"
+    "the typical-pod distribution the fgd policy needs and devshare starts from.\n";
 
 Result<std::pair<std::string, int>> ParseListen(const std::string& s) {
   size_t colon = s.rfind(':');
@@ -168,6 +173,9 @@ Status RegisterLocalHost(const ServeConfig& config, const host::HostInventory& i
   return Status::Ok();
 }
 
+// FGD's cut of the history's shape list into the typical pods (as `devshare sim` uses).
+constexpr double kTypicalCoverage = 0.95;
+
 volatile sig_atomic_t g_stop = 0;
 void OnSignal(int) { g_stop = 1; }
 
@@ -185,6 +193,11 @@ Result<std::unique_ptr<ServerBundle>> StartServer(const ServeConfig& config) {
   options.unauthenticated_audit_burst = config.unauthenticated_audit_burst;
   options.default_policy = config.policy;
   options.bootstrap_admin_sha256 = store::Sha256Hex(token);
+  if (config.workload_history != nullptr && !config.workload_history->empty()) {
+    options.workload_history = config.workload_history;
+    options.workload_typical = std::make_shared<const placement::TypicalPods>(
+        placement::TypicalPods::FromPods(*config.workload_history, kTypicalCoverage));
+  }
   host::HostInventory inventory;
   if (!config.local_host.empty()) {
     DS_ASSIGN_OR_RETURN(inventory, LocalInventory(config));
@@ -243,12 +256,12 @@ int RunServeCommand(const std::vector<std::string>& args) {
       return kExitOk;
     }
   }
-  Result<Flags> flags =
-      Flags::Parse(args,
-                   {"listen", "db", "admin-token-file", "policy", "threads", "local-host",
-                    "hypervisor", "guest-cpuset", "guest-image", "runtime-dir", "sysfs-root",
-                    "unauthenticated-audit-rate", "unauthenticated-audit-burst"},
-                   {});
+  Result<Flags> flags = Flags::Parse(
+      args,
+      {"listen", "db", "admin-token-file", "policy", "threads", "local-host", "hypervisor",
+       "guest-cpuset", "guest-image", "runtime-dir", "sysfs-root", "unauthenticated-audit-rate",
+       "unauthenticated-audit-burst", "workload-history"},
+      {});
   if (!flags.ok()) return Fail("serve", flags.status());
   ServeConfig config;
   config.listen = flags->Get("listen", config.listen);
@@ -278,8 +291,25 @@ int RunServeCommand(const std::vector<std::string>& args) {
                                               config.unauthenticated_audit_burst, 1, 1'000'000);
   if (!audit_burst.ok()) return Fail("serve", audit_burst.status());
   config.unauthenticated_audit_burst = *audit_burst;
+  if (flags->Has("workload-history")) {
+    Result<std::vector<sim::PodRecord>> pods = sim::ReadPodCsv(flags->Get("workload-history"));
+    if (!pods.ok()) return Fail("serve", pods.status());
+    auto history = std::make_shared<std::vector<VmRequest>>();
+    history->reserve(pods->size());
+    for (const sim::PodRecord& p : *pods) history->push_back(sim::RequestFromPod(p));
+    if (history->empty()) {
+      return Fail("serve",
+                  Status::InvalidArgument("--workload-history " + flags->Get("workload-history") +
+                                          ": no pods in the file"));
+    }
+    config.workload_history = std::move(history);
+  }
   Result<std::unique_ptr<ServerBundle>> bundle = StartServer(config);
   if (!bundle.ok()) return Fail("serve", bundle.status());
+  if (config.workload_history != nullptr) {
+    std::printf("devshare serve: workload history of %zu requests from %s\n",
+                config.workload_history->size(), flags->Get("workload-history").c_str());
+  }
   std::printf("devshare serve: listening on %s (store %s)\n", (*bundle)->url.c_str(),
               (*bundle)->control_plane->store().Describe().c_str());
   std::printf("devshare serve: admin token in %s%s\n", config.admin_token_file.c_str(),

@@ -19,14 +19,16 @@ VmRequest Req(const std::string& id, int64_t cpu_milli, int count = 0, int milli
   return testutil::Request(cpu_milli, count, milli, id);
 }
 
-std::unique_ptr<Framework> BuildDevshare(std::shared_ptr<const TypicalPods> prior,
-                                         size_t score_cache_entries = 0) {
+std::unique_ptr<Framework> BuildDevshare(
+    std::shared_ptr<const TypicalPods> prior, size_t score_cache_entries = 0,
+    std::shared_ptr<const std::vector<VmRequest>> history = nullptr) {
   PluginRegistry registry;
   RegisterBuiltinPlacementPlugins(registry);
   FrameworkConfig config;
   config.policy = "devshare";
   config.args.typical_pods = std::move(prior);
   config.args.score_cache_entries = score_cache_entries;
+  config.args.history = std::move(history);
   auto fw = registry.BuildFramework(config);
   EXPECT_TRUE(fw.ok()) << fw.status().ToString();
   return std::move(*fw);
@@ -114,6 +116,30 @@ TEST(DevsharePolicyTest, CachesNeverLeakIntoAnotherCluster) {
     auto b = fw->Schedule(Req("b", 8000), second);
     ASSERT_TRUE(b.ok() && b->placed());
     EXPECT_EQ(b->allocation.host_index, 0) << "the big host is now at index 0";
+  }
+}
+
+// Cold start: the only host with 120 vCPU for an 8-GPU request is host 0, which a CPU-heavy
+// 1-GPU request also likes (no CPU stranding there; a tie with host 1 goes to the lower index).
+// Without history devshare has not seen the big class yet and takes host 0; with a history in
+// which 5 % of the requests are that class, it keeps host 0's place and uses host 1.
+TEST(DevsharePolicyTest, HistoryProtectsThePlacesOfRareBigRequestsFromTheStart) {
+  WeightedShape w;
+  w.shape.cpu_milli = 15700;
+  w.shape.gpu_milli = 1000;
+  w.shape.num_gpu = 1;
+  w.p = 1.0;
+  auto prior = std::make_shared<const TypicalPods>(std::vector<WeightedShape>{w});
+  auto history = std::make_shared<std::vector<VmRequest>>();
+  for (int i = 0; i < 95; ++i) history->push_back(Req("h" + std::to_string(i), 15700, 1, 1000));
+  for (int i = 0; i < 5; ++i) history->push_back(Req("big" + std::to_string(i), 120000, 8, 1000));
+  for (bool with_history : {false, true}) {
+    SCOPED_TRACE(with_history ? "with history" : "without history");
+    auto fw = BuildDevshare(prior, 0, with_history ? history : nullptr);
+    ClusterState c = Cluster({{128000, 8}, {96000, 8}});
+    auto r = fw->Schedule(Req("first", 15700, 1, 1000), c);
+    ASSERT_TRUE(r.ok() && r->placed());
+    EXPECT_EQ(r->allocation.host_index, with_history ? 1 : 0);
   }
 }
 

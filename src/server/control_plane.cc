@@ -34,12 +34,19 @@ ApiResponse Forbidden(const std::string& what) { return ErrorResponse(403, "forb
 
 ApiResponse NotFound(const std::string& what) { return ErrorResponse(404, "not_found", what); }
 
+placement::PluginArgs PolicyArgs(const ControlPlaneOptions& o) {
+  placement::PluginArgs args;
+  args.typical_pods = o.workload_typical;
+  args.history = o.workload_history;
+  return args;
+}
+
 }  // namespace
 
 ControlPlane::ControlPlane(std::unique_ptr<store::Store> store, ControlPlaneOptions options)
     : store_(std::move(store)),
       options_(std::move(options)),
-      ledger_(&registry_, options_.default_policy),
+      ledger_(&registry_, options_.default_policy, PolicyArgs(options_)),
       ids_(options_.id_seed != 0 ? options_.id_seed : std::random_device{}()) {
   if (!options_.now_unix_ms) options_.now_unix_ms = SystemNowUnixMs;
   placement::RegisterBuiltinPlacementPlugins(registry_);

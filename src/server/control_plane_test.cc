@@ -127,6 +127,47 @@ TEST_F(ControlPlaneTest, UnauthenticatedRefusalsAreAuditedAtABoundedRate) {
   EXPECT_EQ(forbidden, 10);
 }
 
+// fgd needs the workload's typical pods: without a history the server refuses the policy with
+// a hint; with one (serve --workload-history) VMs are placed by it.
+TEST_F(ControlPlaneTest, FgdPolicyNeedsTheWorkloadHistory) {
+  const std::string body =
+      R"({"name": "v", "cpu_milli": 1000, "memory_mib": 1024, "gpu": {"count": 1, "milli": 500},
+          "policy": "fgd"})";
+  cp_ = Open("memory:");
+  PutHost(*cp_, "h1", kIssueHost);
+  Principal m = TenantToken(*cp_, "acme", "member");
+  ApiResponse refused = cp_->CreateVm(m, body, "");
+  EXPECT_EQ(refused.status, 400) << refused.body.dump();
+  EXPECT_NE(refused.body.dump().find("--workload-history"), std::string::npos);
+
+  Result<std::unique_ptr<store::Store>> st = store::OpenStore("memory:");
+  ASSERT_TRUE(st.ok());
+  ControlPlaneOptions o;
+  o.now_unix_ms = [this] { return ++clock_ms_; };
+  o.id_seed = 99;
+  o.bootstrap_admin_sha256 = store::Sha256Hex(kAdminToken);
+  auto history = std::make_shared<std::vector<VmRequest>>();
+  for (int i = 0; i < 20; ++i) {
+    VmRequest r;
+    r.id = "p" + std::to_string(i);
+    r.cpu_milli = 1000;
+    r.memory_mib = 1024;
+    r.gpu.count = 1;
+    r.gpu.milli = 500;
+    history->push_back(r);
+  }
+  o.workload_history = history;
+  o.workload_typical = std::make_shared<const placement::TypicalPods>(
+      placement::TypicalPods::FromPods(*history, 0.95));
+  Result<std::unique_ptr<ControlPlane>> with = ControlPlane::Open(std::move(*st), o);
+  ASSERT_TRUE(with.ok()) << with.status().ToString();
+  PutHost(**with, "h1", kIssueHost);
+  Principal m2 = TenantToken(**with, "acme", "member");
+  ApiResponse placed = (*with)->CreateVm(m2, body, "");
+  EXPECT_EQ(placed.status, 201) << placed.body.dump();
+  EXPECT_EQ(placed.body["host"], "h1");
+}
+
 TEST_F(ControlPlaneTest, AuthenticatesBootstrapAndRejectsUnknownTokens) {
   cp_ = Open("memory:");
   EXPECT_TRUE(cp_->Authenticate(kAdminToken).operator_admin());

@@ -52,8 +52,11 @@ Result<Allocation> AllocationFromJson(const std::string& json, const Host& host)
   return a;
 }
 
-Ledger::Ledger(const placement::PluginRegistry* registry, std::string default_policy)
-    : registry_(registry), default_policy_(std::move(default_policy)) {}
+Ledger::Ledger(const placement::PluginRegistry* registry, std::string default_policy,
+               placement::PluginArgs policy_args)
+    : registry_(registry),
+      default_policy_(std::move(default_policy)),
+      policy_args_(std::move(policy_args)) {}
 
 Status Ledger::Load(const store::StoreSnapshot& snap) {
   tenants_.clear();
@@ -229,8 +232,15 @@ Result<placement::Framework*> Ledger::FrameworkFor(const std::string& policy) {
   }
   placement::FrameworkConfig config;
   config.policy = name;
+  config.args = policy_args_;
   Result<std::unique_ptr<placement::Framework>> fw = registry_->BuildFramework(config);
-  if (!fw.ok()) return Status::InvalidArgument("field 'policy': " + fw.status().message());
+  if (!fw.ok()) {
+    std::string hint;
+    if (policy_args_.typical_pods == nullptr) {
+      hint = " (start the server with --workload-history PODS.csv)";
+    }
+    return Status::InvalidArgument("field 'policy': " + fw.status().message() + hint);
+  }
   placement::Framework* raw = fw->get();
   frameworks_[name] = std::move(*fw);
   return raw;

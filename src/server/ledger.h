@@ -37,7 +37,9 @@ struct HostEntry {
 
 class Ledger {
  public:
-  explicit Ledger(const placement::PluginRegistry* registry, std::string default_policy);
+  // `policy_args` go to every policy built (typical pods and history from --workload-history).
+  Ledger(const placement::PluginRegistry* registry, std::string default_policy,
+         placement::PluginArgs policy_args = {});
 
   // Replaces everything with `snap`. DataLoss naming the record that does not parse or whose
   // allocation does not fit its host (the store was edited by hand or is corrupt).
@@ -105,6 +107,7 @@ class Ledger {
 
   const placement::PluginRegistry* registry_;
   std::string default_policy_;
+  placement::PluginArgs policy_args_;
   std::map<std::string, store::TenantRecord> tenants_;
   std::map<std::string, std::string> tenant_names_;             // name -> id
   std::unordered_map<std::string, store::TokenRecord> tokens_;  // by hash

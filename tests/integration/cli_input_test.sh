@@ -210,6 +210,16 @@ expect_fail "--seeds 5-1" 2 "--seeds" "5-1" -- \
   sim --nodes "$nodes" --pods "$pods" --seeds 5-1 --jobs 1
 expect_fail "--jobs 0" 2 "--jobs" -- sim --nodes "$nodes" --pods "$pods" --seeds 1 --jobs 0
 expect_fail "sim without --pods" 2 "usage" "--pods" -- sim --nodes "$nodes"
+# serve refuses a bad workload history before it listens, naming the file and line.
+printf '%s\n' 'name,cpu_milli,memory_mib,num_gpu,gpu_milli' 'p0,1000,1024,1,500' \
+  'p1,abc,1024,1,500' > "$tmp/bad_history.csv"
+expect_fail "serve --workload-history with a bad row" 2 "bad_history.csv:3" "cpu_milli" -- \
+  serve --db memory: --listen 127.0.0.1:0 --admin-token-file "$tmp/admin.token" \
+  --workload-history "$tmp/bad_history.csv"
+printf '%s\n' 'name,cpu_milli,memory_mib,num_gpu,gpu_milli' > "$tmp/empty_history.csv"
+expect_fail "serve --workload-history without pods" 2 "no pods" -- \
+  serve --db memory: --listen 127.0.0.1:0 --admin-token-file "$tmp/admin.token" \
+  --workload-history "$tmp/empty_history.csv"
 expect_fail "no arguments" 2 "usage" --
 expect_fail "unknown command" 2 "unknown command" "usage" -- simulate
 

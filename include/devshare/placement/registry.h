@@ -23,6 +23,10 @@ struct PluginArgs {
   uint64_t seed = 42;  // seed of the plugin's own Random (random policy, tie-breaks)
   // Target workload for fragmentation-aware policies (fgd, devshare); required by them.
   std::shared_ptr<const TypicalPods> typical_pods;
+  // Requests of the history the workload distribution comes from (optional). devshare prices
+  // the places of rare request classes by it until its own window of recent requests is full,
+  // so a cold scheduler already protects the hosts that only rare big requests fit.
+  std::shared_ptr<const std::vector<VmRequest>> history;
   // Budget of (request key, host) score-cache entries for policies that cache (devshare);
   // 0 = the policy's default. Caching never changes a decision, only memory and speed.
   size_t score_cache_entries = 0;

@@ -35,6 +35,7 @@
 // Thread-safety: one instance per Framework (single thread).
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <unordered_map>
 #include <vector>
 
@@ -86,9 +87,15 @@ class DevsharePolicy final : public ScorePlugin {
   // `prior`: the workload distribution to start from (FGD's typical pods of the history), or
   // empty; either way M is re-estimated online from the requests seen.
   // `cache_entries`: budget of (key, host) score-cache entries; 0 = kDefaultCacheEntries.
-  DevsharePolicy(TypicalPods prior, size_t cache_entries)
-      : cache_entries_(cache_entries > 0 ? cache_entries : kDefaultCacheEntries) {
+  // `history` (may be null): past requests; until the window holds kWindowRequests requests the
+  // capability classes and their rates come from it instead.
+  DevsharePolicy(TypicalPods prior, size_t cache_entries,
+                 std::shared_ptr<const std::vector<VmRequest>> history)
+      : cache_entries_(cache_entries > 0 ? cache_entries : kDefaultCacheEntries),
+        history_(std::move(history)) {
+    if (history_ != nullptr && history_->empty()) history_ = nullptr;
     SetDistribution(std::move(prior));
+    if (history_ != nullptr) LearnDemand();
   }
   std::string_view Name() const override { return "devshare"; }
 
@@ -285,12 +292,15 @@ class DevsharePolicy final : public ScorePlugin {
     return std::max<int64_t>(c, 0);
   }
 
-  // Re-derives the GPU request classes of the window and which of them are priced (caps_: not
-  // in M, seen at least kMinCapRequests times). Places are recomputed at the next UpdatePrices.
+  // Re-derives the GPU request classes of the window (of the history while the window is not
+  // full yet, when there is one) and which of them are priced (caps_: not in M, seen at least
+  // kMinCapRequests times). Places are recomputed at the next UpdatePrices.
   void LearnDemand() {
+    const std::vector<VmRequest>& source =
+        history_ != nullptr && window_.size() < kWindowRequests ? *history_ : window_;
     std::vector<Demand> classes;
     std::vector<int64_t> counts;
-    for (const VmRequest& r : window_) {
+    for (const VmRequest& r : source) {
       if (!r.gpu.Any()) continue;
       Demand d;
       d.shape = TaskShape::Of(r);
@@ -305,7 +315,7 @@ class DevsharePolicy final : public ScorePlugin {
     }
     caps_.clear();
     for (size_t i = 0; i < classes.size(); ++i) {
-      classes[i].rate = static_cast<double>(counts[i]) / static_cast<double>(window_.size());
+      classes[i].rate = static_cast<double>(counts[i]) / static_cast<double>(source.size());
       if (counts[i] < kMinCapRequests) continue;
       bool in_m = false;
       for (const WeightedShape& w : typical_.shapes()) in_m = in_m || w.shape == classes[i].shape;
@@ -592,6 +602,7 @@ class DevsharePolicy final : public ScorePlugin {
   }
 
   const size_t cache_entries_;
+  std::shared_ptr<const std::vector<VmRequest>> history_;  // null: none
   TypicalPods typical_;
   const ClusterState* cluster_ = nullptr;  // the cluster the caches describe
   size_t cluster_hosts_ = 0;
@@ -640,7 +651,8 @@ class DevsharePolicy final : public ScorePlugin {
 
 Result<std::unique_ptr<ScorePlugin>> NewDevshareScore(const PluginArgs& args) {
   return std::unique_ptr<ScorePlugin>(std::make_unique<DevsharePolicy>(
-      args.typical_pods != nullptr ? *args.typical_pods : TypicalPods(), args.score_cache_entries));
+      args.typical_pods != nullptr ? *args.typical_pods : TypicalPods(), args.score_cache_entries,
+      args.history));
 }
 
 }  // namespace devshare::placement
