@@ -143,6 +143,22 @@ TEST(DevsharePolicyTest, HistoryProtectsThePlacesOfRareBigRequestsFromTheStart) 
   }
 }
 
+// Hosts with many GPUs: a CPU-only request that takes host 0's last CPU strands all 40 of its
+// GPUs for the workload's shape (a change of 20,000+ milli, beyond what the compact int16 cache
+// holds at 2x); it must go to host 1, where it strands nothing.
+TEST(DevsharePolicyTest, BigHostsKeepExactStrandingChanges) {
+  WeightedShape w;
+  w.shape.cpu_milli = 8000;
+  w.shape.gpu_milli = 1000;
+  w.shape.num_gpu = 1;
+  w.p = 1.0;
+  auto fw = BuildDevshare(std::make_shared<const TypicalPods>(std::vector<WeightedShape>{w}));
+  ClusterState c = Cluster({{16000, 40}, {512000, 40}});
+  auto r = fw->Schedule(Req("cpu-only", 12000), c);
+  ASSERT_TRUE(r.ok() && r->placed());
+  EXPECT_EQ(r->allocation.host_index, 1);
+}
+
 // The score cache keeps fewer request keys when its entry budget is small, evicting the least
 // recently used; that must never change a decision. 30 request shapes cycle over 4 hosts with
 // a budget of 16 entries (8 keys): every decision equals the one of an instance that never

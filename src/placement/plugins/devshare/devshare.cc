@@ -59,6 +59,9 @@ constexpr size_t kMaxCacheKeys = 1024;      // (shape, tenant, floor) keys of th
 // making room for a new one.
 constexpr size_t kDefaultCacheEntries = size_t{4} << 20;
 constexpr size_t kMinCacheKeys = 8;
+// Hosts with at most this many GPUs keep their cached stranding changes as int16 (2 x change
+// stays within +-32,000); bigger ones as float.
+constexpr int kMaxCompactGpus = 16;
 constexpr int64_t kMinCapRequests = 2;  // window requests that make a class a priced cap
 constexpr double kMinCapPrice = 1.0;    // milli per lost place below which a cap is ignored
 
@@ -171,9 +174,11 @@ class DevsharePolicy final : public ScorePlugin {
     // after-state) and, contiguous, its per-shape stranding after - before (milli, unweighted).
     std::vector<int> gpus;
     // [candidate x k_], twice the change: the stranding is a multiple of 0.5 milli within
-    // 0..8 x 1000, so int16 holds it exactly at half the memory of float (scoring is
-    // memory-bound on large clusters).
+    // +-(GPUs x 1000), so for hosts of up to kMaxCompactGpus GPUs int16 holds it exactly at
+    // half the memory of float (scoring is memory-bound on large clusters); bigger hosts use
+    // wide_deltas (the change itself, float) instead.
     std::vector<int16_t> deltas;
+    std::vector<float> wide_deltas;
     uint64_t price_epoch = UINT64_MAX;  // epoch `best` was computed under
     uint64_t base_epoch = UINT64_MAX;   // epoch `base` was computed under
     std::vector<double> base;           // per candidate: weighted stranding change (milli)
@@ -495,14 +500,35 @@ class DevsharePolicy final : public ScorePlugin {
   // Appends the candidate placing on `gpu` whose after-state is scratch_ and cpu_after.
   void AddCandidate(Entry& e, int gpu, const float* before, const HostState& h, int64_t cpu_after) {
     e.gpus.push_back(gpu);
-    const size_t at = e.deltas.size();
-    e.deltas.resize(at + k_);
     after_stranding_.resize(k_);
     Stranding(cpu_after, scratch_, h.gpu_model(), after_stranding_.data());
+    if (h.gpu_count() > kMaxCompactGpus) {
+      const size_t at = e.wide_deltas.size();
+      e.wide_deltas.resize(at + k_);
+      for (size_t k = 0; k < k_; ++k) e.wide_deltas[at + k] = after_stranding_[k] - before[k];
+      return;
+    }
+    const size_t at = e.deltas.size();
+    e.deltas.resize(at + k_);
     int16_t* d = &e.deltas[at];
     for (size_t k = 0; k < k_; ++k) {
       d[k] = static_cast<int16_t>(std::lround(2.0f * (after_stranding_[k] - before[k])));
     }
+  }
+
+  // sum_k weight_k x d_k, with eight partial sums so the loop vectorises.
+  template <typename T>
+  double WeightedSum(const T* d) const {
+    float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    const float* w = weight_.data();
+    size_t k = 0;
+    for (; k + 8 <= k_; k += 8) {
+      for (int j = 0; j < 8; ++j) part[j] += w[k + j] * static_cast<float>(d[k + j]);
+    }
+    double sum = 0;
+    for (; k < k_; ++k) sum += static_cast<double>(w[k]) * static_cast<double>(d[k]);
+    for (float p : part) sum += p;
+    return sum;
   }
 
   void Evaluate(const VmRequest& req, const HostState& h, int host_index) {
@@ -520,6 +546,7 @@ class DevsharePolicy final : public ScorePlugin {
     e->base_epoch = UINT64_MAX;
     e->gpus.clear();
     e->deltas.clear();
+    e->wide_deltas.clear();
     const float* before = Before(h, host_index);
     const int64_t cpu_after = h.cpu_free_milli() - req.cpu_milli;
     scratch_.assign(h.gpu_free_milli().begin(), h.gpu_free_milli().end());
@@ -570,18 +597,8 @@ class DevsharePolicy final : public ScorePlugin {
     if (e.base_epoch != price_epoch_) {
       e.base.resize(e.gpus.size());
       for (size_t i = 0; i < e.gpus.size(); ++i) {
-        // Eight partial sums so the loop vectorises.
-        float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        const float* w = weight_.data();
-        const int16_t* d = &e.deltas[i * k_];
-        size_t k = 0;
-        for (; k + 8 <= k_; k += 8) {
-          for (int j = 0; j < 8; ++j) part[j] += w[k + j] * d[k + j];
-        }
-        double change = 0;
-        for (; k < k_; ++k) change += static_cast<double>(w[k]) * d[k];
-        for (float p : part) change += p;
-        e.base[i] = 0.5 * change;
+        e.base[i] = e.wide_deltas.empty() ? 0.5 * WeightedSum(&e.deltas[i * k_])
+                                          : WeightedSum(&e.wide_deltas[i * k_]);
       }
       e.base_epoch = price_epoch_;
     }
