@@ -4,7 +4,8 @@
 
 #include <algorithm>
 #include <deque>
-#include <queue>
+
+#include "qos/event_queue.h"
 
 namespace devshare::qos {
 namespace {
@@ -18,16 +19,9 @@ enum class Ev : uint8_t { kTick, kAccount, kResched, kBlock, kWake };
 
 struct Event {
   TimePoint at;
-  uint64_t seq;
   Ev type;
   uint32_t a;
   uint64_t b;
-};
-
-struct Later {
-  bool operator()(const Event& x, const Event& y) const {
-    return x.at != y.at ? x.at > y.at : x.seq > y.seq;
-  }
 };
 
 int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -61,8 +55,7 @@ class CreditSim::Impl {
   void RunFor(Duration d) {
     const TimePoint end = now_ + d;
     while (!events_.empty() && events_.top().at <= end) {
-      Event e = events_.top();
-      events_.pop();
+      const Event e = events_.Pop();
       now_ = e.at;
       Handle(e);
     }
@@ -148,9 +141,7 @@ class CreditSim::Impl {
     return vms_[v.vm].workload.kind == CpuWorkload::Kind::kPeriodic;
   }
 
-  void Push(TimePoint at, Ev type, uint32_t a, uint64_t b) {
-    events_.push(Event{at, seq_++, type, a, b});
-  }
+  void Push(TimePoint at, Ev type, uint32_t a, uint64_t b) { events_.Push(Event{at, type, a, b}); }
 
   // Charges the running vCPU for the time since it was last charged.
   void Burn(Vcpu& v) {
@@ -414,8 +405,7 @@ class CreditSim::Impl {
   std::vector<Vcpu> vcpus_;
   std::vector<uint32_t> vm_first_vcpu_;
   std::vector<Pcpu> pcpus_;
-  std::priority_queue<Event, std::vector<Event>, Later> events_;
-  uint64_t seq_ = 0;
+  EventQueue<Event> events_;
   TimePoint now_{};
   TimePoint window_start_{};
   int64_t ns_per_credit_ = 100000;

@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
-#include <queue>
 #include <unordered_map>
 
 #include "devshare/core/random.h"
 #include "devshare/qos/dmclock_tracker.h"
+#include "qos/event_queue.h"
 
 namespace devshare::qos {
 namespace {
@@ -29,16 +29,9 @@ enum class EventType : uint8_t {
 
 struct Event {
   TimePoint at;
-  uint64_t seq;
   EventType type;
   uint32_t a;
   uint32_t b;
-};
-
-struct Later {
-  bool operator()(const Event& x, const Event& y) const {
-    return x.at != y.at ? x.at > y.at : x.seq > y.seq;
-  }
 };
 
 struct ServerState {
@@ -76,9 +69,8 @@ class Simulation {
     DS_RETURN_IF_ERROR(Setup());
     const TimePoint end = TimePoint(config_.duration);
     while (!events_.empty()) {
-      Event e = events_.top();
-      if (e.at >= end) break;
-      events_.pop();
+      if (events_.top().at >= end) break;
+      const Event e = events_.Pop();
       ++event_count_;
       DS_RETURN_IF_ERROR(Handle(e));
     }
@@ -137,7 +129,7 @@ class Simulation {
   }
 
   void Push(TimePoint at, EventType type, uint32_t a, uint32_t b = 0) {
-    events_.push(Event{at, next_seq_++, type, a, b});
+    events_.Push(Event{at, type, a, b});
   }
 
   Status Handle(const Event& e) {
@@ -356,9 +348,8 @@ class Simulation {
   std::vector<ClientQos> qos_;
   std::vector<ServerState> servers_;
   std::vector<ClientState> clients_;
-  std::priority_queue<Event, std::vector<Event>, Later> events_;
+  EventQueue<Event> events_;
   std::unordered_map<RequestId, TimePoint> issue_time_;
-  uint64_t next_seq_ = 0;
   RequestId next_request_ = 1;
   uint64_t event_count_ = 0;
 };
