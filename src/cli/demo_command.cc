@@ -93,9 +93,8 @@ int RunDemoCommand(const std::vector<std::string>& args) {
   config.db = flags->Get("db", config.db);
   config.admin_token_file = flags->Get("admin-token-file", config.admin_token_file);
   // The generated pods are the server's workload history (typical pods for fgd and devshare).
-  auto history = std::make_shared<std::vector<VmRequest>>();
-  for (const sim::PodRecord& p : w->pods) history->push_back(sim::RequestFromPod(p));
-  config.workload_history = std::move(history);
+  config.workload_history =
+      std::make_shared<const std::vector<VmRequest>>(sim::RequestsFromPods(w->pods));
   Result<std::unique_ptr<ServerBundle>> bundle = StartServer(config);
   if (!bundle.ok()) return Fail("demo", bundle.status());
   // Register the generated hosts (as the system admin, through the same code path as

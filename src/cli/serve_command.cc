@@ -20,7 +20,6 @@
 #include "devshare/host/discovery.h"
 #include "devshare/host/host_agent.h"
 #include "devshare/host/inventory_json.h"
-#include "devshare/placement/fragmentation.h"
 #include "devshare/sim/experiment.h"
 #include "devshare/sim/trace.h"
 #include "devshare/store/audit_chain.h"
@@ -173,9 +172,6 @@ Status RegisterLocalHost(const ServeConfig& config, const host::HostInventory& i
   return Status::Ok();
 }
 
-// FGD's cut of the history's shape list into the typical pods (as `devshare sim` uses).
-constexpr double kTypicalCoverage = 0.95;
-
 volatile sig_atomic_t g_stop = 0;
 void OnSignal(int) { g_stop = 1; }
 
@@ -193,11 +189,7 @@ Result<std::unique_ptr<ServerBundle>> StartServer(const ServeConfig& config) {
   options.unauthenticated_audit_burst = config.unauthenticated_audit_burst;
   options.default_policy = config.policy;
   options.bootstrap_admin_sha256 = store::Sha256Hex(token);
-  if (config.workload_history != nullptr && !config.workload_history->empty()) {
-    options.workload_history = config.workload_history;
-    options.workload_typical = std::make_shared<const placement::TypicalPods>(
-        placement::TypicalPods::FromPods(*config.workload_history, kTypicalCoverage));
-  }
+  options.workload_history = config.workload_history;
   host::HostInventory inventory;
   if (!config.local_host.empty()) {
     DS_ASSIGN_OR_RETURN(inventory, LocalInventory(config));
@@ -294,9 +286,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   if (flags->Has("workload-history")) {
     Result<std::vector<sim::PodRecord>> pods = sim::ReadPodCsv(flags->Get("workload-history"));
     if (!pods.ok()) return Fail("serve", pods.status());
-    auto history = std::make_shared<std::vector<VmRequest>>();
-    history->reserve(pods->size());
-    for (const sim::PodRecord& p : *pods) history->push_back(sim::RequestFromPod(p));
+    auto history = std::make_shared<const std::vector<VmRequest>>(sim::RequestsFromPods(*pods));
     if (history->empty()) {
       return Fail("serve",
                   Status::InvalidArgument("--workload-history " + flags->Get("workload-history") +

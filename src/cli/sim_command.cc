@@ -1,7 +1,6 @@
 // `devshare sim`: the FGD-protocol experiment over a node and a pod CSV file.
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -73,12 +72,7 @@ int RunReplay(const Flags& flags, const std::vector<sim::NodeRecord>& nodes,
 Status PrintBound(const std::vector<sim::NodeRecord>& nodes,
                   const std::vector<sim::PodRecord>& pods, const sim::ExperimentResult& result,
                   const sim::ExperimentOptions& opt, std::FILE* out) {
-  std::vector<sim::PodRecord> sorted = pods;
-  std::stable_sort(
-      sorted.begin(), sorted.end(),
-      [](const sim::PodRecord& a, const sim::PodRecord& b) { return a.name < b.name; });
-  std::vector<VmRequest> orig;
-  for (const sim::PodRecord& p : sorted) orig.push_back(sim::RequestFromPod(p));
+  const std::vector<VmRequest> orig = sim::RequestsByName(pods);
   double bound_sum = 0;
   for (uint64_t seed : opt.seeds) {
     std::vector<VmRequest> seq =

@@ -36,8 +36,11 @@ ApiResponse NotFound(const std::string& what) { return ErrorResponse(404, "not_f
 
 placement::PluginArgs PolicyArgs(const ControlPlaneOptions& o) {
   placement::PluginArgs args;
-  args.typical_pods = o.workload_typical;
-  args.history = o.workload_history;
+  if (o.workload_history != nullptr && !o.workload_history->empty()) {
+    args.typical_pods = std::make_shared<const placement::TypicalPods>(
+        placement::TypicalPods::FromPods(*o.workload_history));
+    args.history = o.workload_history;
+  }
   return args;
 }
 

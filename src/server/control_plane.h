@@ -59,10 +59,10 @@ struct ControlPlaneOptions {
   // so a client without a token cannot grow the log or the fsync load at will. <= 0: audit all.
   double unauthenticated_audit_per_s = 10;
   int64_t unauthenticated_audit_burst = 100;
-  // The workload's history (serve --workload-history): the typical-pod distribution `fgd` needs
-  // and `devshare` starts from, and the past requests devshare prices rare classes by until it
-  // has seen enough of its own. Null: none (`fgd` is then refused as a policy).
-  std::shared_ptr<const placement::TypicalPods> workload_typical;
+  // The workload's history (serve --workload-history): past requests. The policies get the
+  // typical-pod distribution derived from it (`fgd` needs one, `devshare` starts from it) and
+  // devshare prices rare classes by it until it has seen enough of its own. Null or empty: none
+  // (`fgd` is then refused as a policy).
   std::shared_ptr<const std::vector<VmRequest>> workload_history;
 };
 

@@ -157,8 +157,6 @@ TEST_F(ControlPlaneTest, FgdPolicyNeedsTheWorkloadHistory) {
     history->push_back(r);
   }
   o.workload_history = history;
-  o.workload_typical = std::make_shared<const placement::TypicalPods>(
-      placement::TypicalPods::FromPods(*history, 0.95));
   Result<std::unique_ptr<ControlPlane>> with = ControlPlane::Open(std::move(*st), o);
   ASSERT_TRUE(with.ok()) << with.status().ToString();
   PutHost(**with, "h1", kIssueHost);

@@ -188,6 +188,25 @@ VmRequest RequestFromPod(const PodRecord& p) {
   return r;
 }
 
+std::vector<VmRequest> RequestsFromPods(const std::vector<PodRecord>& pods) {
+  std::vector<VmRequest> out;
+  out.reserve(pods.size());
+  for (const PodRecord& p : pods) out.push_back(RequestFromPod(p));
+  return out;
+}
+
+std::vector<VmRequest> RequestsByName(const std::vector<PodRecord>& pods) {
+  std::vector<const PodRecord*> sorted;
+  sorted.reserve(pods.size());
+  for (const PodRecord& p : pods) sorted.push_back(&p);
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const PodRecord* a, const PodRecord* b) { return a->name < b->name; });
+  std::vector<VmRequest> out;
+  out.reserve(sorted.size());
+  for (const PodRecord* p : sorted) out.push_back(RequestFromPod(*p));
+  return out;
+}
+
 ClusterSummary Summarize(const std::vector<NodeRecord>& nodes) {
   ClusterSummary s;
   s.nodes = static_cast<int>(nodes.size());

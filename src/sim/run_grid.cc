@@ -25,13 +25,7 @@ Result<PreparedTrace> PrepareTrace(const std::vector<NodeRecord>& nodes,
   }
   t.hosts.reserve(nodes.size());
   for (const NodeRecord& n : nodes) t.hosts.push_back(HostFromNode(n));
-  std::vector<const PodRecord*> sorted;
-  sorted.reserve(pods.size());
-  for (const PodRecord& p : pods) sorted.push_back(&p);
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [](const PodRecord* a, const PodRecord* b) { return a->name < b->name; });
-  t.orig.reserve(sorted.size());
-  for (const PodRecord* p : sorted) t.orig.push_back(RequestFromPod(*p));
+  t.orig = RequestsByName(pods);
   t.typical = std::make_shared<const placement::TypicalPods>(
       placement::TypicalPods::FromPods(t.orig, typical_coverage));
   return t;

@@ -80,6 +80,10 @@ struct ExperimentResult {
 // Conversions from trace records to the core model.
 Host HostFromNode(const NodeRecord& n);
 VmRequest RequestFromPod(const PodRecord& p);
+// Every pod as a request, in the given order.
+std::vector<VmRequest> RequestsFromPods(const std::vector<PodRecord>& pods);
+// Every pod as a request, sorted by pod name (stable): the order the protocol shuffles from.
+std::vector<VmRequest> RequestsByName(const std::vector<PodRecord>& pods);
 ClusterSummary Summarize(const std::vector<NodeRecord>& nodes);
 
 // The arrival sequence of one seed under the protocol: the originals (sorted by name) shuffled,

@@ -36,6 +36,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -95,10 +96,11 @@ class DevsharePolicy final : public ScorePlugin {
   DevsharePolicy(TypicalPods prior, size_t cache_entries,
                  std::shared_ptr<const std::vector<VmRequest>> history)
       : cache_entries_(cache_entries > 0 ? cache_entries : kDefaultCacheEntries),
-        history_(std::move(history)) {
-    if (history_ != nullptr && history_->empty()) history_ = nullptr;
+        history_classes_(history != nullptr && !history->empty()
+                             ? std::optional<ClassCounts>(CountClasses(*history))
+                             : std::nullopt) {
     SetDistribution(std::move(prior));
-    if (history_ != nullptr) LearnDemand();
+    if (history_classes_) LearnDemand();
   }
   std::string_view Name() const override { return "devshare"; }
 
@@ -297,30 +299,44 @@ class DevsharePolicy final : public ScorePlugin {
     return std::max<int64_t>(c, 0);
   }
 
-  // Re-derives the GPU request classes of the window (of the history while the window is not
-  // full yet, when there is one) and which of them are priced (caps_: not in M, seen at least
-  // kMinCapRequests times). Places are recomputed at the next UpdatePrices.
-  void LearnDemand() {
-    const std::vector<VmRequest>& source =
-        history_ != nullptr && window_.size() < kWindowRequests ? *history_ : window_;
+  // The GPU request classes of `requests`, how many requests each has, and how many requests
+  // there are in all (with or without GPUs).
+  struct ClassCounts {
     std::vector<Demand> classes;
     std::vector<int64_t> counts;
-    for (const VmRequest& r : source) {
+    size_t requests = 0;
+  };
+  static ClassCounts CountClasses(const std::vector<VmRequest>& requests) {
+    ClassCounts out;
+    out.requests = requests.size();
+    for (const VmRequest& r : requests) {
       if (!r.gpu.Any()) continue;
       Demand d;
       d.shape = TaskShape::Of(r);
       d.memory_mib = r.memory_mib;
       size_t i = 0;
-      while (i < classes.size() && !classes[i].SameClass(d)) ++i;
-      if (i == classes.size()) {
-        classes.push_back(std::move(d));
-        counts.push_back(0);
+      while (i < out.classes.size() && !out.classes[i].SameClass(d)) ++i;
+      if (i == out.classes.size()) {
+        out.classes.push_back(std::move(d));
+        out.counts.push_back(0);
       }
-      ++counts[i];
+      ++out.counts[i];
     }
+    return out;
+  }
+
+  // Re-derives the GPU request classes of the window (of the history while the window is not
+  // full yet, when there is one) and which of them are priced (caps_: not in M, seen at least
+  // kMinCapRequests times). Places are recomputed at the next UpdatePrices.
+  void LearnDemand() {
+    ClassCounts counted = history_classes_ && window_.size() < kWindowRequests
+                              ? *history_classes_
+                              : CountClasses(window_);
+    std::vector<Demand>& classes = counted.classes;
+    const std::vector<int64_t>& counts = counted.counts;
     caps_.clear();
     for (size_t i = 0; i < classes.size(); ++i) {
-      classes[i].rate = static_cast<double>(counts[i]) / static_cast<double>(source.size());
+      classes[i].rate = static_cast<double>(counts[i]) / static_cast<double>(counted.requests);
       if (counts[i] < kMinCapRequests) continue;
       bool in_m = false;
       for (const WeightedShape& w : typical_.shapes()) in_m = in_m || w.shape == classes[i].shape;
@@ -619,7 +635,9 @@ class DevsharePolicy final : public ScorePlugin {
   }
 
   const size_t cache_entries_;
-  std::shared_ptr<const std::vector<VmRequest>> history_;  // null: none
+  // The classes of the history (counted once), used while the window is not full; none: no
+  // history was given.
+  const std::optional<ClassCounts> history_classes_;
   TypicalPods typical_;
   const ClusterState* cluster_ = nullptr;  // the cluster the caches describe
   size_t cluster_hosts_ = 0;
