@@ -10,14 +10,13 @@
 #include <set>
 #include <string>
 
+#include "host/host_test_util.h"
+
 namespace devshare::host {
 namespace {
 
-const std::string kFixtures = DEVSHARE_SYSFS_FIXTURES;
-
 DiscoveredHost Gpu8() {
-  Result<DiscoveredHost> h =
-      DiscoverHost(kFixtures + "/gpu8/sys", kFixtures + "/gpu8/proc", kFixtures + "/gpu8/dev");
+  Result<DiscoveredHost> h = testutil::DiscoverFixture("gpu8");
   EXPECT_TRUE(h.ok()) << h.status().ToString();
   return h.ok() ? *h : DiscoveredHost{};
 }
@@ -179,8 +178,7 @@ TEST(DiscoveryFixtureTest, BlockDevicesAndKvm) {
 }
 
 TEST(DiscoveryFixtureTest, OddEntriesBecomeWarnings) {
-  Result<DiscoveredHost> r =
-      DiscoverHost(kFixtures + "/odd/sys", kFixtures + "/odd/proc", kFixtures + "/odd/dev");
+  Result<DiscoveredHost> r = testutil::DiscoverFixture("odd");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   const DiscoveredHost& h = *r;
   for (const std::string& w : h.warnings) std::printf("warning: %s\n", w.c_str());
@@ -214,7 +212,8 @@ TEST(DiscoveryFixtureTest, OddEntriesBecomeWarnings) {
 TEST(DiscoveryFixtureTest, MissingRootIsAnError) {
   EXPECT_EQ(DiscoverHost("/nonexistent/sys", "/nonexistent/proc").status().code(),
             StatusCode::kNotFound);
-  EXPECT_EQ(DiscoverHost(kFixtures, kFixtures).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(DiscoverHost(testutil::kSysfsFixtures, testutil::kSysfsFixtures).status().code(),
+            StatusCode::kFailedPrecondition);
 }
 
 // This machine: 2 CPUs and virtio PCI functions (vendor 0x1af4) on the project's VMs.

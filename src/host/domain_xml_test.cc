@@ -9,14 +9,11 @@
 #include <fstream>
 #include <string>
 
-#include "devshare/host/inventory_json.h"
 #include "devshare/host/realization.h"
-#include "server/host_spec.h"
+#include "host/host_test_util.h"
 
 namespace devshare::host {
 namespace {
-
-const std::string kFixtures = DEVSHARE_SYSFS_FIXTURES;
 
 bool Contains(const std::string& hay, const std::string& needle) {
   return hay.find(needle) != std::string::npos;
@@ -118,17 +115,11 @@ class VirtXmlValidateTest : public ::testing::Test {
 };
 
 TEST_F(VirtXmlValidateTest, PlannedDomainsValidate) {
-  Result<DiscoveredHost> d =
-      DiscoverHost(kFixtures + "/gpu8/sys", kFixtures + "/gpu8/proc", kFixtures + "/gpu8/dev");
-  ASSERT_TRUE(d.ok());
-  Result<HostInventory> inv = BuildInventory(*d, {});
-  ASSERT_TRUE(inv.ok());
-  Result<server::HostSpec> spec = server::ParseHostSpec("gpu8", inv->body);
-  ASSERT_TRUE(spec.ok());
-  ApplyDeviceAttributes(*inv, spec->host);
+  Result<Host> host = testutil::RegisteredFixtureHost("gpu8");
+  ASSERT_TRUE(host.ok()) << host.status().ToString();
 
   RealizationContext ctx;
-  ctx.host = spec->host;
+  ctx.host = *host;
   ctx.guest_cpus = {2, 3, 4, 5};
   ctx.cpu_numa.assign(32, 0);
   for (int c = 8; c < 16; ++c) ctx.cpu_numa[c] = 1;

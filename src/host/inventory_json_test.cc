@@ -2,16 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include "host/host_test_util.h"
 #include "server/host_spec.h"
 
 namespace devshare::host {
 namespace {
 
-const std::string kFixtures = DEVSHARE_SYSFS_FIXTURES;
-
 DiscoveredHost Gpu8() {
-  Result<DiscoveredHost> h =
-      DiscoverHost(kFixtures + "/gpu8/sys", kFixtures + "/gpu8/proc", kFixtures + "/gpu8/dev");
+  Result<DiscoveredHost> h = testutil::DiscoverFixture("gpu8");
   EXPECT_TRUE(h.ok()) << h.status().ToString();
   return h.ok() ? *h : DiscoveredHost{};
 }
@@ -106,8 +104,7 @@ TEST(InventoryJsonTest, NodeMemoryScaledToMemTotal) {
 }
 
 TEST(InventoryJsonTest, OddHostStillGivesAValidInventory) {
-  Result<DiscoveredHost> d =
-      DiscoverHost(kFixtures + "/odd/sys", kFixtures + "/odd/proc", kFixtures + "/odd/dev");
+  Result<DiscoveredHost> d = testutil::DiscoverFixture("odd");
   ASSERT_TRUE(d.ok());
   Result<HostInventory> inv = BuildInventory(*d, {});
   // The odd tree has no memory size anywhere: that is the one thing an inventory needs.

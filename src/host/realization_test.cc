@@ -6,24 +6,15 @@
 #include <filesystem>
 #include <fstream>
 
-#include "devshare/host/inventory_json.h"
-#include "server/host_spec.h"
+#include "host/host_test_util.h"
 
 namespace devshare::host {
 namespace {
 
-const std::string kFixtures = DEVSHARE_SYSFS_FIXTURES;
-
 Host Gpu8Host() {
-  Result<DiscoveredHost> d =
-      DiscoverHost(kFixtures + "/gpu8/sys", kFixtures + "/gpu8/proc", kFixtures + "/gpu8/dev");
-  EXPECT_TRUE(d.ok());
-  Result<HostInventory> inv = BuildInventory(*d, {});
-  EXPECT_TRUE(inv.ok());
-  Result<server::HostSpec> spec = server::ParseHostSpec("gpu8", inv->body);
-  EXPECT_TRUE(spec.ok());
-  ApplyDeviceAttributes(*inv, spec->host);
-  return spec->host;
+  Result<Host> h = testutil::RegisteredFixtureHost("gpu8");
+  EXPECT_TRUE(h.ok()) << h.status().ToString();
+  return h.ok() ? *h : Host{};
 }
 
 DeviceSlice Whole(const std::string& id) {
