@@ -485,35 +485,33 @@ int VmCreate(const std::vector<std::string>& raw) {
   }
   // Ranges are the server's to check (its messages name the field); here only integers.
   constexpr int64_t kLo = INT64_MIN, kHi = INT64_MAX;
+  // Copies integer flags into `dst` under their field names; an absent flag is 0 when `always`,
+  // else left out.
+  auto put_ints = [&](json& dst, std::initializer_list<std::pair<const char*, const char*>> fields,
+                      bool always) -> Status {
+    for (const auto& [flag, field] : fields) {
+      if (!always && !f.Has(flag)) continue;
+      Result<int64_t> v = f.GetInt(flag, 0, kLo, kHi);
+      if (!v.ok()) return v.status();
+      dst[field] = *v;
+    }
+    return Status::Ok();
+  };
   json body = {{"name", f.Get("name")}};
-  for (const auto& [flag, field] :
-       {std::pair{"cpu-milli", "cpu_milli"}, std::pair{"memory-mib", "memory_mib"}}) {
-    Result<int64_t> v = f.GetInt(flag, 0, kLo, kHi);
-    if (!v.ok()) return Usage(cmd, v.status().message());
-    body[field] = *v;
-  }
+  Status st = put_ints(body, {{"cpu-milli", "cpu_milli"}, {"memory-mib", "memory_mib"}}, true);
+  if (!st.ok()) return Usage(cmd, st.message());
   if (f.Has("gpu-count") || f.Has("gpu-milli") || f.Has("gpu-profile") || !models.empty()) {
     json gpu = json::object();
-    for (const auto& [flag, field] :
-         {std::pair{"gpu-count", "count"}, std::pair{"gpu-milli", "milli"}}) {
-      if (!f.Has(flag)) continue;
-      Result<int64_t> v = f.GetInt(flag, 0, kLo, kHi);
-      if (!v.ok()) return Usage(cmd, v.status().message());
-      gpu[field] = *v;
-    }
+    st = put_ints(gpu, {{"gpu-count", "count"}, {"gpu-milli", "milli"}}, false);
+    if (!st.ok()) return Usage(cmd, st.message());
     if (f.Has("gpu-profile")) gpu["profile"] = f.Get("gpu-profile");
     if (!models.empty()) gpu["models"] = models;
     body["gpu"] = gpu;
   }
   if (f.Has("cpu-weight") || f.Has("cpu-cap-pct")) {
     json qos = json::object();
-    for (const auto& [flag, field] :
-         {std::pair{"cpu-weight", "cpu_weight"}, std::pair{"cpu-cap-pct", "cpu_cap_pct"}}) {
-      if (!f.Has(flag)) continue;
-      Result<int64_t> v = f.GetInt(flag, 0, kLo, kHi);
-      if (!v.ok()) return Usage(cmd, v.status().message());
-      qos[field] = *v;
-    }
+    st = put_ints(qos, {{"cpu-weight", "cpu_weight"}, {"cpu-cap-pct", "cpu_cap_pct"}}, false);
+    if (!st.ok()) return Usage(cmd, st.message());
     body["qos"] = qos;
   }
   for (const auto& [flag, field] :

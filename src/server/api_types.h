@@ -27,6 +27,10 @@ struct Principal {
     return authenticated() && tenant_id == kSystemTenant && role == "admin";
   }
   bool can_write() const { return authenticated() && (role == "admin" || role == "member"); }
+  // May see the objects of `owner_tenant`: its own tenant's; a system admin every tenant's.
+  bool Sees(const std::string& owner_tenant) const {
+    return operator_admin() || owner_tenant == tenant_id;
+  }
   // An admin of the "system" tenant acting for the server itself (bootstrap, demo, reconcile).
   static Principal SystemAdmin(std::string actor) {
     Principal p;

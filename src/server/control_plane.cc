@@ -830,7 +830,7 @@ ApiResponse ControlPlane::ListVms(const Principal& p) {
   std::shared_lock<std::shared_mutex> lock(ledger_mu_);
   std::vector<const VmEntry*> mine;
   for (const auto& [id, vm] : ledger_.vms()) {
-    if (p.operator_admin() || vm.record.tenant_id == p.tenant_id) mine.push_back(&vm);
+    if (p.Sees(vm.record.tenant_id)) mine.push_back(&vm);
   }
   std::sort(mine.begin(), mine.end(), [](const VmEntry* a, const VmEntry* b) {
     return std::tie(a->record.created_unix_ms, a->record.id) <
@@ -850,7 +850,7 @@ ApiResponse ControlPlane::GetVm(const Principal& p, const std::string& id) {
     std::shared_lock<std::shared_mutex> lock(ledger_mu_);
     const VmEntry* vm = ledger_.FindVm(id);
     if (vm == nullptr) return NotFound("vm '" + id + "' not found");
-    if (p.operator_admin() || vm->record.tenant_id == p.tenant_id) {
+    if (p.Sees(vm->record.tenant_id)) {
       visible = true;
       r = {200, VmJson(*vm)};
       live = IsLocal(vm->record.host) && vm->record.state != "creating";
@@ -882,7 +882,7 @@ ApiResponse ControlPlane::DeleteVm(const Principal& p, const std::string& id) {
       std::shared_lock<std::shared_mutex> lock(ledger_mu_);
       const VmEntry* vm = ledger_.FindVm(id);
       local = vm != nullptr && IsLocal(vm->record.host) && p.can_write() &&
-              (p.operator_admin() || vm->record.tenant_id == p.tenant_id);
+              p.Sees(vm->record.tenant_id);
     }
     // The domain goes first: an allocation is never freed while its guest still runs.
     if (local) {
@@ -899,7 +899,7 @@ ApiResponse ControlPlane::DeleteVm(const Principal& p, const std::string& id) {
     OpResult r;
     r.audit = Audit(p, "vm.delete", "vm/" + id);
     const VmEntry* vm = ledger_.FindVm(id);
-    if (vm == nullptr || !(p.operator_admin() || vm->record.tenant_id == p.tenant_id)) {
+    if (vm == nullptr || !p.Sees(vm->record.tenant_id)) {
       r.response = NotFound("vm '" + id + "' not found");
       return r;
     }
@@ -928,7 +928,7 @@ ApiResponse ControlPlane::ResizeVm(const Principal& p, const std::string& id,
     OpResult r;
     r.audit = Audit(p, "vm.resize", "vm/" + id);
     const VmEntry* vm = ledger_.FindVm(id);
-    if (vm == nullptr || !(p.operator_admin() || vm->record.tenant_id == p.tenant_id)) {
+    if (vm == nullptr || !p.Sees(vm->record.tenant_id)) {
       r.response = NotFound("vm '" + id + "' not found");
       return r;
     }
@@ -1018,7 +1018,7 @@ ApiResponse ControlPlane::ListAudit(const Principal& p, int64_t after_seq, int64
     if (page->empty()) break;
     for (const store::AuditRecord& a : *page) {
       next = a.seq;
-      if (!p.operator_admin() && a.tenant_id != p.tenant_id) continue;
+      if (!p.Sees(a.tenant_id)) continue;
       list.push_back({{"seq", a.seq},
                       {"time_unix_ms", a.time_unix_ms},
                       {"tenant_id", a.tenant_id},

@@ -66,22 +66,18 @@ std::string ApiMetrics::Render(const ControlPlaneStats& s) const {
   gauge("devshare_tenants", "Tenants.", s.tenants);
   gauge("devshare_hosts", "Registered hosts.", s.hosts);
   gauge("devshare_vms", "Allocated VMs.", s.vms);
-  out += "# HELP devshare_resource_used Allocated amount per resource.\n";
-  out += "# TYPE devshare_resource_used gauge\n";
-  add("devshare_resource_used{resource=\"cpu_milli\"} %lld\n",
-      static_cast<long long>(s.cpu_used_milli));
-  add("devshare_resource_used{resource=\"memory_mib\"} %lld\n",
-      static_cast<long long>(s.memory_used_mib));
-  add("devshare_resource_used{resource=\"gpu_milli\"} %lld\n",
-      static_cast<long long>(s.gpu_used_milli));
-  out += "# HELP devshare_resource_capacity Allocatable amount per resource.\n";
-  out += "# TYPE devshare_resource_capacity gauge\n";
-  add("devshare_resource_capacity{resource=\"cpu_milli\"} %lld\n",
-      static_cast<long long>(s.cpu_capacity_milli));
-  add("devshare_resource_capacity{resource=\"memory_mib\"} %lld\n",
-      static_cast<long long>(s.memory_capacity_mib));
-  add("devshare_resource_capacity{resource=\"gpu_milli\"} %lld\n",
-      static_cast<long long>(s.gpu_capacity_milli));
+  // One gauge family with a sample per resource.
+  auto per_resource = [&](const char* name, const char* help, int64_t cpu_milli, int64_t memory_mib,
+                          int64_t gpu_milli) {
+    add("# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+    add("%s{resource=\"cpu_milli\"} %lld\n", name, static_cast<long long>(cpu_milli));
+    add("%s{resource=\"memory_mib\"} %lld\n", name, static_cast<long long>(memory_mib));
+    add("%s{resource=\"gpu_milli\"} %lld\n", name, static_cast<long long>(gpu_milli));
+  };
+  per_resource("devshare_resource_used", "Allocated amount per resource.", s.cpu_used_milli,
+               s.memory_used_mib, s.gpu_used_milli);
+  per_resource("devshare_resource_capacity", "Allocatable amount per resource.",
+               s.cpu_capacity_milli, s.memory_capacity_mib, s.gpu_capacity_milli);
   return out;
 }
 
