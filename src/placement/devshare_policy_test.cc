@@ -34,6 +34,12 @@ std::unique_ptr<Framework> BuildDevshare(
   return std::move(*fw);
 }
 
+// A workload of one shape: `cpu_milli` and one GPU share of `gpu_milli` (p = 1).
+std::shared_ptr<const TypicalPods> OneShape(int64_t cpu_milli, int gpu_milli) {
+  return std::make_shared<const TypicalPods>(
+      std::vector<WeightedShape>{testutil::Weighted(cpu_milli, gpu_milli, 1, 1.0)});
+}
+
 ClusterState Cluster(const std::vector<std::pair<int64_t, int>>& hosts) {
   ClusterState c;
   for (size_t i = 0; i < hosts.size(); ++i) {
@@ -71,12 +77,7 @@ TEST(DevsharePolicyTest, LearnsTheWorkloadOnlineWithoutAPrior) {
 // With the typical shape (1000m, 810m), an 810-milli request goes to the GPU it fits tightest
 // (900 free -> 90 left) rather than the empty one (1000 -> 190), on the same host.
 TEST(DevsharePolicyTest, SharedRequestTakesTheTightestUsefulGpu) {
-  WeightedShape w;
-  w.shape.cpu_milli = 1000;
-  w.shape.gpu_milli = 810;
-  w.shape.num_gpu = 1;
-  w.p = 1.0;
-  auto fw = BuildDevshare(std::make_shared<const TypicalPods>(std::vector<WeightedShape>{w}));
+  auto fw = BuildDevshare(OneShape(1000, 810));
   ClusterState c = Cluster({{64000, 2}});
   Allocation used;
   used.request_id = "old";
@@ -93,12 +94,7 @@ TEST(DevsharePolicyTest, SharedRequestTakesTheTightestUsefulGpu) {
 // Here the second cluster swaps the two hosts of the first while both are still at generation 0,
 // so a cache keyed only by (host index, generation) would answer with the other host's score.
 TEST(DevsharePolicyTest, CachesNeverLeakIntoAnotherCluster) {
-  WeightedShape gpu_pod;
-  gpu_pod.shape.cpu_milli = 16000;
-  gpu_pod.shape.gpu_milli = 1000;
-  gpu_pod.shape.num_gpu = 1;
-  gpu_pod.p = 1.0;
-  auto prior = std::make_shared<const TypicalPods>(std::vector<WeightedShape>{gpu_pod});
+  auto prior = OneShape(16000, 1000);
   for (const std::string& policy : {"devshare", "fgd"}) {
     SCOPED_TRACE(policy);
     PluginRegistry registry;
@@ -124,12 +120,7 @@ TEST(DevsharePolicyTest, CachesNeverLeakIntoAnotherCluster) {
 // Without history devshare has not seen the big class yet and takes host 0; with a history in
 // which 5 % of the requests are that class, it keeps host 0's place and uses host 1.
 TEST(DevsharePolicyTest, HistoryProtectsThePlacesOfRareBigRequestsFromTheStart) {
-  WeightedShape w;
-  w.shape.cpu_milli = 15700;
-  w.shape.gpu_milli = 1000;
-  w.shape.num_gpu = 1;
-  w.p = 1.0;
-  auto prior = std::make_shared<const TypicalPods>(std::vector<WeightedShape>{w});
+  auto prior = OneShape(15700, 1000);
   auto history = std::make_shared<std::vector<VmRequest>>();
   for (int i = 0; i < 95; ++i) history->push_back(Req("h" + std::to_string(i), 15700, 1, 1000));
   for (int i = 0; i < 5; ++i) history->push_back(Req("big" + std::to_string(i), 120000, 8, 1000));
@@ -147,12 +138,7 @@ TEST(DevsharePolicyTest, HistoryProtectsThePlacesOfRareBigRequestsFromTheStart) 
 // GPUs for the workload's shape (a change of 20,000+ milli, beyond what the compact int16 cache
 // holds at 2x); it must go to host 1, where it strands nothing.
 TEST(DevsharePolicyTest, BigHostsKeepExactStrandingChanges) {
-  WeightedShape w;
-  w.shape.cpu_milli = 8000;
-  w.shape.gpu_milli = 1000;
-  w.shape.num_gpu = 1;
-  w.p = 1.0;
-  auto fw = BuildDevshare(std::make_shared<const TypicalPods>(std::vector<WeightedShape>{w}));
+  auto fw = BuildDevshare(OneShape(8000, 1000));
   ClusterState c = Cluster({{16000, 40}, {512000, 40}});
   auto r = fw->Schedule(Req("cpu-only", 12000), c);
   ASSERT_TRUE(r.ok() && r->placed());
@@ -164,12 +150,7 @@ TEST(DevsharePolicyTest, BigHostsKeepExactStrandingChanges) {
 // a budget of 16 entries (8 keys): every decision equals the one of an instance that never
 // evicts, while pods come and go.
 TEST(DevsharePolicyTest, CacheEvictionNeverChangesADecision) {
-  WeightedShape w;
-  w.shape.cpu_milli = 4000;
-  w.shape.gpu_milli = 500;
-  w.shape.num_gpu = 1;
-  w.p = 1.0;
-  auto prior = std::make_shared<const TypicalPods>(std::vector<WeightedShape>{w});
+  auto prior = OneShape(4000, 500);
   auto small = BuildDevshare(prior, 16);
   auto large = BuildDevshare(prior);
   ClusterState a = Cluster({{32000, 2}, {64000, 4}, {96000, 8}, {16000, 1}});

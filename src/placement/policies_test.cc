@@ -40,14 +40,7 @@ VmRequest Req(int64_t cpu_milli, int count = 0, int milli = 0) {
   return testutil::Request(cpu_milli, count, milli);
 }
 
-WeightedShape Weighted(int64_t cpu, int milli, int num, double p) {
-  WeightedShape w;
-  w.shape.cpu_milli = cpu;
-  w.shape.gpu_milli = milli;
-  w.shape.num_gpu = num;
-  w.p = p;
-  return w;
-}
+using testutil::Weighted;
 
 std::unique_ptr<Framework> Build(const std::string& policy, PluginArgs args = {}) {
   PluginRegistry registry;
