@@ -21,6 +21,26 @@ constexpr ClientId kC1 = 17;
 constexpr ClientId kC2 = 98;
 
 // Pulls n requests at `now`; every one must be ready in `phase`. Returns requests per client.
+// Enqueues requests 0..n-1 of kC1 and of kC2, alternating, at `at` (cost 1, delta = rho = 1).
+void EnqueueBoth(MClockQueue& q, int n, TimePoint at) {
+  for (int i = 0; i < n; ++i) {
+    ASSERT_TRUE(q.Enqueue(kC1, i, 1, at, {1, 1}).ok());
+    ASSERT_TRUE(q.Enqueue(kC2, i, 1, at, {1, 1}).ok());
+  }
+}
+
+// Dequeues `pulls` ready requests at `now` and counts, per client, the first `counted` of them.
+std::map<ClientId, int> CountFirstPulls(MClockQueue& q, int pulls, int counted, TimePoint now) {
+  std::map<ClientId, int> count;
+  for (int i = 0; i < pulls; ++i) {
+    PullResult pr = q.Dequeue(now);
+    EXPECT_TRUE(pr.is_ready()) << "pull " << i;
+    if (!pr.is_ready()) break;
+    if (i < counted) ++count[pr.request().client];
+  }
+  return count;
+}
+
 std::map<ClientId, int> PullN(MClockQueue& q, int n, TimePoint now, Phase phase) {
   std::map<ClientId, int> count;
   for (int i = 0; i < n; ++i) {
@@ -268,25 +288,14 @@ TEST(DmclockReference, ReservationTiming) {
 TEST(DmclockReference, UpdateClientInfo) {
   QosMap qos{{kC1, {0, 100, 0}}, {kC2, {0, 200, 0}}};
   auto q = MakeQueue(qos, {});
-  for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(q->Enqueue(kC1, i, 1, At(100), {1, 1}).ok());
-    ASSERT_TRUE(q->Enqueue(kC2, i, 1, At(100), {1, 1}).ok());
-  }
-  std::map<ClientId, int> before;
-  for (int i = 0; i < 10; ++i) {
-    PullResult pr = q->Dequeue(At(100));
-    ASSERT_TRUE(pr.is_ready());
-    if (i < 6) ++before[pr.request().client];
-  }
+  ASSERT_NO_FATAL_FAILURE(EnqueueBoth(*q, 5, At(100)));
+  std::map<ClientId, int> before = CountFirstPulls(*q, 10, 6, At(100));
   EXPECT_EQ(2, before[kC1]);
   EXPECT_EQ(4, before[kC2]);
 
   qos[kC1] = {0, 200, 0};
   ASSERT_TRUE(q->UpdateClientQos(kC1).ok());
-  for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(q->Enqueue(kC1, i, 1, At(101), {1, 1}).ok());
-    ASSERT_TRUE(q->Enqueue(kC2, i, 1, At(101), {1, 1}).ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(EnqueueBoth(*q, 5, At(101)));
   auto after = PullN(*q, 6, At(101), Phase::kPriority);
   EXPECT_EQ(3, after[kC1]);
   EXPECT_EQ(3, after[kC2]);
@@ -298,25 +307,14 @@ TEST(DmclockReference, DynamicClientInfo) {
   opt.delayed_tags = true;
   opt.dynamic_qos = true;
   auto q = MakeQueue(qos, opt);
-  for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(q->Enqueue(kC1, i, 1, At(100), {1, 1}).ok());
-    ASSERT_TRUE(q->Enqueue(kC2, i, 1, At(100), {1, 1}).ok());
-  }
-  std::map<ClientId, int> before;
-  for (int i = 0; i < 10; ++i) {
-    PullResult pr = q->Dequeue(At(100));
-    ASSERT_TRUE(pr.is_ready());
-    if (i < 6) ++before[pr.request().client];
-  }
+  ASSERT_NO_FATAL_FAILURE(EnqueueBoth(*q, 5, At(100)));
+  std::map<ClientId, int> before = CountFirstPulls(*q, 10, 6, At(100));
   EXPECT_EQ(2, before[kC1]);
   EXPECT_EQ(4, before[kC2]);
 
   qos[kC1] = {0, 150, 0};  // no UpdateClientQos: the callback is asked on every tag
   qos[kC2] = {0, 50, 0};
-  for (int i = 0; i < 6; ++i) {
-    ASSERT_TRUE(q->Enqueue(kC1, i, 1, At(101), {1, 1}).ok());
-    ASSERT_TRUE(q->Enqueue(kC2, i, 1, At(101), {1, 1}).ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(EnqueueBoth(*q, 6, At(101)));
   auto after = PullN(*q, 8, At(101), Phase::kPriority);
   EXPECT_EQ(6, after[kC1]);
   EXPECT_EQ(2, after[kC2]);
