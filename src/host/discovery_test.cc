@@ -15,11 +15,7 @@
 namespace devshare::host {
 namespace {
 
-DiscoveredHost Gpu8() {
-  Result<DiscoveredHost> h = testutil::DiscoverFixture("gpu8");
-  EXPECT_TRUE(h.ok()) << h.status().ToString();
-  return h.ok() ? *h : DiscoveredHost{};
-}
+DiscoveredHost Gpu8() { return testutil::DiscoverFixtureOrFail("gpu8"); }
 
 bool HasWarning(const DiscoveredHost& h, const std::string& needle) {
   return std::any_of(h.warnings.begin(), h.warnings.end(),

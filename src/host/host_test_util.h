@@ -4,6 +4,8 @@
 #ifndef DEVSHARE_SRC_HOST_HOST_TEST_UTIL_H_
 #define DEVSHARE_SRC_HOST_HOST_TEST_UTIL_H_
 
+#include <gtest/gtest.h>
+
 #include <string>
 
 #include "devshare/host/discovery.h"
@@ -19,6 +21,13 @@ inline const std::string kSysfsFixtures = DEVSHARE_SYSFS_FIXTURES;
 inline Result<DiscoveredHost> DiscoverFixture(const std::string& name) {
   const std::string root = kSysfsFixtures + "/" + name;
   return DiscoverHost(root + "/sys", root + "/proc", root + "/dev");
+}
+
+// DiscoverFixture(name); a test failure and an empty host when discovery fails.
+inline DiscoveredHost DiscoverFixtureOrFail(const std::string& name) {
+  Result<DiscoveredHost> h = DiscoverFixture(name);
+  EXPECT_TRUE(h.ok()) << h.status().ToString();
+  return h.ok() ? *h : DiscoveredHost{};
 }
 
 // The fixture as a registered host: discovery -> inventory JSON -> host spec -> device attributes.

@@ -8,11 +8,7 @@
 namespace devshare::host {
 namespace {
 
-DiscoveredHost Gpu8() {
-  Result<DiscoveredHost> h = testutil::DiscoverFixture("gpu8");
-  EXPECT_TRUE(h.ok()) << h.status().ToString();
-  return h.ok() ? *h : DiscoveredHost{};
-}
+DiscoveredHost Gpu8() { return testutil::DiscoverFixtureOrFail("gpu8"); }
 
 TEST(InventoryJsonTest, Gpu8ServerParsesAsAHostSpec) {
   DiscoveredHost d = Gpu8();
