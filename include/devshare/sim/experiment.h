@@ -60,7 +60,7 @@ struct RunResult {
   double unallocated_gpu_pct_at_100 = 0;
   double frag_gpu_pct_at_100 = 0;
   // FreeMilliByHole just before the first arrival that takes arrived demand past 100 % of
-  // capacity, in % of capacity (kHoleBins values).
+  // capacity (after the pods of ArrivedAt100, bound.h), in % of capacity (kHoleBins values).
   std::vector<double> free_by_hole_pct_at_100;
   double decision_us_p50 = 0;
   double decision_us_p99 = 0;
