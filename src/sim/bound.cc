@@ -315,6 +315,17 @@ Result<BoundResult> SolveBound(const std::vector<NodeRecord>& nodes,
   if (shapes.empty()) return result;
 
   const bool config = options.method == BoundOptions::Method::kConfiguration;
+  // place_every_share_pod: each placed share pod earns this many GPUs of objective, more than
+  // any trade against whole-GPU pods can win (a share pod displaces at most one node's GPUs
+  // through its CPU and memory), so the LP is lexicographic: share pods first, then GPU milli.
+  double share_bonus = 0;
+  double share_pods = 0;
+  if (options.place_every_share_pod) {
+    int max_gpus = 0;
+    for (const NodeType& t : types) max_gpus = std::max(max_gpus, t.gpus);
+    share_bonus = max_gpus + 1.0;
+    for (const Shape& s : shapes) share_pods += s.share() ? s.count : 0;
+  }
   Model model;
   // (D) demand rows.
   std::vector<int> row_demand(shapes.size());
@@ -384,7 +395,7 @@ Result<BoundResult> SolveBound(const std::vector<NodeRecord>& nodes,
       const Shape& sh = shapes[s];
       Column c;
       c.shape = s;
-      c.obj = static_cast<double>(sh.num_gpu) * sh.milli / kMilli;
+      c.obj = static_cast<double>(sh.num_gpu) * sh.milli / kMilli + (sh.share() ? share_bonus : 0);
       // (U) pods of this shape alone on one node: floor(node amount / pod amount) per resource.
       int64_t per_node = sh.share() ? int64_t{nt.gpus} * (kMilli / sh.milli) : nt.gpus / sh.num_gpu;
       if (sh.cpu_milli > 0) per_node = std::min(per_node, nt.cpu_milli / sh.cpu_milli);
@@ -448,7 +459,7 @@ Result<BoundResult> SolveBound(const std::vector<NodeRecord>& nodes,
     std::string status_name;
     if (Status s = Solve(lp, &status_name); !s.ok()) return s;
     result.pricing_rounds = round;
-    result.lp_primal_milli = glp_get_obj_val(lp) * kMilli;
+    result.lp_primal_milli = glp_get_obj_val(lp) * kMilli;  // minus the bonus, below
     for (size_t i = 0; i < pi.size(); ++i) {
       pi[i] = std::max(0.0, glp_get_row_dual(lp, static_cast<int>(i) + 1));
     }
@@ -476,6 +487,23 @@ Result<BoundResult> SolveBound(const std::vector<NodeRecord>& nodes,
     PushCols(lp, model, before);
   }
 
+  // Primal composition: each shape's demand minus what its x columns place.
+  std::vector<double> placed(shapes.size(), 0.0);
+  for (size_t j = 0; j < num_x_cols; ++j) {
+    placed[model.cols[j].shape] += glp_get_col_prim(lp, static_cast<int>(j) + 1);
+  }
+  double share_placed = 0;
+  for (size_t s = 0; s < shapes.size(); ++s) {
+    if (shapes[s].share()) share_placed += placed[s];
+    const double left = shapes[s].count - placed[s];
+    if (left > 1e-6) {
+      result.unplaced_milli_by_gpu_milli[shapes[s].milli] +=
+          left * shapes[s].num_gpu * shapes[s].milli;
+      if (shapes[s].share()) result.share_pods_left_out += left;
+    }
+  }
+  result.lp_primal_milli -= share_bonus * share_placed * kMilli;
+
   // Dual certificate (weak duality): raise (G) duals by the best pattern reduced cost, then the
   // demand dual of each shape by its worst x reduced cost; every column is then dual feasible,
   // so sum_i rhs_i * pi_i bounds the full LP (all patterns) whatever the solver's tolerances.
@@ -501,7 +529,16 @@ Result<BoundResult> SolveBound(const std::vector<NodeRecord>& nodes,
   }
   for (size_t i = 0; i < pi.size(); ++i) dual_obj += model.rhs[i] * pi[i];
 
-  result.max_gpu_milli = std::min({dual_obj * kMilli, trivial_demand, trivial_capacity});
+  // With the bonus, every placement placing all share pods has objective = milli + bonus x
+  // share_pods, so dual_obj - bonus x share_pods bounds its milli. If the optimum cannot place
+  // them all, no placement does; the figure is then for the most share pods that fit, taken
+  // from the primal solution (exact once column generation converged).
+  double certified = dual_obj - share_bonus * share_pods;
+  if (options.place_every_share_pod && result.share_pods_left_out > 1e-6) {
+    certified = result.lp_primal_milli / kMilli;
+    result.solver_status = "not every share pod fits; figure for the most that do (primal)";
+  }
+  result.max_gpu_milli = std::min({certified * kMilli, trivial_demand, trivial_capacity});
   result.lp_rows = glp_get_num_rows(lp);
   result.lp_cols = glp_get_num_cols(lp);
   result.patterns = 0;

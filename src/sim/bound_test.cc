@@ -176,6 +176,44 @@ TEST(BoundKnownOptimaTest, EmptyInputsBoundAtZero) {
   EXPECT_EQ(r.capacity_milli, 2000);
 }
 
+// The plain LP may turn a share pod away to give its GPU to a whole-GPU pod; it says which.
+TEST(BoundSharePlacedTest, PlainOptimumLeavesTheSharePodOut) {
+  const BoundResult r =
+      MustBound({Node(64000, 65536, 1, "T4")}, {Pod(1, 810), Pod(1, 1000)}, Method::kConfiguration);
+  EXPECT_NEAR(r.max_gpu_milli, 1000, 1e-6);
+  ASSERT_EQ(r.unplaced_milli_by_gpu_milli.size(), 1u);
+  EXPECT_NEAR(r.unplaced_milli_by_gpu_milli.at(810), 810, 1e-6);
+  EXPECT_NEAR(r.share_pods_left_out, 1, 1e-6);
+}
+
+TEST(BoundSharePlacedTest, PlacingEverySharePodFirstCostsTheWholeGpuPods) {
+  BoundOptions o;
+  o.place_every_share_pod = true;
+  // Two GPUs: plain optimum 1000 + (810 + 160) and an 810 left out; with every share pod
+  // placed, 810 + 160 and 810, and the whole-GPU pod has no GPU.
+  const std::vector<NodeRecord> nodes = {Node(64000, 65536, 2, "T4")};
+  const std::vector<VmRequest> pods = {Pod(1, 810), Pod(1, 810), Pod(1, 160), Pod(1, 1000)};
+  EXPECT_NEAR(MustBound(nodes, pods, Method::kConfiguration).max_gpu_milli, 1970, 1e-6);
+  Result<BoundResult> r = ComputeAllocationBound(nodes, pods, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_NEAR(r->max_gpu_milli, 1780, 1e-6);
+  EXPECT_NEAR(r->share_pods_left_out, 0, 1e-6);
+  EXPECT_NEAR(r->unplaced_milli_by_gpu_milli.at(1000), 1000, 1e-6);
+  EXPECT_EQ(r->solver_status, "optimal");
+}
+
+TEST(BoundSharePlacedTest, WhenNotEverySharePodFitsTheMostThatFitArePlaced) {
+  BoundOptions o;
+  o.place_every_share_pod = true;
+  // One GPU, two 810s: one fits; the figure is for that one, and the status says so.
+  Result<BoundResult> r = ComputeAllocationBound({Node(64000, 65536, 1, "T4")},
+                                                 {Pod(1, 810), Pod(1, 810), Pod(1, 1000)}, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_NEAR(r->max_gpu_milli, 810, 1e-6);
+  EXPECT_NEAR(r->share_pods_left_out, 1, 1e-6);
+  EXPECT_NE(r->solver_status.find("not every share pod fits"), std::string::npos);
+}
+
 TEST(BoundValidationTest, RejectsInvalidInputsWithoutAborting) {
   const std::vector<NodeRecord> good = {Node(64000, 1024, 2, "T4")};
   std::vector<NodeRecord> bad_node = {Node(-1, 1024, 2, "T4")};
@@ -276,9 +314,11 @@ RandomInstance MakeRandomInstance(uint64_t seed) {
   return inst;
 }
 
-// GPU milli the engine allocates when `policy` places `arrived` in order.
+// GPU milli the engine allocates when `policy` places `arrived` in order; the pods it placed go
+// to *placed when given.
 int64_t EngineAllocates(const std::vector<NodeRecord>& nodes, const std::vector<VmRequest>& arrived,
-                        const std::string& policy, uint64_t seed) {
+                        const std::string& policy, uint64_t seed,
+                        std::vector<VmRequest>* placed = nullptr) {
   placement::PluginRegistry registry;
   placement::RegisterBuiltinPlacementPlugins(registry);
   placement::FrameworkConfig config;
@@ -295,6 +335,7 @@ int64_t EngineAllocates(const std::vector<NodeRecord>& nodes, const std::vector<
   for (const VmRequest& p : arrived) {
     Result<placement::PlacementOutcome> out = (*fw)->Schedule(p, cluster);
     EXPECT_TRUE(out.ok()) << out.status().ToString();
+    if (placed != nullptr && out.ok() && out->placed()) placed->push_back(p);
   }
   return cluster.GpuUsedMilli();
 }
@@ -317,6 +358,29 @@ TEST(BoundRandomClusterTest, BoundsEveryPolicyPlacement) {
     for (const std::string policy : {"best_fit", "fgd", "first_fit", "random"}) {
       const int64_t used = EngineAllocates(inst.nodes, arrived, policy, seed);
       EXPECT_LE(static_cast<double>(used), cfg.max_gpu_milli + 1e-6) << policy;
+    }
+  }
+}
+
+// Over the pods a policy placed, that placement places every share pod, so the share-placed
+// bound must not fall below what the policy allocated; and it never exceeds the plain bound.
+TEST(BoundRandomClusterTest, SharePlacedBoundBoundsPlacementsOfEverySharePod) {
+  BoundOptions share_placed;
+  share_placed.place_every_share_pod = true;
+  for (uint64_t seed = 1; seed <= 12; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    const RandomInstance inst = MakeRandomInstance(seed);
+    const std::vector<VmRequest> arrived = ArrivedAt100(inst.sequence, inst.capacity);
+    for (const std::string policy : {"best_fit", "fgd", "first_fit"}) {
+      std::vector<VmRequest> placed;
+      const int64_t used = EngineAllocates(inst.nodes, arrived, policy, seed, &placed);
+      Result<BoundResult> r = ComputeAllocationBound(inst.nodes, placed, share_placed);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      EXPECT_NEAR(r->share_pods_left_out, 0, 1e-6) << policy;
+      EXPECT_LE(static_cast<double>(used), r->max_gpu_milli + 1e-6) << policy;
+      EXPECT_LE(r->max_gpu_milli,
+                MustBound(inst.nodes, placed, Method::kConfiguration).max_gpu_milli + 1e-6)
+          << policy;
     }
   }
 }

@@ -95,9 +95,13 @@ Result<RunResult> RunOne(const std::vector<Host>& hosts, const std::vector<VmReq
   int64_t arrived = 0;
   int64_t used = 0;
   const double cap = static_cast<double>(capacity);
+  std::vector<int64_t> refused_milli(kRefusedBins, 0);
   auto snapshot_holes = [&] {
     for (int64_t milli : FreeMilliByHole(cluster)) {
       run.free_by_hole_pct_at_100.push_back(100.0 * static_cast<double>(milli) / cap);
+    }
+    for (int64_t milli : refused_milli) {
+      run.refused_by_size_pct_at_100.push_back(100.0 * static_cast<double>(milli) / cap);
     }
   };
   for (const VmRequest& p : arr.pods) {
@@ -120,6 +124,7 @@ Result<RunResult> RunOne(const std::vector<Host>& hosts, const std::vector<VmReq
       node_frag[i] = f;
     } else {
       ++run.pods_failed;
+      if (const int b = RefusedBin(p); b >= 0) refused_milli[b] += p.gpu.TotalMilli();
     }
     if (bin >= 0 && bin < kCurveBins) {
       alloc_sum[bin] += 100.0 * static_cast<double>(used) / cap;
@@ -153,6 +158,19 @@ Result<RunResult> RunOne(const std::vector<Host>& hosts, const std::vector<VmReq
 std::string HoleBinLabel(int bin) {
   if (bin == kHoleBins - 1) return "idle";
   return std::to_string(kHoleBinEdges[bin]) + "-" + std::to_string(kHoleBinEdges[bin + 1] - 1);
+}
+
+std::string RefusedBinLabel(int bin) {
+  if (bin == kRefusedBins - 1) return "whole GPUs";
+  return "share " + std::to_string(kRefusedBinEdges[bin]) + "-" +
+         std::to_string(kRefusedBinEdges[bin + 1] - 1);
+}
+
+int RefusedBin(const VmRequest& request) {
+  if (request.gpu.count <= 0 || request.gpu.milli <= 0) return -1;
+  int b = 0;
+  while (b + 1 < kRefusedBins && request.gpu.milli >= kRefusedBinEdges[b + 1]) ++b;
+  return b;
 }
 
 std::vector<int64_t> FreeMilliByHole(const ClusterState& cluster) {
@@ -259,11 +277,15 @@ std::vector<PolicySummary> SummarizeRuns(const ExperimentResult& r,
     std::vector<double> un;
     double frag = 0, p50 = 0, p99 = 0, wall = 0;
     s.free_by_hole_pct_mean.assign(kHoleBins, 0.0);
+    s.refused_by_size_pct_mean.assign(kRefusedBins, 0.0);
     for (const RunResult& run : r.runs) {
       if (run.policy != p) continue;
       un.push_back(run.unallocated_gpu_pct_at_100);
       for (size_t b = 0; b < run.free_by_hole_pct_at_100.size() && b < kHoleBins; ++b) {
         s.free_by_hole_pct_mean[b] += run.free_by_hole_pct_at_100[b];
+      }
+      for (size_t b = 0; b < run.refused_by_size_pct_at_100.size() && b < kRefusedBins; ++b) {
+        s.refused_by_size_pct_mean[b] += run.refused_by_size_pct_at_100[b];
       }
       frag += run.frag_gpu_pct_at_100;
       p50 += run.decision_us_p50;
@@ -280,6 +302,7 @@ std::vector<PolicySummary> SummarizeRuns(const ExperimentResult& r,
     s.unalloc_sd = s.seeds > 1 ? std::sqrt(var / (n - 1)) : 0;
     s.frag_mean = frag / n;
     for (double& v : s.free_by_hole_pct_mean) v /= n;
+    for (double& v : s.refused_by_size_pct_mean) v /= n;
     s.decision_us_p50_mean = p50 / n;
     s.decision_us_p99_mean = p99 / n;
     s.wall_s_mean = wall / n;

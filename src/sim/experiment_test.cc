@@ -150,6 +150,46 @@ TEST_F(ExperimentTest, HoleBreakdownAddsUpToTheUnallocatedCapacity) {
   }
 }
 
+// At 100 % arrived demand the refused demand and the free capacity are the same amount (what
+// arrived but is not placed), up to the bin-100 averaging and the demand short of 100 %.
+TEST_F(ExperimentTest, RefusedDemandAddsUpToTheUnallocatedCapacity) {
+  auto r = Run({"first_fit", "devshare"}, {1, 2});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const double gpus = Summarize(workload_.nodes).gpu_milli / 1000.0;
+  for (const RunResult& run : r->runs) {
+    SCOPED_TRACE(run.policy + " seed " + std::to_string(run.seed));
+    ASSERT_EQ(run.refused_by_size_pct_at_100.size(), static_cast<size_t>(kRefusedBins));
+    double refused = 0, free = 0;
+    for (double v : run.refused_by_size_pct_at_100) {
+      EXPECT_GE(v, 0.0);
+      refused += v;
+    }
+    for (double v : run.free_by_hole_pct_at_100) free += v;
+    EXPECT_GT(refused, 0.0);
+    EXPECT_NEAR(refused, free, 100.0 * 8.0 / gpus);  // one pod of at most 8 GPUs short of 100 %
+  }
+  for (const PolicySummary& s : SummarizeRuns(*r, {"first_fit", "devshare"})) {
+    ASSERT_EQ(s.refused_by_size_pct_mean.size(), static_cast<size_t>(kRefusedBins));
+  }
+}
+
+TEST(RefusedBinsTest, BinsByWhatThePodAsksOfEachGpu) {
+  VmRequest r;
+  EXPECT_EQ(RefusedBin(r), -1);  // CPU-only
+  r.gpu.count = 1;
+  const std::pair<int, int> cases[] = {{1, 0},   {499, 0}, {500, 1}, {799, 1},
+                                       {800, 2}, {999, 2}, {1000, 3}};
+  for (const auto& [milli, bin] : cases) {
+    r.gpu.milli = milli;
+    EXPECT_EQ(RefusedBin(r), bin) << milli;
+  }
+  r.gpu.count = 8;
+  r.gpu.milli = 1000;
+  EXPECT_EQ(RefusedBin(r), kRefusedBins - 1);
+  EXPECT_EQ(RefusedBinLabel(0), "share 1-499");
+  EXPECT_EQ(RefusedBinLabel(kRefusedBins - 1), "whole GPUs");
+}
+
 TEST(HoleBinsTest, FreeMilliIsSummedByEachGpusFreeAmount) {
   ClusterState cluster;
   cluster.hosts.push_back(Host::MakeGpuHost("a", 64000, 262144, 4, "V100"));

@@ -38,6 +38,9 @@ std::string ExperimentJson(const ExperimentResult& r, const std::vector<std::str
   w.Key("hole_bins").BeginArray();  // labels of the free_by_hole_pct_at_100 values
   for (int b = 0; b < kHoleBins; ++b) w.String(HoleBinLabel(b));
   w.EndArray();
+  w.Key("refused_bins").BeginArray();  // labels of the refused_by_size_pct_at_100 values
+  for (int b = 0; b < kRefusedBins; ++b) w.String(RefusedBinLabel(b));
+  w.EndArray();
   w.Key("runs").BeginArray();
   for (const RunResult& run : r.runs) {
     w.BeginObject();
@@ -51,6 +54,7 @@ std::string ExperimentJson(const ExperimentResult& r, const std::vector<std::str
     w.Key("unallocated_gpu_pct_at_100").Double(run.unallocated_gpu_pct_at_100);
     w.Key("frag_gpu_pct_at_100").Double(run.frag_gpu_pct_at_100);
     w.Key("free_by_hole_pct_at_100").DoubleArray(run.free_by_hole_pct_at_100, 3);
+    w.Key("refused_by_size_pct_at_100").DoubleArray(run.refused_by_size_pct_at_100, 3);
     w.Key("decision_us_p50").Double(run.decision_us_p50, 2);
     w.Key("decision_us_p99").Double(run.decision_us_p99, 2);
     w.Key("wall_s").Double(run.wall_s, 3);
@@ -72,6 +76,9 @@ std::string ExperimentJson(const ExperimentResult& r, const std::vector<std::str
     w.EndObject();
     w.Key("free_by_hole_pct_at_100").BeginObject();
     w.Key("mean").DoubleArray(s.free_by_hole_pct_mean, 3);
+    w.EndObject();
+    w.Key("refused_by_size_pct_at_100").BeginObject();
+    w.Key("mean").DoubleArray(s.refused_by_size_pct_mean, 3);
     w.EndObject();
     w.Key("decision_us_p50_mean").Double(s.decision_us_p50_mean, 2);
     w.Key("decision_us_p99_mean").Double(s.decision_us_p99_mean, 2);
@@ -122,6 +129,28 @@ std::string HoleTable(const ExperimentResult& r, const std::vector<std::string>&
     double total = 0;
     for (double v : s.free_by_hole_pct_mean) {
       std::snprintf(line, sizeof(line), " %9.2f", v);
+      out += line;
+      total += v;
+    }
+    std::snprintf(line, sizeof(line), " %9.2f\n", total);
+    out += line;
+  }
+  out +=
+      "\nGPU demand refused before 100 % arrival by what the pod asks of each GPU (% of "
+      "capacity, mean over seeds):\n";
+  std::snprintf(line, sizeof(line), "%-16s", "policy");
+  out += line;
+  for (int b = 0; b < kRefusedBins; ++b) {
+    std::snprintf(line, sizeof(line), " %13s", RefusedBinLabel(b).c_str());
+    out += line;
+  }
+  out += "     total\n";
+  for (const PolicySummary& s : SummarizeRuns(r, policies)) {
+    std::snprintf(line, sizeof(line), "%-16s", s.policy.c_str());
+    out += line;
+    double total = 0;
+    for (double v : s.refused_by_size_pct_mean) {
+      std::snprintf(line, sizeof(line), " %13.2f", v);
       out += line;
       total += v;
     }

@@ -113,6 +113,8 @@ doc = json.load(sys.stdin)
 policies = {r["policy"] for r in doc["runs"]}
 holes_ok = len(doc["hole_bins"]) == 5 and all(
     len(r["free_by_hole_pct_at_100"]) == 5 for r in doc["runs"])
+holes_ok = holes_ok and len(doc["refused_bins"]) == 4 and all(
+    len(r["refused_by_size_pct_at_100"]) == 4 for r in doc["runs"])
 sys.exit(0 if policies == {"first_fit", "fgd"} and holes_ok else 1)
 ' < "$tmp/stdout" 2> "$tmp/json_error" ||
     problems+=("stdout is not JSON with runs of first_fit and fgd: $(tail -n 1 "$tmp/json_error")")
@@ -129,7 +131,24 @@ grep -qE '^policy +1-99 +100-199 +200-499 +500-999 +idle +total$' "$tmp/stdout" 
   problems+=("hole table header differs")
 [[ $(grep -cE '^(first_fit|fgd)( +[0-9]+\.[0-9]+){6}$' "$tmp/stdout") -eq 2 ]] ||
   problems+=("hole table lacks a row of 6 figures per policy")
-report "--holes prints where the free capacity lies" ${problems[@]+"${problems[@]}"}
+grep -qE '^policy +share 1-499 +share 500-799 +share 800-999 +whole GPUs +total$' "$tmp/stdout" ||
+  problems+=("refused-demand table header differs")
+[[ $(grep -cE '^(first_fit|fgd)( +[0-9]+\.[0-9]+){5}$' "$tmp/stdout") -eq 2 ]] ||
+  problems+=("refused-demand table lacks a row of 5 figures per policy")
+report "--holes prints where the free capacity lies and what was refused" ${problems[@]+"${problems[@]}"}
+
+run "${SIM_ARGS[@]}" --bound
+problems=()
+[[ $rc -eq 0 ]] || problems+=("expected exit code 0")
+grep -qE '^upper bound \(configuration LP, GLPK\).* unallocated >= [0-9]+\.[0-9]+ %$' "$tmp/stdout" ||
+  problems+=("no bound line")
+grep -qE '^  its optimum leaves out \(GPU demand, % of capacity\): ' "$tmp/stdout" ||
+  problems+=("no line on what the optimum leaves out")
+grep -qE '^  with every share-GPU pod placed.*: unallocated >= [0-9]+\.[0-9]+ %$' "$tmp/stdout" ||
+  problems+=("no share-pods-placed bound")
+[[ $(grep -cE '^(first_fit|fgd)( +-?[0-9]+\.[0-9]+){3}$' "$tmp/stdout") -eq 2 ]] ||
+  problems+=("gap table lacks a row of 3 figures per policy")
+report "--bound prints both LP floors and each policy's gaps" ${problems[@]+"${problems[@]}"}
 
 crlf_pods="$tmp/crlf_pods.csv"
 sed 's/$/\r/' "$pods" > "$crlf_pods"

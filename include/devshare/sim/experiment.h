@@ -33,6 +33,15 @@ std::string HoleBinLabel(int bin);
 // Free GPU milli of the cluster per hole bin (kHoleBins values; fully used GPUs count nowhere).
 std::vector<int64_t> FreeMilliByHole(const ClusterState& cluster);
 
+// Who was turned away: GPU demand of the refused pods by what the pod asks of each GPU. Bin b
+// holds share pods asking kRefusedBinEdges[b] <= milli < kRefusedBinEdges[b + 1]; the last bin
+// holds whole-GPU pods (1000 milli of one or more GPUs).
+inline constexpr int kRefusedBins = 4;
+inline constexpr int kRefusedBinEdges[kRefusedBins + 1] = {1, 500, 800, 1000, 1001};
+// "share 1-499", "share 500-799", "share 800-999", "whole GPUs".
+std::string RefusedBinLabel(int bin);
+int RefusedBin(const VmRequest& request);  // -1 for a request without GPUs
+
 struct ExperimentOptions {
   std::vector<std::string> policies;
   std::vector<uint64_t> seeds;
@@ -62,6 +71,9 @@ struct RunResult {
   // FreeMilliByHole just before the first arrival that takes arrived demand past 100 % of
   // capacity (after the pods of ArrivedAt100, bound.h), in % of capacity (kHoleBins values).
   std::vector<double> free_by_hole_pct_at_100;
+  // GPU demand refused by then (the same pods), in % of capacity, by RefusedBin (kRefusedBins
+  // values); sums to unallocated_gpu_pct_at_100 up to the arrived demand short of 100 %.
+  std::vector<double> refused_by_size_pct_at_100;
   double decision_us_p50 = 0;
   double decision_us_p99 = 0;
   double wall_s = 0;
@@ -108,7 +120,8 @@ struct PolicySummary {
   int seeds = 0;
   double unalloc_mean = 0, unalloc_median = 0, unalloc_sd = 0;
   double frag_mean = 0;
-  std::vector<double> free_by_hole_pct_mean;  // [kHoleBins], mean over seeds
+  std::vector<double> free_by_hole_pct_mean;     // [kHoleBins], mean over seeds
+  std::vector<double> refused_by_size_pct_mean;  // [kRefusedBins], mean over seeds
   double decision_us_p50_mean = 0, decision_us_p99_mean = 0;
   double wall_s_mean = 0;
 };
