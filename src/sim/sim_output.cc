@@ -111,46 +111,27 @@ std::string ExperimentTable(const ExperimentResult& r, const std::vector<std::st
   return out;
 }
 
-std::string HoleTable(const ExperimentResult& r, const std::vector<std::string>& policies) {
-  std::string out =
-      "\nfree GPU capacity at 100 % arrival by free milli per GPU (% of capacity, mean over "
-      "seeds):\n";
+namespace {
+
+// One "policy, a column per bin, total" table of per-policy means over seeds.
+std::string BinTable(const std::string& title, const std::vector<std::string>& labels, int width,
+                     const std::vector<PolicySummary>& summaries,
+                     std::vector<double> PolicySummary::*means) {
+  std::string out = title;
   char line[256];
   std::snprintf(line, sizeof(line), "%-16s", "policy");
   out += line;
-  for (int b = 0; b < kHoleBins; ++b) {
-    std::snprintf(line, sizeof(line), " %9s", HoleBinLabel(b).c_str());
+  for (const std::string& label : labels) {
+    std::snprintf(line, sizeof(line), " %*s", width, label.c_str());
     out += line;
   }
   out += "     total\n";
-  for (const PolicySummary& s : SummarizeRuns(r, policies)) {
+  for (const PolicySummary& s : summaries) {
     std::snprintf(line, sizeof(line), "%-16s", s.policy.c_str());
     out += line;
     double total = 0;
-    for (double v : s.free_by_hole_pct_mean) {
-      std::snprintf(line, sizeof(line), " %9.2f", v);
-      out += line;
-      total += v;
-    }
-    std::snprintf(line, sizeof(line), " %9.2f\n", total);
-    out += line;
-  }
-  out +=
-      "\nGPU demand refused before 100 % arrival by what the pod asks of each GPU (% of "
-      "capacity, mean over seeds):\n";
-  std::snprintf(line, sizeof(line), "%-16s", "policy");
-  out += line;
-  for (int b = 0; b < kRefusedBins; ++b) {
-    std::snprintf(line, sizeof(line), " %13s", RefusedBinLabel(b).c_str());
-    out += line;
-  }
-  out += "     total\n";
-  for (const PolicySummary& s : SummarizeRuns(r, policies)) {
-    std::snprintf(line, sizeof(line), "%-16s", s.policy.c_str());
-    out += line;
-    double total = 0;
-    for (double v : s.refused_by_size_pct_mean) {
-      std::snprintf(line, sizeof(line), " %13.2f", v);
+    for (double v : s.*means) {
+      std::snprintf(line, sizeof(line), " %*.2f", width, v);
       out += line;
       total += v;
     }
@@ -158,6 +139,23 @@ std::string HoleTable(const ExperimentResult& r, const std::vector<std::string>&
     out += line;
   }
   return out;
+}
+
+}  // namespace
+
+std::string HoleTable(const ExperimentResult& r, const std::vector<std::string>& policies) {
+  const std::vector<PolicySummary> summaries = SummarizeRuns(r, policies);
+  std::vector<std::string> holes, refused;
+  for (int b = 0; b < kHoleBins; ++b) holes.push_back(HoleBinLabel(b));
+  for (int b = 0; b < kRefusedBins; ++b) refused.push_back(RefusedBinLabel(b));
+  return BinTable(
+             "\nfree GPU capacity at 100 % arrival by free milli per GPU (% of capacity, mean "
+             "over seeds):\n",
+             holes, 9, summaries, &PolicySummary::free_by_hole_pct_mean) +
+         BinTable(
+             "\nGPU demand refused before 100 % arrival by what the pod asks of each GPU (% of "
+             "capacity, mean over seeds):\n",
+             refused, 13, summaries, &PolicySummary::refused_by_size_pct_mean);
 }
 
 std::string PeerComparisonTable(const ExperimentResult& r, const std::vector<std::string>& policies,
