@@ -13,22 +13,19 @@
 #include <utility>
 
 #include "devshare/core/device.h"
+#include "devshare/placement/share_packing.h"
 
 namespace devshare::sim {
 namespace {
+
+using placement::GlpkMutex;
+using placement::PriceKnapsack;
 
 constexpr int kMilli = kMilliPerDevice;
 // Reduced costs above this (objective in GPUs) make column generation add a pattern.
 constexpr double kPricingTolerance = 1e-9;
 // Upper end of the Fekete-Schepers U^(k) family used by the aggregated LP.
 constexpr int kMaxFeketeSchepersK = 10;
-
-// GLPK keeps its environment (terminal hook, memory accounting) in a global unless it was
-// built with thread-local storage; serialise every use.
-std::mutex& GlpkMutex() {
-  static std::mutex mu;
-  return mu;
-}
 
 struct NodeType {
   int64_t cpu_milli = 0;
@@ -188,35 +185,6 @@ Status Solve(glp_prob* lp, std::string* status_name) {
   *status_name = LpStatusName(st);
   if (st != GLP_OPT) return Status::Internal("bound LP not solved to optimality: " + *status_name);
   return Status::Ok();
-}
-
-// Best pattern for prices `profit[i]` of share values `values[i]`: an unbounded knapsack of
-// capacity 1000 milli. Returns the value; `counts` receives the multiplicity per value.
-double PriceKnapsack(const std::vector<int>& values, const std::vector<double>& profit,
-                     std::vector<int>* counts) {
-  std::vector<double> best(kMilli + 1, 0.0);
-  std::vector<int> pick(kMilli + 1, -1);  // -1: slack (take best[c-1])
-  for (int c = 1; c <= kMilli; ++c) {
-    best[c] = best[c - 1];
-    for (size_t i = 0; i < values.size(); ++i) {
-      if (profit[i] <= 0 || values[i] > c) continue;
-      const double v = best[c - values[i]] + profit[i];
-      if (v > best[c]) {
-        best[c] = v;
-        pick[c] = static_cast<int>(i);
-      }
-    }
-  }
-  counts->assign(values.size(), 0);
-  for (int c = kMilli; c > 0;) {
-    if (pick[c] < 0) {
-      --c;
-    } else {
-      (*counts)[pick[c]]++;
-      c -= values[pick[c]];
-    }
-  }
-  return best[kMilli];
 }
 
 // f(v / 1000) for the dual-feasible function U^(k) o f_eps (k = 0: no U; eps_milli = 0: no f_eps).

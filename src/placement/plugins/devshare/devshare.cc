@@ -40,6 +40,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "devshare/placement/share_packing.h"
 #include "placement/device_match.h"
 #include "placement/plugins/builtin_plugins.h"
 
@@ -63,6 +64,10 @@ constexpr size_t kMinCacheKeys = 8;
 // Hosts with at most this many GPUs keep their cached stranding changes as int16 (2 x change
 // stays within +-32,000); bigger ones as float.
 constexpr int kMaxCompactGpus = 16;
+// Weight of the share-packing loss (6.), milli of score per GPU of packing potential lost:
+// large enough that the loss decides among candidates first and the stranding change breaks
+// its ties (50x-1000x the milli scale measured within 0.2 % of each other).
+constexpr double kPackingLossMilliPerGpu = 200.0 * kMilliPerDevice;
 constexpr int64_t kMinCapRequests = 2;  // window requests that make a class a priced cap
 constexpr double kMinCapPrice = 1.0;    // milli per lost place below which a cap is ignored
 
@@ -103,6 +108,9 @@ class DevsharePolicy final : public ScorePlugin {
     if (history_classes_) LearnDemand();
   }
   std::string_view Name() const override { return "devshare"; }
+
+  // OK if the share-packing LP of `m` solves.
+  static Status CheckPacking(const TypicalPods& m) { return SolvePacking(m).status(); }
 
   void BeginRequest(const VmRequest& req, const ClusterState& cluster) override {
     if (&cluster != cluster_ || cluster.states.size() != cluster_hosts_) {
@@ -229,6 +237,8 @@ class DevsharePolicy final : public ScorePlugin {
     typical_ = std::move(typical);
     const auto& shapes = typical_.shapes();
     k_ = shapes.size();
+    Result<SharePackingPrices> packing = SolvePacking(typical_);
+    packing_ = packing.ok() ? std::move(packing).value() : SharePackingPrices();
     weight_.assign(k_, 0.0f);
     supply_.assign(k_, 0);
     mean_gpu_milli_ = 0;
@@ -237,6 +247,17 @@ class DevsharePolicy final : public ScorePlugin {
       weight_[k] = static_cast<float>(shapes[k].p);
     }
     ResetDerivedState();
+  }
+
+  // Share-packing prices (6.) for the one-GPU shared shapes of `m`, weighted by their p.
+  static Result<SharePackingPrices> SolvePacking(const TypicalPods& m) {
+    std::vector<ShareDemand> demand;
+    for (const WeightedShape& w : m.shapes()) {
+      if (w.shape.num_gpu == 1 && w.shape.gpu_milli < kMilliPerDevice) {
+        demand.push_back({w.shape.gpu_milli, w.p});
+      }
+    }
+    return SharePackingPrices::Solve(demand);
   }
 
   // Drops supply, prices and every cached score (recomputed lazily for each host).
@@ -624,6 +645,9 @@ class DevsharePolicy final : public ScorePlugin {
       const int gpu = e.gpus[i];
       double change = e.base[i];
       if (priced) change += CapCost(req, h, host_index, gpu);
+      if (gpu >= 0 && req.gpu.IsShare()) {
+        change += kPackingLossMilliPerGpu * packing_.Loss(h.gpu_free_milli()[gpu], req.gpu.milli);
+      }
       const int64_t s = static_cast<int64_t>(std::floor(-change / kScoreQuantumMilli));
       if (!have || s > best.score || (s == best.score && gpu < best.gpu)) {
         best.score = s;
@@ -639,6 +663,9 @@ class DevsharePolicy final : public ScorePlugin {
   // history was given.
   const std::optional<ClassCounts> history_classes_;
   TypicalPods typical_;
+  // Prices of shared sizes from the packing LP over M (none if M has no shared shape or the LP
+  // failed on a re-estimated M; the first M's LP must solve: NewDevshareScore checks it).
+  SharePackingPrices packing_;
   const ClusterState* cluster_ = nullptr;  // the cluster the caches describe
   size_t cluster_hosts_ = 0;
   std::vector<VmRequest> window_;  // ring buffer of the last kWindowRequests requests
@@ -685,6 +712,11 @@ class DevsharePolicy final : public ScorePlugin {
 }  // namespace
 
 Result<std::unique_ptr<ScorePlugin>> NewDevshareScore(const PluginArgs& args) {
+  if (args.typical_pods != nullptr) {
+    // The policy falls back to no packing prices when an LP fails later (re-estimated M);
+    // on the M it starts from that would be a silent change of policy, so it is an error.
+    DS_RETURN_IF_ERROR(DevsharePolicy::CheckPacking(*args.typical_pods));
+  }
   return std::unique_ptr<ScorePlugin>(std::make_unique<DevsharePolicy>(
       args.typical_pods != nullptr ? *args.typical_pods : TypicalPods(), args.score_cache_entries,
       args.history));
