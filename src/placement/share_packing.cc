@@ -5,6 +5,7 @@
 #include <glpk.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 #include <string>
@@ -84,8 +85,12 @@ double PriceKnapsack(const std::vector<int>& values, const std::vector<double>& 
 
 Result<SharePackingPrices> SharePackingPrices::Solve(const std::vector<ShareDemand>& demand) {
   std::map<int, double> rate;
+  std::map<int, double> cpu_sum;  // rate-weighted
   for (const ShareDemand& d : demand) {
-    if (d.milli > 0 && d.milli < kMilli && d.rate > 0) rate[d.milli] += d.rate;
+    if (d.milli > 0 && d.milli < kMilli && d.rate > 0) {
+      rate[d.milli] += d.rate;
+      cpu_sum[d.milli] += d.rate * static_cast<double>(d.cpu_milli);
+    }
   }
   SharePackingPrices out;
   if (rate.empty()) return out;
@@ -133,13 +138,25 @@ Result<SharePackingPrices> SharePackingPrices::Solve(const std::vector<ShareDema
   }
   out.price_.assign(kMilli + 1, 0.0);
   for (int i = 0; i < n; ++i) out.price_[sizes[i]] = y[i];
+  std::vector<int64_t> cpu(n);
+  for (int i = 0; i < n; ++i) cpu[i] = std::llround(cpu_sum[sizes[i]] / rhs[i]);
   out.value_.assign(kMilli + 1, 0.0);
+  out.fill_cpu_milli_.assign(kMilli + 1, 0);
   for (int c = 1; c <= kMilli; ++c) {
     double v = out.value_[c - 1];
+    int64_t v_cpu = out.fill_cpu_milli_[c - 1];
     for (int i = 0; i < n; ++i) {
-      if (sizes[i] <= c) v = std::max(v, out.value_[c - sizes[i]] + y[i]);
+      if (sizes[i] > c) continue;
+      const double w = out.value_[c - sizes[i]] + y[i];
+      const int64_t w_cpu = out.fill_cpu_milli_[c - sizes[i]] + cpu[i];
+      // Among equal values the fill asking less CPU.
+      if (w > v + 1e-12 || (w > v - 1e-12 && w_cpu < v_cpu)) {
+        v = std::max(v, w);
+        v_cpu = w_cpu;
+      }
     }
     out.value_[c] = v;
+    out.fill_cpu_milli_[c] = v_cpu;
   }
   return out;
 }
@@ -152,6 +169,33 @@ double SharePackingPrices::Price(int milli) const {
 double SharePackingPrices::RoomValue(int free_milli) const {
   if (value_.empty()) return 0.0;
   return value_[std::clamp(free_milli, 0, kMilli)];
+}
+
+int64_t SharePackingPrices::FillCpuMilli(int free_milli) const {
+  if (fill_cpu_milli_.empty()) return 0;
+  return fill_cpu_milli_[std::clamp(free_milli, 0, kMilli)];
+}
+
+double SharePackingPrices::HostValue(std::span<const int32_t> free_milli,
+                                     int64_t cpu_free_milli) const {
+  double v = 0;
+  int64_t cpu = std::max<int64_t>(0, cpu_free_milli);
+  for (int32_t f : free_milli) {
+    if (f >= kMilli) {
+      v += 1.0;
+      continue;
+    }
+    if (f <= 0) continue;
+    const int64_t need = FillCpuMilli(f);
+    if (need <= cpu) {
+      v += RoomValue(f);
+      cpu -= need;
+    } else {
+      v += RoomValue(f) * static_cast<double>(cpu) / static_cast<double>(need);
+      cpu = 0;
+    }
+  }
+  return v;
 }
 
 double SharePackingPrices::Loss(int free_milli, int milli) const {

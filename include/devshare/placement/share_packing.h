@@ -17,7 +17,9 @@
 #ifndef DEVSHARE_PLACEMENT_SHARE_PACKING_H_
 #define DEVSHARE_PLACEMENT_SHARE_PACKING_H_
 
+#include <cstdint>
 #include <mutex>
+#include <span>
 #include <vector>
 
 #include "devshare/core/result.h"
@@ -39,6 +41,7 @@ double PriceKnapsack(const std::vector<int>& values, const std::vector<double>& 
 struct ShareDemand {
   int milli = 0;  // per-GPU milli, 1..999
   double rate = 0;
+  int64_t cpu_milli = 0;  // CPU each request of this size asks (mean over the merged entries)
 };
 
 class SharePackingPrices {
@@ -58,10 +61,17 @@ class SharePackingPrices {
   // V(free) - V(free - milli) - y_milli in GPUs (>= 0 up to rounding); 0 without prices.
   // REQUIRES: 0 < milli <= free_milli <= 1000.
   double Loss(int free_milli, int milli) const;
+  // CPU the best fill of `free_milli` (the one RoomValue counts) asks, in milli.
+  int64_t FillCpuMilli(int free_milli) const;
+  // Packing potential of a host in GPUs: each fully free GPU counts 1; each partly used one its
+  // RoomValue, scaled down when the host's free CPU cannot take the requests that would fill it
+  // (rooms take CPU in order of GPU index).
+  double HostValue(std::span<const int32_t> free_milli, int64_t cpu_free_milli) const;
 
  private:
-  std::vector<double> price_;  // [milli 0..1000]
-  std::vector<double> value_;  // [free milli 0..1000]
+  std::vector<double> price_;            // [milli 0..1000]
+  std::vector<double> value_;            // [free milli 0..1000]
+  std::vector<int64_t> fill_cpu_milli_;  // [free milli 0..1000]
 };
 
 }  // namespace devshare::placement

@@ -249,12 +249,23 @@ class DevsharePolicy final : public ScorePlugin {
     ResetDerivedState();
   }
 
+  // Packing potential (GPUs) the shared request loses when placed on `gpu` of `h`, beyond its
+  // own price: the host's value before minus after (the room it takes and the CPU the other
+  // rooms of the host needed) minus y of its size.
+  double PackingLoss(const VmRequest& req, const HostState& h, int gpu) {
+    after_.assign(h.gpu_free_milli().begin(), h.gpu_free_milli().end());
+    after_[gpu] -= req.gpu.milli;
+    return packing_.HostValue(h.gpu_free_milli(), h.cpu_free_milli()) -
+           packing_.HostValue(after_, h.cpu_free_milli() - req.cpu_milli) -
+           packing_.Price(req.gpu.milli);
+  }
+
   // Share-packing prices (6.) for the one-GPU shared shapes of `m`, weighted by their p.
   static Result<SharePackingPrices> SolvePacking(const TypicalPods& m) {
     std::vector<ShareDemand> demand;
     for (const WeightedShape& w : m.shapes()) {
       if (w.shape.num_gpu == 1 && w.shape.gpu_milli < kMilliPerDevice) {
-        demand.push_back({w.shape.gpu_milli, w.p});
+        demand.push_back({w.shape.gpu_milli, w.p, w.shape.cpu_milli});
       }
     }
     return SharePackingPrices::Solve(demand);
@@ -646,7 +657,7 @@ class DevsharePolicy final : public ScorePlugin {
       double change = e.base[i];
       if (priced) change += CapCost(req, h, host_index, gpu);
       if (gpu >= 0 && req.gpu.IsShare()) {
-        change += kPackingLossMilliPerGpu * packing_.Loss(h.gpu_free_milli()[gpu], req.gpu.milli);
+        change += kPackingLossMilliPerGpu * PackingLoss(req, h, gpu);
       }
       const int64_t s = static_cast<int64_t>(std::floor(-change / kScoreQuantumMilli));
       if (!have || s > best.score || (s == best.score && gpu < best.gpu)) {
