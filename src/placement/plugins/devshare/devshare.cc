@@ -64,10 +64,13 @@ constexpr size_t kMinCacheKeys = 8;
 // Hosts with at most this many GPUs keep their cached stranding changes as int16 (2 x change
 // stays within +-32,000); bigger ones as float.
 constexpr int kMaxCompactGpus = 16;
-// Weight of the share-packing loss (6.), milli of score per GPU of packing potential lost:
-// large enough that the loss decides among candidates first and the stranding change breaks
-// its ties (50x-1000x the milli scale measured within 0.2 % of each other).
-constexpr double kPackingLossMilliPerGpu = 200.0 * kMilliPerDevice;
+// Weights of the packing loss (6.), milli of score per GPU of packing potential lost. For a
+// shared request the loss decides first and the stranding change breaks its ties (50x-1000x
+// the milli scale measured within 0.2 % of each other); for whole-GPU and CPU-only requests,
+// which the stranding measure already prices, it is one strong term among the others (1x-10x
+// measured; 3x best).
+constexpr double kShareLossMilliPerGpu = 200.0 * kMilliPerDevice;
+constexpr double kOtherLossMilliPerGpu = 3.0 * kMilliPerDevice;
 constexpr int64_t kMinCapRequests = 2;  // window requests that make a class a priced cap
 constexpr double kMinCapPrice = 1.0;    // milli per lost place below which a cap is ignored
 
@@ -249,15 +252,29 @@ class DevsharePolicy final : public ScorePlugin {
     ResetDerivedState();
   }
 
-  // Packing potential (GPUs) the shared request loses when placed on `gpu` of `h`, beyond its
-  // own price: the host's value before minus after (the room it takes and the CPU the other
-  // rooms of the host needed) minus y of its size.
+  // Packing potential (GPUs) the host loses when `req` is placed on `gpu` (-1: whole GPUs /
+  // CPU-only), beyond what the request itself is worth: the host's value before minus after
+  // (the room or GPUs it takes and the CPU the host's rooms needed) minus y of its size for a
+  // shared request, or its GPU count for a whole-GPU one.
   double PackingLoss(const VmRequest& req, const HostState& h, int gpu) {
+    if (packing_.empty()) return 0;
     after_.assign(h.gpu_free_milli().begin(), h.gpu_free_milli().end());
-    after_[gpu] -= req.gpu.milli;
+    double worth = 0;
+    if (gpu >= 0) {
+      after_[gpu] -= req.gpu.milli;
+      worth = packing_.Price(req.gpu.milli);
+    } else if (req.gpu.Any()) {
+      int need = req.gpu.count;
+      for (int g = 0; g < h.gpu_count() && need > 0; ++g) {
+        if (GpuFitsWhole(req, h, g)) {
+          after_[g] = 0;
+          --need;
+        }
+      }
+      worth = req.gpu.count;
+    }
     return packing_.HostValue(h.gpu_free_milli(), h.cpu_free_milli()) -
-           packing_.HostValue(after_, h.cpu_free_milli() - req.cpu_milli) -
-           packing_.Price(req.gpu.milli);
+           packing_.HostValue(after_, h.cpu_free_milli() - req.cpu_milli) - worth;
   }
 
   // Share-packing prices (6.) for the one-GPU shared shapes of `m`, weighted by their p.
@@ -656,8 +673,9 @@ class DevsharePolicy final : public ScorePlugin {
       const int gpu = e.gpus[i];
       double change = e.base[i];
       if (priced) change += CapCost(req, h, host_index, gpu);
-      if (gpu >= 0 && req.gpu.IsShare()) {
-        change += kPackingLossMilliPerGpu * PackingLoss(req, h, gpu);
+      if (!req.gpu.IsPartition()) {
+        change += (req.gpu.IsShare() ? kShareLossMilliPerGpu : kOtherLossMilliPerGpu) *
+                  PackingLoss(req, h, gpu);
       }
       const int64_t s = static_cast<int64_t>(std::floor(-change / kScoreQuantumMilli));
       if (!have || s > best.score || (s == best.score && gpu < best.gpu)) {
