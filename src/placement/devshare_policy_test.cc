@@ -1,5 +1,6 @@
 // Tests of the devshare policy's own mechanisms: online learning of the workload distribution,
-// GPU choice by stranding, and caches that never leak from one cluster into another.
+// GPU choice by stranding and by packing prices, and caches that never leak from one cluster into
+// another.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -88,6 +89,39 @@ TEST(DevsharePolicyTest, SharedRequestTakesTheTightestUsefulGpu) {
   ASSERT_TRUE(r.ok() && r->placed());
   ASSERT_EQ(r->allocation.gpus.size(), 1u);
   EXPECT_EQ(r->allocation.gpus[0].gpu, 1);
+}
+
+// Half the requests take a whole GPU; the shared ones are 470s (60 %), 320s (25 %) and 650s
+// (15 %), which pack as 470+470, 320+650 and 3x320. A 320 arriving at a host with one 470 on
+// GPU 0 and GPU 1 empty: stranding alone puts it next to the 470 (it keeps the empty GPU for a
+// whole-GPU request), leaving 210 milli that nothing common fills; the packing loss (the
+// LP prices 470 at 1/2 GPU, 320 at 1/3: that placement loses 1/6 GPU) sends it to GPU 1, whose
+// 680 left a 650 or two 320s complete.
+TEST(DevsharePolicyTest, SharedRequestKeepsRoomForTheLikelierPartner) {
+  auto prior = std::make_shared<const TypicalPods>(std::vector<WeightedShape>{
+      testutil::Weighted(4000, 1000, 1, 0.5), testutil::Weighted(4000, 470, 1, 0.3),
+      testutil::Weighted(4000, 320, 1, 0.125), testutil::Weighted(4000, 650, 1, 0.075)});
+  ClusterState c = Cluster({{64000, 2}});
+  Allocation used;
+  used.request_id = "old";
+  used.host_index = 0;
+  used.gpus.push_back(DeviceSlice{0, "gpu0", 470, false, "", -1});
+  ASSERT_TRUE(c.states[0].ApplyUnchecked(used).ok());
+  auto r = BuildDevshare(prior)->Schedule(Req("p", 4000, 1, 320), c);
+  ASSERT_TRUE(r.ok() && r->placed());
+  ASSERT_EQ(r->allocation.gpus.size(), 1u);
+  EXPECT_EQ(r->allocation.gpus[0].gpu, 1);
+  // fgd, which has no packing prices, takes GPU 0: the test tells the two apart.
+  PluginRegistry registry;
+  RegisterBuiltinPlacementPlugins(registry);
+  FrameworkConfig config;
+  config.policy = "fgd";
+  config.args.typical_pods = prior;
+  auto fgd = registry.BuildFramework(config);
+  ASSERT_TRUE(fgd.ok());
+  auto f = (*fgd)->Schedule(Req("p", 4000, 1, 320), c);
+  ASSERT_TRUE(f.ok() && f->placed());
+  EXPECT_EQ(f->allocation.gpus[0].gpu, 0);
 }
 
 // Regression: scores are cached by host generation, and generations restart in a new cluster.

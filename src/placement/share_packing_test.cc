@@ -38,6 +38,21 @@ TEST(SharePackingPrices, LossIsZeroOnOptimalPatternsAndPositiveOnSpoilingOnes) {
   }
 }
 
+// The host value counts a free GPU as 1 and a room at V(f), scaled by the CPU its best fill
+// needs (here 4000m per request) against what the host has left.
+TEST(SharePackingPrices, HostValueScalesRoomsByTheCpuLeftToFillThem) {
+  Result<SharePackingPrices> p =
+      SharePackingPrices::Solve({{470, 0.6, 4000}, {320, 0.25, 4000}, {650, 0.15, 2000}});
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->FillCpuMilli(530), 4000);  // one 470
+  EXPECT_EQ(p->FillCpuMilli(680), 2000);  // one 650 (two 320s are worth as much, ask 8000m)
+  const std::vector<int32_t> free = {1000, 530, 0};
+  EXPECT_NEAR(p->HostValue(free, 64000), 1.5, 1e-9);
+  EXPECT_NEAR(p->HostValue(free, 2000), 1.0 + 0.5 * 2000 / 4000, 1e-9);
+  EXPECT_NEAR(p->HostValue(free, 0), 1.0, 1e-9);  // the room is dead; the free GPU is not
+  EXPECT_NEAR(p->HostValue(free, -5), 1.0, 1e-9);
+}
+
 TEST(SharePackingPrices, NoDemandGivesNoPrices) {
   Result<SharePackingPrices> p = SharePackingPrices::Solve({{1000, 1.0}, {0, 1.0}, {300, 0.0}});
   ASSERT_TRUE(p.ok());

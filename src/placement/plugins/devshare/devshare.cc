@@ -195,6 +195,8 @@ class DevsharePolicy final : public ScorePlugin {
     uint64_t price_epoch = UINT64_MAX;  // epoch `best` was computed under
     uint64_t base_epoch = UINT64_MAX;   // epoch `base` was computed under
     std::vector<double> base;           // per candidate: weighted stranding change (milli)
+    // Per candidate: weighted packing loss (6.) in milli; depends on the host state only.
+    std::vector<float> packing;
     int64_t memory_mib = -1;  // request memory `best` was priced for; -1: no cap price entered
     Choice best;
   };
@@ -612,6 +614,7 @@ class DevsharePolicy final : public ScorePlugin {
     e->gpus.clear();
     e->deltas.clear();
     e->wide_deltas.clear();
+    e->packing.clear();
     const float* before = Before(h, host_index);
     const int64_t cpu_after = h.cpu_free_milli() - req.cpu_milli;
     scratch_.assign(h.gpu_free_milli().begin(), h.gpu_free_milli().end());
@@ -629,16 +632,21 @@ class DevsharePolicy final : public ScorePlugin {
         AddCandidate(*e, g, before, h, cpu_after);
         scratch_[g] += milli;
       }
-      return;
-    }
-    int need = req.gpu.count;
-    for (int g = 0; g < h.gpu_count() && need > 0; ++g) {
-      if (GpuFitsWhole(req, h, g)) {
-        scratch_[g] = 0;
-        --need;
+    } else {
+      int need = req.gpu.count;
+      for (int g = 0; g < h.gpu_count() && need > 0; ++g) {
+        if (GpuFitsWhole(req, h, g)) {
+          scratch_[g] = 0;
+          --need;
+        }
       }
+      AddCandidate(*e, -1, before, h, cpu_after);
     }
-    AddCandidate(*e, -1, before, h, cpu_after);
+    const double weight = req.gpu.IsShare() ? kShareLossMilliPerGpu : kOtherLossMilliPerGpu;
+    for (int gpu : e->gpus) {
+      e->packing.push_back(
+          req.gpu.IsPartition() ? 0.0f : static_cast<float>(weight * PackingLoss(req, h, gpu)));
+    }
   }
 
   // Best candidate under the current prices, memoised per price epoch.
@@ -662,8 +670,9 @@ class DevsharePolicy final : public ScorePlugin {
     if (e.base_epoch != price_epoch_) {
       e.base.resize(e.gpus.size());
       for (size_t i = 0; i < e.gpus.size(); ++i) {
-        e.base[i] = e.wide_deltas.empty() ? 0.5 * WeightedSum(&e.deltas[i * k_])
-                                          : WeightedSum(&e.wide_deltas[i * k_]);
+        e.base[i] = (e.wide_deltas.empty() ? 0.5 * WeightedSum(&e.deltas[i * k_])
+                                           : WeightedSum(&e.wide_deltas[i * k_])) +
+                    e.packing[i];
       }
       e.base_epoch = price_epoch_;
     }
@@ -673,10 +682,6 @@ class DevsharePolicy final : public ScorePlugin {
       const int gpu = e.gpus[i];
       double change = e.base[i];
       if (priced) change += CapCost(req, h, host_index, gpu);
-      if (!req.gpu.IsPartition()) {
-        change += (req.gpu.IsShare() ? kShareLossMilliPerGpu : kOtherLossMilliPerGpu) *
-                  PackingLoss(req, h, gpu);
-      }
       const int64_t s = static_cast<int64_t>(std::floor(-change / kScoreQuantumMilli));
       if (!have || s > best.score || (s == best.score && gpu < best.gpu)) {
         best.score = s;
