@@ -181,10 +181,6 @@ double SharePackingPrices::HostValue(std::span<const int32_t> free_milli,
   double v = 0;
   int64_t cpu = std::max<int64_t>(0, cpu_free_milli);
   for (int32_t f : free_milli) {
-    if (f >= kMilli) {
-      v += 1.0;
-      continue;
-    }
     if (f <= 0) continue;
     const int64_t need = FillCpuMilli(f);
     if (need <= cpu) {

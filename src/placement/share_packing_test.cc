@@ -38,19 +38,22 @@ TEST(SharePackingPrices, LossIsZeroOnOptimalPatternsAndPositiveOnSpoilingOnes) {
   }
 }
 
-// The host value counts a free GPU as 1 and a room at V(f), scaled by the CPU its best fill
-// needs (here 4000m per request) against what the host has left.
+// The host value counts each GPU at V(free), scaled by the CPU its best fill needs against
+// what the host has left, GPUs in index order.
 TEST(SharePackingPrices, HostValueScalesRoomsByTheCpuLeftToFillThem) {
   Result<SharePackingPrices> p =
       SharePackingPrices::Solve({{470, 0.6, 4000}, {320, 0.25, 4000}, {650, 0.15, 2000}});
   ASSERT_TRUE(p.ok());
-  EXPECT_EQ(p->FillCpuMilli(530), 4000);  // one 470
-  EXPECT_EQ(p->FillCpuMilli(680), 2000);  // one 650 (two 320s are worth as much, ask 8000m)
+  EXPECT_EQ(p->FillCpuMilli(530), 4000);   // one 470
+  EXPECT_EQ(p->FillCpuMilli(680), 2000);   // one 650 (two 320s are worth as much, ask 8000m)
+  EXPECT_EQ(p->FillCpuMilli(1000), 6000);  // 650 + 320, the cheapest fill worth 1 GPU
   const std::vector<int32_t> free = {1000, 530, 0};
   EXPECT_NEAR(p->HostValue(free, 64000), 1.5, 1e-9);
-  EXPECT_NEAR(p->HostValue(free, 2000), 1.0 + 0.5 * 2000 / 4000, 1e-9);
-  EXPECT_NEAR(p->HostValue(free, 0), 1.0, 1e-9);  // the room is dead; the free GPU is not
-  EXPECT_NEAR(p->HostValue(free, -5), 1.0, 1e-9);
+  EXPECT_NEAR(p->HostValue(free, 10000), 1.5, 1e-9);
+  EXPECT_NEAR(p->HostValue(free, 8000), 1.0 + 0.5 * 2000 / 4000, 1e-9);
+  EXPECT_NEAR(p->HostValue(free, 3000), 3000.0 / 6000, 1e-9);
+  EXPECT_NEAR(p->HostValue(free, 0), 0.0, 1e-9);  // no request can use any of it
+  EXPECT_NEAR(p->HostValue(free, -5), 0.0, 1e-9);
 }
 
 TEST(SharePackingPrices, NoDemandGivesNoPrices) {

@@ -63,9 +63,10 @@ class SharePackingPrices {
   double Loss(int free_milli, int milli) const;
   // CPU the best fill of `free_milli` (the one RoomValue counts) asks, in milli.
   int64_t FillCpuMilli(int free_milli) const;
-  // Packing potential of a host in GPUs: each fully free GPU counts 1; each partly used one its
-  // RoomValue, scaled down when the host's free CPU cannot take the requests that would fill it
-  // (rooms take CPU in order of GPU index).
+  // Packing potential of a host in GPUs: each GPU counts RoomValue of its free milli (1 for a
+  // free GPU), scaled down when the host's free CPU cannot take the requests that would fill it
+  // (GPUs take CPU in order of index). A room on a host without CPU is worth nothing: no
+  // request can use it.
   double HostValue(std::span<const int32_t> free_milli, int64_t cpu_free_milli) const;
 
  private:
