@@ -36,6 +36,8 @@ constexpr const char* kSimHelp =
     "                     milli summed by how much each GPU has free (1-99, ..., idle GPUs)\n"
     "  --bound            also compute an LP upper bound (GLPK) on the GPU allocation any\n"
     "                     placement could reach at 100 % arrival, and each policy's gap to it\n"
+    "  --no-prior         devshare starts without the trace's typical pods and learns them\n"
+    "                     from the arrivals (the other policies keep them: they define them)\n"
     "  --mode inflate     the FGD protocol (default); --mode replay: arrivals and departures in\n"
     "                     trace time, failed pods wait FIFO (with backfill) and retry\n"
     "  --max-wait 86400   replay: seconds a pod may wait before it counts as never ran\n"
@@ -137,7 +139,7 @@ int RunSimCommand(const std::vector<std::string>& args) {
   auto flags = Flags::Parse(args,
                             {"nodes", "pods", "policies", "seeds", "tune", "jobs", "out", "peer",
                              "mode", "max-wait", "arrival-speedup"},
-                            {"json", "quiet", "help", "check-peer", "bound", "holes"});
+                            {"json", "quiet", "help", "check-peer", "bound", "holes", "no-prior"});
   if (!flags.ok()) return Fail("sim", flags.status());
   if (flags->Has("help")) {
     std::fputs(kSimHelp, stdout);
@@ -166,6 +168,7 @@ int RunSimCommand(const std::vector<std::string>& args) {
   auto jobs = flags->GetInt("jobs", 2, 1, 256);
   if (!jobs.ok()) return Fail("sim", jobs.status());
   opt.jobs = static_cast<int>(*jobs);
+  opt.devshare_without_prior = flags->Has("no-prior");
 
   sim::PeerResults peer;
   if (flags->Has("peer")) {
@@ -180,6 +183,9 @@ int RunSimCommand(const std::vector<std::string>& args) {
   auto pods = sim::ReadPodCsv(flags->Get("pods"));
   if (!pods.ok()) return Fail("sim", pods.status());
   const std::string mode = flags->Get("mode", "inflate");
+  if (mode == "replay" && opt.devshare_without_prior) {
+    return Fail("sim", Status::InvalidArgument("--no-prior: only with --mode inflate"));
+  }
   if (mode == "replay") return RunReplay(*flags, *nodes, *pods, opt, registry);
   if (mode != "inflate") {
     return Fail("sim", Status::InvalidArgument("--mode: '" + mode +

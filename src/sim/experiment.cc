@@ -56,7 +56,8 @@ Arrivals BuildArrivals(const std::vector<VmRequest>& orig, int num_nodes, int64_
 Result<RunResult> RunOne(const std::vector<Host>& hosts, const std::vector<VmRequest>& orig,
                          const std::shared_ptr<const placement::TypicalPods>& typical,
                          const std::string& policy, uint64_t seed, double tune,
-                         const placement::PluginRegistry& registry, const Clock& clock) {
+                         bool devshare_without_prior, const placement::PluginRegistry& registry,
+                         const Clock& clock) {
   const TimePoint start = clock.Now();
   ClusterState cluster;
   int64_t capacity = 0;
@@ -71,7 +72,7 @@ Result<RunResult> RunOne(const std::vector<Host>& hosts, const std::vector<VmReq
   placement::FrameworkConfig config;
   config.policy = policy;
   config.args.seed = seed;
-  config.args.typical_pods = typical;
+  if (!(devshare_without_prior && policy == "devshare")) config.args.typical_pods = typical;
   DS_ASSIGN_OR_RETURN(std::unique_ptr<placement::Framework> fw, registry.BuildFramework(config));
 
   // Fragmentation of every node, kept current as placements change single nodes.
@@ -259,7 +260,8 @@ Result<ExperimentResult> RunInflateExperiment(const std::vector<NodeRecord>& nod
                                        options.policies, options.seeds, options.jobs,
                                        [&](const internal::GridTask& t) {
                                          return RunOne(trace.hosts, trace.orig, trace.typical,
-                                                       t.policy, t.seed, options.tune, registry,
+                                                       t.policy, t.seed, options.tune,
+                                                       options.devshare_without_prior, registry,
                                                        clock);
                                        },
                                        [&](const RunResult& run, int done, int total) {

@@ -110,6 +110,26 @@ TEST_F(ExperimentTest, SameSeedSameResultWhateverTheThreads) {
   }
 }
 
+// --no-prior: devshare starts without the trace's M (its decisions change), fgd keeps it.
+TEST_F(ExperimentTest, WithoutPriorOnlyDevshareLosesTheTracesTypicalPods) {
+  auto run = [&](bool without_prior) {
+    ExperimentOptions o;
+    o.policies = {"fgd", "devshare"};
+    o.seeds = {7};
+    o.jobs = 1;
+    o.devshare_without_prior = without_prior;
+    TickClock clock;
+    return RunInflateExperiment(workload_.nodes, workload_.pods, o, registry_, clock);
+  };
+  auto with = run(false);
+  auto without = run(true);
+  ASSERT_TRUE(with.ok() && without.ok());
+  ASSERT_EQ(with->runs.size(), 2u);
+  ASSERT_EQ(without->runs.size(), 2u);
+  EXPECT_EQ(with->runs[0].alloc_curve, without->runs[0].alloc_curve);  // fgd
+  EXPECT_NE(with->runs[1].alloc_curve, without->runs[1].alloc_curve);  // devshare
+}
+
 TEST_F(ExperimentTest, SummaryAggregatesSeeds) {
   auto r = Run({"first_fit"}, {1, 2, 3});
   ASSERT_TRUE(r.ok());

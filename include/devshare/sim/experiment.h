@@ -48,6 +48,9 @@ struct ExperimentOptions {
   double tune = 1.3;  // inflate (or shrink) the arrival sequence to tune x GPU capacity
   int jobs = 2;       // worker threads
   double typical_coverage = 0.95;
+  // devshare gets no typical-pod distribution and learns M from the arrivals alone; the other
+  // policies keep the trace's M (it is part of their definition, fgd's in particular).
+  bool devshare_without_prior = false;
 };
 
 struct ClusterSummary {
