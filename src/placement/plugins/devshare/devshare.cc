@@ -2,7 +2,7 @@
 //
 // FGD (Weng et al., ATC'23) scores a placement by the change of the expected fragmentation
 // F_n(M) = sum_m p_m F_n(m) over the typical-pod distribution M. devshare keeps that frame and
-// changes four things (measured effect of each: docs/placement.md):
+// changes six things (measured effect of each: docs/placement.md):
 //  1. Packing-aware stranding. FGD counts a GPU as usable for shape m as soon as its free milli
 //     is >= m's, so a GPU with 900 free looks as good as an empty one to an 810-milli task. For
 //     each shape devshare also counts the milli a stream of copies of m could NOT use on the node
@@ -27,6 +27,12 @@
 //     only an empty G3 host takes). A placement pays the price of each place it removes: the
 //     expected GPU demand the lost place turns away. It is ~0 while places are plentiful, unlike
 //     the fixed per-place penalty that was dropped (docs/placement.md).
+//  6. Packing prices. The duals of the one-GPU bin-packing LP over M's shared sizes price each
+//     size (y_s GPUs) and each free room (V(f), the best price sum that fits). A placement pays
+//     its packing loss: the host's value (sum of V over its GPUs, scaled by the CPU left to fill
+//     them) before minus after, minus what the request is worth. For a shared request the loss
+//     decides first and the stranding change breaks ties (the measure is flat among partly used
+//     GPUs, where the lowest node rank used to choose); other requests pay it as one term.
 // Everything is online: the decision uses the arriving request, the cluster state, the requests
 // seen so far and, when given, the history-derived M that FGD also uses.
 // Speed: per (request shape, host) the per-shape stranding change of each distinct candidate
