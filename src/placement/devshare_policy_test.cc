@@ -51,6 +51,15 @@ ClusterState Cluster(const std::vector<std::pair<int64_t, int>>& hosts) {
   return c;
 }
 
+// Puts an earlier shared allocation of `milli` on GPU `gpu` of host 0.
+Status UseGpu(ClusterState& c, int gpu, int64_t milli) {
+  Allocation used;
+  used.request_id = "old";
+  used.host_index = 0;
+  used.gpus.push_back(DeviceSlice{gpu, "gpu" + std::to_string(gpu), milli, false, "", -1});
+  return c.states[0].ApplyUnchecked(used);
+}
+
 // Host 0 has just enough CPU for one GPU pod of the workload; host 1 has plenty. A CPU-only
 // request that would eat host 0's CPU strands its GPUs, which devshare sees once it knows the
 // workload: with no prior it cannot tell the hosts apart (lowest index wins); after learning
@@ -80,11 +89,7 @@ TEST(DevsharePolicyTest, LearnsTheWorkloadOnlineWithoutAPrior) {
 TEST(DevsharePolicyTest, SharedRequestTakesTheTightestUsefulGpu) {
   auto fw = BuildDevshare(OneShape(1000, 810));
   ClusterState c = Cluster({{64000, 2}});
-  Allocation used;
-  used.request_id = "old";
-  used.host_index = 0;
-  used.gpus.push_back(DeviceSlice{1, "gpu1", 100, false, "", -1});
-  ASSERT_TRUE(c.states[0].ApplyUnchecked(used).ok());
+  ASSERT_TRUE(UseGpu(c, 1, 100).ok());
   auto r = fw->Schedule(Req("p", 1000, 1, 810), c);
   ASSERT_TRUE(r.ok() && r->placed());
   ASSERT_EQ(r->allocation.gpus.size(), 1u);
@@ -102,11 +107,7 @@ TEST(DevsharePolicyTest, SharedRequestKeepsRoomForTheLikelierPartner) {
       testutil::Weighted(4000, 1000, 1, 0.5), testutil::Weighted(4000, 470, 1, 0.3),
       testutil::Weighted(4000, 320, 1, 0.125), testutil::Weighted(4000, 650, 1, 0.075)});
   ClusterState c = Cluster({{64000, 2}});
-  Allocation used;
-  used.request_id = "old";
-  used.host_index = 0;
-  used.gpus.push_back(DeviceSlice{0, "gpu0", 470, false, "", -1});
-  ASSERT_TRUE(c.states[0].ApplyUnchecked(used).ok());
+  ASSERT_TRUE(UseGpu(c, 0, 470).ok());
   auto r = BuildDevshare(prior)->Schedule(Req("p", 4000, 1, 320), c);
   ASSERT_TRUE(r.ok() && r->placed());
   ASSERT_EQ(r->allocation.gpus.size(), 1u);

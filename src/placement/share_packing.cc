@@ -22,19 +22,6 @@ constexpr double kPricingTolerance = 1e-9;
 // a few dozen rounds).
 constexpr int kMaxPricingRounds = 500;
 
-// Owns a glp_prob; deleted on every path.
-class Problem {
- public:
-  Problem() : lp_(glp_create_prob()) {}
-  ~Problem() { glp_delete_prob(lp_); }
-  Problem(const Problem&) = delete;
-  Problem& operator=(const Problem&) = delete;
-  glp_prob* get() const { return lp_; }
-
- private:
-  glp_prob* lp_;
-};
-
 void AddPattern(glp_prob* lp, const std::vector<int>& counts) {
   std::vector<int> ind(1, 0);  // GLPK arrays are 1-based
   std::vector<double> val(1, 0.0);
@@ -50,6 +37,9 @@ void AddPattern(glp_prob* lp, const std::vector<int>& counts) {
 }
 
 }  // namespace
+
+GlpkProblem::GlpkProblem() : lp_(glp_create_prob()) {}
+GlpkProblem::~GlpkProblem() { glp_delete_prob(lp_); }
 
 std::mutex& GlpkMutex() {
   static std::mutex mu;
@@ -104,7 +94,7 @@ Result<SharePackingPrices> SharePackingPrices::Solve(const std::vector<ShareDema
   std::vector<double> y(n, 0.0);
   {
     std::lock_guard<std::mutex> lock(GlpkMutex());
-    Problem problem;
+    GlpkProblem problem;
     glp_prob* lp = problem.get();
     glp_set_obj_dir(lp, GLP_MIN);
     glp_add_rows(lp, n);

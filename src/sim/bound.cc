@@ -19,6 +19,7 @@ namespace devshare::sim {
 namespace {
 
 using placement::GlpkMutex;
+using placement::GlpkProblem;
 using placement::PriceKnapsack;
 
 constexpr int kMilli = kMilliPerDevice;
@@ -67,19 +68,6 @@ struct Model {
     rhs.push_back(b);
     return static_cast<int>(rhs.size()) - 1;
   }
-};
-
-// Owns a glp_prob; deleted on every path.
-class GlpkProblem {
- public:
-  GlpkProblem() : lp_(glp_create_prob()) {}
-  ~GlpkProblem() { glp_delete_prob(lp_); }
-  GlpkProblem(const GlpkProblem&) = delete;
-  GlpkProblem& operator=(const GlpkProblem&) = delete;
-  glp_prob* get() const { return lp_; }
-
- private:
-  glp_prob* lp_;
 };
 
 const char* SimplexCodeName(int rc) {

@@ -25,7 +25,22 @@
 #include "devshare/core/result.h"
 #include "devshare/core/status.h"
 
+struct glp_prob;  // GLPK's problem object (glpk.h)
+
 namespace devshare::placement {
+
+// Owns a GLPK problem (glp_create_prob); deleted on every path. Use under GlpkMutex().
+class GlpkProblem {
+ public:
+  GlpkProblem();
+  ~GlpkProblem();
+  GlpkProblem(const GlpkProblem&) = delete;
+  GlpkProblem& operator=(const GlpkProblem&) = delete;
+  glp_prob* get() const { return lp_; }
+
+ private:
+  glp_prob* lp_;
+};
 
 // GLPK keeps its environment (terminal hook, memory accounting) in a global unless it was built
 // with thread-local storage; every use in the process takes this lock.

@@ -221,6 +221,18 @@ class DevsharePolicy final : public ScorePlugin {
     std::vector<float> packing;
   };
 
+  // Zeroes in `free` (a copy of h's free milli) the GPUs a whole-GPU request takes: the
+  // lowest-index fully free ones that fit it, as SelectGpusByRule picks them.
+  static void TakeWholeGpus(const VmRequest& req, const HostState& h, std::vector<int32_t>* free) {
+    int need = req.gpu.count;
+    for (int g = 0; g < h.gpu_count() && need > 0; ++g) {
+      if (GpuFitsWhole(req, h, g)) {
+        (*free)[g] = 0;
+        --need;
+      }
+    }
+  }
+
   // Copies of shape m a node with this free CPU/GPU can still host (GPU slots and CPU).
   static int64_t Copies(const TaskShape& m, int64_t cpu_free, const std::vector<int32_t>& free,
                         int fully_free) {
@@ -286,13 +298,7 @@ class DevsharePolicy final : public ScorePlugin {
       after_[gpu] -= req.gpu.milli;
       worth = packing_.Price(req.gpu.milli);
     } else if (req.gpu.Any()) {
-      int need = req.gpu.count;
-      for (int g = 0; g < h.gpu_count() && need > 0; ++g) {
-        if (GpuFitsWhole(req, h, g)) {
-          after_[g] = 0;
-          --need;
-        }
-      }
+      TakeWholeGpus(req, h, &after_);
       worth = req.gpu.count;
     }
     return packing_.HostValue(h.gpu_free_milli(), h.cpu_free_milli()) -
@@ -548,13 +554,7 @@ class DevsharePolicy final : public ScorePlugin {
     if (gpu >= 0) {
       after_[gpu] -= MilliOnGpu(req, h, gpu);
     } else {
-      int need = req.gpu.count;
-      for (int g = 0; g < h.gpu_count() && need > 0; ++g) {
-        if (GpuFitsWhole(req, h, g)) {
-          after_[g] = 0;
-          --need;
-        }
-      }
+      TakeWholeGpus(req, h, &after_);
     }
     int fully_free = 0;
     for (int32_t f : after_) fully_free += f >= kMilliPerDevice ? 1 : 0;
@@ -653,13 +653,7 @@ class DevsharePolicy final : public ScorePlugin {
         scratch_[g] += milli;
       }
     } else {
-      int need = req.gpu.count;
-      for (int g = 0; g < h.gpu_count() && need > 0; ++g) {
-        if (GpuFitsWhole(req, h, g)) {
-          scratch_[g] = 0;
-          --need;
-        }
-      }
+      TakeWholeGpus(req, h, &scratch_);
       AddCandidate(*e, -1, before, h, cpu_after);
     }
     const double weight = req.gpu.IsShare() ? kShareLossMilliPerGpu : kOtherLossMilliPerGpu;
