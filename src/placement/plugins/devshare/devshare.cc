@@ -72,7 +72,7 @@ constexpr size_t kMinCacheKeys = 8;
 constexpr int kMaxCompactGpus = 16;
 // Weights of the packing loss (6.), milli of score per GPU of packing potential lost. For a
 // shared request the loss decides first and the stranding change breaks its ties (50x-1000x
-// the milli scale measured within 0.2 % of each other); for whole-GPU and CPU-only requests,
+// the milli scale measured alike; 1x-20x clearly worse); for whole-GPU and CPU-only requests,
 // which the stranding measure already prices, it is one strong term among the others (1x-10x
 // measured; 3x best).
 constexpr double kShareLossMilliPerGpu = 200.0 * kMilliPerDevice;
