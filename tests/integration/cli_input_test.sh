@@ -229,6 +229,8 @@ expect_fail "--seeds 5-1" 2 "--seeds" "5-1" -- \
   sim --nodes "$nodes" --pods "$pods" --seeds 5-1 --jobs 1
 expect_fail "--jobs 0" 2 "--jobs" -- sim --nodes "$nodes" --pods "$pods" --seeds 1 --jobs 0
 expect_fail "sim without --pods" 2 "usage" "--pods" -- sim --nodes "$nodes"
+expect_fail "--no-prior in replay" 2 "--no-prior" "inflate" -- \
+  sim --nodes "$nodes" --pods "$pods" --seeds 1 --jobs 1 --mode replay --no-prior
 # serve refuses a bad workload history before it listens, naming the file and line.
 printf '%s\n' 'name,cpu_milli,memory_mib,num_gpu,gpu_milli' 'p0,1000,1024,1,500' \
   'p1,abc,1024,1,500' > "$tmp/bad_history.csv"

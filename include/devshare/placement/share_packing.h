@@ -9,7 +9,8 @@
 //     V(f) - V(f - s) - y_s  >= 0
 // GPUs of potential: 0 when s completes part of an optimal pattern (a 470 next to a 470 when the
 // mix is mostly 470s), > 0 when it spoils room a likelier pattern needed (a 320 next to a 470
-// leaves 210 that nothing common fills). The devshare policy adds this loss to its score.
+// leaves 210 that nothing common fills). The devshare policy adds the host form of this loss
+// (HostValue before minus after, minus y_s) to its score.
 // Also holds the unbounded-knapsack pricing step shared with the allocation bound (sim/bound.cc)
 // and the lock every GLPK user in the process takes.
 // Thread-safety: SharePackingPrices is an immutable value after Solve(); GLPK calls are
