@@ -169,6 +169,10 @@ int RunSimCommand(const std::vector<std::string>& args) {
   if (!jobs.ok()) return Fail("sim", jobs.status());
   opt.jobs = static_cast<int>(*jobs);
   opt.devshare_without_prior = flags->Has("no-prior");
+  const std::string mode = flags->Get("mode", "inflate");
+  if (mode == "replay" && opt.devshare_without_prior) {
+    return Fail("sim", Status::InvalidArgument("--no-prior: only with --mode inflate"));
+  }
 
   sim::PeerResults peer;
   if (flags->Has("peer")) {
@@ -182,10 +186,6 @@ int RunSimCommand(const std::vector<std::string>& args) {
   if (!nodes.ok()) return Fail("sim", nodes.status());
   auto pods = sim::ReadPodCsv(flags->Get("pods"));
   if (!pods.ok()) return Fail("sim", pods.status());
-  const std::string mode = flags->Get("mode", "inflate");
-  if (mode == "replay" && opt.devshare_without_prior) {
-    return Fail("sim", Status::InvalidArgument("--no-prior: only with --mode inflate"));
-  }
   if (mode == "replay") return RunReplay(*flags, *nodes, *pods, opt, registry);
   if (mode != "inflate") {
     return Fail("sim", Status::InvalidArgument("--mode: '" + mode +

@@ -129,8 +129,8 @@ class DevsharePolicy final : public ScorePlugin {
   }
   std::string_view Name() const override { return "devshare"; }
 
-  // OK if the share-packing LP of `m` solves.
-  static Status CheckPacking(const TypicalPods& m) { return SolvePacking(m).status(); }
+  // Whether the share-packing LP of the current M solved (if not, there are no packing prices).
+  const Status& packing_status() const { return packing_status_; }
 
   void BeginRequest(const VmRequest& req, const ClusterState& cluster) override {
     if (&cluster != cluster_ || cluster.states.size() != cluster_hosts_) {
@@ -275,6 +275,7 @@ class DevsharePolicy final : public ScorePlugin {
     const auto& shapes = typical_.shapes();
     k_ = shapes.size();
     Result<SharePackingPrices> packing = SolvePacking(typical_);
+    packing_status_ = packing.status();
     packing_ = packing.ok() ? std::move(packing).value() : SharePackingPrices();
     weight_.assign(k_, 0.0f);
     supply_.assign(k_, 0);
@@ -287,11 +288,11 @@ class DevsharePolicy final : public ScorePlugin {
   }
 
   // Packing potential (GPUs) the host loses when `req` is placed on `gpu` (-1: whole GPUs /
-  // CPU-only), beyond what the request itself is worth: the host's value before minus after
-  // (the room or GPUs it takes and the CPU the host's rooms needed) minus y of its size for a
-  // shared request, or its GPU count for a whole-GPU one.
-  double PackingLoss(const VmRequest& req, const HostState& h, int gpu) {
-    if (packing_.empty()) return 0;
+  // CPU-only), beyond what the request itself is worth: the host's value before
+  // (`host_value`, packing_.HostValue of h) minus after (the room or GPUs it takes and the CPU
+  // the host's rooms needed) minus y of its size for a shared request, or its GPU count for a
+  // whole-GPU one.
+  double PackingLoss(const VmRequest& req, const HostState& h, int gpu, double host_value) {
     after_.assign(h.gpu_free_milli().begin(), h.gpu_free_milli().end());
     double worth = 0;
     if (gpu >= 0) {
@@ -301,8 +302,7 @@ class DevsharePolicy final : public ScorePlugin {
       TakeWholeGpus(req, h, &after_);
       worth = req.gpu.count;
     }
-    return packing_.HostValue(h.gpu_free_milli(), h.cpu_free_milli()) -
-           packing_.HostValue(after_, h.cpu_free_milli() - req.cpu_milli) - worth;
+    return host_value - packing_.HostValue(after_, h.cpu_free_milli() - req.cpu_milli) - worth;
   }
 
   // Share-packing prices (6.) for the one-GPU shared shapes of `m`, weighted by their p.
@@ -656,10 +656,14 @@ class DevsharePolicy final : public ScorePlugin {
       TakeWholeGpus(req, h, &scratch_);
       AddCandidate(*e, -1, before, h, cpu_after);
     }
+    if (packing_.empty() || req.gpu.IsPartition()) {
+      e->packing.assign(e->gpus.size(), 0.0f);
+      return;
+    }
     const double weight = req.gpu.IsShare() ? kShareLossMilliPerGpu : kOtherLossMilliPerGpu;
+    const double host_value = packing_.HostValue(h.gpu_free_milli(), h.cpu_free_milli());
     for (int gpu : e->gpus) {
-      e->packing.push_back(
-          req.gpu.IsPartition() ? 0.0f : static_cast<float>(weight * PackingLoss(req, h, gpu)));
+      e->packing.push_back(static_cast<float>(weight * PackingLoss(req, h, gpu, host_value)));
     }
   }
 
@@ -714,6 +718,7 @@ class DevsharePolicy final : public ScorePlugin {
   // Prices of shared sizes from the packing LP over M (none if M has no shared shape or the LP
   // failed on a re-estimated M; the first M's LP must solve: NewDevshareScore checks it).
   SharePackingPrices packing_;
+  Status packing_status_;
   const ClusterState* cluster_ = nullptr;  // the cluster the caches describe
   size_t cluster_hosts_ = 0;
   std::vector<VmRequest> window_;  // ring buffer of the last kWindowRequests requests
@@ -760,14 +765,13 @@ class DevsharePolicy final : public ScorePlugin {
 }  // namespace
 
 Result<std::unique_ptr<ScorePlugin>> NewDevshareScore(const PluginArgs& args) {
-  if (args.typical_pods != nullptr) {
-    // The policy falls back to no packing prices when an LP fails later (re-estimated M);
-    // on the M it starts from that would be a silent change of policy, so it is an error.
-    DS_RETURN_IF_ERROR(DevsharePolicy::CheckPacking(*args.typical_pods));
-  }
-  return std::unique_ptr<ScorePlugin>(std::make_unique<DevsharePolicy>(
+  auto policy = std::make_unique<DevsharePolicy>(
       args.typical_pods != nullptr ? *args.typical_pods : TypicalPods(), args.score_cache_entries,
-      args.history));
+      args.history);
+  // The policy falls back to no packing prices when an LP fails later (re-estimated M); on the
+  // M it starts from that would be a silent change of policy, so it is an error.
+  DS_RETURN_IF_ERROR(policy->packing_status());
+  return std::unique_ptr<ScorePlugin>(std::move(policy));
 }
 
 }  // namespace devshare::placement
