@@ -104,12 +104,39 @@ std::shared_ptr<const PartitionGeometry> PartitionGeometry::A100_40GB() {
   return kGeometry;
 }
 
+Device Device::Nic(std::string id, std::string network, int64_t vfs, int64_t line_rate_mbps) {
+  Device d;
+  d.id = std::move(id);
+  d.kind = DeviceKind::kNic;
+  d.mode = SharingMode::kFractional;
+  d.isolation = IsolationClass::kHwPartition;
+  d.inventory = Inventory::Of(vfs);
+  d.rate_capacity = line_rate_mbps;
+  d.network = std::move(network);
+  d.attributes["vfs"] = std::to_string(vfs);
+  return d;
+}
+
+Device Device::Disk(std::string id, std::string tier, int64_t capacity_gib, int64_t iops) {
+  Device d;
+  d.id = std::move(id);
+  d.kind = DeviceKind::kDisk;
+  d.mode = SharingMode::kFractional;
+  d.isolation = IsolationClass::kHwPartition;
+  d.inventory = Inventory::Of(capacity_gib);
+  d.rate_capacity = iops;
+  d.tier = tier;
+  d.attributes["tier"] = std::move(tier);
+  return d;
+}
+
 Status Device::Validate() const {
   if (id.empty()) return Status::InvalidArgument("device: empty id");
   DS_RETURN_IF_ERROR(inventory.Validate("device " + id));
   if (mode == SharingMode::kPartitioned && geometry == nullptr) {
     return Status::InvalidArgument("device " + id + ": partitioned mode needs a geometry");
   }
+  if (rate_capacity < 0) return Status::InvalidArgument("device " + id + ": rate_capacity < 0");
   if (mode != SharingMode::kPartitioned && geometry != nullptr) {
     return Status::InvalidArgument("device " + id + ": geometry given but mode is " +
                                    std::string(SharingModeName(mode)));

@@ -33,7 +33,144 @@ HostState::HostState(const Host* host)
     uniform_fractional_ = uniform_fractional_ && d.mode == SharingMode::kFractional &&
                           d.model == gpu_model_ && d.inventory.Capacity() == kMilliPerDevice;
   }
+  for (size_t i = 0; i < host->devices.size(); ++i) {
+    const Device& d = host->devices[i];
+    if (d.kind != DeviceKind::kNic && d.kind != DeviceKind::kDisk) continue;
+    if (slot_of_.empty()) slot_of_.assign(host->devices.size(), -1);
+    slot_of_[i] = static_cast<int>(usage_.size());
+    unit_devices_.push_back(static_cast<int>(i));
+    DeviceUsage u;
+    if (d.kind == DeviceKind::kNic) u.units_taken.assign(d.inventory.Capacity(), false);
+    usage_.push_back(std::move(u));
+  }
   RefreshSummaries();
+}
+
+int HostState::FirstFreeUnit(int device) const {
+  const DeviceUsage& u = device_usage(device);
+  if (u.whole) return -1;
+  for (size_t i = 0; i < u.units_taken.size(); ++i) {
+    if (!u.units_taken[i]) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+namespace {
+
+const char* UnitName(DeviceKind k) { return k == DeviceKind::kNic ? "VF" : "GiB"; }
+const char* RateName(DeviceKind k) { return k == DeviceKind::kNic ? "Mbps" : "IOPS"; }
+
+}  // namespace
+
+Status HostState::CheckUnitSlices(const Allocation& a) const {
+  const size_t n = a.nics.size() + a.volumes.size();
+  auto slice = [&](size_t i) -> const DeviceSlice& {
+    return i < a.nics.size() ? a.nics[i] : a.volumes[i - a.nics.size()];
+  };
+  for (size_t i = 0; i < n; ++i) {
+    const DeviceSlice& s = slice(i);
+    const DeviceKind want = i < a.nics.size() ? DeviceKind::kNic : DeviceKind::kDisk;
+    if (s.device < 0 || s.device >= static_cast<int>(host_->devices.size()) ||
+        host_->devices[s.device].kind != want || s.kind != want) {
+      return Status::InvalidArgument("host " + host_->id + ": slice " + s.device_id + " names no " +
+                                     std::string(DeviceKindName(want)) + " (device index " +
+                                     std::to_string(s.device) + ")");
+    }
+    const Device& d = host_->devices[s.device];
+    const DeviceUsage& u = device_usage(s.device);
+    const std::string where = "host " + host_->id + " " + d.id;
+    if (s.units < 0 || s.rate < 0) {
+      return Status::InvalidArgument(where + ": negative amount in allocation " + a.request_id);
+    }
+    if (u.whole) return Status::ResourceExhausted(where + " is held whole");
+    int64_t units = s.units, rate = s.rate;
+    bool whole = s.whole;
+    for (size_t j = 0; j < i; ++j) {
+      const DeviceSlice& o = slice(j);
+      if (o.device != s.device) continue;
+      if (o.whole || s.whole) {
+        return Status::InvalidArgument("allocation names " + d.id + " whole and again");
+      }
+      if (s.unit_index >= 0 && o.unit_index == s.unit_index) {
+        return Status::InvalidArgument("allocation names " + d.id + " VF " +
+                                       std::to_string(s.unit_index) + " twice");
+      }
+      units += o.units;
+      rate += o.rate;
+    }
+    if (whole) {
+      if (u.shares > 0) {
+        return Status::FailedPrecondition(where + " is shared; cannot take it whole");
+      }
+      continue;
+    }
+    if (d.mode == SharingMode::kExclusive) {
+      return Status::FailedPrecondition(where + " is exclusive; only whole use is allowed");
+    }
+    if (units > d.inventory.Capacity() - u.used_units) {
+      return Status::ResourceExhausted(where + ": requested " + std::to_string(units) + " " +
+                                       UnitName(d.kind) + ", free " +
+                                       std::to_string(d.inventory.Capacity() - u.used_units));
+    }
+    if (s.unit_index >= 0 &&
+        (s.unit_index >= static_cast<int>(u.units_taken.size()) || u.units_taken[s.unit_index])) {
+      return Status::ResourceExhausted(where + ": VF " + std::to_string(s.unit_index) +
+                                       " is taken or absent");
+    }
+    if (rate > d.rate_capacity - u.used_rate) {
+      return Status::ResourceExhausted(where + ": requested " + std::to_string(rate) + " " +
+                                       RateName(d.kind) + " guaranteed, free " +
+                                       std::to_string(d.rate_capacity - u.used_rate));
+    }
+  }
+  return Status::Ok();
+}
+
+void HostState::ApplyUnitSlice(const DeviceSlice& s) {
+  const Device& d = host_->devices[s.device];
+  DeviceUsage& u = usage_[slot_of_[s.device]];
+  if (s.whole) {
+    u.whole = true;
+    u.used_units = d.inventory.Capacity();
+    u.used_rate = d.rate_capacity;
+    return;
+  }
+  u.shares++;
+  u.used_units += s.units;
+  u.used_rate += s.rate;
+  if (s.unit_index >= 0) u.units_taken[s.unit_index] = true;
+}
+
+Status HostState::CheckUnitRelease(const DeviceSlice& s, const std::string& request_id) const {
+  bool held = s.device >= 0 && s.device < static_cast<int>(host_->devices.size()) &&
+              !slot_of_.empty() && slot_of_[s.device] >= 0;
+  if (held) {
+    const DeviceUsage& u = device_usage(s.device);
+    held = s.whole
+               ? u.whole
+               : !u.whole && u.shares > 0 && u.used_units >= s.units && u.used_rate >= s.rate &&
+                     (s.unit_index < 0 || (s.unit_index < static_cast<int>(u.units_taken.size()) &&
+                                           u.units_taken[s.unit_index]));
+  }
+  if (!held) {
+    return Status::FailedPrecondition("host " + host_->id + ": release of " + request_id +
+                                      " does not match device " + s.device_id);
+  }
+  return Status::Ok();
+}
+
+void HostState::ReleaseUnitSlice(const DeviceSlice& s) {
+  DeviceUsage& u = usage_[slot_of_[s.device]];
+  if (s.whole) {
+    const std::vector<bool> none(u.units_taken.size(), false);
+    u = DeviceUsage{};
+    u.units_taken = none;
+    return;
+  }
+  u.shares--;
+  u.used_units -= s.units;
+  u.used_rate -= s.rate;
+  if (s.unit_index >= 0) u.units_taken[s.unit_index] = false;
 }
 
 void HostState::RefreshSummaries() {
@@ -144,8 +281,11 @@ Status HostState::ApplyUnchecked(const Allocation& a) {
       }
     }
   }
+  if (!a.nics.empty() || !a.volumes.empty()) DS_RETURN_IF_ERROR(CheckUnitSlices(a));
   cpu_used_milli_ += a.cpu_milli;
   memory_used_mib_ += a.memory_mib;
+  for (const DeviceSlice& s : a.nics) ApplyUnitSlice(s);
+  for (const DeviceSlice& s : a.volumes) ApplyUnitSlice(s);
   for (const DeviceSlice& s : a.gpus) {
     GpuUsage& u = gpu_usage_[s.gpu];
     const Device& d = gpu_device(s.gpu);
@@ -205,8 +345,13 @@ Status HostState::Release(const Allocation& a) {
                                         " does not match GPU " + std::to_string(s.gpu));
     }
   }
+  for (const std::vector<DeviceSlice>* list : {&a.nics, &a.volumes}) {
+    for (const DeviceSlice& s : *list) DS_RETURN_IF_ERROR(CheckUnitRelease(s, a.request_id));
+  }
   cpu_used_milli_ -= a.cpu_milli;
   memory_used_mib_ -= a.memory_mib;
+  for (const DeviceSlice& s : a.nics) ReleaseUnitSlice(s);
+  for (const DeviceSlice& s : a.volumes) ReleaseUnitSlice(s);
   for (const DeviceSlice& s : a.gpus) {
     GpuUsage& u = gpu_usage_[s.gpu];
     const Device& d = gpu_device(s.gpu);

@@ -7,16 +7,30 @@
 #include <string>
 #include <vector>
 
+#include "devshare/core/device.h"
+
 namespace devshare {
 
-// One piece of one device given to the request.
+// One piece of one device given to the request: {device, kind, amounts}. GPU slices carry
+// milli or a partition; NIC and disk slices carry units of the device's inventory (a VF, GiB)
+// and a guaranteed rate (Mbps, IOPS) counted against the device's rate capacity.
 struct DeviceSlice {
   int gpu = -1;  // GPU ordinal on the host (index into Host::GpuDeviceIndices())
   std::string device_id;
-  int64_t milli = 0;    // amount taken (1000 for a whole GPU)
+  int64_t milli = 0;    // GPU: amount taken (1000 for a whole GPU)
   bool whole = false;   // the device is held whole (no sharing with anyone)
-  std::string profile;  // partition profile when the device is partitioned
-  int start_slot = -1;  // first memory slice of the partition instance
+  std::string profile;  // GPU: partition profile when the device is partitioned
+  int start_slot = -1;  // GPU: first memory slice of the partition instance
+
+  DeviceKind kind = DeviceKind::kGpu;
+  // NIC and disk slices (kind kNic / kDisk).
+  int device = -1;         // index into Host::devices
+  int64_t units = 0;       // NIC: 1 for a VF, 0 for a virtio share; disk: GiB
+  int unit_index = -1;     // NIC: the VF index, -1 for a virtio share
+  int64_t rate = 0;        // guaranteed rate: NIC bandwidth min (Mbps), volume IOPS reservation
+  int64_t rate_limit = 0;  // cap, not counted: NIC bandwidth max, volume IOPS limit (0 = none)
+  int64_t weight = 0;      // volume: mClock IOPS weight
+  std::string name;        // NIC: network; volume: its name
 };
 
 struct Allocation {
@@ -27,7 +41,9 @@ struct Allocation {
   int64_t cpu_milli = 0;
   int64_t memory_mib = 0;
   std::vector<DeviceSlice> gpus;
-  uint64_t generation = 0;  // host generation the allocation was committed against
+  std::vector<DeviceSlice> nics;     // one per VmRequest::nics entry, in its order
+  std::vector<DeviceSlice> volumes;  // one per VmRequest::volumes entry, in its order
+  uint64_t generation = 0;           // host generation the allocation was committed against
 
   int64_t GpuMilli() const {
     int64_t s = 0;

@@ -61,9 +61,21 @@ struct Device {
   Inventory inventory = Inventory::Of(kMilliPerDevice);  // milli units for fractional devices
   std::shared_ptr<const PartitionGeometry> geometry;     // set iff mode == kPartitioned
   std::map<std::string, std::string> attributes;  // vendor, pci address, iommu group, tier, ...
+  // NIC and disk: `inventory` counts the device's units (NIC: SR-IOV virtual functions, 0 =
+  // none; disk: GiB), `rate_capacity` its guaranteed-rate capacity (NIC: line rate in Mbps,
+  // disk: IOPS; 0 = not declared, so no guarantee fits).
+  int64_t rate_capacity = 0;
+  std::string network;  // NIC: the network it attaches guests to
+  std::string tier;     // disk: nvme | ssd | hdd
 
   // OK if the device's fields agree with each other (e.g. partitioned has a geometry).
   Status Validate() const;
+
+  // A NIC on `network` with `vfs` SR-IOV virtual functions (0 = none) and a line rate; shared
+  // (VFs and virtio interfaces with bandwidth guarantees), isolation hw_partition.
+  static Device Nic(std::string id, std::string network, int64_t vfs, int64_t line_rate_mbps);
+  // A disk of `tier` with `capacity_gib` and `iops` (0 = undeclared: no reservation fits).
+  static Device Disk(std::string id, std::string tier, int64_t capacity_gib, int64_t iops);
 };
 
 }  // namespace devshare

@@ -1,5 +1,6 @@
 // HostState: the mutable usage of one Host (free CPU, memory, per-GPU free milli, partitions,
-// tenants per device) with a generation bumped by every change. ClusterState: all hosts.
+// tenants per device, per-NIC VFs and bandwidth, per-disk GiB and IOPS) with a generation bumped
+// by every change. ClusterState: all hosts.
 // Thread-safety: not thread-safe; one owner mutates (a simulator run, or the store transaction).
 #ifndef DEVSHARE_CORE_HOST_STATE_H_
 #define DEVSHARE_CORE_HOST_STATE_H_
@@ -27,6 +28,15 @@ struct GpuUsage {
   int shares = 0;
   std::vector<PartitionInstance> partitions;
   std::vector<std::string> tenants;  // tenants holding shares or partitions, with repeats
+};
+
+// Usage of one NIC or disk. Invariant: `whole` and shares > 0 never both hold.
+struct DeviceUsage {
+  bool whole = false;
+  int shares = 0;                 // slices held: VFs, virtio shares, volumes
+  int64_t used_units = 0;         // VFs (NIC) or GiB (disk)
+  int64_t used_rate = 0;          // guaranteed Mbps (NIC) or reserved IOPS (disk)
+  std::vector<bool> units_taken;  // NIC: VF index -> taken
 };
 
 class HostState {
@@ -60,6 +70,21 @@ class HostState {
   // True if every GPU is fractional and of gpu_model(): then per-host summaries decide fit.
   bool uniform_fractional_gpus() const { return uniform_fractional_; }
 
+  // NICs and disks: indices into host().devices, in device order.
+  const std::vector<int>& unit_device_indices() const { return unit_devices_; }
+  // Usage of NIC/disk `device` (index into host().devices). REQUIRES: its kind is nic or disk.
+  const DeviceUsage& device_usage(int device) const { return usage_[slot_of_[device]]; }
+  int64_t device_free_units(int device) const {
+    const DeviceUsage& u = device_usage(device);
+    return u.whole ? 0 : host_->devices[device].inventory.Capacity() - u.used_units;
+  }
+  int64_t device_free_rate(int device) const {
+    const DeviceUsage& u = device_usage(device);
+    return u.whole ? 0 : host_->devices[device].rate_capacity - u.used_rate;
+  }
+  // Lowest free unit index of NIC `device` (a free VF), or -1.
+  int FirstFreeUnit(int device) const;
+
   // First memory slice where `profile` fits on GPU g now, or -1 (MIG interval packing).
   int FindPartitionStart(int g, const PartitionProfile& profile) const;
 
@@ -74,6 +99,11 @@ class HostState {
 
  private:
   Status CheckSlice(const DeviceSlice& s) const;
+  // Checks the NIC and disk slices of `a` together (several volumes may share one disk).
+  Status CheckUnitSlices(const Allocation& a) const;
+  void ApplyUnitSlice(const DeviceSlice& s);
+  Status CheckUnitRelease(const DeviceSlice& s, const std::string& request_id) const;
+  void ReleaseUnitSlice(const DeviceSlice& s);
   void RefreshSummaries();
 
   const Host* host_;
@@ -91,6 +121,9 @@ class HostState {
   int32_t max_gpu_free_ = 0;
   int fully_free_gpus_ = 0;
   bool uniform_fractional_ = true;
+  std::vector<int> unit_devices_;  // NICs and disks
+  std::vector<int> slot_of_;       // device index -> index into usage_ (-1: not a unit device)
+  std::vector<DeviceUsage> usage_;
 };
 
 // The cluster: hosts in placement order (index = node rank; lower wins ties) and their states.

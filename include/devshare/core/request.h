@@ -35,6 +35,32 @@ struct GpuRequest {
   bool AcceptsModel(const std::string& model) const;
 };
 
+// Volume storage tiers, fastest first.
+inline constexpr const char* kStorageTiers[] = {"nvme", "ssd", "hdd"};
+bool IsStorageTier(const std::string& tier);
+
+// One network interface: on `network`, with a bandwidth guarantee (`min`, summed against the
+// NIC's line rate) and cap (`max`, 0 = the line rate); `vf` asks for an SR-IOV virtual function
+// (exclusive), otherwise a virtio interface sharing the NIC.
+struct NicRequest {
+  std::string network = "default";
+  int64_t bandwidth_min_mbps = 0;
+  int64_t bandwidth_max_mbps = 0;
+  bool vf = false;
+};
+
+// One volume of `size_gib` on a disk of `tier`, with mClock IOPS terms: `iops_reservation`
+// (summed against the disk's declared IOPS), `iops_weight` (share of the spare) and `iops_limit`
+// (cap, 0 = none).
+struct VolumeRequest {
+  std::string name;
+  int64_t size_gib = 0;
+  std::string tier;
+  int64_t iops_reservation = 0;
+  int64_t iops_weight = 1;
+  int64_t iops_limit = 0;
+};
+
 struct VmRequest {
   std::string id;
   std::string tenant;  // empty = no tenant (simulation)
@@ -46,8 +72,15 @@ struct VmRequest {
   std::vector<std::string> forbidden_traits;
   // Hosts this request must not use (anti-affinity: they hold a VM of the same group).
   std::vector<std::string> avoid_host_ids;
+  std::vector<NicRequest> nics;
+  std::vector<VolumeRequest> volumes;
 
-  // OK if amounts are in range: non-negative, GPU milli in 1..1000, multi-GPU requests whole.
+  bool HasDevicesBeyondGpus() const { return !nics.empty() || !volumes.empty(); }
+
+  // OK if amounts are in range: non-negative, GPU milli in 1..1000, multi-GPU requests whole;
+  // NIC bandwidth min <= max (max 0 = uncapped); volumes named uniquely, size > 0, known tier,
+  // IOPS reservation <= limit (limit 0 = none), weight >= 1. Messages name the field
+  // (`nics[0].bandwidth_mbps.min`, `volumes[1].tier`).
   Status Validate() const;
 };
 
