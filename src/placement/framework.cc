@@ -7,8 +7,32 @@
 
 namespace devshare::placement {
 
-GpuChoice ScorePlugin::SelectGpus(const VmRequest& req, const HostState& host, int /*host_index*/) {
-  return SelectGpusByRule(req, host, FitRule::kBest);
+Status GpuSelector::Select(const VmRequest& req, const HostState& state, int host_index,
+                           Allocation& a) {
+  if (!req.gpu.Any()) return Status::Ok();
+  GpuChoice choice = ChooseGpus(req, state, host_index);
+  if (static_cast<int>(choice.gpus.size()) != req.gpu.count) {
+    return Status::Internal("selector " + std::string(Name()) + " selected " +
+                            std::to_string(choice.gpus.size()) + " GPUs on " + a.host_id +
+                            " for a request of " + std::to_string(req.gpu.count));
+  }
+  for (int g : choice.gpus) {
+    DeviceSlice s;
+    s.gpu = g;
+    s.device_id = state.gpu_device(g).id;
+    if (req.gpu.IsWhole()) {
+      s.whole = true;
+      s.milli = state.gpu_device(g).inventory.Capacity();
+    } else if (req.gpu.IsPartition()) {
+      s.profile = req.gpu.profile;
+      s.start_slot = choice.start_slot;
+      s.milli = PartitionMilli(req, state, g);
+    } else {
+      s.milli = req.gpu.milli;
+    }
+    a.gpus.push_back(std::move(s));
+  }
+  return Status::Ok();
 }
 
 std::string PlacementOutcome::Summary(int total_hosts) const {
@@ -17,6 +41,13 @@ std::string PlacementOutcome::Summary(int total_hosts) const {
     for (const DeviceSlice& d : allocation.gpus) {
       s += " " + d.device_id + (d.whole ? " whole" : " " + std::to_string(d.milli) + "m");
       if (!d.profile.empty()) s += " " + d.profile + "@" + std::to_string(d.start_slot);
+    }
+    for (const DeviceSlice& d : allocation.nics) {
+      s += " " + d.device_id + (d.unit_index >= 0 ? " vf" + std::to_string(d.unit_index) : "");
+      if (d.rate > 0) s += " " + std::to_string(d.rate) + "Mbps";
+    }
+    for (const DeviceSlice& d : allocation.volumes) {
+      s += " " + d.name + "@" + d.device_id + " " + std::to_string(d.units) + "GiB";
     }
     return s;
   }
@@ -30,11 +61,18 @@ std::string PlacementOutcome::Summary(int total_hosts) const {
 
 Framework::Framework(std::string policy, std::vector<std::unique_ptr<FilterPlugin>> filters,
                      std::unique_ptr<ScorePlugin> score,
+                     std::vector<std::unique_ptr<DeviceSelector>> selectors,
                      std::vector<std::unique_ptr<ReservePlugin>> reserves)
     : policy_(std::move(policy)),
       filters_(std::move(filters)),
       score_(std::move(score)),
-      reserves_(std::move(reserves)) {}
+      selectors_(std::move(selectors)),
+      reserves_(std::move(reserves)) {
+  for (const auto& s : selectors_) {
+    DeviceSelector* own = score_->SelectorFor(s->Kind());
+    active_selectors_.push_back(own != nullptr ? own : s.get());
+  }
+}
 
 bool Framework::Feasible(const VmRequest& req, const HostState& host) const {
   for (const auto& f : filters_) {
@@ -108,8 +146,6 @@ Result<PlacementOutcome> Framework::Schedule(const VmRequest& req, ClusterState&
   }
   const int h = feasible_[best];
   HostState& state = cluster.states[h];
-  GpuChoice choice = score_->SelectGpus(req, state, h);
-
   Allocation a;
   a.request_id = req.id;
   a.tenant = req.tenant;
@@ -118,27 +154,7 @@ Result<PlacementOutcome> Framework::Schedule(const VmRequest& req, ClusterState&
   a.cpu_milli = req.cpu_milli;
   a.memory_mib = req.memory_mib;
   a.generation = state.generation();
-  if (req.gpu.Any() && static_cast<int>(choice.gpus.size()) != req.gpu.count) {
-    return Status::Internal("policy " + policy_ + " selected " +
-                            std::to_string(choice.gpus.size()) + " GPUs on " + a.host_id +
-                            " for a request of " + std::to_string(req.gpu.count));
-  }
-  for (int g : choice.gpus) {
-    DeviceSlice s;
-    s.gpu = g;
-    s.device_id = state.gpu_device(g).id;
-    if (req.gpu.IsWhole()) {
-      s.whole = true;
-      s.milli = state.gpu_device(g).inventory.Capacity();
-    } else if (req.gpu.IsPartition()) {
-      s.profile = req.gpu.profile;
-      s.start_slot = choice.start_slot;
-      s.milli = PartitionMilli(req, state, g);
-    } else {
-      s.milli = req.gpu.milli;
-    }
-    a.gpus.push_back(std::move(s));
-  }
+  for (DeviceSelector* s : active_selectors_) DS_RETURN_IF_ERROR(s->Select(req, state, h, a));
   for (size_t r = 0; r < reserves_.size(); ++r) {
     Status st = reserves_[r]->Reserve(a, state);
     if (!st.ok()) {

@@ -29,6 +29,13 @@ Status PluginRegistry::RegisterScore(const std::string& name, ScoreFactory f) {
   return Status::Ok();
 }
 
+Status PluginRegistry::RegisterSelector(const std::string& name, SelectorFactory f) {
+  if (!selectors_.emplace(name, std::move(f)).second) {
+    return Status::AlreadyExists("device selector '" + name + "' is already registered");
+  }
+  return Status::Ok();
+}
+
 Status PluginRegistry::RegisterReserve(const std::string& name, ReserveFactory f) {
   if (!reserves_.emplace(name, std::move(f)).second) {
     return Status::AlreadyExists("reserve plugin '" + name + "' is already registered");
@@ -53,6 +60,15 @@ Result<std::unique_ptr<Framework>> PluginRegistry::BuildFramework(
                             "' (known: " + KnownNames(scores_) + ")");
   }
   DS_ASSIGN_OR_RETURN(std::unique_ptr<ScorePlugin> score, sit->second(config.args));
+  std::vector<std::unique_ptr<DeviceSelector>> selectors;
+  for (const std::string& name : config.selectors) {
+    auto it = selectors_.find(name);
+    if (it == selectors_.end()) {
+      return Status::NotFound("unknown device selector '" + name +
+                              "' (known: " + KnownNames(selectors_) + ")");
+    }
+    selectors.push_back(it->second(config.args));
+  }
   std::vector<std::unique_ptr<ReservePlugin>> reserves;
   for (const std::string& name : config.reserves) {
     auto it = reserves_.find(name);
@@ -63,7 +79,7 @@ Result<std::unique_ptr<Framework>> PluginRegistry::BuildFramework(
     reserves.push_back(it->second(config.args));
   }
   return std::make_unique<Framework>(config.policy, std::move(filters), std::move(score),
-                                     std::move(reserves));
+                                     std::move(selectors), std::move(reserves));
 }
 
 std::vector<std::string> PluginRegistry::PolicyNames() const {
@@ -79,6 +95,11 @@ void RegisterBuiltinPlacementPlugins(PluginRegistry& r) {
   (void)r.RegisterFilter("traits", NewTraitsFilter);
   (void)r.RegisterFilter("anti_affinity", NewAntiAffinityFilter);
   (void)r.RegisterFilter("isolation", NewIsolationFilter);
+  (void)r.RegisterFilter("nic_fit", NewNicFitFilter);
+  (void)r.RegisterFilter("volume_fit", NewVolumeFitFilter);
+  (void)r.RegisterSelector("gpu", NewGpuSelector);
+  (void)r.RegisterSelector("nic", NewNicSelector);
+  (void)r.RegisterSelector("volume", NewVolumeSelector);
   (void)r.RegisterReserve("capacity", NewCapacityReserve);
   (void)r.RegisterScore("first_fit", NewFirstFitScore);
   (void)r.RegisterScore("random", NewRandomScore);

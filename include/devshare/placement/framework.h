@@ -1,5 +1,6 @@
 // Placement framework: Filter -> Score -> choose host (ties to the lowest host index, i.e. the
-// seeded node rank) -> select concrete GPUs -> Reserve. Plugins are small interfaces; policies
+// seeded node rank) -> select concrete device slices (one DeviceSelector per device kind) ->
+// Reserve. Plugins are small interfaces; policies
 // are score plugins with stable names. Model: Kubernetes scheduler framework/interface.go.
 // Thread-safety: a Framework and its plugins belong to one thread (one simulator run, or the
 // control plane's placement loop); build one per thread from the same registry.
@@ -43,6 +44,31 @@ class FilterPlugin {
   virtual Reason Explain(const VmRequest& req, const HostState& host) const = 0;
 };
 
+// Chooses the concrete slices of one device kind on the chosen host and adds them to the
+// allocation: GPU ordinals, NIC virtual functions, the disks of volumes. One per kind in a
+// framework (the "gpu", "nic" and "volume" selectors by default); a policy may choose a kind's
+// slices its own way by returning its own selector from ScorePlugin::SelectorFor.
+class DeviceSelector {
+ public:
+  virtual ~DeviceSelector() = default;
+  virtual std::string_view Name() const = 0;
+  virtual DeviceKind Kind() const = 0;
+  // Adds `req`'s slices of Kind() on `host` to `a` (a.host_* and amounts are set). Internal
+  // when the host cannot hold them: the filters passed it, so that is a bug.
+  virtual Status Select(const VmRequest& req, const HostState& host, int host_index,
+                        Allocation& a) = 0;
+};
+
+// The GPU selector of a policy: it picks GPU ordinals (and a partition's start slot); the
+// framework turns the choice into slices.
+class GpuSelector : public DeviceSelector {
+ public:
+  DeviceKind Kind() const final { return DeviceKind::kGpu; }
+  // GPUs for `req` on the chosen host. REQUIRES: req.gpu.Any() and the host passed gpu_fit.
+  virtual GpuChoice ChooseGpus(const VmRequest& req, const HostState& host, int host_index) = 0;
+  Status Select(const VmRequest& req, const HostState& host, int host_index, Allocation& a) final;
+};
+
 class ScorePlugin {
  public:
   virtual ~ScorePlugin() = default;
@@ -54,12 +80,21 @@ class ScorePlugin {
   virtual int64_t Score(const VmRequest& req, const HostState& host, int host_index) = 0;
   // True if raw scores are min-max normalised to 0..100 (integer) over the feasible hosts.
   virtual bool NormalizesScores() const { return false; }
-  // Concrete GPUs for `req` on the chosen host. Default: best fit (share: fitting GPU with the
-  // least free milli; whole: lowest-index fully free GPUs; partition: first GPU/slot that fits).
-  virtual GpuChoice SelectGpus(const VmRequest& req, const HostState& host, int host_index);
+  // The policy's own selector for `kind`, or null to use the framework's (for GPUs: best fit;
+  // share: fitting GPU with the least free milli; whole: lowest-index fully free GPUs;
+  // partition: first GPU/slot that fits). The selector lives as long as the plugin.
+  virtual DeviceSelector* SelectorFor(DeviceKind /*kind*/) { return nullptr; }
   // Notifications after a successful reserve / release (for plugins that keep per-host state).
   virtual void Reserved(const VmRequest& /*req*/, const Allocation& /*a*/) {}
   virtual void Released(const VmRequest& /*req*/, const Allocation& /*a*/) {}
+};
+
+// Base of a policy that chooses GPUs itself (by its own score): implement Score and ChooseGpus.
+class GpuChoosingScorePlugin : public ScorePlugin, public GpuSelector {
+ public:
+  DeviceSelector* SelectorFor(DeviceKind kind) override {
+    return kind == DeviceKind::kGpu ? static_cast<GpuSelector*>(this) : nullptr;
+  }
 };
 
 class ReservePlugin {
@@ -88,6 +123,7 @@ class Framework {
  public:
   Framework(std::string policy, std::vector<std::unique_ptr<FilterPlugin>> filters,
             std::unique_ptr<ScorePlugin> score,
+            std::vector<std::unique_ptr<DeviceSelector>> selectors,
             std::vector<std::unique_ptr<ReservePlugin>> reserves);
 
   const std::string& policy() const { return policy_; }
@@ -109,6 +145,8 @@ class Framework {
   std::string policy_;
   std::vector<std::unique_ptr<FilterPlugin>> filters_;
   std::unique_ptr<ScorePlugin> score_;
+  std::vector<std::unique_ptr<DeviceSelector>> selectors_;
+  std::vector<DeviceSelector*> active_selectors_;  // the policy's where it has its own
   std::vector<std::unique_ptr<ReservePlugin>> reserves_;
   std::vector<int> feasible_;    // scratch
   std::vector<int64_t> scores_;  // scratch

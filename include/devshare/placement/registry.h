@@ -34,12 +34,15 @@ struct PluginArgs {
 
 using FilterFactory = std::function<std::unique_ptr<FilterPlugin>(const PluginArgs&)>;
 using ScoreFactory = std::function<Result<std::unique_ptr<ScorePlugin>>(const PluginArgs&)>;
+using SelectorFactory = std::function<std::unique_ptr<DeviceSelector>(const PluginArgs&)>;
 using ReserveFactory = std::function<std::unique_ptr<ReservePlugin>(const PluginArgs&)>;
 
 struct FrameworkConfig {
   std::string policy;  // score plugin name, e.g. "fgd"
-  std::vector<std::string> filters = {"resources_fit", "gpu_model", "gpu_fit",
-                                      "traits",        "isolation", "anti_affinity"};
+  std::vector<std::string> filters = {"resources_fit", "gpu_model", "gpu_fit",   "nic_fit",
+                                      "volume_fit",    "traits",    "isolation", "anti_affinity"};
+  // One selector per device kind, run in this order on the chosen host.
+  std::vector<std::string> selectors = {"gpu", "nic", "volume"};
   std::vector<std::string> reserves = {"capacity"};
   PluginArgs args;
 };
@@ -49,6 +52,7 @@ class PluginRegistry {
   // AlreadyExists if the name is taken.
   Status RegisterFilter(const std::string& name, FilterFactory f);
   Status RegisterScore(const std::string& name, ScoreFactory f);
+  Status RegisterSelector(const std::string& name, SelectorFactory f);
   Status RegisterReserve(const std::string& name, ReserveFactory f);
 
   // NotFound naming the unknown plugin and listing the known ones.
@@ -60,6 +64,7 @@ class PluginRegistry {
  private:
   std::map<std::string, FilterFactory> filters_;
   std::map<std::string, ScoreFactory> scores_;
+  std::map<std::string, SelectorFactory> selectors_;
   std::map<std::string, ReserveFactory> reserves_;
 };
 

@@ -16,6 +16,13 @@ std::unique_ptr<FilterPlugin> NewGpuFitFilter(const PluginArgs& args);
 std::unique_ptr<FilterPlugin> NewTraitsFilter(const PluginArgs& args);
 std::unique_ptr<FilterPlugin> NewAntiAffinityFilter(const PluginArgs& args);
 std::unique_ptr<FilterPlugin> NewIsolationFilter(const PluginArgs& args);
+std::unique_ptr<FilterPlugin> NewNicFitFilter(const PluginArgs& args);
+std::unique_ptr<FilterPlugin> NewVolumeFitFilter(const PluginArgs& args);
+
+// Device selectors (one per kind).
+std::unique_ptr<DeviceSelector> NewGpuSelector(const PluginArgs& args);
+std::unique_ptr<DeviceSelector> NewNicSelector(const PluginArgs& args);
+std::unique_ptr<DeviceSelector> NewVolumeSelector(const PluginArgs& args);
 
 // Reserve.
 std::unique_ptr<ReservePlugin> NewCapacityReserve(const PluginArgs& args);

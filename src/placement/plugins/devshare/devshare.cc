@@ -111,7 +111,7 @@ bool Accepts(const TaskShape& m, const std::string& model) {
   return m.models.empty() || std::find(m.models.begin(), m.models.end(), model) != m.models.end();
 }
 
-class DevsharePolicy final : public ScorePlugin {
+class DevsharePolicy final : public GpuChoosingScorePlugin {
  public:
   // `prior`: the workload distribution to start from (FGD's typical pods of the history), or
   // empty; either way M is re-estimated online from the requests seen.
@@ -177,7 +177,7 @@ class DevsharePolicy final : public ScorePlugin {
     return BestOf(req, h, host_index).score;
   }
 
-  GpuChoice SelectGpus(const VmRequest& req, const HostState& h, int host_index) override {
+  GpuChoice ChooseGpus(const VmRequest& req, const HostState& h, int host_index) override {
     if (!req.gpu.Any() || req.gpu.IsWhole()) return SelectGpusByRule(req, h, FitRule::kFirst);
     return ChoiceOnGpu(req, h, BestOf(req, h, host_index).gpu);
   }

@@ -25,7 +25,7 @@ int64_t FragGradientScore::Score(const VmRequest& req, const HostState& h, int h
   return Evaluate(req, h, host_index).score;
 }
 
-GpuChoice FragGradientScore::SelectGpus(const VmRequest& req, const HostState& h, int host_index) {
+GpuChoice FragGradientScore::ChooseGpus(const VmRequest& req, const HostState& h, int host_index) {
   // Whole GPUs are interchangeable for the measure: take the lowest-index free ones.
   if (!req.gpu.Any() || req.gpu.IsWhole()) return SelectGpusByRule(req, h, FitRule::kFirst);
   return ChoiceOnGpu(req, h, Evaluate(req, h, host_index).gpu);

@@ -17,11 +17,11 @@
 
 namespace devshare::placement {
 
-class FragGradientScore : public ScorePlugin {
+class FragGradientScore : public GpuChoosingScorePlugin {
  public:
   void BeginRequest(const VmRequest& req, const ClusterState& cluster) override;
   int64_t Score(const VmRequest& req, const HostState& h, int host_index) override;
-  GpuChoice SelectGpus(const VmRequest& req, const HostState& h, int host_index) override;
+  GpuChoice ChooseGpus(const VmRequest& req, const HostState& h, int host_index) override;
 
  protected:
   // Fragmentation (milli-GPU) of a node with this free CPU and per-GPU free milli.

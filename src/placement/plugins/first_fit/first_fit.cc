@@ -6,11 +6,11 @@
 namespace devshare::placement {
 namespace {
 
-class FirstFit final : public ScorePlugin {
+class FirstFit final : public GpuChoosingScorePlugin {
  public:
   std::string_view Name() const override { return "first_fit"; }
   int64_t Score(const VmRequest&, const HostState&, int) override { return 0; }
-  GpuChoice SelectGpus(const VmRequest& req, const HostState& h, int) override {
+  GpuChoice ChooseGpus(const VmRequest& req, const HostState& h, int) override {
     return SelectGpusByRule(req, h, FitRule::kFirst);
   }
 };

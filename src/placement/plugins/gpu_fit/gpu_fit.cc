@@ -1,6 +1,7 @@
 // gpu_fit filter (Open-Gpu-Share semantics): a share request needs one GPU with enough free
 // milli; a k-GPU request needs k fully free GPUs; a partition request needs a GPU whose MIG
 // geometry has a free placement for the profile. Model, isolation and tenant rules per device.
+// Also the framework's default GPU selector ("gpu", best fit) for policies without their own.
 #include <map>
 
 #include "placement/device_match.h"
@@ -62,7 +63,20 @@ class GpuFit final : public FilterPlugin {
   }
 };
 
+// The framework's GPU selector for policies without their own: best fit.
+class BestFitGpuSelector final : public GpuSelector {
+ public:
+  std::string_view Name() const override { return "gpu"; }
+  GpuChoice ChooseGpus(const VmRequest& req, const HostState& h, int) override {
+    return SelectGpusByRule(req, h, FitRule::kBest);
+  }
+};
+
 }  // namespace
+
+std::unique_ptr<DeviceSelector> NewGpuSelector(const PluginArgs&) {
+  return std::make_unique<BestFitGpuSelector>();
+}
 
 std::unique_ptr<FilterPlugin> NewGpuFitFilter(const PluginArgs&) {
   return std::make_unique<GpuFit>();

@@ -6,14 +6,14 @@
 namespace devshare::placement {
 namespace {
 
-class RandomFit final : public ScorePlugin {
+class RandomFit final : public GpuChoosingScorePlugin {
  public:
   explicit RandomFit(uint64_t seed) : random_(seed) {}
   std::string_view Name() const override { return "random"; }
   int64_t Score(const VmRequest&, const HostState&, int) override {
     return static_cast<int64_t>(random_.Next() >> 1);
   }
-  GpuChoice SelectGpus(const VmRequest& req, const HostState& h, int) override {
+  GpuChoice ChooseGpus(const VmRequest& req, const HostState& h, int) override {
     return SelectGpusRandomly(req, h, random_);
   }
 

@@ -1,0 +1,254 @@
+// Greedy best-fit assignment of NICs and volumes to a host's NICs and disks.
+#include "placement/unit_device_match.h"
+
+#include <tuple>
+
+namespace devshare::placement {
+namespace {
+
+// What earlier items of the same request already took from one device.
+struct Tentative {
+  int device = -1;
+  int64_t units = 0;
+  int64_t rate = 0;
+  int distinct = 0;  // VFs taken
+};
+
+Tentative& TentativeFor(std::vector<Tentative>& t, int device) {
+  for (Tentative& x : t) {
+    if (x.device == device) return x;
+  }
+  t.push_back({device, 0, 0, 0});
+  return t.back();
+}
+
+const Tentative* FindTentative(const std::vector<Tentative>& t, int device) {
+  for (const Tentative& x : t) {
+    if (x.device == device) return &x;
+  }
+  return nullptr;
+}
+
+bool InGroup(const Device& d, const UnitItem& item) {
+  if (d.kind != item.kind || d.mode == SharingMode::kExclusive) return false;
+  return (item.kind == DeviceKind::kNic ? d.network : d.tier) == item.group;
+}
+
+struct Free {
+  int64_t units = 0;
+  int64_t rate = 0;
+};
+
+Free FreeAfter(const HostState& h, int device, const std::vector<Tentative>& t) {
+  Free f{h.device_free_units(device), h.device_free_rate(device)};
+  if (const Tentative* x = FindTentative(t, device)) {
+    f.units -= x->units;
+    f.rate -= x->rate;
+  }
+  return f;
+}
+
+// The k-th (0-based) free VF index of `device`, or -1.
+int NthFreeUnit(const HostState& h, int device, int k) {
+  const DeviceUsage& u = h.device_usage(device);
+  if (u.whole) return -1;
+  for (size_t i = 0; i < u.units_taken.size(); ++i) {
+    if (!u.units_taken[i] && k-- == 0) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+std::string Num(int64_t v) { return std::to_string(v); }
+
+}  // namespace
+
+std::vector<UnitItem> NicItems(const VmRequest& req) {
+  std::vector<UnitItem> out;
+  out.reserve(req.nics.size());
+  for (const NicRequest& n : req.nics) {
+    out.push_back({DeviceKind::kNic, n.network, n.vf ? 1 : 0, n.vf, n.bandwidth_min_mbps});
+  }
+  return out;
+}
+
+std::vector<UnitItem> VolumeItems(const VmRequest& req) {
+  std::vector<UnitItem> out;
+  out.reserve(req.volumes.size());
+  for (const VolumeRequest& v : req.volumes) {
+    out.push_back({DeviceKind::kDisk, v.tier, v.size_gib, false, v.iops_reservation});
+  }
+  return out;
+}
+
+UnitAssignment AssignUnitItems(const std::vector<UnitItem>& items, const HostState& h) {
+  UnitAssignment a;
+  std::vector<Tentative> taken;
+  const Host& host = h.host();
+  for (size_t i = 0; i < items.size(); ++i) {
+    const UnitItem& item = items[i];
+    int best = -1;
+    std::tuple<int64_t, int64_t, int64_t> best_key;
+    for (int d : h.unit_device_indices()) {
+      if (!InGroup(host.devices[d], item)) continue;
+      const Free f = FreeAfter(h, d, taken);
+      if (f.units < item.units || f.rate < item.rate) continue;
+      const int64_t units_left = f.units - item.units;
+      const int64_t rate_left = f.rate - item.rate;
+      std::tuple<int64_t, int64_t, int64_t> key;
+      if (item.kind == DeviceKind::kDisk) {
+        key = {units_left, rate_left, 0};
+      } else if (item.distinct) {
+        key = {rate_left, units_left, 0};
+      } else {
+        key = {f.units > 0 ? 1 : 0, rate_left, 0};
+      }
+      if (best < 0 || key < best_key) {
+        best = d;
+        best_key = key;
+      }
+    }
+    if (best < 0) {
+      a.failed_item = static_cast<int>(i);
+      return a;
+    }
+    Tentative& t = TentativeFor(taken, best);
+    a.device_of.push_back(best);
+    a.unit_of.push_back(item.distinct ? NthFreeUnit(h, best, t.distinct) : -1);
+    t.units += item.units;
+    t.rate += item.rate;
+    if (item.distinct) t.distinct++;
+  }
+  return a;
+}
+
+std::string ExplainUnitFailure(const std::vector<UnitItem>& items, const UnitAssignment& a,
+                               const HostState& h) {
+  if (a.ok()) return "";
+  const UnitItem& item = items[a.failed_item];
+  std::vector<Tentative> taken;
+  for (size_t i = 0; i < a.device_of.size(); ++i) {
+    Tentative& t = TentativeFor(taken, a.device_of[i]);
+    t.units += items[i].units;
+    t.rate += items[i].rate;
+  }
+  const Host& host = h.host();
+  const bool nic = item.kind == DeviceKind::kNic;
+  const std::string suffix =
+      items.size() > 1 ? " (" + std::string(nic ? "nics[" : "volumes[") + Num(a.failed_item) + "])"
+                       : "";
+  // Candidates of the item's group: the one with the most free units, and among those with
+  // enough units the one with the most free rate.
+  int most_units = -1, most_rate = -1, candidates = 0;
+  Free most_units_free, most_rate_free;
+  for (int d : h.unit_device_indices()) {
+    if (!InGroup(host.devices[d], item)) continue;
+    ++candidates;
+    const Free f = FreeAfter(h, d, taken);
+    if (most_units < 0 || f.units > most_units_free.units) {
+      most_units = d;
+      most_units_free = f;
+    }
+    if (f.units >= item.units && (most_rate < 0 || f.rate > most_rate_free.rate)) {
+      most_rate = d;
+      most_rate_free = f;
+    }
+  }
+  if (candidates == 0) {
+    return nic ? "nic: no NIC on network '" + item.group + "'" + suffix
+               : "volume: tier " + item.group + " requested " + Num(item.units) + " GiB, no " +
+                     item.group + " disk" + suffix;
+  }
+  if (most_rate < 0) {
+    const Device& d = host.devices[most_units];
+    if (nic) {
+      return "nic: requested 1 VF, free " + Num(most_units_free.units) + " of " +
+             Num(d.inventory.Capacity()) + " on " + d.id + suffix;
+    }
+    std::string s = "volume: tier " + item.group + " requested " + Num(item.units) + " GiB, free " +
+                    Num(most_units_free.units) + " GiB";
+    if (candidates > 1) s += " (largest of " + Num(candidates) + " " + item.group + " disks)";
+    return s + suffix;
+  }
+  const Device& d = host.devices[most_rate];
+  if (nic) {
+    return "nic: requested " + Num(item.rate) + " Mbps guaranteed, free " +
+           Num(most_rate_free.rate) + " of " + Num(d.rate_capacity) + " on " + d.id + suffix;
+  }
+  return "volume: tier " + item.group + " requested " + Num(item.rate) + " IOPS reserved, free " +
+         Num(most_rate_free.rate) + " of " + Num(d.rate_capacity) + " on " + d.id + suffix;
+}
+
+double UnitFreeFraction(const std::vector<UnitItem>& items, const HostState& h, bool after) {
+  if (items.empty()) return -1;
+  int64_t units_cap = 0, units_free = 0, rate_cap = 0, rate_free = 0;
+  std::vector<int> seen;
+  const Host& host = h.host();
+  for (const UnitItem& item : items) {
+    if (after) {
+      units_free -= item.units;
+      rate_free -= item.rate;
+    }
+    for (int d : h.unit_device_indices()) {
+      if (!InGroup(host.devices[d], item)) continue;
+      bool counted = false;
+      for (int x : seen) counted = counted || x == d;
+      if (counted) continue;
+      seen.push_back(d);
+      units_cap += host.devices[d].inventory.Capacity();
+      rate_cap += host.devices[d].rate_capacity;
+      units_free += h.device_free_units(d);
+      rate_free += h.device_free_rate(d);
+    }
+  }
+  double sum = 0;
+  int dims = 0;
+  if (units_cap > 0) {
+    sum += static_cast<double>(units_free) / static_cast<double>(units_cap);
+    ++dims;
+  }
+  if (rate_cap > 0) {
+    sum += static_cast<double>(rate_free) / static_cast<double>(rate_cap);
+    ++dims;
+  }
+  return dims == 0 ? -1 : sum / dims;
+}
+
+std::vector<DeviceSlice> NicSlices(const VmRequest& req, const UnitAssignment& a,
+                                   const HostState& h) {
+  std::vector<DeviceSlice> out;
+  for (size_t i = 0; i < req.nics.size() && i < a.device_of.size(); ++i) {
+    const NicRequest& n = req.nics[i];
+    DeviceSlice s;
+    s.kind = DeviceKind::kNic;
+    s.device = a.device_of[i];
+    s.device_id = h.host().devices[s.device].id;
+    s.units = n.vf ? 1 : 0;
+    s.unit_index = a.unit_of[i];
+    s.rate = n.bandwidth_min_mbps;
+    s.rate_limit = n.bandwidth_max_mbps;
+    s.name = n.network;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<DeviceSlice> VolumeSlices(const VmRequest& req, const UnitAssignment& a,
+                                      const HostState& h) {
+  std::vector<DeviceSlice> out;
+  for (size_t i = 0; i < req.volumes.size() && i < a.device_of.size(); ++i) {
+    const VolumeRequest& v = req.volumes[i];
+    DeviceSlice s;
+    s.kind = DeviceKind::kDisk;
+    s.device = a.device_of[i];
+    s.device_id = h.host().devices[s.device].id;
+    s.units = v.size_gib;
+    s.rate = v.iops_reservation;
+    s.rate_limit = v.iops_limit;
+    s.weight = v.iops_weight;
+    s.name = v.name;
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+}  // namespace devshare::placement
