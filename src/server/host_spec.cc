@@ -3,6 +3,7 @@
 
 #include <set>
 
+#include "devshare/core/request.h"
 #include "server/json_fields.h"
 
 namespace devshare::server {
@@ -74,21 +75,31 @@ Status ParseNic(const nlohmann::json& j, const std::string& path, int numa_nodes
                 nlohmann::json& out) {
   if (!j.is_object()) return Status::InvalidArgument("field '" + path + "': expected an object");
   FieldReader r(j, path);
-  DS_ASSIGN_OR_RETURN(d.id, r.String("id", true, 63));
-  DS_RETURN_IF_ERROR(CheckName(d.id, r.FieldPath("id")));
+  DS_ASSIGN_OR_RETURN(std::string id, r.String("id", true, 63));
+  DS_RETURN_IF_ERROR(CheckName(id, r.FieldPath("id")));
+  DS_ASSIGN_OR_RETURN(std::string network, r.String("network", false, 63));
+  if (network.empty()) network = "default";
+  DS_RETURN_IF_ERROR(CheckName(network, r.FieldPath("network")));
   DS_ASSIGN_OR_RETURN(int64_t vfs, r.Int("vfs", false, 0, 4096, 0));
   DS_ASSIGN_OR_RETURN(int64_t numa, r.Int("numa_node", false, 0, numa_nodes - 1, 0));
+  // The line rate: line_rate_mbps, or bandwidth_gbps as the host agent reports link speed.
+  DS_ASSIGN_OR_RETURN(int64_t mbps, r.Int("line_rate_mbps", false, 0, 100'000'000, 0));
   DS_ASSIGN_OR_RETURN(double gbps, r.Double("bandwidth_gbps", false, 0, 100000, 0));
+  if (r.Has("line_rate_mbps") && r.Has("bandwidth_gbps")) {
+    return Status::InvalidArgument("field '" + r.FieldPath("bandwidth_gbps") +
+                                   "': give the line rate once (line_rate_mbps or bandwidth_gbps)");
+  }
+  if (!r.Has("line_rate_mbps")) mbps = static_cast<int64_t>(gbps * 1000 + 0.5);
   DS_RETURN_IF_ERROR(r.CheckNoUnknown());
-  d.kind = DeviceKind::kNic;
-  d.mode = vfs > 0 ? SharingMode::kFractional : SharingMode::kExclusive;
-  d.isolation = IsolationClass::kHwPartition;
+  // SR-IOV: each virtual function is one unit of the NIC's inventory (exclusive to one VM); the
+  // line rate is the rate capacity that bandwidth guarantees are summed against.
+  d = Device::Nic(id, network, vfs, mbps);
   d.numa_node = static_cast<int>(numa);
-  // SR-IOV: each virtual function is one unit of the NIC's inventory.
-  d.inventory = Inventory::Of(vfs > 0 ? vfs : 1);
-  d.attributes["vfs"] = std::to_string(vfs);
-  out = {{"id", d.id}, {"vfs", vfs}, {"numa_node", numa}};
-  if (gbps > 0) out["bandwidth_gbps"] = gbps;
+  out = {{"id", d.id},
+         {"network", network},
+         {"vfs", vfs},
+         {"line_rate_mbps", mbps},
+         {"numa_node", numa}};
   return Status::Ok();
 }
 
@@ -96,22 +107,20 @@ Status ParseDisk(const nlohmann::json& j, const std::string& path, int numa_node
                  nlohmann::json& out) {
   if (!j.is_object()) return Status::InvalidArgument("field '" + path + "': expected an object");
   FieldReader r(j, path);
-  DS_ASSIGN_OR_RETURN(d.id, r.String("id", true, 63));
-  DS_RETURN_IF_ERROR(CheckName(d.id, r.FieldPath("id")));
+  DS_ASSIGN_OR_RETURN(std::string id, r.String("id", true, 63));
+  DS_RETURN_IF_ERROR(CheckName(id, r.FieldPath("id")));
   DS_ASSIGN_OR_RETURN(std::string tier, r.String("tier", true, 16));
-  if (tier != "nvme" && tier != "ssd" && tier != "hdd") {
+  if (!IsStorageTier(tier)) {
     return Status::InvalidArgument("field '" + r.FieldPath("tier") + "': unknown tier '" + tier +
                                    "' (known: nvme, ssd, hdd)");
   }
   DS_ASSIGN_OR_RETURN(int64_t gib, r.Int("capacity_gib", true, 1, 1LL << 40));
+  DS_ASSIGN_OR_RETURN(int64_t iops, r.Int("iops", false, 0, 1'000'000'000, 0));
   DS_ASSIGN_OR_RETURN(int64_t numa, r.Int("numa_node", false, 0, numa_nodes - 1, 0));
   DS_RETURN_IF_ERROR(r.CheckNoUnknown());
-  d.kind = DeviceKind::kDisk;
-  d.mode = SharingMode::kFractional;
+  d = Device::Disk(id, tier, gib, iops);
   d.numa_node = static_cast<int>(numa);
-  d.inventory = Inventory::Of(gib);
-  d.attributes["tier"] = tier;
-  out = {{"id", d.id}, {"tier", tier}, {"capacity_gib", gib}, {"numa_node", numa}};
+  out = {{"id", d.id}, {"tier", tier}, {"capacity_gib", gib}, {"iops", iops}, {"numa_node", numa}};
   return Status::Ok();
 }
 

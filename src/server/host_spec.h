@@ -20,8 +20,9 @@ struct HostSpec {
 
 // Fields: cpu_milli, memory_mib (required); cpu_allocation_ratio, memory_allocation_ratio,
 // cpu_reserved_milli, memory_reserved_mib; numa [{id, cpu_milli, memory_mib}];
-// gpus [{id, model, sharing, isolation, numa_node, geometry}]; nics [{id, vfs, numa_node,
-// bandwidth_gbps}]; disks [{id, tier, capacity_gib, numa_node}]; traits [string].
+// gpus [{id, model, sharing, isolation, numa_node, geometry}]; nics [{id, network (default
+// "default"), vfs, numa_node, line_rate_mbps | bandwidth_gbps}]; disks [{id, tier nvme|ssd|hdd,
+// capacity_gib, iops, numa_node}]; traits [string].
 // InvalidArgument naming the field (e.g. "gpus[1].sharing") on any error or unknown field.
 Result<HostSpec> ParseHostSpec(const std::string& name, const nlohmann::json& body);
 

@@ -19,8 +19,66 @@ nlohmann::json AllocationToJson(const Allocation& a) {
     }
     devices.push_back(std::move(d));
   }
+  for (const DeviceSlice& s : a.nics) {
+    nlohmann::json d = {{"id", s.device_id},
+                        {"kind", "nic"},
+                        {"network", s.name},
+                        {"mode", s.unit_index >= 0 ? "vf" : "virtio"},
+                        {"bandwidth_mbps", {{"min", s.rate}, {"max", s.rate_limit}}}};
+    if (s.unit_index >= 0) d["vf"] = s.unit_index;
+    devices.push_back(std::move(d));
+  }
+  for (const DeviceSlice& s : a.volumes) {
+    devices.push_back(
+        {{"id", s.device_id},
+         {"kind", "disk"},
+         {"volume", s.name},
+         {"size_gib", s.units},
+         {"iops", {{"reservation", s.rate}, {"weight", s.weight}, {"limit", s.rate_limit}}}});
+  }
   return {{"cpu_milli", a.cpu_milli}, {"memory_mib", a.memory_mib}, {"devices", devices}};
 }
+
+namespace {
+
+int64_t IntAt(const nlohmann::json& j, const char* a, const char* b, int64_t fallback) {
+  auto it = j.find(a);
+  if (it == j.end() || !it->is_object()) return fallback;
+  auto v = it->find(b);
+  return v != it->end() && v->is_number_integer() ? v->get<int64_t>() : fallback;
+}
+
+// A NIC or disk slice of a stored allocation; `kind` names the device kind it must have.
+Result<DeviceSlice> UnitSliceFromJson(const nlohmann::json& d, const Host& host, DeviceKind kind) {
+  DeviceSlice s;
+  s.kind = kind;
+  s.device_id = d.value("id", "");
+  for (size_t i = 0; i < host.devices.size(); ++i) {
+    if (host.devices[i].id == s.device_id && host.devices[i].kind == kind) {
+      s.device = static_cast<int>(i);
+    }
+  }
+  if (s.device < 0) {
+    return Status::InvalidArgument("allocation names " + std::string(DeviceKindName(kind)) + " '" +
+                                   s.device_id + "', which host " + host.id + " does not have");
+  }
+  if (kind == DeviceKind::kNic) {
+    s.name = d.value("network", "");
+    s.unit_index = d.value("vf", -1);
+    s.units = s.unit_index >= 0 ? 1 : 0;
+    s.rate = IntAt(d, "bandwidth_mbps", "min", 0);
+    s.rate_limit = IntAt(d, "bandwidth_mbps", "max", 0);
+  } else {
+    s.name = d.value("volume", "");
+    s.units = d.value("size_gib", int64_t{0});
+    s.rate = IntAt(d, "iops", "reservation", 0);
+    s.weight = IntAt(d, "iops", "weight", 1);
+    s.rate_limit = IntAt(d, "iops", "limit", 0);
+  }
+  return s;
+}
+
+}  // namespace
 
 Result<Allocation> AllocationFromJson(const std::string& json, const Host& host) {
   DS_ASSIGN_OR_RETURN(nlohmann::json j, ParseJsonObject(json));
@@ -34,6 +92,16 @@ Result<Allocation> AllocationFromJson(const std::string& json, const Host& host)
   a.memory_mib = j["memory_mib"].get<int64_t>();
   const std::vector<int> gpu_indices = host.GpuDeviceIndices();
   for (const nlohmann::json& d : j["devices"]) {
+    const std::string kind = d.value("kind", "gpu");
+    if (kind == "nic" || kind == "disk") {
+      DS_ASSIGN_OR_RETURN(
+          DeviceSlice s,
+          UnitSliceFromJson(d, host, kind == "nic" ? DeviceKind::kNic : DeviceKind::kDisk));
+      (kind == "nic" ? a.nics : a.volumes).push_back(std::move(s));
+      continue;
+    }
+    if (kind != "gpu")
+      return Status::InvalidArgument("allocation names device kind '" + kind + "'");
     DeviceSlice s;
     s.device_id = d.value("id", "");
     for (size_t g = 0; g < gpu_indices.size(); ++g) {
@@ -249,6 +317,7 @@ Result<placement::Framework*> Ledger::FrameworkFor(const std::string& policy) {
 Result<placement::PlacementOutcome> Ledger::Place(const std::string& vm_id,
                                                   const std::string& tenant, const VmSpec& spec) {
   DS_ASSIGN_OR_RETURN(placement::Framework * fw, FrameworkFor(spec.policy));
+  DS_RETURN_IF_ERROR(CheckNicsAgainstFleet(spec.request));
   VmRequest req = spec.request;
   req.id = vm_id;
   req.tenant = tenant;
@@ -256,6 +325,31 @@ Result<placement::PlacementOutcome> Ledger::Place(const std::string& vm_id,
     req.avoid_host_ids = GroupHosts(tenant, spec.anti_affinity_group);
   }
   return fw->Schedule(req, cluster_);
+}
+
+Status Ledger::CheckNicsAgainstFleet(const VmRequest& req) const {
+  for (size_t i = 0; i < req.nics.size(); ++i) {
+    const NicRequest& n = req.nics[i];
+    bool network = false, sriov = false;
+    for (const Host& h : cluster_.hosts) {
+      for (const Device& d : h.devices) {
+        if (d.kind != DeviceKind::kNic || d.network != n.network) continue;
+        network = true;
+        sriov = sriov || d.inventory.Capacity() > 0;
+      }
+    }
+    const std::string field = "field 'nics[" + std::to_string(i) + "]";
+    if (!network) {
+      return Status::InvalidArgument(field + ".network': no host has a NIC on network '" +
+                                     n.network + "'");
+    }
+    if (n.vf && !sriov) {
+      return Status::InvalidArgument(field + ".vf': no NIC on network '" + n.network +
+                                     "' has SR-IOV virtual functions; ask for a virtio NIC "
+                                     "(\"vf\": false)");
+    }
+  }
+  return Status::Ok();
 }
 
 void Ledger::ReleasePlacement(const Allocation& a) {
@@ -316,6 +410,30 @@ Result<VmEntry> Ledger::Resize(const std::string& id, const ResizeSpec& r) {
     }
     next.gpus[0].milli = r.gpu_milli;
   }
+  for (size_t i = 0; i < r.volumes.size(); ++i) {
+    const std::string field = "field 'volumes[" + std::to_string(i) + "]";
+    auto slice = std::find_if(next.volumes.begin(), next.volumes.end(),
+                              [&](const DeviceSlice& s) { return s.name == r.volumes[i].name; });
+    if (slice == next.volumes.end()) {
+      return Status::InvalidArgument(field + ".name': vm " + id + " has no volume '" +
+                                     r.volumes[i].name + "'");
+    }
+    if (r.volumes[i].size_gib < slice->units) {
+      return Status::InvalidArgument(
+          field + ".size_gib': " + std::to_string(r.volumes[i].size_gib) + " < " +
+          std::to_string(slice->units) + " now; volumes only grow");
+    }
+    slice->units = r.volumes[i].size_gib;
+  }
+  for (size_t i = 0; i < r.nics.size(); ++i) {
+    const ResizeSpec::Nic& n = r.nics[i];
+    if (n.index >= static_cast<int64_t>(next.nics.size())) {
+      return Status::InvalidArgument("field 'nics[" + std::to_string(i) + "].index': vm " + id +
+                                     " has " + std::to_string(next.nics.size()) + " NICs");
+    }
+    next.nics[n.index].rate = n.bandwidth_min_mbps;
+    next.nics[n.index].rate_limit = n.bandwidth_max_mbps;
+  }
   HostState& h = cluster_.states[vm.allocation.host_index];
   DS_RETURN_IF_ERROR(h.Release(vm.allocation));
   next.generation = h.generation();
@@ -334,6 +452,16 @@ Result<VmEntry> Ledger::Resize(const std::string& id, const ResizeSpec& r) {
   if (r.gpu_milli > 0) {
     vm.spec.request.gpu.milli = static_cast<int>(r.gpu_milli);
     vm.spec.normalized["gpu"]["milli"] = r.gpu_milli;
+  }
+  for (size_t v = 0; v < next.volumes.size() && v < vm.spec.request.volumes.size(); ++v) {
+    vm.spec.request.volumes[v].size_gib = next.volumes[v].units;
+    vm.spec.normalized["volumes"][v]["size_gib"] = next.volumes[v].units;
+  }
+  for (size_t n = 0; n < next.nics.size() && n < vm.spec.request.nics.size(); ++n) {
+    vm.spec.request.nics[n].bandwidth_min_mbps = next.nics[n].rate;
+    vm.spec.request.nics[n].bandwidth_max_mbps = next.nics[n].rate_limit;
+    vm.spec.normalized["nics"][n]["bandwidth_mbps"] = {{"min", next.nics[n].rate},
+                                                       {"max", next.nics[n].rate_limit}};
   }
   return previous;
 }

@@ -90,7 +90,9 @@ class Ledger {
   Result<VmEntry> RemoveVm(const std::string& id);
   // Re-inserts a removed VM and re-applies its allocation (undo of RemoveVm).
   Status RestoreVm(VmEntry vm);
-  // Grows/shrinks in place: FailedPrecondition with the reason when the host has no room.
+  // Grows/shrinks in place: FailedPrecondition with the reason when the host has no room;
+  // InvalidArgument naming the field for a volume it lacks, a shrinking volume or a NIC index
+  // out of range.
   // On success returns the previous entry (for undo with ReplaceVm).
   Result<VmEntry> Resize(const std::string& id, const ResizeSpec& r);
   // Puts `vm` back in place of the current entry of the same id (allocation swapped).
@@ -103,6 +105,9 @@ class Ledger {
  private:
   Status RebuildCluster();  // Reset states and re-apply every VM's allocation
   Result<placement::Framework*> FrameworkFor(const std::string& policy);
+  // InvalidArgument naming the field when a NIC asks for a network no host has, or for a VF
+  // on a network whose NICs have no SR-IOV: no capacity could ever come free for it.
+  Status CheckNicsAgainstFleet(const VmRequest& req) const;
   void IndexGroup(const VmEntry& vm, int delta);
 
   const placement::PluginRegistry* registry_;

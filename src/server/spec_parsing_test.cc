@@ -110,6 +110,30 @@ TEST(VmSpecTest, ErrorsNameTheField) {
       {R"({"name": "a", "cpu_milli": 1, "memory_mib": 1, "isolation_floor": "iron"})",
        "field 'isolation_floor'"},
       {R"({"name": "a", "cpu_milli": 1.5, "memory_mib": 1})", "expected an integer"},
+      {R"({"name": "a", "cpu_milli": 1, "memory_mib": 1, "volumes": [{"name": "d",
+          "size_gib": 5, "tier": "tape"}]})",
+       "field 'volumes[0].tier': unknown tier 'tape' (known: nvme, ssd, hdd)"},
+      {R"({"name": "a", "cpu_milli": 1, "memory_mib": 1, "volumes": [{"name": "d",
+          "size_gib": -5, "tier": "ssd"}]})",
+       "field 'volumes[0].size_gib'"},
+      {R"({"name": "a", "cpu_milli": 1, "memory_mib": 1, "volumes": [{"name": "d",
+          "size_gib": 5, "tier": "ssd"}, {"name": "d", "size_gib": 5, "tier": "ssd"}]})",
+       "field 'volumes[1].name': volume 'd' is named twice"},
+      {R"({"name": "a", "cpu_milli": 1, "memory_mib": 1, "volumes": [{"name": "d",
+          "size_gib": 5, "tier": "ssd", "iops": {"reservation": 900, "limit": 100}}]})",
+       "field 'volumes[0].iops.reservation': 900 > limit 100"},
+      {R"({"name": "a", "cpu_milli": 1, "memory_mib": 1, "volumes": [{"name": "d",
+          "size_gib": 5, "tier": "ssd", "iops": {"burst": 1}}]})",
+       "unknown field 'volumes[0].iops.burst'"},
+      {R"({"name": "a", "cpu_milli": 1, "memory_mib": 1, "nics": [{"bandwidth_mbps":
+          {"min": 6000, "max": 5000}}]})",
+       "field 'nics[0].bandwidth_mbps.min': 6000 > max 5000"},
+      {R"({"name": "a", "cpu_milli": 1, "memory_mib": 1, "nics": [{"vf": "yes"}]})",
+       "field 'nics[0].vf': expected true or false"},
+      {R"({"name": "a", "cpu_milli": 1, "memory_mib": 1, "nics": [{"speed": 1}]})",
+       "unknown field 'nics[0].speed'"},
+      {R"({"name": "a", "cpu_milli": 1, "memory_mib": 1, "nics": {"network": "x"}})",
+       "field 'nics'"},
   };
   for (const Case& c : cases) {
     Result<VmSpec> v = ParseVmSpec(J(c.body));
@@ -117,6 +141,67 @@ TEST(VmSpecTest, ErrorsNameTheField) {
     EXPECT_NE(v.status().message().find(c.expect), std::string::npos)
         << c.body << " -> " << v.status().message();
   }
+}
+
+TEST(VmSpecTest, NicsAndVolumesParseWithDefaultsAndRoundTrip) {
+  Result<VmSpec> v = ParseVmSpec(J(R"({"name": "a", "cpu_milli": 1000, "memory_mib": 512,
+      "nics": [{"network": "default", "bandwidth_mbps": {"min": 1000, "max": 5000}, "vf": true},
+               {}],
+      "volumes": [{"name": "data", "size_gib": 50, "tier": "nvme",
+                   "iops": {"reservation": 500, "weight": 2}}]})"));
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  const VmRequest& r = v->request;
+  ASSERT_EQ(r.nics.size(), 2u);
+  EXPECT_TRUE(r.nics[0].vf);
+  EXPECT_EQ(r.nics[0].bandwidth_min_mbps, 1000);
+  EXPECT_EQ(r.nics[0].bandwidth_max_mbps, 5000);
+  EXPECT_FALSE(r.nics[1].vf);
+  EXPECT_EQ(r.nics[1].network, "default");
+  EXPECT_EQ(r.nics[1].bandwidth_max_mbps, 0);
+  ASSERT_EQ(r.volumes.size(), 1u);
+  EXPECT_EQ(r.volumes[0].size_gib, 50);
+  EXPECT_EQ(r.volumes[0].iops_reservation, 500);
+  EXPECT_EQ(r.volumes[0].iops_weight, 2);
+  EXPECT_EQ(r.volumes[0].iops_limit, 0);
+  Result<VmSpec> again = ParseVmSpec(v->normalized);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->normalized, v->normalized);
+}
+
+TEST(VmSpecTest, ResizeTakesVolumesAndNics) {
+  Result<ResizeSpec> r = ParseResizeSpec(J(R"({"volumes": [{"name": "data", "size_gib": 80}],
+      "nics": [{"index": 0, "bandwidth_mbps": {"min": 2000, "max": 8000}}]})"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->volumes.size(), 1u);
+  EXPECT_EQ(r->volumes[0].size_gib, 80);
+  ASSERT_EQ(r->nics.size(), 1u);
+  EXPECT_EQ(r->nics[0].bandwidth_min_mbps, 2000);
+  Result<ResizeSpec> bad = ParseResizeSpec(
+      J(R"({"nics": [{"index": 0, "bandwidth_mbps": {"min": 9000, "max": 8000}}]})"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("field 'nics[0].bandwidth_mbps.min'"), std::string::npos);
+}
+
+TEST(HostSpecTest, NicsAndDisksDeclareRatesAndNetworks) {
+  Result<HostSpec> h = ParseHostSpec("h1", J(R"({"cpu_milli": 8000, "memory_mib": 8192,
+      "nics": [{"id": "nic0", "vfs": 8, "line_rate_mbps": 25000, "network": "storage"},
+               {"id": "nic1", "bandwidth_gbps": 10}],
+      "disks": [{"id": "nvme0", "tier": "nvme", "capacity_gib": 1000, "iops": 200000}]})"));
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_EQ(h->host.devices[0].rate_capacity, 25000);
+  EXPECT_EQ(h->host.devices[0].network, "storage");
+  EXPECT_EQ(h->host.devices[1].rate_capacity, 10000);
+  EXPECT_EQ(h->host.devices[1].network, "default");
+  EXPECT_EQ(h->host.devices[1].inventory.Capacity(), 0) << "no SR-IOV: no VFs";
+  EXPECT_EQ(h->host.devices[2].rate_capacity, 200000);
+  EXPECT_EQ(h->host.devices[2].tier, "nvme");
+  Result<HostSpec> again = ParseHostSpec("h1", h->normalized);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->normalized, h->normalized);
+  Result<HostSpec> both = ParseHostSpec("h1", J(R"({"cpu_milli": 8, "memory_mib": 8,
+      "nics": [{"id": "n", "line_rate_mbps": 1, "bandwidth_gbps": 1}]})"));
+  ASSERT_FALSE(both.ok());
+  EXPECT_NE(both.status().message().find("field 'nics[0].bandwidth_gbps'"), std::string::npos);
 }
 
 TEST(JsonFieldsTest, MalformedBodiesAreInvalidArgument) {

@@ -49,11 +49,116 @@ Status ParseGpu(const nlohmann::json& j, VmSpec& spec) {
   nlohmann::json out = {{"count", g.count}};
   if (!g.profile.empty()) {
     out["profile"] = g.profile;
-  } else {
-    out["milli"] = g.milli;
+  } else if (g.count > 0) {
+    out["milli"] = g.milli;  // (no GPU: {"count": 0}, as without a gpu field)
   }
   if (!g.models.empty()) out["models"] = g.models;
   spec.normalized["gpu"] = std::move(out);
+  return Status::Ok();
+}
+
+constexpr int64_t kMaxMbps = 10'000'000;  // 10 Tbit/s
+constexpr int64_t kMaxGib = int64_t{1} << 30;
+constexpr int64_t kMaxIops = 1'000'000'000;
+constexpr size_t kMaxNics = 16;
+constexpr size_t kMaxVolumes = 32;
+
+std::string Item(const char* list, size_t i) {
+  return std::string(list) + "[" + std::to_string(i) + "]";
+}
+
+// {"min": M, "max": X} of a NIC's bandwidth; min <= max unless max is 0 (uncapped).
+Status ParseBandwidth(const nlohmann::json* j, const std::string& path, int64_t* min_mbps,
+                      int64_t* max_mbps) {
+  if (j == nullptr) return Status::Ok();
+  FieldReader r(*j, path);
+  DS_ASSIGN_OR_RETURN(*min_mbps, r.Int("min", false, 0, kMaxMbps, 0));
+  DS_ASSIGN_OR_RETURN(*max_mbps, r.Int("max", false, 0, kMaxMbps, 0));
+  DS_RETURN_IF_ERROR(r.CheckNoUnknown());
+  if (*max_mbps > 0 && *min_mbps > *max_mbps) {
+    return Status::InvalidArgument("field '" + r.FieldPath("min") +
+                                   "': " + std::to_string(*min_mbps) + " > max " +
+                                   std::to_string(*max_mbps) + " (min is a guarantee, max a cap)");
+  }
+  return Status::Ok();
+}
+
+nlohmann::json BandwidthJson(int64_t min_mbps, int64_t max_mbps) {
+  return {{"min", min_mbps}, {"max", max_mbps}};
+}
+
+Status ParseNics(const nlohmann::json* list, VmSpec& spec) {
+  if (list == nullptr) return Status::Ok();
+  nlohmann::json out = nlohmann::json::array();
+  for (size_t i = 0; i < list->size(); ++i) {
+    const std::string path = Item("nics", i);
+    const nlohmann::json& j = (*list)[i];
+    if (!j.is_object()) return Status::InvalidArgument("field '" + path + "': expected an object");
+    FieldReader r(j, path);
+    NicRequest n;
+    DS_ASSIGN_OR_RETURN(n.network, r.String("network", false, 63));
+    if (n.network.empty()) n.network = "default";
+    DS_RETURN_IF_ERROR(CheckName(n.network, r.FieldPath("network")));
+    DS_ASSIGN_OR_RETURN(const nlohmann::json* bw, r.Object("bandwidth_mbps", false));
+    DS_RETURN_IF_ERROR(ParseBandwidth(bw, r.FieldPath("bandwidth_mbps"), &n.bandwidth_min_mbps,
+                                      &n.bandwidth_max_mbps));
+    DS_ASSIGN_OR_RETURN(n.vf, r.Bool("vf", false, false));
+    DS_RETURN_IF_ERROR(r.CheckNoUnknown());
+    out.push_back({{"network", n.network},
+                   {"bandwidth_mbps", BandwidthJson(n.bandwidth_min_mbps, n.bandwidth_max_mbps)},
+                   {"vf", n.vf}});
+    spec.request.nics.push_back(std::move(n));
+  }
+  if (!out.empty()) spec.normalized["nics"] = std::move(out);
+  return Status::Ok();
+}
+
+nlohmann::json IopsJson(const VolumeRequest& v) {
+  return {{"reservation", v.iops_reservation}, {"weight", v.iops_weight}, {"limit", v.iops_limit}};
+}
+
+Status ParseVolumes(const nlohmann::json* list, VmSpec& spec) {
+  if (list == nullptr) return Status::Ok();
+  nlohmann::json out = nlohmann::json::array();
+  for (size_t i = 0; i < list->size(); ++i) {
+    const std::string path = Item("volumes", i);
+    const nlohmann::json& j = (*list)[i];
+    if (!j.is_object()) return Status::InvalidArgument("field '" + path + "': expected an object");
+    FieldReader r(j, path);
+    VolumeRequest v;
+    DS_ASSIGN_OR_RETURN(v.name, r.String("name", true, 63));
+    DS_RETURN_IF_ERROR(CheckName(v.name, r.FieldPath("name")));
+    for (const VolumeRequest& other : spec.request.volumes) {
+      if (other.name == v.name) {
+        return Status::InvalidArgument("field '" + r.FieldPath("name") + "': volume '" + v.name +
+                                       "' is named twice");
+      }
+    }
+    DS_ASSIGN_OR_RETURN(v.size_gib, r.Int("size_gib", true, 1, kMaxGib));
+    DS_ASSIGN_OR_RETURN(v.tier, r.String("tier", true, 16));
+    if (!IsStorageTier(v.tier)) {
+      return Status::InvalidArgument("field '" + r.FieldPath("tier") + "': unknown tier '" +
+                                     v.tier + "' (known: nvme, ssd, hdd)");
+    }
+    DS_ASSIGN_OR_RETURN(const nlohmann::json* iops, r.Object("iops", false));
+    if (iops != nullptr) {
+      FieldReader ir(*iops, r.FieldPath("iops"));
+      DS_ASSIGN_OR_RETURN(v.iops_reservation, ir.Int("reservation", false, 0, kMaxIops, 0));
+      DS_ASSIGN_OR_RETURN(v.iops_weight, ir.Int("weight", false, 1, 10000, 1));
+      DS_ASSIGN_OR_RETURN(v.iops_limit, ir.Int("limit", false, 0, kMaxIops, 0));
+      DS_RETURN_IF_ERROR(ir.CheckNoUnknown());
+      if (v.iops_limit > 0 && v.iops_reservation > v.iops_limit) {
+        return Status::InvalidArgument("field '" + ir.FieldPath("reservation") +
+                                       "': " + std::to_string(v.iops_reservation) + " > limit " +
+                                       std::to_string(v.iops_limit));
+      }
+    }
+    DS_RETURN_IF_ERROR(r.CheckNoUnknown());
+    out.push_back(
+        {{"name", v.name}, {"size_gib", v.size_gib}, {"tier", v.tier}, {"iops", IopsJson(v)}});
+    spec.request.volumes.push_back(std::move(v));
+  }
+  if (!out.empty()) spec.normalized["volumes"] = std::move(out);
   return Status::Ok();
 }
 
@@ -92,6 +197,10 @@ Result<VmSpec> ParseVmSpec(const nlohmann::json& body) {
   } else {
     spec.normalized["gpu"] = {{"count", 0}};
   }
+  DS_ASSIGN_OR_RETURN(const nlohmann::json* nics, r.Array("nics", false, kMaxNics));
+  DS_RETURN_IF_ERROR(ParseNics(nics, spec));
+  DS_ASSIGN_OR_RETURN(const nlohmann::json* volumes, r.Array("volumes", false, kMaxVolumes));
+  DS_RETURN_IF_ERROR(ParseVolumes(volumes, spec));
   DS_ASSIGN_OR_RETURN(const nlohmann::json* qos, r.Object("qos", false));
   DS_RETURN_IF_ERROR(ParseQos(qos, spec));
   DS_ASSIGN_OR_RETURN(std::string floor, r.String("isolation_floor", false, 32));
@@ -127,9 +236,39 @@ Result<ResizeSpec> ParseResizeSpec(const nlohmann::json& body) {
   DS_ASSIGN_OR_RETURN(s.cpu_milli, r.Int("cpu_milli", false, 1, kMaxCpuMilli, -1));
   DS_ASSIGN_OR_RETURN(s.memory_mib, r.Int("memory_mib", false, 1, kMaxMemoryMib, -1));
   DS_ASSIGN_OR_RETURN(s.gpu_milli, r.Int("gpu_milli", false, 1, kMilliPerDevice, -1));
+  DS_ASSIGN_OR_RETURN(const nlohmann::json* volumes, r.Array("volumes", false, kMaxVolumes));
+  for (size_t i = 0; volumes != nullptr && i < volumes->size(); ++i) {
+    const std::string path = Item("volumes", i);
+    if (!(*volumes)[i].is_object()) {
+      return Status::InvalidArgument("field '" + path + "': expected an object");
+    }
+    FieldReader vr((*volumes)[i], path);
+    ResizeSpec::Volume v;
+    DS_ASSIGN_OR_RETURN(v.name, vr.String("name", true, 63));
+    DS_ASSIGN_OR_RETURN(v.size_gib, vr.Int("size_gib", true, 1, kMaxGib));
+    DS_RETURN_IF_ERROR(vr.CheckNoUnknown());
+    s.volumes.push_back(std::move(v));
+  }
+  DS_ASSIGN_OR_RETURN(const nlohmann::json* nics, r.Array("nics", false, kMaxNics));
+  for (size_t i = 0; nics != nullptr && i < nics->size(); ++i) {
+    const std::string path = Item("nics", i);
+    if (!(*nics)[i].is_object()) {
+      return Status::InvalidArgument("field '" + path + "': expected an object");
+    }
+    FieldReader nr((*nics)[i], path);
+    ResizeSpec::Nic n;
+    DS_ASSIGN_OR_RETURN(n.index, nr.Int("index", true, 0, kMaxNics - 1));
+    DS_ASSIGN_OR_RETURN(const nlohmann::json* bw, nr.Object("bandwidth_mbps", true));
+    DS_RETURN_IF_ERROR(ParseBandwidth(bw, nr.FieldPath("bandwidth_mbps"), &n.bandwidth_min_mbps,
+                                      &n.bandwidth_max_mbps));
+    DS_RETURN_IF_ERROR(nr.CheckNoUnknown());
+    s.nics.push_back(n);
+  }
   DS_RETURN_IF_ERROR(r.CheckNoUnknown());
-  if (s.cpu_milli < 0 && s.memory_mib < 0 && s.gpu_milli < 0) {
-    return Status::InvalidArgument("resize needs at least one of cpu_milli, memory_mib, gpu_milli");
+  if (s.cpu_milli < 0 && s.memory_mib < 0 && s.gpu_milli < 0 && s.volumes.empty() &&
+      s.nics.empty()) {
+    return Status::InvalidArgument(
+        "resize needs at least one of cpu_milli, memory_mib, gpu_milli, volumes, nics");
   }
   return s;
 }

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "devshare/core/request.h"
 #include "devshare/core/result.h"
@@ -22,16 +23,30 @@ struct VmSpec {
 };
 
 // Fields: name, cpu_milli, memory_mib (required); gpu {count, milli} | {profile} (+ models);
+// nics [{network (default "default"), bandwidth_mbps {min, max}, vf}]; volumes [{name, size_gib,
+// tier nvme|ssd|hdd, iops {reservation, weight 1..10000, limit}}];
 // qos {cpu_weight 1..10000 (default 100), cpu_cap_pct 1..100, disk_read_iops, disk_write_iops,
 // disk_read_bytes_sec, disk_write_bytes_sec, net_mbps}; isolation_floor; anti_affinity_group;
 // required_traits, forbidden_traits; policy. InvalidArgument naming the field otherwise.
 Result<VmSpec> ParseVmSpec(const nlohmann::json& body);
 
-// Resize body: any of cpu_milli, memory_mib, gpu_milli (for a VM holding one shared GPU).
+// Resize body: any of cpu_milli, memory_mib, gpu_milli (for a VM holding one shared GPU),
+// volumes [{name, size_gib}] (grow), nics [{index, bandwidth_mbps {min, max}}].
 struct ResizeSpec {
+  struct Volume {
+    std::string name;
+    int64_t size_gib = 0;
+  };
+  struct Nic {
+    int64_t index = 0;
+    int64_t bandwidth_min_mbps = 0;
+    int64_t bandwidth_max_mbps = 0;
+  };
   int64_t cpu_milli = -1;  // -1 = unchanged
   int64_t memory_mib = -1;
   int64_t gpu_milli = -1;
+  std::vector<Volume> volumes;
+  std::vector<Nic> nics;
 };
 Result<ResizeSpec> ParseResizeSpec(const nlohmann::json& body);
 

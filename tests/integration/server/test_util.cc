@@ -164,6 +164,13 @@ nlohmann::json CanonicalAllocation(const nlohmann::json& a) {
 struct HostFacts {
   int64_t cpu_cap = 0, mem_cap = 0;
   std::map<std::string, std::string> gpu_sharing;  // gpu id -> sharing mode
+  struct Unit {
+    std::string kind;   // "nic" | "disk"
+    int64_t units = 0;  // VFs or GiB
+    int64_t rate = 0;   // line rate Mbps or IOPS
+    std::string group;  // network or tier
+  };
+  std::map<std::string, Unit> units;  // NIC / disk id -> capacity
 };
 
 }  // namespace
@@ -203,6 +210,16 @@ StoreCheck CheckStore(const std::string& db_path) {
     for (const auto& g : inv.value("gpus", nlohmann::json::array())) {
       f.gpu_sharing[g.value("id", std::string())] = g.value("sharing", std::string("fractional"));
     }
+    for (const auto& n : inv.value("nics", nlohmann::json::array())) {
+      f.units[n.value("id", std::string())] = {"nic", n.value("vfs", int64_t{0}),
+                                               n.value("line_rate_mbps", int64_t{0}),
+                                               n.value("network", std::string())};
+    }
+    for (const auto& d : inv.value("disks", nlohmann::json::array())) {
+      f.units[d.value("id", std::string())] = {"disk", d.value("capacity_gib", int64_t{0}),
+                                               d.value("iops", int64_t{0}),
+                                               d.value("tier", std::string())};
+    }
     hosts[h.name] = std::move(f);
   }
 
@@ -213,6 +230,11 @@ StoreCheck CheckStore(const std::string& db_path) {
   };
   std::map<std::string, int64_t> cpu_used, mem_used;
   std::map<std::pair<std::string, std::string>, GpuUse> gpu_used;  // (host, gpu) -> use
+  struct UnitUse {
+    int64_t units = 0, rate = 0;
+    std::set<int64_t> vfs;
+  };
+  std::map<std::pair<std::string, std::string>, UnitUse> unit_used;  // (host, device) -> use
 
   for (const auto& v : snap->vms) {
     const std::string who = "vm " + v.id + " (" + v.name + ")";
@@ -244,7 +266,59 @@ StoreCheck CheckStore(const std::string& db_path) {
     const nlohmann::json gspec = spec.value("gpu", nlohmann::json::object());
     const int64_t want_count = gspec.value("count", int64_t{0});
     const int64_t want_milli = gspec.value("milli", int64_t{1000});
-    const nlohmann::json devices = a.value("devices", nlohmann::json::array());
+    nlohmann::json devices = nlohmann::json::array();
+    nlohmann::json nic_slices = nlohmann::json::array(), disk_slices = nlohmann::json::array();
+    for (const auto& d : a.value("devices", nlohmann::json::array())) {
+      const std::string kind = d.value("kind", std::string("gpu"));
+      (kind == "nic" ? nic_slices : kind == "disk" ? disk_slices : devices).push_back(d);
+    }
+    // I4: NICs and disks: one slice per requested NIC / volume, on an existing device of the
+    // requested network / tier; VFs distinct.
+    const nlohmann::json nspec = spec.value("nics", nlohmann::json::array());
+    const nlohmann::json vspec = spec.value("volumes", nlohmann::json::array());
+    if (nic_slices.size() != nspec.size() || disk_slices.size() != vspec.size()) {
+      bad(who + ": " + std::to_string(nic_slices.size()) + " NIC and " +
+          std::to_string(disk_slices.size()) + " disk slices for a request of " +
+          std::to_string(nspec.size()) + " NICs and " + std::to_string(vspec.size()) + " volumes");
+    }
+    for (size_t i = 0; i < nic_slices.size() && i < nspec.size(); ++i) {
+      const auto& d = nic_slices[i];
+      const std::string id = d.value("id", std::string());
+      auto u = hit->second.units.find(id);
+      if (u == hit->second.units.end() || u->second.kind != "nic") {
+        bad(who + ": NIC " + id + " does not exist on host " + v.host);
+        continue;
+      }
+      if (u->second.group != nspec[i].value("network", std::string())) {
+        bad(who + ": NIC " + id + " is not on the requested network");
+      }
+      UnitUse& use = unit_used[{v.host, id}];
+      const bool vf = nspec[i].value("vf", false);
+      if (vf != d.contains("vf")) bad(who + ": NIC " + id + " VF use differs from the request");
+      if (vf) {
+        use.units += 1;
+        if (!use.vfs.insert(d["vf"].get<int64_t>()).second) {
+          bad("NIC " + v.host + "/" + id + ": VF " + d["vf"].dump() + " given twice");
+        }
+      }
+      use.rate += d["bandwidth_mbps"].value("min", int64_t{0});
+    }
+    for (size_t i = 0; i < disk_slices.size() && i < vspec.size(); ++i) {
+      const auto& d = disk_slices[i];
+      const std::string id = d.value("id", std::string());
+      auto u = hit->second.units.find(id);
+      if (u == hit->second.units.end() || u->second.kind != "disk") {
+        bad(who + ": disk " + id + " does not exist on host " + v.host);
+        continue;
+      }
+      if (u->second.group != vspec[i].value("tier", std::string()) ||
+          d.value("size_gib", int64_t{-1}) != vspec[i].value("size_gib", int64_t{-2})) {
+        bad(who + ": volume on " + id + " does not match the request " + vspec[i].dump());
+      }
+      UnitUse& use = unit_used[{v.host, id}];
+      use.units += d.value("size_gib", int64_t{0});
+      use.rate += d["iops"].value("reservation", int64_t{0});
+    }
     if (static_cast<int64_t>(devices.size()) != want_count) {
       bad(who + ": " + std::to_string(devices.size()) + " GPU slices for a request of " +
           std::to_string(want_count) + " GPUs");
@@ -300,6 +374,19 @@ StoreCheck CheckStore(const std::string& db_path) {
     if (u.whole_holders > 0 && u.holders != 1) {
       bad("GPU " + g + ": held whole by " + std::to_string(u.whole_holders) + " VM(s) and " +
           std::to_string(u.holders) + " holder(s) in all");
+    }
+  }
+
+  for (const auto& [key, use] : unit_used) {
+    const HostFacts::Unit& cap = hosts[key.first].units[key.second];
+    const std::string d = key.first + "/" + key.second;
+    if (use.units > cap.units) {
+      bad(cap.kind + " " + d + ": " + std::to_string(use.units) +
+          (cap.kind == "nic" ? " VFs" : " GiB") + " allocated > " + std::to_string(cap.units));
+    }
+    if (use.rate > cap.rate) {
+      bad(cap.kind + " " + d + ": " + std::to_string(use.rate) +
+          (cap.kind == "nic" ? " Mbps" : " IOPS") + " guaranteed > " + std::to_string(cap.rate));
     }
   }
 

@@ -110,6 +110,9 @@ struct StoreCheck {
 //     never sits on an `exclusive` GPU; every device named exists on the VM's host;
 //  I3 every VM's host and tenant exist (no orphan); its allocation matches its spec
 //     (cpu, memory, GPU count/milli, distinct devices);
+//  I4 NICs and disks: one slice per requested NIC / volume on an existing device of its network /
+//     tier; per NIC distinct VFs, VFs <= vfs and bandwidth mins <= line_rate_mbps; per disk
+//     GiB <= capacity_gib and IOPS reservations <= iops;
 //  I5 the audit chain verifies against the head (VerifyAuditChain), and replaying the audit
 //     records (vm.create ok -> add with detail.allocation, vm.resize ok -> replace,
 //     vm.delete ok -> remove) gives exactly the VM table (ids, hosts, allocations).
