@@ -1,6 +1,6 @@
 // NICs and volumes through the whole framework: nic_fit / volume_fit filters, the nic and
-// volume selectors, the reasons of unschedulable outcomes, and how least_utilized and best_fit
-// score the new dimensions.
+// volume selectors, the reasons of unschedulable outcomes, and how least_utilized, best_fit and
+// devshare score the new dimensions.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -11,6 +11,7 @@
 #include "devshare/core/host_state.h"
 #include "devshare/placement/framework.h"
 #include "devshare/placement/registry.h"
+#include "tests/testutil/requests.h"
 
 namespace devshare::placement {
 namespace {
@@ -22,6 +23,9 @@ std::unique_ptr<Framework> Build(const std::string& policy) {
   RegisterBuiltinPlacementPlugins(registry);
   FrameworkConfig config;
   config.policy = policy;
+  // fgd and devshare need a workload: one shape, 4 CPUs and half a GPU.
+  config.args.typical_pods = std::make_shared<const TypicalPods>(
+      std::vector<WeightedShape>{testutil::Weighted(4000, 500, 1, 1.0)});
   Result<std::unique_ptr<Framework>> fw = registry.BuildFramework(config);
   EXPECT_TRUE(fw.ok()) << fw.status().ToString();
   return fw.ok() ? std::move(*fw) : nullptr;
@@ -178,8 +182,8 @@ TEST(DeviceKinds, SelectorsFitBestAndKeepVfsForThoseWhoNeedThem) {
   EXPECT_EQ(big.allocation.volumes[0].device_id, "big");
 }
 
-TEST(DeviceKinds, LeastUtilizedSpreadsAndBestFitPacksByTier) {
-  for (const std::string policy : {"least_utilized", "best_fit"}) {
+TEST(DeviceKinds, LeastUtilizedSpreadsAndBestFitAndDevsharePackByTier) {
+  for (const std::string policy : {"least_utilized", "best_fit", "devshare"}) {
     auto fw = Build(policy);
     ClusterState c = Cluster({DeviceHost("h0", {Device::Disk("nvme0", "nvme", 1000, 0)}),
                               DeviceHost("h1", {Device::Disk("nvme0", "nvme", 1000, 0)})});
@@ -200,13 +204,14 @@ TEST(DeviceKinds, LeastUtilizedSpreadsAndBestFitPacksByTier) {
     ASSERT_TRUE(c.states[1].ApplyUnchecked(a).ok());
     PlacementOutcome out = Place(*fw, WithVolume("v", 100, "nvme"), c);
     ASSERT_TRUE(out.placed());
-    EXPECT_EQ(out.allocation.host_id, policy == "best_fit" ? "h1" : "h0") << policy;
+    EXPECT_EQ(out.allocation.host_id, policy == "least_utilized" ? "h0" : "h1") << policy;
   }
 }
 
 TEST(DeviceKinds, EveryPolicyPlacesNicsAndVolumes) {
-  for (const std::string& policy : {"first_fit", "random", "least_utilized", "best_fit",
-                                    "dot_product", "gpu_packing", "gpu_clustering"}) {
+  for (const std::string& policy :
+       {"first_fit", "random", "least_utilized", "best_fit", "dot_product", "gpu_packing",
+        "gpu_clustering", "fgd", "devshare"}) {
     auto fw = Build(policy);
     ClusterState c = Cluster({DeviceHost(
         "h0", {Device::Nic("nic0", "default", 1, 1000), Device::Disk("hdd0", "hdd", 100, 100)})});

@@ -7,10 +7,13 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <mutex>
 #include <set>
 #include <string>
 
 #include "devshare/core/device.h"
+#include "devshare/lp/glpk_problem.h"
+#include "devshare/lp/knapsack.h"
 
 namespace devshare::placement {
 namespace {
@@ -38,41 +41,6 @@ void AddPattern(glp_prob* lp, const std::vector<int>& counts) {
 
 }  // namespace
 
-GlpkProblem::GlpkProblem() : lp_(glp_create_prob()) {}
-GlpkProblem::~GlpkProblem() { glp_delete_prob(lp_); }
-
-std::mutex& GlpkMutex() {
-  static std::mutex mu;
-  return mu;
-}
-
-double PriceKnapsack(const std::vector<int>& values, const std::vector<double>& profit,
-                     std::vector<int>* counts) {
-  std::vector<double> best(kMilli + 1, 0.0);
-  std::vector<int> pick(kMilli + 1, -1);  // -1: slack (take best[c-1])
-  for (int c = 1; c <= kMilli; ++c) {
-    best[c] = best[c - 1];
-    for (size_t i = 0; i < values.size(); ++i) {
-      if (profit[i] <= 0 || values[i] > c) continue;
-      const double v = best[c - values[i]] + profit[i];
-      if (v > best[c]) {
-        best[c] = v;
-        pick[c] = static_cast<int>(i);
-      }
-    }
-  }
-  counts->assign(values.size(), 0);
-  for (int c = kMilli; c > 0;) {
-    if (pick[c] < 0) {
-      --c;
-    } else {
-      (*counts)[pick[c]]++;
-      c -= values[pick[c]];
-    }
-  }
-  return best[kMilli];
-}
-
 Result<SharePackingPrices> SharePackingPrices::Solve(const std::vector<ShareDemand>& demand) {
   std::map<int, double> rate;
   std::map<int, double> cpu_sum;  // rate-weighted
@@ -93,8 +61,8 @@ Result<SharePackingPrices> SharePackingPrices::Solve(const std::vector<ShareDema
   const int n = static_cast<int>(sizes.size());
   std::vector<double> y(n, 0.0);
   {
-    std::lock_guard<std::mutex> lock(GlpkMutex());
-    GlpkProblem problem;
+    std::lock_guard<std::mutex> lock(lp::GlpkMutex());
+    lp::GlpkProblem problem;
     glp_prob* lp = problem.get();
     glp_set_obj_dir(lp, GLP_MIN);
     glp_add_rows(lp, n);
@@ -118,7 +86,7 @@ Result<SharePackingPrices> SharePackingPrices::Solve(const std::vector<ShareDema
       }
       for (int i = 0; i < n; ++i) y[i] = std::max(0.0, glp_get_row_dual(lp, i + 1));
       std::vector<int> counts;
-      const double value = PriceKnapsack(sizes, y, &counts);
+      const double value = lp::PriceKnapsack(sizes, y, &counts);
       if (value <= 1.0 + kPricingTolerance || round >= kMaxPricingRounds ||
           !patterns.insert(counts).second) {
         break;

@@ -71,11 +71,5 @@ TEST(SharePackingPrices, EqualSizesMergeAndOnlyRatiosMatter) {
   for (int f = 0; f <= 1000; f += 10) EXPECT_NEAR(a->RoomValue(f), b->RoomValue(f), 1e-9) << f;
 }
 
-TEST(PriceKnapsack, PicksTheBestFillOfOneGpu) {
-  std::vector<int> counts;
-  EXPECT_NEAR(PriceKnapsack({470, 320}, {0.5, 0.4}, &counts), 1.2, 1e-9);  // 3 x 320
-  EXPECT_EQ(counts, (std::vector<int>{0, 3}));
-}
-
 }  // namespace
 }  // namespace devshare::placement

@@ -13,14 +13,15 @@
 #include <utility>
 
 #include "devshare/core/device.h"
-#include "devshare/placement/share_packing.h"
+#include "devshare/lp/glpk_problem.h"
+#include "devshare/lp/knapsack.h"
 
 namespace devshare::sim {
 namespace {
 
-using placement::GlpkMutex;
-using placement::GlpkProblem;
-using placement::PriceKnapsack;
+using lp::GlpkMutex;
+using lp::GlpkProblem;
+using lp::PriceKnapsack;
 
 constexpr int kMilli = kMilliPerDevice;
 // Reduced costs above this (objective in GPUs) make column generation add a pattern.

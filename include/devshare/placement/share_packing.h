@@ -11,47 +11,20 @@
 // mix is mostly 470s), > 0 when it spoils room a likelier pattern needed (a 320 next to a 470
 // leaves 210 that nothing common fills). The devshare policy adds the host form of this loss
 // (HostValue before minus after, minus y_s) to its score.
-// Also holds the unbounded-knapsack pricing step shared with the allocation bound (sim/bound.cc)
-// and the lock every GLPK user in the process takes.
-// Thread-safety: SharePackingPrices is an immutable value after Solve(); GLPK calls are
-// serialised by GlpkMutex().
+// The LP is solved with GLPK through devshare::lp (lp/glpk_problem.h, lp/knapsack.h).
+// Thread-safety: SharePackingPrices is an immutable value after Solve(); Solve() may run on any
+// thread (it takes lp::GlpkMutex()).
 #ifndef DEVSHARE_PLACEMENT_SHARE_PACKING_H_
 #define DEVSHARE_PLACEMENT_SHARE_PACKING_H_
 
 #include <cstdint>
-#include <mutex>
 #include <span>
 #include <vector>
 
 #include "devshare/core/result.h"
 #include "devshare/core/status.h"
 
-struct glp_prob;  // GLPK's problem object (glpk.h)
-
 namespace devshare::placement {
-
-// Owns a GLPK problem (glp_create_prob); deleted on every path. Use under GlpkMutex().
-class GlpkProblem {
- public:
-  GlpkProblem();
-  ~GlpkProblem();
-  GlpkProblem(const GlpkProblem&) = delete;
-  GlpkProblem& operator=(const GlpkProblem&) = delete;
-  glp_prob* get() const { return lp_; }
-
- private:
-  glp_prob* lp_;
-};
-
-// GLPK keeps its environment (terminal hook, memory accounting) in a global unless it was built
-// with thread-local storage; every use in the process takes this lock.
-std::mutex& GlpkMutex();
-
-// Best pattern for prices `profit[i]` of share values `values[i]` (milli, 1..1000): an unbounded
-// knapsack of capacity 1000 milli. Returns its value; `counts` receives the multiplicity of
-// each value.
-double PriceKnapsack(const std::vector<int>& values, const std::vector<double>& profit,
-                     std::vector<int>* counts);
 
 // One size of shared request and how often it arrives (any unit; only ratios matter).
 struct ShareDemand {
