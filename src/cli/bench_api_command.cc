@@ -1,7 +1,6 @@
 // `devshare bench api`: sustained VM create+delete throughput and latency of the REST API with
 // many keep-alive clients against a server on loopback (in-process on a temp SQLite file by
 // default, or an external one with --url).
-#include <httplib.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "cli/api_client.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/flags.h"
@@ -38,6 +38,12 @@ struct Sample {
   int64_t failures = 0;
   std::string first_failure;
 };
+
+// doc[key] when doc is an object holding a string there, else "".
+std::string StringOf(const nlohmann::json& doc, const char* key) {
+  if (!doc.is_object() || !doc.contains(key) || !doc[key].is_string()) return "";
+  return doc[key].get<std::string>();
+}
 
 }  // namespace
 
@@ -72,13 +78,19 @@ int RunBenchApiCommand(const std::vector<std::string>& args) {
   const std::string url = (*bundle)->url;
   std::fprintf(stderr, "bench api: server %s, store %s\n", url.c_str(), config.db.c_str());
 
+  // One keep-alive ApiClient per thread. The URL is the server's own, so Create cannot fail.
   auto client = [&](const std::string& token) {
-    auto c = std::make_unique<httplib::Client>(url);
-    c->set_keep_alive(true);
-    c->set_tcp_nodelay(true);
-    c->set_read_timeout(30, 0);
-    c->set_default_headers({{"Authorization", "Bearer " + token}});
-    return c;
+    ApiClientOptions options;
+    options.connect_timeout_s = 30;
+    options.read_timeout_s = 30;
+    options.keep_alive = true;
+    return std::make_unique<ApiClient>(*ApiClient::Create(url, token, options));
+  };
+  // "STATUS BODY" of a refused call, or "transport: why" when there was no answer.
+  auto failure = [](const ApiClient& c, const Status& s) {
+    const ApiError& e = c.last_error();
+    return e.http_status != 0 ? std::to_string(e.http_status) + " " + e.body
+                              : "transport: " + s.message();
   };
   // Hosts, registered by --clients threads in parallel (group commit batches them).
   const auto t_hosts = std::chrono::steady_clock::now();
@@ -99,12 +111,12 @@ int RunBenchApiCommand(const std::vector<std::string>& args) {
           }
           char name[32];
           std::snprintf(name, sizeof name, "h%05lld", static_cast<long long>(i));
-          auto r = cli->Put(std::string("/v1/hosts/") + name, body.dump(), "application/json");
-          if (!r || (r->status != 201 && r->status != 200)) {
+          Result<ApiReply> r = cli->PutHost(name, body.dump());
+          if (!r.ok() || (r->http_status != 201 && r->http_status != 200)) {
             if (host_errors++ == 0) {
               std::lock_guard<std::mutex> lock(first_error_mu);
-              first_error = r ? std::to_string(r->status) + " " + r->body
-                              : "transport: " + httplib::to_string(r.error());
+              first_error = r.ok() ? std::to_string(r->http_status) + " " + r->body
+                                   : failure(*cli, r.status());
             }
           }
         }
@@ -120,13 +132,16 @@ int RunBenchApiCommand(const std::vector<std::string>& args) {
                static_cast<long long>(*hosts),
                std::chrono::duration<double>(std::chrono::steady_clock::now() - t_hosts).count());
   auto admin_cli = client(admin);
-  auto tr = admin_cli->Post("/v1/tenants", R"({"name":"bench"})", "application/json");
-  if (!tr || tr->status != 201) return Fail("bench api", Status::Internal("tenant create failed"));
-  const std::string tenant = nlohmann::json::parse(tr->body)["id"];
-  auto kr = admin_cli->Post("/v1/tenants/" + tenant + "/tokens", R"({"role":"member"})",
-                            "application/json");
-  if (!kr || kr->status != 201) return Fail("bench api", Status::Internal("token create failed"));
-  const std::string member = nlohmann::json::parse(kr->body)["token"];
+  Result<ApiReply> tr = admin_cli->CreateTenant("bench");
+  if (!tr.ok() || tr->http_status != 201) {
+    return Fail("bench api", Status::Internal("tenant create failed"));
+  }
+  const std::string tenant = StringOf(tr->doc, "id");
+  Result<ApiReply> kr = admin_cli->CreateToken(tenant, "member");
+  if (!kr.ok() || kr->http_status != 201) {
+    return Fail("bench api", Status::Internal("token create failed"));
+  }
+  const std::string member = StringOf(kr->doc, "token");
 
   std::vector<Sample> samples(*clients);
   std::atomic<bool> stop{false};
@@ -146,22 +161,24 @@ int RunBenchApiCommand(const std::vector<std::string>& args) {
           body["gpu"] = {{"count", 1}, {"milli", 100 * (1 + static_cast<int64_t>(rng.Uniform(5)))}};
         }
         auto a = std::chrono::steady_clock::now();
-        auto r = cli->Post("/v1/vms", body.dump(), "application/json");
+        Result<ApiReply> r = cli->CreateVm(body);
         auto b = std::chrono::steady_clock::now();
-        if (!r || r->status != 201) {
+        if (!r.ok() || r->http_status != 201) {
           if (s.failures++ == 0) {
-            s.first_failure = r ? std::to_string(r->status) + " " + r->body
-                                : "transport: " + httplib::to_string(r.error());
+            s.first_failure =
+                r.ok() ? std::to_string(r->http_status) + " " + r->body : failure(*cli, r.status());
           }
           continue;
         }
         s.create_ms.push_back(std::chrono::duration<double, std::milli>(b - a).count());
-        const std::string id = nlohmann::json::parse(r->body)["id"];
+        const std::string id = StringOf(r->doc, "id");
         a = std::chrono::steady_clock::now();
-        auto d = cli->Delete("/v1/vms/" + id);
+        Result<ApiReply> d = cli->DeleteVm(id);
         b = std::chrono::steady_clock::now();
-        if (!d || d->status != 200) {
-          if (s.failures++ == 0) s.first_failure = d ? d->body : "transport error on delete";
+        if (!d.ok() || d->http_status != 200) {
+          if (s.failures++ == 0) {
+            s.first_failure = d.ok() ? d->body : "on delete: " + failure(*cli, d.status());
+          }
           continue;
         }
         s.delete_ms.push_back(std::chrono::duration<double, std::milli>(b - a).count());

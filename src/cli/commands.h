@@ -23,7 +23,8 @@ int RunBenchVmStartCommand(const std::vector<std::string>& args);
 int RunServeCommand(const std::vector<std::string>& args);
 int RunAuditCommand(const std::vector<std::string>& args);
 int RunQosSimCommand(const std::vector<std::string>& args);
-// Client commands (vm, host, tenant) talking to a server: client_command.cc.
+// Client commands (vm, host, tenant) talking to a server through ApiClient: client_command.cc
+// dispatches to vm_commands.cc, host_commands.cc, tenant_commands.cc.
 int RunClientCommand(const std::string& noun, const std::vector<std::string>& args);
 // Host agent commands (host discover | register | qos-check): host_agent_command.cc.
 int RunHostDiscoverCommand(const std::vector<std::string>& args);

@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "devshare/core/atomic_file.h"
 #include "devshare/host/inventory_json.h"
 
 namespace devshare::host {
@@ -95,17 +96,8 @@ Result<std::string> WriteSpinImage(const std::string& dir, const std::string& fi
   if (ec) return Status::Unavailable("cannot create " + dir + ": " + ec.message());
   ::chmod(dir.c_str(), 0755);
   const std::string path = (fs::path(dir) / file_name).string();
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    const std::string bytes = SpinImageBytes();
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) return Status::Unavailable("cannot write " + tmp);
-  }
-  ::chmod(tmp.c_str(), 0644);
-  fs::rename(tmp, path, ec);
-  if (ec) return Status::Unavailable("cannot rename " + tmp + ": " + ec.message());
+  const Status written = WriteFileAtomically(path, SpinImageBytes(), 0644);
+  if (!written.ok()) return Status::Unavailable(written.message());
   return path;
 }
 

@@ -4,15 +4,11 @@
 // Besides the three plots of report.h the page carries a 4th SVG, the allocation plot zoomed to
 // arrived demand 75..120 % (report_internal::RenderAllocationZoomPlot). Output is ASCII only,
 // numbers use fixed precision, and the same input always gives the same bytes.
-// Thread-safety: pure functions; WriteReportHtml touches only its temp file and the target path.
+// Thread-safety: pure functions; WriteReportHtml writes the target path atomically
+// (WriteFileAtomically).
 #include "devshare/sim/report.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstddef>
@@ -21,10 +17,10 @@
 #include <limits>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <utility>
 #include <vector>
 
+#include "devshare/core/atomic_file.h"
 #include "devshare/core/xml_escape.h"
 #include "sim/report_stats.h"
 
@@ -758,62 +754,10 @@ std::string RenderReportHtml(const ReportInput& in) {
   return out;
 }
 
-namespace {
-
-Status ErrnoStatus(std::string_view what, const std::string& path, int err) {
-  std::string msg = "write report " + path + ": " + std::string(what) + ": " +
-                    std::generic_category().message(err);
-  switch (err) {
-    case ENOENT:
-    case ENOTDIR:
-      return Status::NotFound(std::move(msg));
-    case EACCES:
-    case EPERM:
-    case EROFS:
-    case EISDIR:
-      return Status::FailedPrecondition(std::move(msg));
-    case ENOSPC:
-    case EDQUOT:
-      return Status::ResourceExhausted(std::move(msg));
-    default:
-      return Status::Internal(std::move(msg));
-  }
-}
-
-}  // namespace
-
 Status WriteReportHtml(const ReportInput& in, const std::string& path) {
   if (path.empty()) return Status::InvalidArgument("write report: empty path");
   const std::string html = RenderReportHtml(in);
-  // The temp file sits next to the target so that rename() stays within one file system.
-  std::string tmp = path + ".tmp.XXXXXX";
-  const int fd = ::mkstemp(tmp.data());
-  if (fd < 0) return ErrnoStatus("create temp file", path, errno);
-  const char* data = html.data();
-  std::size_t left = html.size();
-  int err = 0;
-  while (left > 0 && err == 0) {
-    const ssize_t n = ::write(fd, data, left);
-    if (n < 0) {
-      if (errno != EINTR) err = errno;
-      continue;
-    }
-    data += n;
-    left -= static_cast<std::size_t>(n);
-  }
-  if (err == 0 && ::fchmod(fd, 0644) != 0) err = errno;
-  if (err == 0 && ::fsync(fd) != 0) err = errno;
-  if (::close(fd) != 0 && err == 0) err = errno;
-  if (err != 0) {
-    ::unlink(tmp.c_str());
-    return ErrnoStatus("write temp file " + tmp, path, err);
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    err = errno;
-    ::unlink(tmp.c_str());
-    return ErrnoStatus("rename temp file " + tmp, path, err);
-  }
-  return Status::Ok();
+  return WriteFileAtomically(path, html, 0644);
 }
 
 }  // namespace devshare::sim

@@ -4,30 +4,13 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 
+#include "devshare/core/atomic_file.h"
 #include "devshare/core/json_writer.h"
 #include "devshare/sim/report.h"
 #include "sim/run_grid.h"
 
 namespace devshare::sim {
-namespace {
-
-Status WriteFileAtomically(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return Status::Unavailable(tmp + ": cannot open for writing");
-    out << content;
-    if (!out.flush()) return Status::DataLoss(tmp + ": write failed");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return Status::DataLoss(path + ": rename failed: " + ec.message());
-  return Status::Ok();
-}
-
-}  // namespace
 
 std::string ExperimentJson(const ExperimentResult& r, const std::vector<std::string>& policies) {
   JsonWriter w;

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string_view>
 
+#include "devshare/core/atomic_file.h"
 #include "devshare/core/device.h"
 #include "devshare/sim/trace.h"
 
@@ -185,21 +186,6 @@ constexpr int64_t kMaxCpuMilli = int64_t{1} << 40;
 constexpr int64_t kMaxMemoryMib = int64_t{1} << 40;
 constexpr int64_t kMaxGpusPerNode = 1024;
 
-Status WriteAtomically(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return Status::Unavailable(tmp + ": cannot open for writing");
-    out << content;
-    out.flush();
-    if (!out) return Status::DataLoss(tmp + ": write failed");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return Status::DataLoss(path + ": rename failed: " + ec.message());
-  return Status::Ok();
-}
-
 std::string JoinSpec(const std::vector<std::string>& spec) {
   std::string s;
   for (size_t i = 0; i < spec.size(); ++i) s += (i ? "|" : "") + spec[i];
@@ -290,7 +276,7 @@ Status WriteNodeCsv(const std::string& path, const std::vector<NodeRecord>& node
     s += CsvField(n.name) + "," + std::to_string(n.cpu_milli) + "," + std::to_string(n.memory_mib) +
          "," + std::to_string(n.gpus) + "," + CsvField(n.model) + "\n";
   }
-  return WriteAtomically(path, s);
+  return WriteFileAtomically(path, s);
 }
 
 Status WritePodCsv(const std::string& path, const std::vector<PodRecord>& pods) {
@@ -306,7 +292,7 @@ Status WritePodCsv(const std::string& path, const std::vector<PodRecord>& pods) 
          opt(p.creation_time_s) + "," + opt(p.deletion_time_s) + "," + opt(p.scheduled_time_s) +
          "\n";
   }
-  return WriteAtomically(path, s);
+  return WriteFileAtomically(path, s);
 }
 
 }  // namespace devshare::sim

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CLI integration test of `devshare sim` input handling: a valid tiny trace runs (table, JSON, --out)
-# and every malformed file or flag exits 2 with a message naming "file:line" and the column/flag.
+# and every malformed file or flag exits 2 with a message naming "file:line" and the column/flag;
+# malformed `vm create|resize --nic/--volume` values exit 2 before any request.
 #
 # Usage: cli_input_test.sh <devshare-binary>
 # Prints "ok - <case>" / "not ok - <case>" per case; exits 0 when all pass, 1 when any fails,
@@ -241,6 +242,24 @@ printf '%s\n' 'name,cpu_milli,memory_mib,num_gpu,gpu_milli' > "$tmp/empty_histor
 expect_fail "serve --workload-history without pods" 2 "no pods" -- \
   serve --db memory: --listen 127.0.0.1:0 --admin-token-file "$tmp/admin.token" \
   --workload-history "$tmp/empty_history.csv"
+# vm create/resize --nic/--volume: a malformed value is refused before any request (the server
+# named here does not exist, so a request would exit 3), naming the flag and the key.
+readonly NO_SERVER=(--server http://127.0.0.1:1)
+readonly VM_ARGS=(vm create --name v --cpu-milli 1000 --memory-mib 1024 "${NO_SERVER[@]}")
+expect_fail "vm create --volume size=x" 2 "--volume: key 'size': expected a non-negative integer, got 'x'" -- \
+  "${VM_ARGS[@]}" --volume name=data,size=x
+expect_fail "vm create --nic negative min" 2 "--nic: key 'min'" "got '-5'" -- \
+  "${VM_ARGS[@]}" --nic network=default,min=-5
+expect_fail "vm create --nic unknown key" 2 "--nic: unknown key 'speed'" -- \
+  "${VM_ARGS[@]}" --nic speed=10
+expect_fail "vm create --volume missing '='" 2 "--volume: key 'tier'" -- \
+  "${VM_ARGS[@]}" --volume name=data,size=5,tier
+expect_fail "vm create --volume empty name" 2 "--volume: key 'name': expected a name" -- \
+  "${VM_ARGS[@]}" --volume=name=,size=5
+expect_fail "vm resize --nic without index" 2 "--nic: key 'index' is required" -- \
+  vm resize vm-1 "${NO_SERVER[@]}" --nic min=2000
+expect_fail "vm resize --volume non-integer size" 2 "--volume: key 'size'" "got '80g'" -- \
+  vm resize vm-1 "${NO_SERVER[@]}" --volume name=data,size=80g
 expect_fail "no arguments" 2 "usage" --
 expect_fail "unknown command" 2 "unknown command" "usage" -- simulate
 

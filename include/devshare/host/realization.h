@@ -38,8 +38,8 @@ enum class GuestImage { kNone, kSpin };
 Result<GuestImage> ParseGuestImage(std::string_view name);  // "none" | "spin"
 // The spin image: EB FE (jmp $) at offset 0, 55 AA at 510, zeros elsewhere.
 std::string SpinImageBytes();
-// Writes SpinImageBytes() to <dir>/<file_name> (mode 0644, dir created 0755) and returns the
-// path. Unavailable when the file cannot be written.
+// Writes SpinImageBytes() to <dir>/<file_name> atomically (WriteFileAtomically; mode 0644, dir
+// created 0755) and returns the path. Unavailable, naming the path, when it cannot be written.
 Result<std::string> WriteSpinImage(const std::string& dir, const std::string& file_name);
 
 // One placed VM as the control plane hands it over.

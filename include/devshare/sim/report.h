@@ -43,7 +43,8 @@ std::string RenderUnallocatedBarChart(const ReportInput& in);
 // 75..120 % arrived, fragmentation, unallocated bars), the summary table and, with hole_bins,
 // the table of where the free capacity lies.
 std::string RenderReportHtml(const ReportInput& in);
-// Writes RenderReportHtml(in) to path atomically (temp file + rename).
+// Writes RenderReportHtml(in) to path atomically, mode 0644 (WriteFileAtomically: temp file,
+// fsync, rename, fsync of the folder); a failure names the path.
 Status WriteReportHtml(const ReportInput& in, const std::string& path);
 
 }  // namespace devshare::sim

@@ -42,7 +42,8 @@ Result<std::vector<NodeRecord>> ReadNodeCsv(const std::string& path);
 // Reads a pod list; validates num_gpu/gpu_milli ranges as the openb trace defines them.
 Result<std::vector<PodRecord>> ReadPodCsv(const std::string& path);
 
-// Writers produce the full column set (pods: with gpu_spec, qos, phase and times).
+// Writers produce the full column set (pods: with gpu_spec, qos, phase and times) and write the
+// file atomically (WriteFileAtomically: errors name the path).
 Status WriteNodeCsv(const std::string& path, const std::vector<NodeRecord>& nodes);
 Status WritePodCsv(const std::string& path, const std::vector<PodRecord>& pods);
 

@@ -1,0 +1,218 @@
+// ApiClient: URL parsing, one HTTP request through cpp-httplib, and the mapping of answers to
+// Result / ApiError.
+#include "cli/api_client.h"
+
+#include <httplib.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <utility>
+
+namespace devshare::cli {
+namespace {
+
+using nlohmann::json;
+
+std::string Trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+std::string StringField(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return "";
+  if (it->is_string()) return it->get<std::string>();
+  return it->dump();
+}
+
+}  // namespace
+
+StatusCode StatusCodeForHttp(int http_status) {
+  switch (http_status) {
+    case 400:
+    case 413:
+    case 422:
+      return StatusCode::kInvalidArgument;
+    case 401:
+    case 403:
+      return StatusCode::kFailedPrecondition;
+    case 404:
+      return StatusCode::kNotFound;
+    case 409:
+      return StatusCode::kAborted;
+    case 503:
+      return StatusCode::kUnavailable;
+    default:
+      return StatusCode::kInternal;
+  }
+}
+
+std::string PathSegment(const std::string& s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+Result<ApiClient> ApiClient::Create(const std::string& server_url, std::string token,
+                                    ApiClientOptions options) {
+  ApiClient c;
+  c.url_ = server_url;
+  while (!c.url_.empty() && c.url_.back() == '/') c.url_.pop_back();
+  std::string rest = c.url_;
+  if (rest.rfind("https://", 0) == 0) {
+    return Status::InvalidArgument("--server " + c.url_ +
+                                   ": https is not supported; put a TLS proxy in front or use "
+                                   "http:// on a trusted network");
+  }
+  if (rest.rfind("http://", 0) == 0) {
+    rest = rest.substr(7);
+  } else if (rest.find("://") != std::string::npos) {
+    return Status::InvalidArgument("--server " + c.url_ + ": expected http://HOST:PORT");
+  } else {
+    c.url_ = "http://" + c.url_;
+  }
+  if (rest.empty() || rest.find('/') != std::string::npos) {
+    return Status::InvalidArgument("--server " + c.url_ + ": expected http://HOST:PORT");
+  }
+  c.host_ = rest;
+  size_t colon = rest.rfind(':');
+  if (colon != std::string::npos && rest.find(']', colon) == std::string::npos) {
+    c.host_ = rest.substr(0, colon);
+    const std::string port = rest.substr(colon + 1);
+    char* end = nullptr;
+    long p = std::strtol(port.c_str(), &end, 10);
+    if (port.empty() || *end != '\0' || p < 1 || p > 65535) {
+      return Status::InvalidArgument("--server " + c.url_ + ": bad port '" + port + "'");
+    }
+    c.port_ = static_cast<int>(p);
+  }
+  if (c.host_.size() > 2 && c.host_.front() == '[' && c.host_.back() == ']') {
+    c.host_ = c.host_.substr(1, c.host_.size() - 2);
+  }
+  if (c.host_.empty()) return Status::InvalidArgument("--server " + c.url_ + ": no host");
+  c.token_ = std::move(token);
+  c.options_ = options;
+  c.http_ = std::make_unique<httplib::Client>(c.host_, c.port_);
+  c.http_->set_connection_timeout(options.connect_timeout_s, 0);
+  c.http_->set_read_timeout(options.read_timeout_s, 0);
+  c.http_->set_write_timeout(options.write_timeout_s, 0);
+  if (options.keep_alive) {
+    c.http_->set_keep_alive(true);
+    c.http_->set_tcp_nodelay(true);
+  }
+  return c;
+}
+
+ApiClient::ApiClient(ApiClient&&) noexcept = default;
+ApiClient& ApiClient::operator=(ApiClient&&) noexcept = default;
+ApiClient::~ApiClient() = default;
+
+Result<ApiReply> ApiClient::Call(const std::string& method, const std::string& path,
+                                 const std::string& body, const std::string& idempotency_key) {
+  last_error_ = ApiError{};
+  httplib::Headers headers = {{"Accept", "application/json"}};
+  if (!token_.empty()) headers.emplace("Authorization", "Bearer " + token_);
+  if (!idempotency_key.empty()) headers.emplace("Idempotency-Key", idempotency_key);
+  httplib::Result res = [&] {
+    if (method == "GET") return http_->Get(path, headers);
+    if (method == "POST") return http_->Post(path, headers, body, "application/json");
+    if (method == "PUT") return http_->Put(path, headers, body, "application/json");
+    return http_->Delete(path, headers);
+  }();
+  if (!res) {
+    std::string why;
+    switch (res.error()) {
+      case httplib::Error::Connection:
+      case httplib::Error::ConnectionTimeout:
+        why = "connection refused or timed out";
+        break;
+      case httplib::Error::Read:
+        why = "no answer (connection closed or read timed out)";
+        break;
+      case httplib::Error::Write:
+        why = "could not send the request";
+        break;
+      default:
+        why = httplib::to_string(res.error());
+    }
+    last_error_.code = "unavailable";
+    last_error_.message =
+        "cannot reach the server at " + url_ + " (" + method + " " + path + "): " + why;
+    return Status::Unavailable(last_error_.message);
+  }
+  json doc = json::parse(res->body, nullptr, false);
+  if (doc.is_discarded()) doc = json();
+  if (res->status >= 200 && res->status < 300) {
+    return ApiReply{res->status, std::move(res->body), std::move(doc)};
+  }
+  ApiError& e = last_error_;
+  e.http_status = res->status;
+  e.structured = doc.is_object() && doc.contains("code");
+  e.code = e.structured ? StringField(doc, "code") : "http_" + std::to_string(res->status);
+  e.message = e.structured ? StringField(doc, "message") : Trim(res->body).substr(0, 200);
+  if (e.message.empty()) e.message = "HTTP " + std::to_string(res->status);
+  if (e.structured && doc.contains("details") && doc["details"].is_object()) {
+    e.details = doc["details"];
+  }
+  e.body = std::move(res->body);
+  return Status(StatusCodeForHttp(e.http_status), e.code + ": " + e.message);
+}
+
+Result<ApiReply> ApiClient::CreateTenant(const std::string& name, const std::string& key) {
+  return Call("POST", "/v1/tenants", json({{"name", name}}).dump(), key);
+}
+
+Result<ApiReply> ApiClient::ListTenants() { return Call("GET", "/v1/tenants"); }
+
+Result<ApiReply> ApiClient::CreateToken(const std::string& tenant_id, const std::string& role,
+                                        const std::string& key) {
+  return Call("POST", "/v1/tenants/" + PathSegment(tenant_id) + "/tokens",
+              json({{"role", role}}).dump(), key);
+}
+
+Result<ApiReply> ApiClient::PutHost(const std::string& name, const std::string& inventory_json) {
+  return Call("PUT", "/v1/hosts/" + PathSegment(name), inventory_json);
+}
+
+Result<ApiReply> ApiClient::ListHosts() { return Call("GET", "/v1/hosts"); }
+
+Result<ApiReply> ApiClient::GetHost(const std::string& name) {
+  return Call("GET", "/v1/hosts/" + PathSegment(name));
+}
+
+Result<ApiReply> ApiClient::CreateVm(const json& body, const std::string& key) {
+  return Call("POST", "/v1/vms", body.dump(), key);
+}
+
+Result<ApiReply> ApiClient::ListVms() { return Call("GET", "/v1/vms"); }
+
+Result<ApiReply> ApiClient::GetVm(const std::string& id) {
+  return Call("GET", "/v1/vms/" + PathSegment(id));
+}
+
+Result<ApiReply> ApiClient::DeleteVm(const std::string& id) {
+  return Call("DELETE", "/v1/vms/" + PathSegment(id));
+}
+
+Result<ApiReply> ApiClient::ResizeVm(const std::string& id, const json& body,
+                                     const std::string& key) {
+  return Call("POST", "/v1/vms/" + PathSegment(id) + "/resize", body.dump(), key);
+}
+
+Result<ApiReply> ApiClient::ListAudit(int64_t after, int64_t limit) {
+  return Call("GET",
+              "/v1/audit?after=" + std::to_string(after) + "&limit=" + std::to_string(limit));
+}
+
+}  // namespace devshare::cli

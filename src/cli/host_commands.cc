@@ -1,0 +1,153 @@
+// `devshare host list|show|put`: hosts through the control plane's REST API
+// (docs/api.md#hosts). The host agent's verbs (discover, register, qos-check) live in
+// host_agent_command.cc.
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "cli/client_common.h"
+#include "cli/commands.h"
+
+namespace devshare::cli::client {
+namespace {
+
+constexpr const char* kHostHelp =
+    "usage: devshare host list\n"
+    "       devshare host show NAME\n"
+    "       devshare host put NAME --file inventory.json   (\"-\" reads stdin; system admins)\n"
+    "       devshare host discover [--sysfs-root DIR] [--json]        (this machine, no server)\n"
+    "       devshare host register NAME [--guest-cpuset LIST]    (discover + put; system admins)\n"
+    "       devshare host qos-check [--hypervisor URI] [--window-s 5]     (libvirt, no server)\n";
+
+std::string UsedCap(const json& usage, const char* key) {
+  const json u = usage.value(key, json::object());
+  return std::to_string(Int(u, "used")) + "/" + std::to_string(Int(u, "capacity"));
+}
+
+void PrintHost(const json& h) {
+  const json usage = h.value("usage", json::object());
+  const json inv = h.value("inventory", json::object());
+  std::vector<std::pair<std::string, std::string>> kv = {
+      {"name", Str(h, "name")},
+      {"generation", std::to_string(Int(h, "generation"))},
+      {"updated", TimeOf(h, "updated_unix_ms")},
+      {"cpu_milli used/cap", UsedCap(usage, "cpu_milli")},
+      {"memory_mib used/cap", UsedCap(usage, "memory_mib")},
+      {"gpu_milli used/cap", UsedCap(usage, "gpu_milli")}};
+  if (inv.is_object() && !inv.empty()) {
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "%lld (reserved %lld, allocation ratio %g)",
+                  static_cast<long long>(Int(inv, "cpu_milli")),
+                  static_cast<long long>(Int(inv, "cpu_reserved_milli")),
+                  inv.value("cpu_allocation_ratio", 1.0));
+    kv.emplace_back("inventory cpu_milli", buf);
+    std::snprintf(buf, sizeof buf, "%lld (reserved %lld, allocation ratio %g)",
+                  static_cast<long long>(Int(inv, "memory_mib")),
+                  static_cast<long long>(Int(inv, "memory_reserved_mib")),
+                  inv.value("memory_allocation_ratio", 1.0));
+    kv.emplace_back("inventory memory_mib", buf);
+    std::vector<std::string> numa;
+    for (const json& n : inv.value("numa", json::array())) {
+      numa.push_back(std::to_string(Int(n, "id")) + ": " + std::to_string(Int(n, "cpu_milli")) +
+                     "m " + std::to_string(Int(n, "memory_mib")) + "MiB");
+    }
+    kv.emplace_back("numa", numa.empty() ? "-" : Join(numa, "; "));
+    std::vector<std::string> traits;
+    for (const json& t : inv.value("traits", json::array())) {
+      traits.push_back(t.is_string() ? t.get<std::string>() : t.dump());
+    }
+    kv.emplace_back("traits", traits.empty() ? "-" : Join(traits, ", "));
+  }
+  PrintBlock(kv);
+  const json gpus = inv.value("gpus", json::array());
+  if (!gpus.empty()) {
+    std::vector<std::vector<std::string>> rows;
+    const json used = usage.value("gpus", json::array());
+    for (const json& g : gpus) {
+      json u = json::object();
+      for (const json& x : used) {
+        if (Str(x, "id") == Str(g, "id")) u = x;
+      }
+      rows.push_back({Str(g, "id"), Str(g, "model"), Str(g, "sharing"), Str(g, "isolation"),
+                      std::to_string(Int(g, "numa_node")), std::to_string(Int(u, "used_milli")),
+                      u.value("whole", false) ? "yes" : "no", std::to_string(Int(u, "shares")),
+                      std::to_string(Int(u, "partitions"))});
+    }
+    std::printf("\n");
+    PrintTable({"GPU", "MODEL", "SHARING", "ISOLATION", "NUMA", "USED(m)", "WHOLE", "SHARES",
+                "PARTITIONS"},
+               {false, false, false, false, true, true, false, true, true}, rows);
+  }
+  const json nics = inv.value("nics", json::array());
+  if (!nics.empty()) {
+    std::vector<std::vector<std::string>> rows;
+    for (const json& n : nics) {
+      rows.push_back({Str(n, "id"), std::to_string(Int(n, "vfs")),
+                      std::to_string(Int(n, "numa_node")), Str(n, "bandwidth_gbps", "-")});
+    }
+    std::printf("\n");
+    PrintTable({"NIC", "VFS", "NUMA", "GBPS"}, {false, true, true, true}, rows);
+  }
+  const json disks = inv.value("disks", json::array());
+  if (!disks.empty()) {
+    std::vector<std::vector<std::string>> rows;
+    for (const json& d : disks) {
+      rows.push_back({Str(d, "id"), Str(d, "tier"), std::to_string(Int(d, "capacity_gib")),
+                      std::to_string(Int(d, "numa_node"))});
+    }
+    std::printf("\n");
+    PrintTable({"DISK", "TIER", "GIB", "NUMA"}, {false, false, true, true}, rows);
+  }
+}
+
+int HostList(const std::vector<std::string>& args) {
+  Result<Parsed> p = ParseArgs(args, {}, {}, 0, "");
+  if (!p.ok()) return Usage("host list", p.status().message());
+  return Finish("host list", *p, p->api.ListHosts(), [](const json& doc) {
+    std::vector<std::vector<std::string>> rows;
+    for (const json& h : doc.value("hosts", json::array())) {
+      const json usage = h.value("usage", json::object());
+      rows.push_back({Str(h, "name"), UsedCap(usage, "cpu_milli"), UsedCap(usage, "memory_mib"),
+                      UsedCap(usage, "gpu_milli"), std::to_string(Int(h, "generation"))});
+    }
+    PrintTable(
+        {"NAME", "CPU(m) used/cap", "MEM(MiB) used/cap", "GPU(milli) used/cap", "GENERATION"},
+        {false, true, true, true, true}, rows);
+  });
+}
+
+int HostShow(const std::vector<std::string>& args) {
+  Result<Parsed> p = ParseArgs(args, {}, {}, 1, "the host name");
+  if (!p.ok()) return Usage("host show", p.status().message());
+  return Finish("host show", *p, p->api.GetHost(p->positionals[0]), PrintHost);
+}
+
+int HostPut(const std::vector<std::string>& args) {
+  const std::string cmd = "host put";
+  Result<Parsed> p = ParseArgs(args, {"file"}, {}, 1, "the host name");
+  if (!p.ok()) return Usage(cmd, p.status().message());
+  if (!p->flags.Has("file")) return Usage(cmd, "--file is required");
+  const std::string file = p->flags.Get("file");
+  std::string body;
+  if (file == "-") {
+    body.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return Fail(cmd, Status::InvalidArgument("--file: cannot read " + file));
+    body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return Finish(cmd, *p, p->api.PutHost(p->positionals[0], body), PrintHost);
+}
+
+}  // namespace
+
+int RunHost(const std::vector<std::string>& args) {
+  return Dispatch("host", kHostHelp, {{"list", HostList}, {"show", HostShow}, {"put", HostPut}},
+                  args);
+}
+
+}  // namespace devshare::cli::client

@@ -1,0 +1,164 @@
+// Parsers of the --nic / --volume values: see vm_device_flags.h.
+#include "cli/vm_device_flags.h"
+
+#include <charconv>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string_view>
+#include <vector>
+
+namespace devshare::cli {
+namespace {
+
+using nlohmann::json;
+
+// The items of one flag value, by key; a bare item (no '=') maps to nullopt.
+struct Items {
+  std::string flag;  // "--nic" / "--volume", for messages
+  std::map<std::string, std::optional<std::string>> values;
+
+  bool Has(const std::string& key) const { return values.count(key) > 0; }
+
+  Status Error(const std::string& key, const std::string& problem) const {
+    return Status::InvalidArgument(flag + ": key '" + key + "': " + problem);
+  }
+
+  // The key's value as an integer >= 0; `def` when absent.
+  Result<int64_t> Int(const std::string& key, int64_t def) const {
+    auto it = values.find(key);
+    if (it == values.end()) return def;
+    const std::string& v = it->second.value_or("");
+    int64_t n = -1;
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (v.empty() || ec != std::errc() || end != v.data() + v.size() || n < 0) {
+      return Error(key, "expected a non-negative integer, got '" + v + "'");
+    }
+    return n;
+  }
+
+  // The key's value as a non-empty name; `def` when absent.
+  Result<std::string> Name(const std::string& key, const std::string& def) const {
+    auto it = values.find(key);
+    if (it == values.end()) return def;
+    const std::string v = it->second.value_or("");
+    if (v.empty()) return Error(key, "expected a name, got ''");
+    return v;
+  }
+
+  Status Require(const std::string& key) const {
+    if (!Has(key)) return Status::InvalidArgument(flag + ": key '" + key + "' is required");
+    return Status::Ok();
+  }
+};
+
+std::string KnownList(const std::vector<std::string>& known) {
+  std::string s;
+  for (size_t i = 0; i < known.size(); ++i) s += (i ? ", " : "") + known[i];
+  return s;
+}
+
+// Splits "k=v,k2=v2,bare" into Items; `bare_keys` may appear without '='.
+Result<Items> Split(const std::string& flag, const std::string& value,
+                    const std::vector<std::string>& known, const std::set<std::string>& bare_keys) {
+  Items items;
+  items.flag = flag;
+  if (value.empty()) {
+    return Status::InvalidArgument(flag + ": expected key=value items separated by ',', got ''");
+  }
+  size_t start = 0;
+  while (true) {
+    const size_t comma = value.find(',', start);
+    const std::string item =
+        value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (item.empty()) {
+      return Status::InvalidArgument(flag + ": empty item in '" + value + "'");
+    }
+    const size_t eq = item.find('=');
+    const std::string key = item.substr(0, eq);
+    bool is_known = false;
+    for (const std::string& k : known) is_known = is_known || k == key;
+    if (!is_known) {
+      return Status::InvalidArgument(flag + ": unknown key '" + key +
+                                     "' (known: " + KnownList(known) + ")");
+    }
+    if (items.Has(key)) return items.Error(key, "given twice");
+    if (eq == std::string::npos) {
+      if (!bare_keys.count(key)) return items.Error(key, "expected " + key + "=VALUE");
+      items.values[key] = std::nullopt;
+    } else {
+      items.values[key] = item.substr(eq + 1);
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return items;
+}
+
+}  // namespace
+
+Result<json> ParseCreateNicFlag(const std::string& value) {
+  DS_ASSIGN_OR_RETURN(Items items, Split("--nic", value, {"network", "min", "max", "vf"}, {"vf"}));
+  DS_ASSIGN_OR_RETURN(std::string network, items.Name("network", "default"));
+  DS_ASSIGN_OR_RETURN(int64_t min, items.Int("min", 0));
+  DS_ASSIGN_OR_RETURN(int64_t max, items.Int("max", 0));
+  bool vf = false;
+  if (items.Has("vf")) {
+    const std::optional<std::string>& v = items.values.at("vf");
+    if (!v.has_value() || *v == "true") {
+      vf = true;
+    } else if (*v != "false") {
+      return items.Error("vf", "expected true or false, got '" + *v + "'");
+    }
+  }
+  return json{{"network", network}, {"bandwidth_mbps", {{"min", min}, {"max", max}}}, {"vf", vf}};
+}
+
+Result<json> ParseCreateVolumeFlag(const std::string& value) {
+  DS_ASSIGN_OR_RETURN(Items items, Split("--volume", value,
+                                         {"name", "size", "tier", "iops", "weight", "limit"}, {}));
+  DS_RETURN_IF_ERROR(items.Require("name"));
+  DS_RETURN_IF_ERROR(items.Require("size"));
+  DS_ASSIGN_OR_RETURN(std::string name, items.Name("name", ""));
+  DS_ASSIGN_OR_RETURN(int64_t size, items.Int("size", 0));
+  json volume = {{"name", name}, {"size_gib", size}};
+  if (items.Has("tier")) {
+    DS_ASSIGN_OR_RETURN(std::string tier, items.Name("tier", ""));
+    volume["tier"] = tier;
+  }
+  if (items.Has("iops") || items.Has("weight") || items.Has("limit")) {
+    DS_ASSIGN_OR_RETURN(int64_t reservation, items.Int("iops", 0));
+    DS_ASSIGN_OR_RETURN(int64_t weight, items.Int("weight", 1));
+    DS_ASSIGN_OR_RETURN(int64_t limit, items.Int("limit", 0));
+    volume["iops"] = {{"reservation", reservation}, {"weight", weight}, {"limit", limit}};
+  }
+  return volume;
+}
+
+Result<json> ParseResizeNicFlag(const std::string& value) {
+  DS_ASSIGN_OR_RETURN(Items items, Split("--nic", value, {"index", "min", "max"}, {}));
+  DS_RETURN_IF_ERROR(items.Require("index"));
+  DS_ASSIGN_OR_RETURN(int64_t index, items.Int("index", 0));
+  if (!items.Has("min") && !items.Has("max")) {
+    return Status::InvalidArgument("--nic: give key 'min' or 'max' (or both)");
+  }
+  json bandwidth = json::object();
+  for (const char* key : {"min", "max"}) {
+    if (!items.Has(key)) continue;
+    DS_ASSIGN_OR_RETURN(int64_t v, items.Int(key, 0));
+    bandwidth[key] = v;
+  }
+  return json{{"index", index}, {"bandwidth_mbps", bandwidth}};
+}
+
+Result<json> ParseResizeVolumeFlag(const std::string& value) {
+  DS_ASSIGN_OR_RETURN(Items items, Split("--volume", value, {"name", "size"}, {}));
+  DS_RETURN_IF_ERROR(items.Require("name"));
+  DS_RETURN_IF_ERROR(items.Require("size"));
+  DS_ASSIGN_OR_RETURN(std::string name, items.Name("name", ""));
+  DS_ASSIGN_OR_RETURN(int64_t size, items.Int("size", 0));
+  return json{{"name", name}, {"size_gib", size}};
+}
+
+}  // namespace devshare::cli

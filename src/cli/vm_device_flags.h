@@ -1,0 +1,41 @@
+// The values of `devshare vm create|resize --nic ... --volume ...`: comma lists of key=value
+// items turned into the JSON objects of the request body's "nics" and "volumes" arrays.
+// Thread-safety: pure functions.
+#ifndef DEVSHARE_CLI_VM_DEVICE_FLAGS_H_
+#define DEVSHARE_CLI_VM_DEVICE_FLAGS_H_
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "devshare/core/result.h"
+
+namespace devshare::cli {
+
+// Each parser refuses, with InvalidArgument naming the flag and the key (e.g. "--volume: key
+// 'size': expected a non-negative integer, got 'x'"): an empty item, an item without '=' (but
+// the bare `vf`), an unknown or repeated key, a number that is not a non-negative integer, an
+// empty name, and a missing required key.
+
+// vm create --nic network=default,min=1000,max=5000[,vf | vf=true|false]
+//   -> {"network": "default", "bandwidth_mbps": {"min": 1000, "max": 5000}, "vf": true}
+// network defaults to "default", min/max to 0 (none), vf to false.
+Result<nlohmann::json> ParseCreateNicFlag(const std::string& value);
+
+// vm create --volume name=data,size=50[,tier=nvme][,iops=500][,weight=1][,limit=0]
+//   -> {"name": "data", "size_gib": 50, "tier": "nvme",
+//       "iops": {"reservation": 500, "weight": 1, "limit": 0}}
+// name and size are required; "tier" only when given; "iops" only when any of iops, weight,
+// limit is given (weight defaults to 1, the others to 0).
+Result<nlohmann::json> ParseCreateVolumeFlag(const std::string& value);
+
+// vm resize --nic index=0[,min=2000][,max=8000]
+//   -> {"index": 0, "bandwidth_mbps": {"min": 2000, "max": 8000}}
+// index and at least one of min, max are required; only the given bounds are sent.
+Result<nlohmann::json> ParseResizeNicFlag(const std::string& value);
+
+// vm resize --volume name=data,size=80 -> {"name": "data", "size_gib": 80}; both required.
+Result<nlohmann::json> ParseResizeVolumeFlag(const std::string& value);
+
+}  // namespace devshare::cli
+
+#endif  // DEVSHARE_CLI_VM_DEVICE_FLAGS_H_

@@ -1,0 +1,110 @@
+// Tests of the --nic / --volume value parsers: the JSON each valid value gives, and the message
+// (naming the flag and key) of each malformed one.
+#include "cli/vm_device_flags.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace devshare::cli {
+namespace {
+
+using nlohmann::json;
+
+using Parser = Result<json> (*)(const std::string&);
+
+struct Valid {
+  const char* name;
+  Parser parse;
+  std::string value;
+  std::string want;  // JSON text
+};
+
+TEST(VmDeviceFlagsTest, ValidValues) {
+  const Valid cases[] = {
+      {"nic full", ParseCreateNicFlag, "network=default,min=1000,max=5000,vf",
+       R"({"network":"default","bandwidth_mbps":{"min":1000,"max":5000},"vf":true})"},
+      {"nic defaults", ParseCreateNicFlag, "min=10",
+       R"({"network":"default","bandwidth_mbps":{"min":10,"max":0},"vf":false})"},
+      {"nic vf=true", ParseCreateNicFlag, "network=san,vf=true",
+       R"({"network":"san","bandwidth_mbps":{"min":0,"max":0},"vf":true})"},
+      {"nic vf=false", ParseCreateNicFlag, "vf=false,max=7",
+       R"({"network":"default","bandwidth_mbps":{"min":0,"max":7},"vf":false})"},
+      {"volume plain", ParseCreateVolumeFlag, "name=data,size=50,tier=nvme",
+       R"({"name":"data","size_gib":50,"tier":"nvme"})"},
+      {"volume iops", ParseCreateVolumeFlag, "name=data,size=50,tier=nvme,iops=500",
+       R"({"name":"data","size_gib":50,"tier":"nvme",
+           "iops":{"reservation":500,"weight":1,"limit":0}})"},
+      {"volume all iops keys", ParseCreateVolumeFlag, "limit=900,weight=3,iops=100,size=1,name=x",
+       R"({"name":"x","size_gib":1,"iops":{"reservation":100,"weight":3,"limit":900}})"},
+      {"volume weight only", ParseCreateVolumeFlag, "name=d,size=0,weight=2",
+       R"({"name":"d","size_gib":0,"iops":{"reservation":0,"weight":2,"limit":0}})"},
+      {"resize volume", ParseResizeVolumeFlag, "name=data,size=80",
+       R"({"name":"data","size_gib":80})"},
+      {"resize nic", ParseResizeNicFlag, "index=0,min=2000,max=8000",
+       R"({"index":0,"bandwidth_mbps":{"min":2000,"max":8000}})"},
+      {"resize nic max only", ParseResizeNicFlag, "index=2,max=8000",
+       R"({"index":2,"bandwidth_mbps":{"max":8000}})"},
+  };
+  for (const Valid& c : cases) {
+    Result<json> got = c.parse(c.value);
+    ASSERT_TRUE(got.ok()) << c.name << ": " << got.status().ToString();
+    EXPECT_EQ(*got, json::parse(c.want)) << c.name << ": got " << got->dump();
+  }
+}
+
+struct Invalid {
+  const char* name;
+  Parser parse;
+  std::string value;
+  std::string message;  // the whole InvalidArgument message
+};
+
+TEST(VmDeviceFlagsTest, MalformedValuesNameFlagAndKey) {
+  const Invalid cases[] = {
+      {"non-integer", ParseCreateVolumeFlag, "name=data,size=x",
+       "--volume: key 'size': expected a non-negative integer, got 'x'"},
+      {"negative", ParseCreateNicFlag, "min=-1",
+       "--nic: key 'min': expected a non-negative integer, got '-1'"},
+      {"plus sign", ParseCreateNicFlag, "max=+5",
+       "--nic: key 'max': expected a non-negative integer, got '+5'"},
+      {"empty number", ParseResizeNicFlag,
+       "index=", "--nic: key 'index': expected a non-negative integer, got ''"},
+      {"overflow", ParseCreateVolumeFlag, "name=d,size=99999999999999999999",
+       "--volume: key 'size': expected a non-negative integer, got '99999999999999999999'"},
+      {"trailing junk", ParseCreateVolumeFlag, "name=d,size=5g",
+       "--volume: key 'size': expected a non-negative integer, got '5g'"},
+      {"unknown key", ParseCreateNicFlag, "network=a,speed=5",
+       "--nic: unknown key 'speed' (known: network, min, max, vf)"},
+      {"resize-only key on create", ParseCreateNicFlag, "index=0",
+       "--nic: unknown key 'index' (known: network, min, max, vf)"},
+      {"create-only key on resize", ParseResizeVolumeFlag, "name=d,size=1,tier=nvme",
+       "--volume: unknown key 'tier' (known: name, size)"},
+      {"missing =", ParseCreateVolumeFlag, "name=d,size",
+       "--volume: key 'size': expected size=VALUE"},
+      {"empty name", ParseCreateVolumeFlag, "name=,size=5",
+       "--volume: key 'name': expected a name, got ''"},
+      {"empty network", ParseCreateNicFlag,
+       "network=", "--nic: key 'network': expected a name, got ''"},
+      {"bad vf", ParseCreateNicFlag, "vf=yes",
+       "--nic: key 'vf': expected true or false, got 'yes'"},
+      {"repeated key", ParseCreateNicFlag, "min=1,min=2", "--nic: key 'min': given twice"},
+      {"empty item", ParseCreateNicFlag, "min=1,,max=2", "--nic: empty item in 'min=1,,max=2'"},
+      {"empty value", ParseCreateVolumeFlag, "",
+       "--volume: expected key=value items separated by ',', got ''"},
+      {"volume without size", ParseCreateVolumeFlag, "name=d", "--volume: key 'size' is required"},
+      {"volume without name", ParseResizeVolumeFlag, "size=8", "--volume: key 'name' is required"},
+      {"resize nic without index", ParseResizeNicFlag, "min=1", "--nic: key 'index' is required"},
+      {"resize nic without bounds", ParseResizeNicFlag, "index=0",
+       "--nic: give key 'min' or 'max' (or both)"},
+  };
+  for (const Invalid& c : cases) {
+    Result<json> got = c.parse(c.value);
+    ASSERT_FALSE(got.ok()) << c.name << ": got " << got->dump();
+    EXPECT_TRUE(got.status().IsInvalidArgument()) << c.name;
+    EXPECT_EQ(got.status().message(), c.message) << c.name;
+  }
+}
+
+}  // namespace
+}  // namespace devshare::cli
