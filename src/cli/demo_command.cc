@@ -113,6 +113,12 @@ int RunDemoCommand(const std::vector<std::string>& args) {
         for (int g = 0; g < n.gpus; ++g) {
           body["gpus"].push_back({{"id", "gpu" + std::to_string(g)}, {"model", n.model}});
         }
+        // Every demo host also has an SR-IOV NIC and two storage tiers, so VMs may ask for
+        // NICs and volumes (`devshare vm create --nic ... --volume ...`).
+        body["nics"] = {{{"id", "nic0"}, {"vfs", 8}, {"line_rate_mbps", 25000}}};
+        body["disks"] = {
+            {{"id", "nvme0"}, {"tier", "nvme"}, {"capacity_gib", 1920}, {"iops", 400000}},
+            {{"id", "hdd0"}, {"tier", "hdd"}, {"capacity_gib", 8000}, {"iops", 500}}};
         server::ApiResponse r = (*bundle)->control_plane->PutHost(admin, n.name, body.dump());
         if (r.status != 200 && r.status != 201) failed++;
       }

@@ -431,8 +431,14 @@ Result<VmEntry> Ledger::Resize(const std::string& id, const ResizeSpec& r) {
       return Status::InvalidArgument("field 'nics[" + std::to_string(i) + "].index': vm " + id +
                                      " has " + std::to_string(next.nics.size()) + " NICs");
     }
-    next.nics[n.index].rate = n.bandwidth_min_mbps;
-    next.nics[n.index].rate_limit = n.bandwidth_max_mbps;
+    DeviceSlice& nic = next.nics[n.index];
+    if (n.bandwidth_min_mbps >= 0) nic.rate = n.bandwidth_min_mbps;
+    if (n.bandwidth_max_mbps >= 0) nic.rate_limit = n.bandwidth_max_mbps;
+    if (nic.rate_limit > 0 && nic.rate > nic.rate_limit) {
+      return Status::InvalidArgument("field 'nics[" + std::to_string(i) +
+                                     "].bandwidth_mbps.min': " + std::to_string(nic.rate) +
+                                     " > max " + std::to_string(nic.rate_limit));
+    }
   }
   HostState& h = cluster_.states[vm.allocation.host_index];
   DS_RETURN_IF_ERROR(h.Release(vm.allocation));

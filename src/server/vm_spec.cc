@@ -259,8 +259,21 @@ Result<ResizeSpec> ParseResizeSpec(const nlohmann::json& body) {
     ResizeSpec::Nic n;
     DS_ASSIGN_OR_RETURN(n.index, nr.Int("index", true, 0, kMaxNics - 1));
     DS_ASSIGN_OR_RETURN(const nlohmann::json* bw, nr.Object("bandwidth_mbps", true));
-    DS_RETURN_IF_ERROR(ParseBandwidth(bw, nr.FieldPath("bandwidth_mbps"), &n.bandwidth_min_mbps,
-                                      &n.bandwidth_max_mbps));
+    FieldReader br(*bw, nr.FieldPath("bandwidth_mbps"));
+    DS_ASSIGN_OR_RETURN(n.bandwidth_min_mbps, br.Int("min", false, 0, kMaxMbps, -1));
+    DS_ASSIGN_OR_RETURN(n.bandwidth_max_mbps, br.Int("max", false, 0, kMaxMbps, -1));
+    DS_RETURN_IF_ERROR(br.CheckNoUnknown());
+    if (n.bandwidth_min_mbps < 0 && n.bandwidth_max_mbps < 0) {
+      return Status::InvalidArgument("field '" + nr.FieldPath("bandwidth_mbps") +
+                                     "': give min, max or both");
+    }
+    if (n.bandwidth_min_mbps >= 0 && n.bandwidth_max_mbps > 0 &&
+        n.bandwidth_min_mbps > n.bandwidth_max_mbps) {
+      return Status::InvalidArgument("field '" + br.FieldPath("min") + "': " +
+                                     std::to_string(n.bandwidth_min_mbps) + " > max " +
+                                     std::to_string(n.bandwidth_max_mbps) +
+                                     " (min is a guarantee, max a cap)");
+    }
     DS_RETURN_IF_ERROR(nr.CheckNoUnknown());
     s.nics.push_back(n);
   }

@@ -31,7 +31,7 @@ struct VmSpec {
 Result<VmSpec> ParseVmSpec(const nlohmann::json& body);
 
 // Resize body: any of cpu_milli, memory_mib, gpu_milli (for a VM holding one shared GPU),
-// volumes [{name, size_gib}] (grow), nics [{index, bandwidth_mbps {min, max}}].
+// volumes [{name, size_gib}] (grow), nics [{index, bandwidth_mbps {min, max}}] (either or both).
 struct ResizeSpec {
   struct Volume {
     std::string name;
@@ -39,8 +39,8 @@ struct ResizeSpec {
   };
   struct Nic {
     int64_t index = 0;
-    int64_t bandwidth_min_mbps = 0;
-    int64_t bandwidth_max_mbps = 0;
+    int64_t bandwidth_min_mbps = -1;  // -1 = unchanged
+    int64_t bandwidth_max_mbps = -1;
   };
   int64_t cpu_milli = -1;  // -1 = unchanged
   int64_t memory_mib = -1;
