@@ -27,6 +27,10 @@ std::string_view StatusCodeName(StatusCode code) {
       return "internal";
     case StatusCode::kDataLoss:
       return "data_loss";
+    case StatusCode::kUnauthenticated:
+      return "unauthenticated";
+    case StatusCode::kPermissionDenied:
+      return "permission_denied";
   }
   return "unknown";
 }

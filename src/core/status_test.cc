@@ -205,5 +205,21 @@ TEST(ResultMacroTest, AssignToExistingVariable) {
   EXPECT_EQ(out, "unchanged");
 }
 
+// The codes added for the server's authentication answers, and the optional reason payload that
+// refines a code for API layers without changing its text.
+TEST(StatusTest, AuthCodesAndReasonPayload) {
+  EXPECT_EQ(Status::Unauthenticated("m").ToString(), "unauthenticated: m");
+  EXPECT_EQ(Status::PermissionDenied("m").ToString(), "permission_denied: m");
+  const Status plain = Status::ResourceExhausted("full");
+  const Status refined = plain.WithReason("no_room", R"({"host":"h1"})");
+  EXPECT_EQ(plain.reason(), "");
+  EXPECT_EQ(refined.reason(), "no_room");
+  EXPECT_EQ(refined.details_json(), R"({"host":"h1"})");
+  EXPECT_EQ(refined.code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(refined.ToString(), "resource_exhausted: full");
+  const Status copy = refined;
+  EXPECT_EQ(copy.reason(), "no_room");
+}
+
 }  // namespace
 }  // namespace devshare

@@ -5,7 +5,9 @@
 #define DEVSHARE_SERVER_API_TYPES_H_
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "devshare/core/result.h"
@@ -51,12 +53,41 @@ struct ApiResponse {
   nlohmann::json body = nlohmann::json::object();
 };
 
-// {code, message, details} with the HTTP status for `code`.
+// A successful answer of an operation: its body, and whether it created the object (201) or
+// not (200). A repeat of an idempotent request carries the stored answer as it was first given.
+struct Reply {
+  nlohmann::json body = nlohmann::json::object();
+  bool created = false;
+  std::optional<ApiResponse> replayed;
+
+  static Reply Ok(nlohmann::json body) { return Reply{std::move(body), false, std::nullopt}; }
+  static Reply Created(nlohmann::json body) { return Reply{std::move(body), true, std::nullopt}; }
+};
+
+// {code, message, details} with the given HTTP status. Only api_types.cc chooses error
+// statuses; elsewhere build a Status and answer it with ErrorFromStatus.
 ApiResponse ErrorResponse(int status, const std::string& code, const std::string& message,
                           nlohmann::json details = nlohmann::json::object());
-// Status -> HTTP: invalid_argument 400, not_found 404, already_exists 409, failed_precondition
-// 409, resource_exhausted 409, aborted 409 (concurrent_update), unavailable 503, else 500.
+
+// Status -> HTTP, the one mapping (table in api_types.cc). The Status code chooses the HTTP
+// status and the API error code; a Status reason (Status::WithReason) picks one of the API codes
+// a Status code stands for (e.g. FailedPrecondition: conflict, unschedulable, inventory_in_use,
+// idempotency_key_reused) and its details_json becomes `details`:
+//   invalid_argument 400, unauthenticated 401, permission_denied 403 forbidden, not_found 404,
+//   already_exists 409, failed_precondition 409 conflict | unschedulable | inventory_in_use,
+//   failed_precondition + idempotency_key_reused 422, resource_exhausted 409 conflict | no_room,
+//   resource_exhausted + payload_too_large 413, aborted 409 concurrent_update,
+//   unavailable 503 | realization_failed 502, everything else 500 internal.
+// A reason the table does not know for the code is ignored (the code's default API code).
 ApiResponse ErrorFromStatus(const Status& s);
+// The API error code ErrorFromStatus puts in `code` (audit outcomes use it).
+std::string_view ApiErrorCode(const Status& s);
+// A Reply as 200/201 (or its stored answer), an error through ErrorFromStatus.
+ApiResponse ToResponse(const Result<Reply>& r);
+// Answers for requests the HTTP library refused before any route ran (body too large, no
+// route, unreadable request): `library_status` is cpp-httplib's.
+ApiResponse TransportErrorResponse(int library_status, const std::string& method,
+                                   const std::string& path, const std::string& content_type);
 
 }  // namespace devshare::server
 

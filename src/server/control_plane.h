@@ -1,6 +1,7 @@
-// ControlPlane: the service behind the REST API. It authenticates bearer tokens, authorises by
-// tenant and role, places VMs with the placement engine and writes every change, with its audit
-// record, to the Store.
+// ControlPlane: the service behind the REST API, a facade over its parts: the per-resource
+// services (tenant_service, host_service, vm_service) that authorise by the one access table
+// (authorizer.h) and run the operations, the group committer (group_committer.h) that writes
+// every change with its audit record to the Store, and the Ledger they decide against.
 //
 // Writes are group-committed: request threads queue operations; one writer thread takes all that
 // are waiting (up to max_batch), runs each inside its own savepoint of one store transaction
@@ -9,62 +10,33 @@
 // batch. A failed commit answers 503 to the whole batch and reloads the ledger from the store,
 // so no answer is ever given for a write that is not durable. A stale host generation (another
 // writer changed the store) reloads the ledger and retries the operation, up to 10 times, then
-// answers 409 concurrent_update.
+// answers 409 concurrent_update. Errors are Status values until api_types.cc maps them to HTTP.
 //
 // Thread-safety: all public methods are thread-safe. Reads take a shared lock on the ledger;
 // the writer holds the exclusive lock while it runs and commits a batch (no dirty reads).
 #ifndef DEVSHARE_SERVER_CONTROL_PLANE_H_
 #define DEVSHARE_SERVER_CONTROL_PLANE_H_
 
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
-#include <functional>
-#include <future>
 #include <memory>
-#include <mutex>
-#include <optional>
 #include <shared_mutex>
 #include <string>
-#include <thread>
 #include <unordered_map>
+#include <vector>
 
-#include "devshare/core/random.h"
-#include "devshare/host/host_agent.h"
 #include "devshare/placement/registry.h"
-#include "devshare/qos/token_bucket.h"
 #include "devshare/store/store.h"
 #include "server/api_types.h"
+#include "server/group_committer.h"
+#include "server/host_service.h"
 #include "server/ledger.h"
+#include "server/service_context.h"
+#include "server/tenant_service.h"
+#include "server/vm_service.h"
 
 namespace devshare::server {
 
-struct ControlPlaneOptions {
-  std::string default_policy = placement::kDefaultPolicy;
-  // Wall-clock time for records (injected; tests pass a fixed counter).
-  std::function<int64_t()> now_unix_ms;
-  uint64_t id_seed = 0;  // seed of object ids; 0 = from the OS
-  int max_batch = 512;   // operations per group commit
-  int max_cas_retries = 10;
-  // SHA-256 hex of the bootstrap admin token (an admin of the "system" tenant); empty = none.
-  std::string bootstrap_admin_sha256;
-  // The host this server runs on (serve --local-host) and its agent: VMs placed there are
-  // realized as libvirt domains (create = define + start, a failure rolls the allocation back;
-  // delete = destroy + undefine; resize = live update). Null = allocations only.
-  host::HostAgent* local_agent = nullptr;  // not owned; outlives the ControlPlane
-  std::string local_host;
-  // Refusals of unauthenticated requests (no token, bad token) are audited at most this many
-  // per second, in bursts of up to `unauthenticated_audit_burst`; beyond that they are refused
-  // without a record of their own (counted in the next such record's detail and in /metrics),
-  // so a client without a token cannot grow the log or the fsync load at will. <= 0: audit all.
-  double unauthenticated_audit_per_s = 10;
-  int64_t unauthenticated_audit_burst = 100;
-  // The workload's history (serve --workload-history): past requests. The policies get the
-  // typical-pod distribution derived from it (`fgd` needs one, `devshare` starts from it) and
-  // devshare prices rare classes by it until it has seen enough of its own. Null or empty: none
-  // (`fgd` is then refused as a policy).
-  std::shared_ptr<const std::vector<VmRequest>> workload_history;
-};
+// ControlPlaneOptions: see service_context.h.
 
 // Counters the HTTP layer exports in /metrics.
 struct ControlPlaneStats {
@@ -130,51 +102,11 @@ class ControlPlane {
   const store::Store& store() const { return *store_; }
 
  private:
-  // What one queued operation did inside its savepoint.
-  struct OpResult {
-    ApiResponse response;
-    bool keep = false;           // release the savepoint (else roll back to it)
-    bool retry = false;          // stale generation: reload and run again
-    std::function<void()> undo;  // restores the ledger when the savepoint is rolled back
-    store::AuditRecord audit;    // written after the savepoint, kept either way
-    bool write_audit = true;
-  };
-  using Op = std::function<OpResult(store::Txn&)>;
-  struct Pending {
-    Op op;
-    std::promise<ApiResponse> done;
-    int attempts = 0;
-  };
-
   ControlPlane(std::unique_ptr<store::Store> store, ControlPlaneOptions options);
-  Status Bootstrap();
-  ApiResponse Submit(Op op);
-  void WriterLoop();
-  void RunBatch(std::deque<std::unique_ptr<Pending>>& batch);
+  // Rebuilds the ledger from the store. REQUIRES: ledger_mu_ held (or no writer yet).
   Status ReloadLedger();
   // Copies the ledger's tokens for Authenticate when they changed. REQUIRES: ledger_mu_ held.
   void PublishTokens();
-  std::string NewId(const char* prefix);
-  store::AuditRecord Audit(const Principal& p, std::string operation, std::string object) const;
-  // Idempotency: the stored answer for a repeat, 422 for a reuse with another body, or nullopt.
-  std::optional<ApiResponse> ReplayIdempotent(const Principal& p, const std::string& key,
-                                              const std::string& request_hash) const;
-  Status RecordIdempotent(store::Txn& tx, OpResult& r, const Principal& p, const std::string& key,
-                          const std::string& request_hash);
-  Result<VmEntry> RemoveVmInTxn(store::Txn& tx, const std::string& id, OpResult& r);
-  nlohmann::json VmJson(const VmEntry& vm) const;
-  bool IsLocal(const std::string& host) const {
-    return options_.local_agent != nullptr && host == options_.local_host;
-  }
-  host::GuestRequest GuestFor(const VmEntry& vm) const;
-  // Second half of a create on the local host: realize the committed VM (state "creating"),
-  // then record its state, or delete it again when libvirt failed (audited either way).
-  ApiResponse FinishLocalCreate(const Principal& p, const std::string& vm_id,
-                                const std::string& key, const std::string& request_hash);
-  nlohmann::json HostJson(const HostEntry& h, bool with_devices) const;
-  // True if an unauthenticated refusal may be audited now (a token of the audit rate taken);
-  // then *unaudited_before = the refusals not audited since the last audited one.
-  bool AdmitUnauthenticatedAudit(int64_t* unaudited_before);
 
   std::unique_ptr<store::Store> store_;
   ControlPlaneOptions options_;
@@ -182,27 +114,18 @@ class ControlPlane {
 
   mutable std::shared_mutex ledger_mu_;
   Ledger ledger_;  // GUARDED_BY(ledger_mu_)
-  Random ids_;     // writer thread only
 
   // Committed tokens, by hash: Authenticate reads them without waiting for a group commit.
   mutable std::shared_mutex tokens_mu_;
   std::unordered_map<std::string, store::TokenRecord> tokens_;  // GUARDED_BY(tokens_mu_)
   uint64_t published_tokens_version_ = UINT64_MAX;              // writer (ledger_mu_) only
 
-  std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::deque<std::unique_ptr<Pending>> queue_;  // GUARDED_BY(queue_mu_)
-  bool stopping_ = false;                       // GUARDED_BY(queue_mu_)
-
-  mutable std::mutex stats_mu_;
-  ControlPlaneStats stats_;  // GUARDED_BY(stats_mu_), counters only
-
-  // Rate of audit records for unauthenticated refusals (see ControlPlaneOptions).
-  std::mutex unauth_mu_;
-  std::optional<qos::TokenBucket> unauth_audit_bucket_;  // GUARDED_BY(unauth_mu_)
-  int64_t unaudited_since_last_ = 0;                     // GUARDED_BY(unauth_mu_)
-
-  std::thread writer_;
+  // Built by Open, in this order; Shutdown stops the committer before anything is destroyed.
+  std::unique_ptr<GroupCommitter> committer_;
+  std::unique_ptr<ServiceContext> ctx_;
+  std::unique_ptr<TenantService> tenants_;
+  std::unique_ptr<HostService> hosts_;
+  std::unique_ptr<VmService> vms_;
 };
 
 }  // namespace devshare::server

@@ -51,16 +51,15 @@ void HttpApi::Routes() {
       ApiResponse r;
       if (!p.authenticated()) {
         r = cp_->AuditRefusal(p, operation, req.path,
-                              ErrorResponse(401, "unauthenticated",
-                                            p.kind == Principal::Kind::kAnonymous
-                                                ? "missing 'Authorization: Bearer <token>' header"
-                                                : "unknown or malformed bearer token"));
+                              ErrorFromStatus(Status::Unauthenticated(
+                                  p.kind == Principal::Kind::kAnonymous
+                                      ? "missing 'Authorization: Bearer <token>' header"
+                                      : "unknown or malformed bearer token")));
       } else if (const std::string k = req.get_header_value("Idempotency-Key");
                  !k.empty() && !ValidIdempotencyKey(k)) {
         r = cp_->AuditRefusal(p, operation, req.path,
-                              ErrorResponse(400, "invalid_argument",
-                                            "header 'Idempotency-Key': 1-255 printable ASCII "
-                                            "characters"));
+                              ErrorFromStatus(Status::InvalidArgument(
+                                  "header 'Idempotency-Key': 1-255 printable ASCII characters")));
       } else {
         r = fn(req, p);
       }
@@ -127,10 +126,10 @@ void HttpApi::Routes() {
               limit = std::stoll(req.get_param_value("limit"));
             }
           } catch (...) {
-            return ErrorResponse(400, "invalid_argument", "'after' and 'limit' must be integers");
+            return ErrorFromStatus(Status::InvalidArgument("'after' and 'limit' must be integers"));
           }
           if (after < 0 || limit < 1 || limit > 10000) {
-            return ErrorResponse(400, "invalid_argument", "after >= 0 and limit in 1..10000");
+            return ErrorFromStatus(Status::InvalidArgument("after >= 0 and limit in 1..10000"));
           }
           return cp_->ListAudit(p, after, limit);
         }));
@@ -144,23 +143,11 @@ void HttpApi::Routes() {
   // Unmatched routes, bodies over the limit and library-level errors answer JSON too.
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
-    ApiResponse r;
-    if (res.status == 413) {
-      // cpp-httplib also caps form-encoded bodies (curl's default type) at 8 KiB.
-      r = ErrorResponse(413, "payload_too_large",
-                        req.get_header_value("Content-Type") == "application/x-www-form-urlencoded"
-                            ? "request body over the 8 KiB limit of form-encoded bodies; send "
-                              "Content-Type: application/json (limit 1 MiB)"
-                            : "request body over the 1 MiB limit");
-    } else if (res.status == 404) {
-      r = ErrorResponse(404, "not_found", "no route " + req.method + " " + req.path);
-    } else {
-      r = ErrorResponse(res.status, "http_error", "HTTP " + std::to_string(res.status));
-    }
-    Send(res, r);
+    Send(res, TransportErrorResponse(res.status, req.method, req.path,
+                                     req.get_header_value("Content-Type")));
   });
   s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-    Send(res, ErrorResponse(500, "internal", "internal error"));
+    Send(res, ErrorFromStatus(Status::Internal("internal error")));
   });
 }
 

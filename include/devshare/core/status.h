@@ -4,6 +4,7 @@
 #ifndef DEVSHARE_CORE_STATUS_H_
 #define DEVSHARE_CORE_STATUS_H_
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -22,6 +23,8 @@ enum class StatusCode {
   kUnimplemented,
   kInternal,
   kDataLoss,
+  kUnauthenticated,   // no credentials, or credentials nobody issued
+  kPermissionDenied,  // authenticated, but not allowed to do this
 };
 
 // Stable lower-case name of a code, e.g. "invalid_argument".
@@ -55,6 +58,25 @@ class [[nodiscard]] Status {
   }
   static Status Internal(std::string msg) { return Status(StatusCode::kInternal, std::move(msg)); }
   static Status DataLoss(std::string msg) { return Status(StatusCode::kDataLoss, std::move(msg)); }
+  static Status Unauthenticated(std::string msg) {
+    return Status(StatusCode::kUnauthenticated, std::move(msg));
+  }
+  static Status PermissionDenied(std::string msg) {
+    return Status(StatusCode::kPermissionDenied, std::move(msg));
+  }
+
+  // An optional refinement for API layers, like a payload: a stable reason naming the case
+  // within the code (e.g. "no_room" under kResourceExhausted) and details as JSON object text.
+  // Both empty unless set; ToString() ignores them. REQUIRES: !ok() for WithReason.
+  Status WithReason(std::string reason, std::string details_json = "") const {
+    Status s = *this;
+    s.extra_ = std::make_shared<const Extra>(Extra{std::move(reason), std::move(details_json)});
+    return s;
+  }
+  std::string_view reason() const { return extra_ ? std::string_view(extra_->reason) : ""; }
+  std::string_view details_json() const {
+    return extra_ ? std::string_view(extra_->details_json) : "";
+  }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
@@ -67,8 +89,13 @@ class [[nodiscard]] Status {
   std::string ToString() const;
 
  private:
+  struct Extra {
+    std::string reason;
+    std::string details_json;
+  };
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  std::shared_ptr<const Extra> extra_;  // null unless WithReason; shared by copies
 };
 
 }  // namespace devshare

@@ -1,0 +1,147 @@
+// ServiceContext: ids, audit records, idempotency answers and audited refusals.
+#include "server/service_context.h"
+
+#include <chrono>
+#include <random>
+#include <utility>
+
+#include "devshare/core/clock.h"
+#include "server/authorizer.h"
+#include "server/json_fields.h"
+
+namespace devshare::server {
+
+ServiceContext::ServiceContext(const ControlPlaneOptions* options, Ledger* ledger,
+                               std::shared_mutex* ledger_mu, GroupCommitter* committer)
+    : options_(options),
+      ledger_(ledger),
+      ledger_mu_(ledger_mu),
+      committer_(committer),
+      ids_(options->id_seed != 0 ? options->id_seed : std::random_device{}()) {}
+
+Result<Reply> ServiceContext::Run(Body body) {
+  return committer_->Submit([body = std::move(body)](store::Txn& tx) {
+    OpResult out;
+    Result<Reply> answer = body(tx, out);
+    if (answer.ok() && !answer->replayed) out.keep = true;
+    out.answer = std::move(answer);
+    return out;
+  });
+}
+
+std::string ServiceContext::NewId(const char* prefix) {
+  static const char* kDigits = "0123456789abcdef";
+  const uint64_t x = ids_.Next();
+  std::string s = std::string(prefix) + "-";
+  for (int i = 0; i < 8; ++i) {
+    const unsigned char b = static_cast<unsigned char>(x >> (8 * i));
+    s += kDigits[b >> 4];
+    s += kDigits[b & 15];
+  }
+  return s;
+}
+
+store::AuditRecord ServiceContext::Audit(const Principal& p, std::string operation,
+                                         std::string object) const {
+  store::AuditRecord a;
+  a.time_unix_ms = Now();
+  a.tenant_id = p.tenant_id;
+  a.actor = p.actor;
+  a.operation = std::move(operation);
+  a.object = std::move(object);
+  a.detail_json = "{}";
+  return a;
+}
+
+std::optional<Result<Reply>> ServiceContext::ReplayIdempotent(
+    const Principal& p, const std::string& key, const std::string& request_hash) const {
+  if (key.empty()) return std::nullopt;
+  const store::IdempotencyRecord* r = ledger_->FindIdempotency(p.tenant_id, key);
+  if (r == nullptr) return std::nullopt;
+  if (r->request_sha256_hex != request_hash) {
+    return Result<Reply>(
+        Status::FailedPrecondition("Idempotency-Key '" + key + "' was used with another request")
+            .WithReason("idempotency_key_reused"));
+  }
+  Reply replay;
+  replay.replayed =
+      ApiResponse{r->http_status, nlohmann::json::parse(r->response_json, nullptr, false)};
+  return Result<Reply>(std::move(replay));
+}
+
+Status ServiceContext::RecordIdempotent(store::Txn& tx, OpResult& r, const Principal& p,
+                                        const std::string& key, const std::string& request_hash,
+                                        const ApiResponse& answer) {
+  if (key.empty()) return Status::Ok();
+  store::IdempotencyRecord rec{p.tenant_id,           key,  request_hash, answer.status,
+                               JsonText(answer.body), Now()};
+  DS_RETURN_IF_ERROR(tx.InsertIdempotency(rec));
+  ledger_->AddIdempotency(rec);
+  auto prev = r.undo;
+  r.undo = [this, tenant = p.tenant_id, key, prev] {
+    ledger_->RemoveIdempotency(tenant, key);
+    if (prev) prev();
+  };
+  return Status::Ok();
+}
+
+bool ServiceContext::AdmitUnauthenticatedAudit(int64_t* unaudited_before) {
+  *unaudited_before = 0;
+  if (!(options_->unauthenticated_audit_per_s > 0)) return true;
+  const TimePoint now{std::chrono::milliseconds(Now())};
+  std::lock_guard<std::mutex> lock(unauth_mu_);
+  if (!unauth_audit_bucket_) {
+    Result<qos::TokenBucket> b =
+        qos::TokenBucket::Create(options_->unauthenticated_audit_per_s,
+                                 std::max<int64_t>(1, options_->unauthenticated_audit_burst), now);
+    if (!b.ok()) return true;  // (rate > 0 and burst >= 1: cannot happen)
+    unauth_audit_bucket_ = *b;
+  }
+  if (!unauth_audit_bucket_->TryConsume(1, now)) {
+    ++unaudited_since_last_;
+    ++unaudited_refusals_;
+    return false;
+  }
+  *unaudited_before = std::exchange(unaudited_since_last_, 0);
+  return true;
+}
+
+Status ServiceContext::RecordRefusal(const Principal& p, const std::string& operation,
+                                     const std::string& object, const ApiResponse& refusal) {
+  int64_t unaudited_before = 0;
+  if (!p.authenticated() && !AdmitUnauthenticatedAudit(&unaudited_before)) return Status::Ok();
+  Result<Reply> r = Submit([this, p, operation, object, refusal, unaudited_before](store::Txn&) {
+    OpResult out;
+    out.audit = Audit(p, operation, object);
+    out.audit.outcome = refusal.body.value("code", std::string("refused"));
+    nlohmann::json detail = {{"status", refusal.status},
+                             {"message", refusal.body.value("message", std::string())}};
+    // Unauthenticated refusals refused without a record since the previous recorded one.
+    if (unaudited_before > 0) detail["unaudited_before"] = unaudited_before;
+    out.audit.detail_json = JsonText(detail);
+    out.answer = Reply{};
+    return out;
+  });
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+Status ServiceContext::Refuse(const Principal& p, const std::string& operation,
+                              const std::string& object, Status refusal) {
+  Status recorded = RecordRefusal(p, operation, object, ErrorFromStatus(refusal));
+  return recorded.ok() ? refusal : recorded;
+}
+
+ApiResponse ServiceContext::AuditRefusal(const Principal& p, const std::string& operation,
+                                         const std::string& object, ApiResponse refusal) {
+  Status recorded = RecordRefusal(p, operation, object, refusal);
+  return recorded.ok() ? refusal : ErrorFromStatus(recorded);
+}
+
+Status ServiceContext::Check(const Principal& p, std::string_view operation,
+                             const std::string& object) {
+  Status s = Authorize(p, operation);
+  if (s.ok() || s.code() == StatusCode::kUnauthenticated) return s;
+  return Refuse(p, std::string(operation), object, std::move(s));
+}
+
+}  // namespace devshare::server
