@@ -82,25 +82,42 @@ void PrintHost(const json& h) {
                 "PARTITIONS"},
                {false, false, false, false, true, true, false, true, true}, rows);
   }
+  // NICs and disks: the inventory with the usage of each device (VFs, guaranteed bandwidth,
+  // GiB, reserved IOPS as used/capacity).
+  auto usage_of = [&](const char* list, const json& device) {
+    for (const json& x : usage.value(list, json::array())) {
+      if (Str(x, "id") == Str(device, "id")) return x;
+    }
+    return json(json::object());
+  };
+  auto used_of = [](const json& u, const char* field) {
+    const json f = u.value(field, json::object());
+    return std::to_string(Int(f, "used")) + "/" + std::to_string(Int(f, "capacity"));
+  };
   const json nics = inv.value("nics", json::array());
   if (!nics.empty()) {
     std::vector<std::vector<std::string>> rows;
     for (const json& n : nics) {
-      rows.push_back({Str(n, "id"), std::to_string(Int(n, "vfs")),
-                      std::to_string(Int(n, "numa_node")), Str(n, "bandwidth_gbps", "-")});
+      const json u = usage_of("nics", n);
+      rows.push_back({Str(n, "id"), Str(n, "network", "-"), used_of(u, "vfs"),
+                      used_of(u, "bandwidth_mbps"), std::to_string(Int(u, "interfaces")),
+                      std::to_string(Int(n, "numa_node"))});
     }
     std::printf("\n");
-    PrintTable({"NIC", "VFS", "NUMA", "GBPS"}, {false, true, true, true}, rows);
+    PrintTable({"NIC", "NETWORK", "VFS", "MBPS(min)", "IFACES", "NUMA"},
+               {false, false, true, true, true, true}, rows);
   }
   const json disks = inv.value("disks", json::array());
   if (!disks.empty()) {
     std::vector<std::vector<std::string>> rows;
     for (const json& d : disks) {
-      rows.push_back({Str(d, "id"), Str(d, "tier"), std::to_string(Int(d, "capacity_gib")),
-                      std::to_string(Int(d, "numa_node"))});
+      const json u = usage_of("disks", d);
+      rows.push_back({Str(d, "id"), Str(d, "tier"), used_of(u, "gib"), used_of(u, "iops"),
+                      std::to_string(Int(u, "volumes")), std::to_string(Int(d, "numa_node"))});
     }
     std::printf("\n");
-    PrintTable({"DISK", "TIER", "GIB", "NUMA"}, {false, false, true, true}, rows);
+    PrintTable({"DISK", "TIER", "GIB", "IOPS(res)", "VOLUMES", "NUMA"},
+               {false, false, true, true, true, true}, rows);
   }
 }
 

@@ -52,7 +52,18 @@ std::string DevicesSummary(const json& vm) {
   if (vm.contains("devices") && vm["devices"].is_array()) {
     for (const json& d : vm["devices"]) {
       std::string s = Str(d, "id");
-      if (d.contains("profile")) {
+      const std::string kind = Str(d, "kind", "gpu");
+      if (kind == "nic") {
+        // nic0:vf3:1000-5000Mbps, nic1:virtio:100Mbps
+        const json bw = d.value("bandwidth_mbps", json::object());
+        s += d.contains("vf") ? ":vf" + std::to_string(Int(d, "vf")) : ":virtio";
+        s += ":" + std::to_string(Int(bw, "min"));
+        if (Int(bw, "max") > 0) s += "-" + std::to_string(Int(bw, "max"));
+        s += "Mbps";
+      } else if (kind == "disk") {
+        // nvme0:data:50GiB
+        s += ":" + Str(d, "volume") + ":" + std::to_string(Int(d, "size_gib")) + "GiB";
+      } else if (d.contains("profile")) {
         s += ":" + Str(d, "profile") + "@" + std::to_string(Int(d, "start_slot"));
       } else if (!d.value("whole", false)) {
         s += ":" + std::to_string(Int(d, "milli")) + "m";

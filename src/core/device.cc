@@ -104,27 +104,31 @@ std::shared_ptr<const PartitionGeometry> PartitionGeometry::A100_40GB() {
   return kGeometry;
 }
 
-Device Device::Nic(std::string id, std::string network, int64_t vfs, int64_t line_rate_mbps) {
+namespace {
+
+// A shared NIC or disk: `units` in its inventory, `rate` its rate capacity.
+Device UnitDevice(std::string id, DeviceKind kind, int64_t units, int64_t rate) {
   Device d;
   d.id = std::move(id);
-  d.kind = DeviceKind::kNic;
+  d.kind = kind;
   d.mode = SharingMode::kFractional;
   d.isolation = IsolationClass::kHwPartition;
-  d.inventory = Inventory::Of(vfs);
-  d.rate_capacity = line_rate_mbps;
+  d.inventory = Inventory::Of(units);
+  d.rate_capacity = rate;
+  return d;
+}
+
+}  // namespace
+
+Device Device::Nic(std::string id, std::string network, int64_t vfs, int64_t line_rate_mbps) {
+  Device d = UnitDevice(std::move(id), DeviceKind::kNic, vfs, line_rate_mbps);
   d.network = std::move(network);
   d.attributes["vfs"] = std::to_string(vfs);
   return d;
 }
 
 Device Device::Disk(std::string id, std::string tier, int64_t capacity_gib, int64_t iops) {
-  Device d;
-  d.id = std::move(id);
-  d.kind = DeviceKind::kDisk;
-  d.mode = SharingMode::kFractional;
-  d.isolation = IsolationClass::kHwPartition;
-  d.inventory = Inventory::Of(capacity_gib);
-  d.rate_capacity = iops;
+  Device d = UnitDevice(std::move(id), DeviceKind::kDisk, capacity_gib, iops);
   d.tier = tier;
   d.attributes["tier"] = std::move(tier);
   return d;

@@ -14,33 +14,21 @@ Host NicDiskHost() {
   return h;
 }
 
-DeviceSlice Vf(int vf, int64_t mbps) {
+// A slice of device `device` (1 = nic0, 2 = nvme0) of `kind`.
+DeviceSlice Slice(DeviceKind kind, int64_t units, int unit_index, int64_t rate) {
   DeviceSlice s;
-  s.kind = DeviceKind::kNic;
-  s.device = 1;
-  s.device_id = "nic0";
-  s.units = 1;
-  s.unit_index = vf;
-  s.rate = mbps;
+  s.kind = kind;
+  s.device = kind == DeviceKind::kNic ? 1 : 2;
+  s.device_id = kind == DeviceKind::kNic ? "nic0" : "nvme0";
+  s.units = units;
+  s.unit_index = unit_index;
+  s.rate = rate;
   return s;
 }
 
-DeviceSlice Virtio(int64_t mbps) {
-  DeviceSlice s = Vf(-1, mbps);
-  s.units = 0;
-  return s;
-}
-
-DeviceSlice Volume(int64_t gib, int64_t iops) {
-  DeviceSlice s;
-  s.kind = DeviceKind::kDisk;
-  s.device = 2;
-  s.device_id = "nvme0";
-  s.units = gib;
-  s.rate = iops;
-  s.name = "v";
-  return s;
-}
+DeviceSlice Vf(int vf, int64_t mbps) { return Slice(DeviceKind::kNic, 1, vf, mbps); }
+DeviceSlice Virtio(int64_t mbps) { return Slice(DeviceKind::kNic, 0, -1, mbps); }
+DeviceSlice Volume(int64_t gib, int64_t iops) { return Slice(DeviceKind::kDisk, gib, -1, iops); }
 
 Allocation With(std::vector<DeviceSlice> nics, std::vector<DeviceSlice> volumes) {
   Allocation a;

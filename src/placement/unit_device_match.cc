@@ -66,7 +66,8 @@ std::vector<UnitItem> NicItems(const VmRequest& req) {
   std::vector<UnitItem> out;
   out.reserve(req.nics.size());
   for (const NicRequest& n : req.nics) {
-    out.push_back({DeviceKind::kNic, n.network, n.vf ? 1 : 0, n.vf, n.bandwidth_min_mbps});
+    out.push_back({DeviceKind::kNic, n.network, n.vf ? 1 : 0, n.vf, n.bandwidth_min_mbps,
+                   n.bandwidth_max_mbps, 0, n.network});
   }
   return out;
 }
@@ -75,7 +76,8 @@ std::vector<UnitItem> VolumeItems(const VmRequest& req) {
   std::vector<UnitItem> out;
   out.reserve(req.volumes.size());
   for (const VolumeRequest& v : req.volumes) {
-    out.push_back({DeviceKind::kDisk, v.tier, v.size_gib, false, v.iops_reservation});
+    out.push_back({DeviceKind::kDisk, v.tier, v.size_gib, false, v.iops_reservation, v.iops_limit,
+                   v.iops_weight, v.name});
   }
   return out;
 }
@@ -213,39 +215,21 @@ double UnitFreeFraction(const std::vector<UnitItem>& items, const HostState& h, 
   return dims == 0 ? -1 : sum / dims;
 }
 
-std::vector<DeviceSlice> NicSlices(const VmRequest& req, const UnitAssignment& a,
-                                   const HostState& h) {
+std::vector<DeviceSlice> UnitSlices(const std::vector<UnitItem>& items, const UnitAssignment& a,
+                                    const HostState& h) {
   std::vector<DeviceSlice> out;
-  for (size_t i = 0; i < req.nics.size() && i < a.device_of.size(); ++i) {
-    const NicRequest& n = req.nics[i];
+  for (size_t i = 0; i < items.size() && i < a.device_of.size(); ++i) {
+    const UnitItem& item = items[i];
     DeviceSlice s;
-    s.kind = DeviceKind::kNic;
+    s.kind = item.kind;
     s.device = a.device_of[i];
     s.device_id = h.host().devices[s.device].id;
-    s.units = n.vf ? 1 : 0;
+    s.units = item.units;
     s.unit_index = a.unit_of[i];
-    s.rate = n.bandwidth_min_mbps;
-    s.rate_limit = n.bandwidth_max_mbps;
-    s.name = n.network;
-    out.push_back(std::move(s));
-  }
-  return out;
-}
-
-std::vector<DeviceSlice> VolumeSlices(const VmRequest& req, const UnitAssignment& a,
-                                      const HostState& h) {
-  std::vector<DeviceSlice> out;
-  for (size_t i = 0; i < req.volumes.size() && i < a.device_of.size(); ++i) {
-    const VolumeRequest& v = req.volumes[i];
-    DeviceSlice s;
-    s.kind = DeviceKind::kDisk;
-    s.device = a.device_of[i];
-    s.device_id = h.host().devices[s.device].id;
-    s.units = v.size_gib;
-    s.rate = v.iops_reservation;
-    s.rate_limit = v.iops_limit;
-    s.weight = v.iops_weight;
-    s.name = v.name;
+    s.rate = item.rate;
+    s.rate_limit = item.rate_limit;
+    s.weight = item.weight;
+    s.name = item.name;
     out.push_back(std::move(s));
   }
   return out;

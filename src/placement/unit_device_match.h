@@ -15,13 +15,16 @@
 
 namespace devshare::placement {
 
-// What one NIC or volume of a request needs from one device.
+// What one NIC or volume of a request needs from one device, and what its slice carries.
 struct UnitItem {
   DeviceKind kind = DeviceKind::kNic;
-  std::string group;      // NIC: network; disk: tier
-  int64_t units = 0;      // NIC: 1 for a VF, 0 for a virtio share; disk: GiB
-  bool distinct = false;  // takes a distinct unit (a VF index)
-  int64_t rate = 0;       // guaranteed Mbps / reserved IOPS
+  std::string group;       // NIC: network; disk: tier
+  int64_t units = 0;       // NIC: 1 for a VF, 0 for a virtio share; disk: GiB
+  bool distinct = false;   // takes a distinct unit (a VF index)
+  int64_t rate = 0;        // guaranteed Mbps / reserved IOPS
+  int64_t rate_limit = 0;  // cap, carried into the slice (NIC max, volume IOPS limit)
+  int64_t weight = 0;      // carried into the slice (volume IOPS weight)
+  std::string name;        // carried into the slice (NIC: network; volume: its name)
 };
 
 std::vector<UnitItem> NicItems(const VmRequest& req);
@@ -49,11 +52,9 @@ std::string ExplainUnitFailure(const std::vector<UnitItem>& items, const UnitAss
 // are empty or their groups have no capacity. Used by the score plugins for these dimensions.
 double UnitFreeFraction(const std::vector<UnitItem>& items, const HostState& h, bool after);
 
-// The allocation slices of an assignment that is ok().
-std::vector<DeviceSlice> NicSlices(const VmRequest& req, const UnitAssignment& a,
-                                   const HostState& h);
-std::vector<DeviceSlice> VolumeSlices(const VmRequest& req, const UnitAssignment& a,
-                                      const HostState& h);
+// The allocation slices of an assignment that is ok(), one per item in order.
+std::vector<DeviceSlice> UnitSlices(const std::vector<UnitItem>& items, const UnitAssignment& a,
+                                    const HostState& h);
 
 }  // namespace devshare::placement
 

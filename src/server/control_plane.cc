@@ -209,6 +209,7 @@ ControlPlaneStats ControlPlane::Stats() const {
     s.gpu_capacity_milli += h.gpu_capacity_total_milli();
     s.gpu_used_milli += h.gpu_capacity_total_milli() - h.gpu_free_total_milli();
   }
+  s.resources = ClusterTotals(ledger_.cluster());
   return s;
 }
 

@@ -32,6 +32,7 @@
 #include "server/ledger.h"
 #include "server/service_context.h"
 #include "server/tenant_service.h"
+#include "server/usage_view.h"
 #include "server/vm_service.h"
 
 namespace devshare::server {
@@ -50,6 +51,9 @@ struct ControlPlaneStats {
   int64_t cpu_used_milli = 0, cpu_capacity_milli = 0;
   int64_t memory_used_mib = 0, memory_capacity_mib = 0;
   int64_t gpu_used_milli = 0, gpu_capacity_milli = 0;
+  // Every resource of every device kind (cpu, memory, gpu, nic_vf, nic_bandwidth_mbps, and per
+  // tier disk_gib and disk_iops), over all hosts.
+  std::vector<ResourceTotal> resources;
 };
 
 class ControlPlane {

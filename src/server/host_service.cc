@@ -6,38 +6,18 @@
 #include "server/authorizer.h"
 #include "server/host_spec.h"
 #include "server/json_fields.h"
+#include "server/usage_view.h"
 
 namespace devshare::server {
 
 nlohmann::json HostService::HostJson(const HostEntry& h, bool with_devices) const {
   const Ledger& ledger = ctx_.ledger();
   const HostState& s = ledger.host_state(ledger.host_index().at(h.record.name));
-  nlohmann::json usage = {{"cpu_milli",
-                           {{"used", s.cpu_capacity_milli() - s.cpu_free_milli()},
-                            {"capacity", s.cpu_capacity_milli()}}},
-                          {"memory_mib",
-                           {{"used", s.memory_capacity_mib() - s.memory_free_mib()},
-                            {"capacity", s.memory_capacity_mib()}}},
-                          {"gpu_milli",
-                           {{"used", s.gpu_capacity_total_milli() - s.gpu_free_total_milli()},
-                            {"capacity", s.gpu_capacity_total_milli()}}}};
   nlohmann::json j = {{"name", h.record.name},
                       {"generation", h.record.generation},
                       {"updated_unix_ms", h.record.updated_unix_ms},
-                      {"usage", usage}};
-  if (with_devices) {
-    j["inventory"] = h.inventory;
-    nlohmann::json gpus = nlohmann::json::array();
-    for (int g = 0; g < s.gpu_count(); ++g) {
-      const GpuUsage& u = s.gpu_usage(g);
-      gpus.push_back({{"id", s.gpu_device(g).id},
-                      {"used_milli", u.used_milli},
-                      {"whole", u.whole},
-                      {"shares", u.shares},
-                      {"partitions", u.partitions.size()}});
-    }
-    j["usage"]["gpus"] = gpus;
-  }
+                      {"usage", HostUsageJson(s, with_devices)}};
+  if (with_devices) j["inventory"] = h.inventory;
   return j;
 }
 

@@ -66,18 +66,20 @@ std::string ApiMetrics::Render(const ControlPlaneStats& s) const {
   gauge("devshare_tenants", "Tenants.", s.tenants);
   gauge("devshare_hosts", "Registered hosts.", s.hosts);
   gauge("devshare_vms", "Allocated VMs.", s.vms);
-  // One gauge family with a sample per resource.
-  auto per_resource = [&](const char* name, const char* help, int64_t cpu_milli, int64_t memory_mib,
-                          int64_t gpu_milli) {
+  // One gauge family with a sample per resource (and tier, for disks).
+  auto per_resource = [&](const char* name, const char* help, bool used) {
     add("# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
-    add("%s{resource=\"cpu_milli\"} %lld\n", name, static_cast<long long>(cpu_milli));
-    add("%s{resource=\"memory_mib\"} %lld\n", name, static_cast<long long>(memory_mib));
-    add("%s{resource=\"gpu_milli\"} %lld\n", name, static_cast<long long>(gpu_milli));
+    for (const ResourceTotal& t : s.resources) {
+      const long long v = static_cast<long long>(used ? t.used : t.capacity);
+      if (t.tier.empty()) {
+        add("%s{resource=\"%s\"} %lld\n", name, t.resource.c_str(), v);
+      } else {
+        add("%s{resource=\"%s\",tier=\"%s\"} %lld\n", name, t.resource.c_str(), t.tier.c_str(), v);
+      }
+    }
   };
-  per_resource("devshare_resource_used", "Allocated amount per resource.", s.cpu_used_milli,
-               s.memory_used_mib, s.gpu_used_milli);
-  per_resource("devshare_resource_capacity", "Allocatable amount per resource.",
-               s.cpu_capacity_milli, s.memory_capacity_mib, s.gpu_capacity_milli);
+  per_resource("devshare_resource_used", "Allocated (guaranteed) amount per resource.", true);
+  per_resource("devshare_resource_capacity", "Allocatable amount per resource.", false);
   return out;
 }
 

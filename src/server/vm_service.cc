@@ -289,6 +289,9 @@ Result<Reply> VmService::Resize(const Principal& p, const std::string& id, const
         const std::string host = vm->record.host;
         Result<VmEntry> previous = ledger.Resize(id, spec);
         if (!previous.ok()) {
+          // A field the VM cannot take (unknown volume, shrinking volume, NIC index) is the
+          // body's fault: 400. Everything else is the host's lack of room: 409 no_room.
+          if (previous.status().IsInvalidArgument()) return previous.status();
           return Status::ResourceExhausted(previous.status().message()).WithReason("no_room");
         }
         const uint64_t old_gen = ledger.FindHost(host)->record.generation;

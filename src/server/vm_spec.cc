@@ -1,6 +1,8 @@
 // ParseVmSpec / ParseResizeSpec: strict VM request parsing.
 #include "server/vm_spec.h"
 
+#include <functional>
+
 #include "server/json_fields.h"
 
 namespace devshare::server {
@@ -67,15 +69,32 @@ std::string Item(const char* list, size_t i) {
   return std::string(list) + "[" + std::to_string(i) + "]";
 }
 
-// {"min": M, "max": X} of a NIC's bandwidth; min <= max unless max is 0 (uncapped).
+// Calls `f` with a reader of each item of the array `list` (null = absent: nothing), whose
+// fields are named "<name>[i].x"; an item that is not an object is an error naming it.
+Status ForEachObject(const nlohmann::json* list, const char* name,
+                     const std::function<Status(FieldReader&)>& f) {
+  for (size_t i = 0; list != nullptr && i < list->size(); ++i) {
+    const std::string path = Item(name, i);
+    if (!(*list)[i].is_object()) {
+      return Status::InvalidArgument("field '" + path + "': expected an object");
+    }
+    FieldReader r((*list)[i], path);
+    DS_RETURN_IF_ERROR(f(r));
+    DS_RETURN_IF_ERROR(r.CheckNoUnknown());
+  }
+  return Status::Ok();
+}
+
+// {"min": M, "max": X} of a NIC's bandwidth; a bound left out is `absent`. min <= max unless
+// max is 0 (uncapped) or either is absent.
 Status ParseBandwidth(const nlohmann::json* j, const std::string& path, int64_t* min_mbps,
-                      int64_t* max_mbps) {
+                      int64_t* max_mbps, int64_t absent = 0) {
   if (j == nullptr) return Status::Ok();
   FieldReader r(*j, path);
-  DS_ASSIGN_OR_RETURN(*min_mbps, r.Int("min", false, 0, kMaxMbps, 0));
-  DS_ASSIGN_OR_RETURN(*max_mbps, r.Int("max", false, 0, kMaxMbps, 0));
+  DS_ASSIGN_OR_RETURN(*min_mbps, r.Int("min", false, 0, kMaxMbps, absent));
+  DS_ASSIGN_OR_RETURN(*max_mbps, r.Int("max", false, 0, kMaxMbps, absent));
   DS_RETURN_IF_ERROR(r.CheckNoUnknown());
-  if (*max_mbps > 0 && *min_mbps > *max_mbps) {
+  if (*min_mbps >= 0 && *max_mbps > 0 && *min_mbps > *max_mbps) {
     return Status::InvalidArgument("field '" + r.FieldPath("min") +
                                    "': " + std::to_string(*min_mbps) + " > max " +
                                    std::to_string(*max_mbps) + " (min is a guarantee, max a cap)");
@@ -88,13 +107,8 @@ nlohmann::json BandwidthJson(int64_t min_mbps, int64_t max_mbps) {
 }
 
 Status ParseNics(const nlohmann::json* list, VmSpec& spec) {
-  if (list == nullptr) return Status::Ok();
   nlohmann::json out = nlohmann::json::array();
-  for (size_t i = 0; i < list->size(); ++i) {
-    const std::string path = Item("nics", i);
-    const nlohmann::json& j = (*list)[i];
-    if (!j.is_object()) return Status::InvalidArgument("field '" + path + "': expected an object");
-    FieldReader r(j, path);
+  DS_RETURN_IF_ERROR(ForEachObject(list, "nics", [&](FieldReader& r) -> Status {
     NicRequest n;
     DS_ASSIGN_OR_RETURN(n.network, r.String("network", false, 63));
     if (n.network.empty()) n.network = "default";
@@ -103,12 +117,12 @@ Status ParseNics(const nlohmann::json* list, VmSpec& spec) {
     DS_RETURN_IF_ERROR(ParseBandwidth(bw, r.FieldPath("bandwidth_mbps"), &n.bandwidth_min_mbps,
                                       &n.bandwidth_max_mbps));
     DS_ASSIGN_OR_RETURN(n.vf, r.Bool("vf", false, false));
-    DS_RETURN_IF_ERROR(r.CheckNoUnknown());
     out.push_back({{"network", n.network},
                    {"bandwidth_mbps", BandwidthJson(n.bandwidth_min_mbps, n.bandwidth_max_mbps)},
                    {"vf", n.vf}});
     spec.request.nics.push_back(std::move(n));
-  }
+    return Status::Ok();
+  }));
   if (!out.empty()) spec.normalized["nics"] = std::move(out);
   return Status::Ok();
 }
@@ -118,13 +132,8 @@ nlohmann::json IopsJson(const VolumeRequest& v) {
 }
 
 Status ParseVolumes(const nlohmann::json* list, VmSpec& spec) {
-  if (list == nullptr) return Status::Ok();
   nlohmann::json out = nlohmann::json::array();
-  for (size_t i = 0; i < list->size(); ++i) {
-    const std::string path = Item("volumes", i);
-    const nlohmann::json& j = (*list)[i];
-    if (!j.is_object()) return Status::InvalidArgument("field '" + path + "': expected an object");
-    FieldReader r(j, path);
+  DS_RETURN_IF_ERROR(ForEachObject(list, "volumes", [&](FieldReader& r) -> Status {
     VolumeRequest v;
     DS_ASSIGN_OR_RETURN(v.name, r.String("name", true, 63));
     DS_RETURN_IF_ERROR(CheckName(v.name, r.FieldPath("name")));
@@ -153,11 +162,11 @@ Status ParseVolumes(const nlohmann::json* list, VmSpec& spec) {
                                        std::to_string(v.iops_limit));
       }
     }
-    DS_RETURN_IF_ERROR(r.CheckNoUnknown());
     out.push_back(
         {{"name", v.name}, {"size_gib", v.size_gib}, {"tier", v.tier}, {"iops", IopsJson(v)}});
     spec.request.volumes.push_back(std::move(v));
-  }
+    return Status::Ok();
+  }));
   if (!out.empty()) spec.normalized["volumes"] = std::move(out);
   return Status::Ok();
 }
@@ -237,46 +246,27 @@ Result<ResizeSpec> ParseResizeSpec(const nlohmann::json& body) {
   DS_ASSIGN_OR_RETURN(s.memory_mib, r.Int("memory_mib", false, 1, kMaxMemoryMib, -1));
   DS_ASSIGN_OR_RETURN(s.gpu_milli, r.Int("gpu_milli", false, 1, kMilliPerDevice, -1));
   DS_ASSIGN_OR_RETURN(const nlohmann::json* volumes, r.Array("volumes", false, kMaxVolumes));
-  for (size_t i = 0; volumes != nullptr && i < volumes->size(); ++i) {
-    const std::string path = Item("volumes", i);
-    if (!(*volumes)[i].is_object()) {
-      return Status::InvalidArgument("field '" + path + "': expected an object");
-    }
-    FieldReader vr((*volumes)[i], path);
+  DS_RETURN_IF_ERROR(ForEachObject(volumes, "volumes", [&](FieldReader& vr) -> Status {
     ResizeSpec::Volume v;
     DS_ASSIGN_OR_RETURN(v.name, vr.String("name", true, 63));
     DS_ASSIGN_OR_RETURN(v.size_gib, vr.Int("size_gib", true, 1, kMaxGib));
-    DS_RETURN_IF_ERROR(vr.CheckNoUnknown());
     s.volumes.push_back(std::move(v));
-  }
+    return Status::Ok();
+  }));
   DS_ASSIGN_OR_RETURN(const nlohmann::json* nics, r.Array("nics", false, kMaxNics));
-  for (size_t i = 0; nics != nullptr && i < nics->size(); ++i) {
-    const std::string path = Item("nics", i);
-    if (!(*nics)[i].is_object()) {
-      return Status::InvalidArgument("field '" + path + "': expected an object");
-    }
-    FieldReader nr((*nics)[i], path);
+  DS_RETURN_IF_ERROR(ForEachObject(nics, "nics", [&](FieldReader& nr) -> Status {
     ResizeSpec::Nic n;
     DS_ASSIGN_OR_RETURN(n.index, nr.Int("index", true, 0, kMaxNics - 1));
     DS_ASSIGN_OR_RETURN(const nlohmann::json* bw, nr.Object("bandwidth_mbps", true));
-    FieldReader br(*bw, nr.FieldPath("bandwidth_mbps"));
-    DS_ASSIGN_OR_RETURN(n.bandwidth_min_mbps, br.Int("min", false, 0, kMaxMbps, -1));
-    DS_ASSIGN_OR_RETURN(n.bandwidth_max_mbps, br.Int("max", false, 0, kMaxMbps, -1));
-    DS_RETURN_IF_ERROR(br.CheckNoUnknown());
+    DS_RETURN_IF_ERROR(ParseBandwidth(bw, nr.FieldPath("bandwidth_mbps"), &n.bandwidth_min_mbps,
+                                      &n.bandwidth_max_mbps, /*absent=*/-1));
     if (n.bandwidth_min_mbps < 0 && n.bandwidth_max_mbps < 0) {
       return Status::InvalidArgument("field '" + nr.FieldPath("bandwidth_mbps") +
                                      "': give min, max or both");
     }
-    if (n.bandwidth_min_mbps >= 0 && n.bandwidth_max_mbps > 0 &&
-        n.bandwidth_min_mbps > n.bandwidth_max_mbps) {
-      return Status::InvalidArgument("field '" + br.FieldPath("min") + "': " +
-                                     std::to_string(n.bandwidth_min_mbps) + " > max " +
-                                     std::to_string(n.bandwidth_max_mbps) +
-                                     " (min is a guarantee, max a cap)");
-    }
-    DS_RETURN_IF_ERROR(nr.CheckNoUnknown());
     s.nics.push_back(n);
-  }
+    return Status::Ok();
+  }));
   DS_RETURN_IF_ERROR(r.CheckNoUnknown());
   if (s.cpu_milli < 0 && s.memory_mib < 0 && s.gpu_milli < 0 && s.volumes.empty() &&
       s.nics.empty()) {

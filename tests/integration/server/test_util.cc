@@ -281,43 +281,41 @@ StoreCheck CheckStore(const std::string& db_path) {
           std::to_string(disk_slices.size()) + " disk slices for a request of " +
           std::to_string(nspec.size()) + " NICs and " + std::to_string(vspec.size()) + " volumes");
     }
-    for (size_t i = 0; i < nic_slices.size() && i < nspec.size(); ++i) {
-      const auto& d = nic_slices[i];
+    // The use of the device a slice names, when it exists on the VM's host with the group
+    // (network / tier) the request asked for; null after reporting the violation.
+    auto use_of = [&](const nlohmann::json& d, const std::string& kind,
+                      const std::string& group) -> UnitUse* {
       const std::string id = d.value("id", std::string());
       auto u = hit->second.units.find(id);
-      if (u == hit->second.units.end() || u->second.kind != "nic") {
-        bad(who + ": NIC " + id + " does not exist on host " + v.host);
-        continue;
+      if (u == hit->second.units.end() || u->second.kind != kind) {
+        bad(who + ": " + kind + " " + id + " does not exist on host " + v.host);
+        return nullptr;
       }
-      if (u->second.group != nspec[i].value("network", std::string())) {
-        bad(who + ": NIC " + id + " is not on the requested network");
-      }
-      UnitUse& use = unit_used[{v.host, id}];
+      if (u->second.group != group) bad(who + ": " + kind + " " + id + " is not of " + group);
+      return &unit_used[{v.host, id}];
+    };
+    for (size_t i = 0; i < nic_slices.size() && i < nspec.size(); ++i) {
+      const auto& d = nic_slices[i];
+      UnitUse* use = use_of(d, "nic", nspec[i].value("network", std::string()));
+      if (use == nullptr) continue;
       const bool vf = nspec[i].value("vf", false);
-      if (vf != d.contains("vf")) bad(who + ": NIC " + id + " VF use differs from the request");
-      if (vf) {
-        use.units += 1;
-        if (!use.vfs.insert(d["vf"].get<int64_t>()).second) {
-          bad("NIC " + v.host + "/" + id + ": VF " + d["vf"].dump() + " given twice");
-        }
+      if (vf != d.contains("vf")) bad(who + ": a NIC's VF use differs from the request");
+      if (vf && !use->vfs.insert(d["vf"].get<int64_t>()).second) {
+        bad("NIC " + v.host + "/" + d.value("id", std::string()) + ": VF " + d["vf"].dump() +
+            " given twice");
       }
-      use.rate += d["bandwidth_mbps"].value("min", int64_t{0});
+      use->units += vf ? 1 : 0;
+      use->rate += d["bandwidth_mbps"].value("min", int64_t{0});
     }
     for (size_t i = 0; i < disk_slices.size() && i < vspec.size(); ++i) {
       const auto& d = disk_slices[i];
-      const std::string id = d.value("id", std::string());
-      auto u = hit->second.units.find(id);
-      if (u == hit->second.units.end() || u->second.kind != "disk") {
-        bad(who + ": disk " + id + " does not exist on host " + v.host);
-        continue;
+      UnitUse* use = use_of(d, "disk", vspec[i].value("tier", std::string()));
+      if (use == nullptr) continue;
+      if (d.value("size_gib", int64_t{-1}) != vspec[i].value("size_gib", int64_t{-2})) {
+        bad(who + ": volume " + d.dump() + " does not match the request " + vspec[i].dump());
       }
-      if (u->second.group != vspec[i].value("tier", std::string()) ||
-          d.value("size_gib", int64_t{-1}) != vspec[i].value("size_gib", int64_t{-2})) {
-        bad(who + ": volume on " + id + " does not match the request " + vspec[i].dump());
-      }
-      UnitUse& use = unit_used[{v.host, id}];
-      use.units += d.value("size_gib", int64_t{0});
-      use.rate += d["iops"].value("reservation", int64_t{0});
+      use->units += d.value("size_gib", int64_t{0});
+      use->rate += d["iops"].value("reservation", int64_t{0});
     }
     if (static_cast<int64_t>(devices.size()) != want_count) {
       bad(who + ": " + std::to_string(devices.size()) + " GPU slices for a request of " +
