@@ -190,12 +190,7 @@ std::vector<std::string> ControlPlane::RollBackUnrealized(const std::vector<std:
 
 ControlPlaneStats ControlPlane::Stats() const {
   ControlPlaneStats s;
-  const GroupCommitStats c = committer_->Stats();
-  s.commits = c.commits;
-  s.committed_ops = c.committed_ops;
-  s.failed_commits = c.failed_commits;
-  s.cas_retries = c.cas_retries;
-  s.max_batch_seen = c.max_batch_seen;
+  static_cast<GroupCommitStats&>(s) = committer_->Stats();
   s.unaudited_refusals = ctx_->unaudited_refusals();
   std::shared_lock<std::shared_mutex> lock(ledger_mu_);
   s.tenants = static_cast<int64_t>(ledger_.tenants().size());

@@ -40,12 +40,8 @@ namespace devshare::server {
 // ControlPlaneOptions: see service_context.h.
 
 // Counters the HTTP layer exports in /metrics.
-struct ControlPlaneStats {
-  int64_t commits = 0;
-  int64_t committed_ops = 0;
-  int64_t failed_commits = 0;
-  int64_t cas_retries = 0;
-  int64_t max_batch_seen = 0;
+// The writer's counters (GroupCommitStats) and the ledger's totals.
+struct ControlPlaneStats : GroupCommitStats {
   int64_t unaudited_refusals = 0;  // unauthenticated refusals beyond the audit rate
   int64_t tenants = 0, hosts = 0, vms = 0;
   int64_t cpu_used_milli = 0, cpu_capacity_milli = 0;
