@@ -242,14 +242,15 @@ TEST_F(GroupCommitterTest, StaleGenerationIsRetriedThenAnsweredAborted) {
 TEST_F(GroupCommitterTest, FailedCommitAnswersUnavailableToTheWholeBatchAndReloads) {
   auto gc = Make();
   store_.fail_commit = true;
-  Result<Reply> r = gc->Submit([](store::Txn& tx) {
+  const GroupCommitter::Op create_tenant = [](store::Txn& tx) {
     OpResult out;
     EXPECT_TRUE(tx.InsertTenant({"t-lost", "lost", 1}).ok());
     out.keep = true;
     out.audit = Record("tenant/t-lost");
     out.answer = Reply::Created({});
     return out;
-  });
+  };
+  Result<Reply> r = gc->Submit(create_tenant);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(r.status().message(), "store commit failed: disk full");
@@ -260,14 +261,7 @@ TEST_F(GroupCommitterTest, FailedCommitAnswersUnavailableToTheWholeBatchAndReloa
   EXPECT_TRUE(TenantIds().empty());
 
   store_.fail_commit = false;
-  Result<Reply> again = gc->Submit([](store::Txn& tx) {
-    OpResult out;
-    EXPECT_TRUE(tx.InsertTenant({"t-lost", "lost", 1}).ok());
-    out.keep = true;
-    out.audit = Record("tenant/t-lost");
-    out.answer = Reply::Created({});
-    return out;
-  });
+  Result<Reply> again = gc->Submit(create_tenant);
   EXPECT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(TenantIds(), std::vector<std::string>{"t-lost"});
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/testutil/clusters.h"
 #include "tests/testutil/requests.h"
 
 namespace devshare::placement::devshare_policy {
@@ -19,21 +20,6 @@ TypicalPods KnownMix() {
                       testutil::Weighted(1000, 650, 1, 0.15)});
 }
 
-ClusterState OneHost(int gpus, int64_t cpu_milli, const std::vector<int64_t>& used = {}) {
-  ClusterState c;
-  c.hosts.push_back(Host::MakeGpuHost("h0", cpu_milli, 1 << 20, gpus, "A100"));
-  c.Reset();
-  for (size_t g = 0; g < used.size(); ++g) {
-    if (used[g] == 0) continue;
-    Allocation a;
-    a.request_id = "old" + std::to_string(g);
-    a.host_index = 0;
-    a.gpus.push_back(
-        DeviceSlice{static_cast<int>(g), "gpu" + std::to_string(g), used[g], false, "", -1});
-    EXPECT_TRUE(c.states[0].ApplyUnchecked(a).ok());
-  }
-  return c;
-}
 
 TEST(DevsharePackingPrices, OnlyOneGpuSharedShapesEnterTheLp) {
   const TypicalPods m({testutil::Weighted(2000, 470, 1, 0.4),
@@ -51,7 +37,7 @@ TEST(DevsharePackingPrices, NoSharedShapeMeansNoPricesAndZeroLosses) {
   p.SetDistribution(TypicalPods({testutil::Weighted(8000, 1000, 1, 1.0)}));
   EXPECT_TRUE(p.status().ok());
   EXPECT_TRUE(p.empty());
-  ClusterState c = OneHost(2, 64000, {470, 0});
+  ClusterState c = testutil::OneGpuHost(2, 64000, {470, 0});
   std::vector<float> out = {7.0f};
   p.WeightedLosses(testutil::Request(1000, 1, 320), c.states[0], {0, 1}, &out);
   EXPECT_EQ(out, (std::vector<float>{0.0f, 0.0f}));
@@ -62,7 +48,7 @@ TEST(DevsharePackingPrices, LossOfPairingsOnAHost) {
   p.SetDistribution(KnownMix());
   ASSERT_TRUE(p.status().ok()) << p.status().ToString();
   ASSERT_FALSE(p.empty());
-  ClusterState c = OneHost(2, 64000, {470, 0});  // GPU 0: 530 free, GPU 1 empty
+  ClusterState c = testutil::OneGpuHost(2, 64000, {470, 0});  // GPU 0: 530 free, GPU 1 empty
   const HostState& h = c.states[0];
   const double value = p.prices().HostValue(h.gpu_free_milli(), h.cpu_free_milli());
   EXPECT_NEAR(value, 0.5 + 1.0, 1e-9);  // V(530) = y_470, V(1000) = 1
@@ -93,7 +79,7 @@ TEST(DevsharePackingPrices, LossOfPairingsOnAHost) {
 TEST(DevsharePackingPrices, CpuOnlyRequestsPayForTheCpuRoomsNeeded) {
   PackingPrices p;
   p.SetDistribution(KnownMix());
-  ClusterState c = OneHost(2, 2000);
+  ClusterState c = testutil::OneGpuHost(2, 2000);
   const HostState& h = c.states[0];
   const double value = p.prices().HostValue(h.gpu_free_milli(), h.cpu_free_milli());
   const VmRequest cpu_only = testutil::Request(1500);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/testutil/clusters.h"
 #include "tests/testutil/requests.h"
 
 namespace devshare::placement::devshare_policy {
@@ -17,22 +18,8 @@ TaskShape Shape(int64_t cpu_milli, int num_gpu, int gpu_milli) {
   return testutil::Weighted(cpu_milli, gpu_milli, num_gpu, 1.0).shape;
 }
 
-// One host of `gpus` A100s and `cpu_milli`; `used[g]` milli already taken on GPU g.
 ClusterState OneHost(int64_t cpu_milli, const std::vector<int64_t>& used) {
-  ClusterState c;
-  c.hosts.push_back(
-      Host::MakeGpuHost("h0", cpu_milli, 1 << 20, static_cast<int>(used.size()), "A100"));
-  c.Reset();
-  for (size_t g = 0; g < used.size(); ++g) {
-    if (used[g] == 0) continue;
-    Allocation a;
-    a.request_id = "old" + std::to_string(g);
-    a.host_index = 0;
-    a.gpus.push_back(DeviceSlice{static_cast<int>(g), "gpu" + std::to_string(g), used[g],
-                                 used[g] >= kMilliPerDevice, "", -1});
-    EXPECT_TRUE(c.states[0].ApplyUnchecked(a).ok());
-  }
-  return c;
+  return testutil::OneGpuHost(static_cast<int>(used.size()), cpu_milli, used);
 }
 
 TEST(DevshareStranding, CopiesCountGpuSlotsAndCpu) {
