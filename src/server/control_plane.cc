@@ -188,6 +188,13 @@ std::vector<std::string> ControlPlane::RollBackUnrealized(const std::vector<std:
   return vms_->RollBackUnrealized(vm_ids);
 }
 
+ResourceTotal ControlPlaneStats::Total(const std::string& resource, const std::string& tier) const {
+  for (const ResourceTotal& t : resources) {
+    if (t.resource == resource && t.tier == tier) return t;
+  }
+  return ResourceTotal{resource, tier, 0, 0};
+}
+
 ControlPlaneStats ControlPlane::Stats() const {
   ControlPlaneStats s;
   static_cast<GroupCommitStats&>(s) = committer_->Stats();
@@ -196,14 +203,6 @@ ControlPlaneStats ControlPlane::Stats() const {
   s.tenants = static_cast<int64_t>(ledger_.tenants().size());
   s.hosts = static_cast<int64_t>(ledger_.host_index().size());
   s.vms = static_cast<int64_t>(ledger_.vms().size());
-  for (const HostState& h : ledger_.cluster().states) {
-    s.cpu_capacity_milli += h.cpu_capacity_milli();
-    s.cpu_used_milli += h.cpu_capacity_milli() - h.cpu_free_milli();
-    s.memory_capacity_mib += h.memory_capacity_mib();
-    s.memory_used_mib += h.memory_capacity_mib() - h.memory_free_mib();
-    s.gpu_capacity_milli += h.gpu_capacity_total_milli();
-    s.gpu_used_milli += h.gpu_capacity_total_milli() - h.gpu_free_total_milli();
-  }
   s.resources = ClusterTotals(ledger_.cluster());
   return s;
 }

@@ -44,12 +44,12 @@ namespace devshare::server {
 struct ControlPlaneStats : GroupCommitStats {
   int64_t unaudited_refusals = 0;  // unauthenticated refusals beyond the audit rate
   int64_t tenants = 0, hosts = 0, vms = 0;
-  int64_t cpu_used_milli = 0, cpu_capacity_milli = 0;
-  int64_t memory_used_mib = 0, memory_capacity_mib = 0;
-  int64_t gpu_used_milli = 0, gpu_capacity_milli = 0;
   // Every resource of every device kind (cpu, memory, gpu, nic_vf, nic_bandwidth_mbps, and per
   // tier disk_gib and disk_iops), over all hosts.
   std::vector<ResourceTotal> resources;
+
+  // The totals of `resource` (and `tier`, for disk resources); a zero total when absent.
+  ResourceTotal Total(const std::string& resource, const std::string& tier = "") const;
 };
 
 class ControlPlane {

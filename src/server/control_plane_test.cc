@@ -389,7 +389,7 @@ TEST_F(ControlPlaneTest, StaleGenerationIsRetriedAndNeverOvercommits) {
   EXPECT_EQ(r.status, 409) << r.body.dump();
   EXPECT_EQ(r.body["code"], "unschedulable");
   EXPECT_GE(b->Stats().cas_retries, 1);
-  EXPECT_EQ(b->Stats().cpu_used_milli, 3000);
+  EXPECT_EQ(b->Stats().Total("cpu_milli").used, 3000);
   ApiResponse ok = b->CreateVm(mb, R"({"name": "c", "cpu_milli": 1000, "memory_mib": 1024})", "");
   EXPECT_EQ(ok.status, 201) << ok.body.dump();
 }
@@ -417,7 +417,7 @@ TEST_F(ControlPlaneTest, ConcurrentCreatesNeverOvercommitAndAreGroupCommitted) {
   EXPECT_EQ(refused.load(), 220);
   EXPECT_EQ(other.load(), 0);
   ControlPlaneStats s = cp_->Stats();
-  EXPECT_EQ(s.cpu_used_milli, 100000);
+  EXPECT_EQ(s.Total("cpu_milli").used, 100000);
   EXPECT_EQ(s.vms, 100);
   // Every operation was answered after a commit (batching itself is measured by bench api:
   // how many operations share a commit depends on the disk's fsync time).
@@ -449,10 +449,10 @@ TEST_F(ControlPlaneTest, UnrealizedVmsAreRolledBackAtStart) {
   }
   cp_ = Open(DbUrl());
   Principal admin = cp_->Authenticate(kAdminToken);
-  EXPECT_EQ(cp_->Stats().cpu_used_milli, 3000);
+  EXPECT_EQ(cp_->Stats().Total("cpu_milli").used, 3000);
   EXPECT_EQ(cp_->RollBackUnrealized({"vm-1", "vm-unknown"}), std::vector<std::string>{"vm-1"});
   EXPECT_EQ(cp_->GetVm(admin, "vm-1").status, 404);
-  EXPECT_EQ(cp_->Stats().cpu_used_milli, 0);
+  EXPECT_EQ(cp_->Stats().Total("cpu_milli").used, 0);
   const ApiResponse audit = cp_->ListAudit(admin, 0, 1000);
   ASSERT_FALSE(audit.body["records"].empty());
   const auto& last = audit.body["records"].back();
