@@ -1,4 +1,5 @@
-// Tests every built-in filter plugin (resources_fit, gpu_model, gpu_fit, traits, isolation).
+// Tests every built-in filter plugin (host_open, resources_fit, gpu_model, gpu_fit, traits,
+// isolation, anti_affinity).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -139,6 +140,14 @@ VmRequest WithTraits(VmRequest r, std::vector<std::string> required,
 }
 VmRequest WithFloor(VmRequest r, IsolationClass floor) {
   r.isolation_floor = floor;
+  return r;
+}
+VmRequest Closing(VmRequest r, std::string host, std::string why) {
+  r.closed_hosts.push_back({std::move(host), std::move(why)});
+  return r;
+}
+VmRequest Avoiding(VmRequest r, std::string host) {
+  r.avoid_host_ids.push_back(std::move(host));
   return r;
 }
 VmRequest WithTenant(VmRequest r, std::string tenant) {
@@ -406,6 +415,28 @@ std::vector<FilterCase> FilterCases() {
        false,
        "gpu",
        {"requested 1x300 milli", "free none"}},
+      {"closed_host_is_refused_with_its_reason",
+       "host_open",
+       one_gpu,
+       {},
+       Closing(Share(300), "h0", "unreachable"),
+       false,
+       "host",
+       {"host: unreachable"}},
+      {"another_host_closed_is_no_matter",
+       "host_open",
+       one_gpu,
+       {},
+       Closing(Share(300), "h9", "cordoned"),
+       true},
+      {"anti_affinity_avoids_listed_host",
+       "anti_affinity",
+       one_gpu,
+       {},
+       Avoiding(Share(300), "h0"),
+       false,
+       "anti_affinity",
+       {"same anti-affinity group"}},
       {"tenants_may_share_a_partitioned_gpu",
        "isolation",
        mig,

@@ -89,6 +89,7 @@ std::vector<std::string> PluginRegistry::PolicyNames() const {
 }
 
 void RegisterBuiltinPlacementPlugins(PluginRegistry& r) {
+  (void)r.RegisterFilter("host_open", NewHostOpenFilter);
   (void)r.RegisterFilter("resources_fit", NewResourcesFitFilter);
   (void)r.RegisterFilter("gpu_model", NewGpuModelFilter);
   (void)r.RegisterFilter("gpu_fit", NewGpuFitFilter);

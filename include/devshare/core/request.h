@@ -61,6 +61,12 @@ struct VolumeRequest {
   int64_t iops_limit = 0;
 };
 
+// A host the control plane closes to new VMs, and why ("cordoned", "draining", "unreachable").
+struct ClosedHost {
+  std::string host_id;
+  std::string why;
+};
+
 struct VmRequest {
   std::string id;
   std::string tenant;  // empty = no tenant (simulation)
@@ -72,6 +78,8 @@ struct VmRequest {
   std::vector<std::string> forbidden_traits;
   // Hosts this request must not use (anti-affinity: they hold a VM of the same group).
   std::vector<std::string> avoid_host_ids;
+  // Hosts closed to new VMs (filter host_open); empty in simulation.
+  std::vector<ClosedHost> closed_hosts;
   std::vector<NicRequest> nics;
   std::vector<VolumeRequest> volumes;
 

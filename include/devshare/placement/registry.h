@@ -39,8 +39,9 @@ using ReserveFactory = std::function<std::unique_ptr<ReservePlugin>(const Plugin
 
 struct FrameworkConfig {
   std::string policy;  // score plugin name, e.g. "fgd"
-  std::vector<std::string> filters = {"resources_fit", "gpu_model", "gpu_fit",   "nic_fit",
-                                      "volume_fit",    "traits",    "isolation", "anti_affinity"};
+  std::vector<std::string> filters = {"host_open", "resources_fit", "gpu_model",
+                                      "gpu_fit",   "nic_fit",       "volume_fit",
+                                      "traits",    "isolation",     "anti_affinity"};
   // One selector per device kind, run in this order on the chosen host.
   std::vector<std::string> selectors = {"gpu", "nic", "volume"};
   std::vector<std::string> reserves = {"capacity"};

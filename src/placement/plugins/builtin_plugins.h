@@ -15,6 +15,7 @@ std::unique_ptr<FilterPlugin> NewGpuModelFilter(const PluginArgs& args);
 std::unique_ptr<FilterPlugin> NewGpuFitFilter(const PluginArgs& args);
 std::unique_ptr<FilterPlugin> NewTraitsFilter(const PluginArgs& args);
 std::unique_ptr<FilterPlugin> NewAntiAffinityFilter(const PluginArgs& args);
+std::unique_ptr<FilterPlugin> NewHostOpenFilter(const PluginArgs& args);
 std::unique_ptr<FilterPlugin> NewIsolationFilter(const PluginArgs& args);
 std::unique_ptr<FilterPlugin> NewNicFitFilter(const PluginArgs& args);
 std::unique_ptr<FilterPlugin> NewVolumeFitFilter(const PluginArgs& args);
