@@ -134,6 +134,13 @@ TEST(VmSpecTest, ErrorsNameTheField) {
        "unknown field 'nics[0].speed'"},
       {R"({"name": "a", "cpu_milli": 1, "memory_mib": 1, "nics": {"network": "x"}})",
        "field 'nics'"},
+      {R"({"name": "a", "cpu_milli": 1, "memory_mib": 1, "image": "no/slash"})", "field 'image'"},
+      {R"({"name": "a", "cpu_milli": 1, "memory_mib": 1, "ssh_key": "rsa AAAA"})",
+       "field 'ssh_key': unknown key type 'rsa'"},
+      {R"({"name": "a", "cpu_milli": 1, "memory_mib": 1, "ssh_key": "ssh-ed25519 !!"})",
+       "field 'ssh_key': the key is not base64"},
+      {R"({"name": "a", "cpu_milli": 1, "memory_mib": 1, "ssh_key": "ssh-ed25519"})",
+       "field 'ssh_key': expected"},
   };
   for (const Case& c : cases) {
     Result<VmSpec> v = ParseVmSpec(J(c.body));
@@ -148,8 +155,11 @@ TEST(VmSpecTest, NicsAndVolumesParseWithDefaultsAndRoundTrip) {
       "nics": [{"network": "default", "bandwidth_mbps": {"min": 1000, "max": 5000}, "vf": true},
                {}],
       "volumes": [{"name": "data", "size_gib": 50, "tier": "nvme",
-                   "iops": {"reservation": 500, "weight": 2}}]})"));
+                   "iops": {"reservation": 500, "weight": 2}}],
+      "image": "linux", "ssh_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA== me@host"})"));
   ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(v->image, "linux");
+  EXPECT_EQ(v->ssh_key, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA== me@host");
   const VmRequest& r = v->request;
   ASSERT_EQ(r.nics.size(), 2u);
   EXPECT_TRUE(r.nics[0].vf);

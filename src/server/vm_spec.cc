@@ -1,12 +1,35 @@
 // ParseVmSpec / ParseResizeSpec: strict VM request parsing.
 #include "server/vm_spec.h"
 
+#include <cctype>
 #include <functional>
 
 #include "server/json_fields.h"
 
 namespace devshare::server {
 namespace {
+
+// One OpenSSH public key line: "<type> <base64> [comment]", type ssh-* or ecdsa-*/sk-*.
+Status CheckSshKey(const std::string& key) {
+  const auto bad = [](const std::string& why) {
+    return Status::InvalidArgument("field 'ssh_key': " + why);
+  };
+  if (key.find_first_of("\r\n") != std::string::npos) return bad("must be one line");
+  const size_t sp = key.find(' ');
+  if (sp == std::string::npos || sp + 1 >= key.size()) return bad("expected '<type> <base64> [comment]'");
+  const std::string type = key.substr(0, sp);
+  if (type.rfind("ssh-", 0) != 0 && type.rfind("ecdsa-", 0) != 0 && type.rfind("sk-", 0) != 0) {
+    return bad("unknown key type '" + type + "'");
+  }
+  const size_t end = key.find(' ', sp + 1);
+  const std::string b64 = key.substr(sp + 1, end == std::string::npos ? std::string::npos : end - sp - 1);
+  for (char c : b64) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=')) {
+      return bad("the key is not base64");
+    }
+  }
+  return Status::Ok();
+}
 
 constexpr int64_t kMaxCpuMilli = 100'000'000;
 constexpr int64_t kMaxMemoryMib = 1'099'511'627'776;
@@ -233,6 +256,16 @@ Result<VmSpec> ParseVmSpec(const nlohmann::json& body) {
   if (!req.forbidden_traits.empty()) spec.normalized["forbidden_traits"] = req.forbidden_traits;
   DS_ASSIGN_OR_RETURN(spec.policy, r.String("policy", false, 63));
   if (!spec.policy.empty()) spec.normalized["policy"] = spec.policy;
+  DS_ASSIGN_OR_RETURN(spec.image, r.String("image", false, 63));
+  if (!spec.image.empty()) {
+    DS_RETURN_IF_ERROR(CheckName(spec.image, "image"));
+    spec.normalized["image"] = spec.image;
+  }
+  DS_ASSIGN_OR_RETURN(spec.ssh_key, r.String("ssh_key", false, 8192));
+  if (!spec.ssh_key.empty()) {
+    DS_RETURN_IF_ERROR(CheckSshKey(spec.ssh_key));
+    spec.normalized["ssh_key"] = spec.ssh_key;
+  }
   DS_RETURN_IF_ERROR(r.CheckNoUnknown());
   Status valid = req.Validate();
   if (!valid.ok()) return Status::InvalidArgument(valid.message());

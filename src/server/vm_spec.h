@@ -19,6 +19,8 @@ struct VmSpec {
   nlohmann::json qos;  // normalised: cpu_weight, cpu_cap_pct, disk/net limits
   std::string anti_affinity_group;
   std::string policy;  // empty = the server's default
+  std::string image;   // a name of the image catalogue; empty = none (the host's default guest)
+  std::string ssh_key;  // one OpenSSH public key line for the guest's metadata; may be empty
   nlohmann::json normalized;
 };
 
@@ -27,7 +29,9 @@ struct VmSpec {
 // tier nvme|ssd|hdd, iops {reservation, weight 1..10000, limit}}];
 // qos {cpu_weight 1..10000 (default 100), cpu_cap_pct 1..100, disk_read_iops, disk_write_iops,
 // disk_read_bytes_sec, disk_write_bytes_sec, net_mbps}; isolation_floor; anti_affinity_group;
-// required_traits, forbidden_traits; policy. InvalidArgument naming the field otherwise.
+// required_traits, forbidden_traits; policy; image (a catalogue name: the caller checks it
+// exists); ssh_key ("ssh-<type> <base64> [comment]", one line). InvalidArgument naming the field
+// otherwise.
 Result<VmSpec> ParseVmSpec(const nlohmann::json& body);
 
 // Resize body: any of cpu_milli, memory_mib, gpu_milli (for a VM holding one shared GPU),
