@@ -22,9 +22,12 @@ struct Principal {
   enum class Kind { kAnonymous, kBadToken, kToken };
   Kind kind = Kind::kAnonymous;
   std::string tenant_id;
-  std::string role;   // "admin" | "member" | "reader"
+  std::string role;   // "admin" | "member" | "reader" | "agent"
   std::string actor;  // token id; "anonymous" / "bad-token" otherwise
+  std::string host;   // role "agent": the one host it acts for
   bool authenticated() const { return kind == Kind::kToken; }
+  // A host agent's token: it acts only for `host` and sees only that host's VMs.
+  bool agent() const { return authenticated() && role == "agent"; }
   bool operator_admin() const {
     return authenticated() && tenant_id == kSystemTenant && role == "admin";
   }

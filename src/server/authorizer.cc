@@ -11,20 +11,41 @@ constexpr AccessRule kRules[] = {
      "only an admin of the system tenant lists tenants"},
     {"token.create", Access::kAdmin, true, "only an admin of the tenant creates its tokens"},
     {"host.put", Access::kOperatorAdmin, false,
-     "only an admin of the system tenant registers hosts"},
+     "only an admin of the system tenant or the host's agent registers hosts", true},
     {"host.list", Access::kAnyToken, false, ""},
-    {"host.get", Access::kAnyToken, false, ""},
+    {"host.get", Access::kAnyToken, false, "", true},
+    {"host.token", Access::kOperatorAdmin, false,
+     "only an admin of the system tenant creates agent tokens"},
+    {"host.heartbeat", Access::kOperatorAdmin, false, "only the host's agent reports for it", true},
+    {"host.desired", Access::kOperatorAdmin, false, "only the host's agent watches it", true},
+    {"host.cordon", Access::kOperatorAdmin, false,
+     "only an admin of the system tenant cordons hosts"},
+    {"host.drain", Access::kOperatorAdmin, false,
+     "only an admin of the system tenant drains hosts"},
+    {"host.delete", Access::kOperatorAdmin, false,
+     "only an admin of the system tenant deletes hosts"},
+    {"image.create", Access::kOperatorAdmin, false,
+     "only an admin of the system tenant adds images"},
+    {"image.list", Access::kAnyToken, false, ""},
+    {"image.delete", Access::kOperatorAdmin, false,
+     "only an admin of the system tenant deletes images"},
     {"vm.create", Access::kWriter, false, "a reader cannot create VMs"},
-    {"vm.list", Access::kAnyToken, true, ""},
-    {"vm.get", Access::kAnyToken, true, ""},
+    {"vm.list", Access::kAnyToken, true, "", true},
+    {"vm.get", Access::kAnyToken, true, "", true},
     {"vm.delete", Access::kWriter, true, "a reader cannot delete VMs"},
     {"vm.resize", Access::kWriter, true, "a reader cannot resize VMs"},
+    {"vm.power", Access::kWriter, true, "a reader cannot start, stop or reboot VMs"},
+    {"vm.console", Access::kAnyToken, true, "", true},
+    {"vm.console_push", Access::kOperatorAdmin, true, "only the VM's host agent writes its console",
+     true},
     // Tenant admins read their tenant's records, system admins all (filtered by tenant).
     {"audit.list", Access::kAdmin, true, "only admins read the audit log"},
 };
 
-bool HasAccess(const Principal& p, Access a) {
-  switch (a) {
+bool HasAccess(const Principal& p, const AccessRule& rule) {
+  // An agent token is not a tenant's user: it may run exactly the rules that admit agents.
+  if (p.agent()) return rule.agent;
+  switch (rule.access) {
     case Access::kAnyToken:
       return p.authenticated();
     case Access::kWriter:
@@ -38,8 +59,14 @@ bool HasAccess(const Principal& p, Access a) {
 }
 
 Status CheckRole(const Principal& p, const AccessRule& rule) {
-  if (HasAccess(p, rule.access)) return Status::Ok();
-  if (rule.access == Access::kAnyToken) return Status::Unauthenticated("missing or bad token");
+  if (HasAccess(p, rule)) return Status::Ok();
+  if (rule.access == Access::kAnyToken && !p.authenticated()) {
+    return Status::Unauthenticated("missing or bad token");
+  }
+  if (p.agent()) {
+    return Status::PermissionDenied("an agent token (host " + p.host + ") may not run " +
+                                    std::string(rule.operation));
+  }
   return Status::PermissionDenied(std::string(rule.denied));
 }
 
@@ -70,6 +97,25 @@ Status AuthorizeOn(const Principal& p, std::string_view operation, const std::st
   if (rule == nullptr) return NoRule(operation);
   if (rule->access == Access::kAnyToken && !p.authenticated()) return CheckRole(p, *rule);
   if (rule->tenant_scoped && !p.Sees(owner_tenant)) return hidden;
+  return CheckRole(p, *rule);
+}
+
+Status AuthorizeHost(const Principal& p, std::string_view operation, const std::string& host) {
+  const AccessRule* rule = FindAccessRule(operation);
+  if (rule == nullptr) return NoRule(operation);
+  if (p.agent() && rule->agent && p.host != host) {
+    return Status::PermissionDenied("an agent token acts only for host " + p.host);
+  }
+  return CheckRole(p, *rule);
+}
+
+Status AuthorizeOnVm(const Principal& p, std::string_view operation,
+                     const std::string& owner_tenant, const std::string& vm_host,
+                     const Status& hidden) {
+  if (!p.agent()) return AuthorizeOn(p, operation, owner_tenant, hidden);
+  const AccessRule* rule = FindAccessRule(operation);
+  if (rule == nullptr) return NoRule(operation);
+  if (vm_host != p.host) return hidden;
   return CheckRole(p, *rule);
 }
 

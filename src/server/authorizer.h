@@ -28,6 +28,8 @@ struct AccessRule {
   // like a missing one) unless the caller is a system admin; checked before the role.
   bool tenant_scoped;
   std::string_view denied;  // PermissionDenied message when the role does not suffice
+  // A host agent's token may run it for its own host and that host's VMs (and nothing else).
+  bool agent = false;
 };
 
 // Every rule, in the API's order.
@@ -44,6 +46,14 @@ Status Authorize(const Principal& p, std::string_view operation);
 // checked. Unauthenticated first for kAnyToken rules.
 Status AuthorizeOn(const Principal& p, std::string_view operation, const std::string& owner_tenant,
                    const Status& hidden);
+// The same for an operation on host `host` itself (register, heartbeat, watch, cordon...): an
+// agent token may act only for its own host and only where the rule admits agents.
+Status AuthorizeHost(const Principal& p, std::string_view operation, const std::string& host);
+// The same for a VM on `vm_host` owned by `owner_tenant`: an agent token sees exactly the VMs
+// of its own host (others are `hidden`); everyone else as AuthorizeOn.
+Status AuthorizeOnVm(const Principal& p, std::string_view operation,
+                     const std::string& owner_tenant, const std::string& vm_host,
+                     const Status& hidden);
 
 }  // namespace devshare::server
 

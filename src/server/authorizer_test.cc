@@ -31,11 +31,19 @@ const Principal kSystemMember = Token("system", "member");
 const Principal kAcmeAdmin = Token("t-acme", "admin");
 const Principal kAcmeMember = Token("t-acme", "member");
 const Principal kAcmeReader = Token("t-acme", "reader");
+const Principal kAgentH1 = [] {
+  Principal p = Token("system", "agent");
+  p.host = "h1";
+  return p;
+}();
 
 TEST(AuthorizerTest, EveryApiOperationHasExactlyOneRule) {
   const std::vector<std::string> api = {
-      "tenant.create", "tenant.list", "token.create", "host.put",  "host.list", "host.get",
-      "vm.create",     "vm.list",     "vm.get",       "vm.delete", "vm.resize", "audit.list"};
+      "tenant.create", "tenant.list",    "token.create", "host.put",     "host.list",
+      "host.get",      "host.token",     "host.heartbeat", "host.desired", "host.cordon",
+      "host.drain",    "host.delete",    "image.create", "image.list",   "image.delete",
+      "vm.create",     "vm.list",        "vm.get",       "vm.delete",    "vm.resize",
+      "vm.power",      "vm.console",     "vm.console_push", "audit.list"};
   for (const std::string& op : api) EXPECT_NE(FindAccessRule(op), nullptr) << op;
   std::set<std::string_view> names;
   for (const AccessRule& r : AccessRules()) {
@@ -64,7 +72,8 @@ TEST(AuthorizerTest, RolesPerOperation) {
       {"tenant.list", kSystemAdmin, ok, ""},
       {"tenant.list", kAcmeAdmin, denied, "only an admin of the system tenant lists tenants"},
       {"host.put", kSystemAdmin, ok, ""},
-      {"host.put", kAcmeReader, denied, "only an admin of the system tenant registers hosts"},
+      {"host.put", kAcmeReader, denied,
+       "only an admin of the system tenant or the host's agent registers hosts"},
       {"host.list", kAcmeReader, ok, ""},
       {"host.list", kAnonymous, unauth, "missing or bad token"},
       {"host.get", kAnonymous, unauth, ""},
@@ -125,6 +134,43 @@ TEST(AuthorizerTest, ObjectsOfOtherTenantsAreHiddenBeforeTheRoleIsChecked) {
     EXPECT_EQ(s.code(), c.want) << s.ToString();
     if (c.want == hidden) EXPECT_EQ(s.message(), "gone");
   }
+}
+
+// An agent token runs only the rules that admit agents, only for its own host, and sees only
+// the VMs of that host (another host's VM is hidden like a missing one).
+TEST(AuthorizerTest, AgentTokensActForTheirOwnHostOnly) {
+  const Status gone = Status::NotFound("gone");
+  EXPECT_TRUE(AuthorizeHost(kAgentH1, "host.heartbeat", "h1").ok());
+  EXPECT_TRUE(AuthorizeHost(kAgentH1, "host.desired", "h1").ok());
+  EXPECT_TRUE(AuthorizeHost(kAgentH1, "host.put", "h1").ok());
+  EXPECT_TRUE(AuthorizeHost(kAgentH1, "host.get", "h1").ok());
+  const Status other = AuthorizeHost(kAgentH1, "host.heartbeat", "h2");
+  EXPECT_EQ(other.code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(other.message(), "an agent token acts only for host h1");
+  EXPECT_EQ(AuthorizeHost(kAgentH1, "host.put", "h2").code(), StatusCode::kPermissionDenied);
+  for (const char* op : {"host.cordon", "host.drain", "host.delete", "host.token", "host.list",
+                         "tenant.create", "tenant.list", "vm.create", "image.create",
+                         "image.list", "audit.list"}) {
+    SCOPED_TRACE(op);
+    const Status s = AuthorizeHost(kAgentH1, op, "h1");
+    EXPECT_EQ(s.code(), StatusCode::kPermissionDenied) << s.ToString();
+    EXPECT_EQ(s.message(), std::string("an agent token (host h1) may not run ") + op);
+  }
+  EXPECT_TRUE(AuthorizeOnVm(kAgentH1, "vm.get", "t-acme", "h1", gone).ok());
+  EXPECT_TRUE(AuthorizeOnVm(kAgentH1, "vm.console_push", "t-acme", "h1", gone).ok());
+  EXPECT_EQ(AuthorizeOnVm(kAgentH1, "vm.get", "t-acme", "h2", gone).code(), StatusCode::kNotFound);
+  EXPECT_EQ(AuthorizeOnVm(kAgentH1, "vm.delete", "t-acme", "h1", gone).code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_EQ(AuthorizeOnVm(kAgentH1, "vm.power", "t-acme", "h1", gone).code(),
+            StatusCode::kPermissionDenied);
+  // Tenants' users: the host plays no part; only the VM's host agent pushes its console.
+  EXPECT_TRUE(AuthorizeOnVm(kAcmeReader, "vm.console", "t-acme", "h2", gone).ok());
+  EXPECT_EQ(AuthorizeOnVm(kAcmeAdmin, "vm.console_push", "t-acme", "h1", gone).code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_EQ(AuthorizeOnVm(kAcmeAdmin, "vm.get", "t-other", "h1", gone).code(),
+            StatusCode::kNotFound);
+  EXPECT_TRUE(AuthorizeHost(kSystemAdmin, "host.cordon", "h1").ok());
+  EXPECT_EQ(AuthorizeHost(kAcmeAdmin, "host.cordon", "h1").code(), StatusCode::kPermissionDenied);
 }
 
 TEST(AuthorizerTest, UnscopedRulesIgnoreTheOwner) {
