@@ -1,5 +1,5 @@
 // The `sqlite` Store backend: one database file in WAL mode with synchronous=FULL, foreign keys
-// on, and schema migrations recorded in `schema_migrations`.
+// on, and schema migrations (sqlite_schema.cc) recorded in `schema_migrations`.
 // Two connections: the writer runs the one open Txn (`BEGIN IMMEDIATE`; other processes wait
 // up to the busy timeout), the reader serves Load/ReadAudit/ReadAuditHead from the last
 // committed snapshot, so reads never wait for an open Txn nor see its writes. Statements are
@@ -14,7 +14,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
-#include <iterator>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,87 +26,12 @@
 #include "devshare/core/check.h"
 #include "devshare/store/audit_chain.h"
 #include "devshare/store/store.h"
+#include "store/sqlite_schema.h"
 
 namespace devshare::store {
 namespace {
 
 constexpr int kBusyTimeoutMs = 5000;
-
-// ---------------------------------------------------------------------------------------------
-// Schema migrations, applied in order, each in its own transaction. Append new steps; never edit
-// a released one.
-
-struct Migration {
-  int version;
-  const char* sql;
-};
-
-constexpr Migration kMigrations[] = {
-    {1, R"sql(
-CREATE TABLE tenants (
-  id              TEXT    NOT NULL PRIMARY KEY,
-  name            TEXT    NOT NULL UNIQUE,
-  created_unix_ms INTEGER NOT NULL
-);
-CREATE TABLE tokens (
-  id              TEXT    NOT NULL PRIMARY KEY,
-  sha256_hex      TEXT    NOT NULL UNIQUE,
-  tenant_id       TEXT    NOT NULL REFERENCES tenants(id),
-  role            TEXT    NOT NULL,
-  created_unix_ms INTEGER NOT NULL
-);
-CREATE INDEX tokens_by_tenant ON tokens(tenant_id);
-CREATE TABLE hosts (
-  name            TEXT    NOT NULL PRIMARY KEY,
-  inventory_json  TEXT    NOT NULL,
-  generation      INTEGER NOT NULL CHECK (generation >= 1),
-  updated_unix_ms INTEGER NOT NULL
-);
-CREATE TABLE vms (
-  id              TEXT    NOT NULL PRIMARY KEY,
-  tenant_id       TEXT    NOT NULL REFERENCES tenants(id),
-  name            TEXT    NOT NULL,
-  host            TEXT    NOT NULL REFERENCES hosts(name),
-  spec_json       TEXT    NOT NULL,
-  allocation_json TEXT    NOT NULL,
-  state           TEXT    NOT NULL,
-  created_unix_ms INTEGER NOT NULL,
-  updated_unix_ms INTEGER NOT NULL
-);
-CREATE INDEX vms_by_host ON vms(host);
-CREATE INDEX vms_by_tenant ON vms(tenant_id);
-CREATE TABLE idempotency (
-  tenant_id          TEXT    NOT NULL,
-  key                TEXT    NOT NULL,
-  request_sha256_hex TEXT    NOT NULL,
-  http_status        INTEGER NOT NULL,
-  response_json      TEXT    NOT NULL,
-  created_unix_ms    INTEGER NOT NULL,
-  PRIMARY KEY (tenant_id, key)
-);
-CREATE TABLE audit (
-  seq           INTEGER PRIMARY KEY CHECK (seq >= 1),
-  time_unix_ms  INTEGER NOT NULL,
-  tenant_id     TEXT    NOT NULL,
-  actor         TEXT    NOT NULL,
-  operation     TEXT    NOT NULL,
-  object        TEXT    NOT NULL,
-  outcome       TEXT    NOT NULL,
-  detail_json   TEXT    NOT NULL,
-  prev_hash_hex TEXT    NOT NULL,
-  hash_hex      TEXT    NOT NULL
-);
-CREATE TABLE audit_head (
-  id       INTEGER PRIMARY KEY CHECK (id = 1),
-  seq      INTEGER NOT NULL,
-  hash_hex TEXT    NOT NULL
-);
-INSERT INTO audit_head (id, seq, hash_hex)
-  VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
-)sql"},
-};
-
-constexpr int kLatestSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
 
 // ---------------------------------------------------------------------------------------------
 // Statements, prepared lazily once per connection.
@@ -401,10 +325,11 @@ Status Migrate(Connection& c) {
                  "creating schema_migrations in '" + path + "'"));
     }
     DS_ASSIGN_OR_RETURN(int64_t version, SchemaVersion(c));
-    if (version > kLatestSchemaVersion) {
+    const int latest = SqliteLatestSchemaVersion();
+    if (version > latest) {
       return Status::FailedPrecondition(
           "'" + path + "' has schema version " + std::to_string(version) +
-          ", newer than this build of devshare knows (" + std::to_string(kLatestSchemaVersion) +
+          ", newer than this build of devshare knows (" + std::to_string(latest) +
           "): use a newer devshare or another file");
     }
     return c.Exec("COMMIT", "committing schema_migrations in '" + path + "'");
@@ -415,7 +340,7 @@ Status Migrate(Connection& c) {
     return s;
   }
 
-  for (const Migration& m : kMigrations) {
+  for (const SqliteMigration& m : SqliteMigrations()) {
     const std::string what =
         "migrating '" + path + "' to schema version " + std::to_string(m.version);
     DS_RETURN_IF_ERROR(c.Exec("BEGIN IMMEDIATE", what));
