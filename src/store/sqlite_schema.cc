@@ -70,6 +70,27 @@ CREATE TABLE audit_head (
 INSERT INTO audit_head (id, seq, hash_hex)
   VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
 )sql"},
+    // 2 (fleet): agent tokens scoped to a host, host schedule + managed flag, VM desired power,
+    // reboot sequence and observed-state detail, the image catalogue. Existing rows get the
+    // defaults: tokens unscoped, hosts open and unmanaged, VMs running with no reboot asked.
+    {2, R"sql(
+ALTER TABLE tokens ADD COLUMN host TEXT NOT NULL DEFAULT '';
+CREATE INDEX tokens_by_host ON tokens(host);
+ALTER TABLE hosts ADD COLUMN schedule TEXT NOT NULL DEFAULT 'open';
+ALTER TABLE hosts ADD COLUMN managed INTEGER NOT NULL DEFAULT 0 CHECK (managed IN (0, 1));
+ALTER TABLE vms ADD COLUMN power TEXT NOT NULL DEFAULT 'running';
+ALTER TABLE vms ADD COLUMN reboot_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE vms ADD COLUMN state_detail TEXT NOT NULL DEFAULT '';
+CREATE TABLE images (
+  name            TEXT    NOT NULL PRIMARY KEY,
+  kind            TEXT    NOT NULL,
+  file            TEXT    NOT NULL,
+  kernel          TEXT    NOT NULL,
+  initrd          TEXT    NOT NULL,
+  cmdline         TEXT    NOT NULL,
+  created_unix_ms INTEGER NOT NULL
+);
+)sql"},
 };
 
 }  // namespace

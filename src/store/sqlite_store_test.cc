@@ -11,6 +11,7 @@
 
 #include "devshare/store/audit_chain.h"
 #include "devshare/store/store.h"
+#include "store/sqlite_schema.h"
 #include "store/store_test_util.h"
 
 namespace devshare::store {
@@ -74,15 +75,102 @@ TEST_F(SqliteStoreTest, MigrationsAreRecordedAndPragmasSet) {
   }
   RawDb raw(path);
   auto rows = raw.Query("SELECT version, applied_unix_ms FROM schema_migrations ORDER BY version");
-  ASSERT_EQ(rows.size(), 1u);
+  ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0][0], "1");
-  EXPECT_GT(std::stoll(rows[0][1]), 0);
+  EXPECT_EQ(rows[1][0], "2");
+  EXPECT_EQ(std::to_string(SqliteLatestSchemaVersion()), "2");
+  for (const auto& row : rows) EXPECT_GT(std::stoll(row[1]), 0);
   EXPECT_EQ(raw.Query("PRAGMA journal_mode")[0][0], "wal");
   auto tables = raw.Query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
   std::vector<std::string> names;
   for (const auto& r : tables) names.push_back(r[0]);
-  EXPECT_EQ(names, (std::vector<std::string>{"audit", "audit_head", "hosts", "idempotency",
-                                             "schema_migrations", "tenants", "tokens", "vms"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"audit", "audit_head", "hosts", "idempotency", "images",
+                                      "schema_migrations", "tenants", "tokens", "vms"}));
+}
+
+// Builds a database of schema version `version` from the released migrations (exactly what an
+// older devshare left on disk), without the store.
+void CreateSchemaAt(const std::string& path, int version) {
+  RawDb raw(path);
+  raw.Exec("PRAGMA journal_mode=WAL");
+  raw.Exec(
+      "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_unix_ms INTEGER NOT "
+      "NULL)");
+  for (const SqliteMigration& m : SqliteMigrations()) {
+    if (m.version > version) break;
+    raw.Exec(m.sql);
+    raw.Exec("INSERT INTO schema_migrations (version, applied_unix_ms) VALUES (" +
+             std::to_string(m.version) + ", 1)");
+  }
+}
+
+TEST_F(SqliteStoreTest, VersionOneDatabaseMigratesAndKeepsItsRowsWithDefaults) {
+  const std::string path = Path();
+  CreateSchemaAt(path, 1);
+  {
+    RawDb raw(path);  // rows as devshare with schema 1 wrote them
+    raw.Exec("INSERT INTO tenants VALUES ('t-1', 'acme', 1000)");
+    raw.Exec("INSERT INTO tokens VALUES ('k-1', 'aa', 't-1', 'admin', 1100)");
+    raw.Exec("INSERT INTO hosts VALUES ('h1', '{\"cpus\":64}', 3, 500)");
+    raw.Exec(
+        "INSERT INTO vms VALUES ('vm-1', 't-1', 'web', 'h1', '{}', '{\"cpu_milli\":1}', "
+        "'allocated', 2000, 2100)");
+    raw.Exec("INSERT INTO idempotency VALUES ('t-1', 'key', 'bb', 201, '{}', 1200)");
+  }
+  auto store = MustOpen(path);
+  ASSERT_NE(store, nullptr);
+  StoreSnapshot want;
+  want.tenants = {Tenant("t-1", "acme")};
+  want.tokens = {{"k-1", "aa", "t-1", "admin", 1100, ""}};
+  want.hosts = {{"h1", R"({"cpus":64})", 3, 500, "open", false}};
+  VmRecord vm{"vm-1", "t-1", "web", "h1", "{}", R"({"cpu_milli":1})", "allocated", 2000, 2100};
+  EXPECT_EQ(vm.power, "running");
+  EXPECT_EQ(vm.reboot_seq, 0);
+  want.vms = {vm};
+  want.idempotency = {{"t-1", "key", "bb", 201, "{}", 1200}};
+  ExpectSameSnapshot(std::move(store->Load()).value(), want);
+
+  // The migrated file takes every new write and keeps it across a reopen.
+  {
+    auto txn = std::move(store->Begin()).value();
+    ASSERT_TRUE(txn->UpdateHostStatus("h1", "cordoned", true, 3, 600).ok());
+    VmRecord stopped = vm;
+    stopped.power = "stopped";
+    stopped.reboot_seq = 2;
+    stopped.state_detail = "shutoff: destroyed";
+    ASSERT_TRUE(txn->UpdateVm(stopped).ok());
+    ASSERT_TRUE(txn->InsertToken({"k-2", "cc", "t-1", "agent", 1300, "h1"}).ok());
+    ASSERT_TRUE(txn->InsertImage(DiskImage("debian")).ok());
+    ASSERT_TRUE(txn->Commit().ok());
+    want.hosts = {{"h1", R"({"cpus":64})", 4, 600, "cordoned", true}};
+    want.vms = {stopped};
+    want.tokens.push_back({"k-2", "cc", "t-1", "agent", 1300, "h1"});
+    want.images = {DiskImage("debian")};
+  }
+  store.reset();
+  store = MustOpen(path);
+  ASSERT_NE(store, nullptr);
+  ExpectSameSnapshot(std::move(store->Load()).value(), want);
+  RawDb raw(path);
+  EXPECT_EQ(raw.Query("SELECT max(version) FROM schema_migrations")[0][0], "2");
+}
+
+TEST_F(SqliteStoreTest, FailedMigrationLeavesTheOldSchema) {
+  const std::string path = Path();
+  CreateSchemaAt(path, 1);
+  {
+    RawDb raw(path);  // a table in the way of migration 2
+    raw.Exec("CREATE TABLE images (name TEXT)");
+  }
+  Result<std::unique_ptr<Store>> s = OpenSqliteStore(path);
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.status().message(), HasSubstr("schema version 2"));
+  RawDb raw(path);
+  EXPECT_EQ(raw.Query("SELECT max(version) FROM schema_migrations")[0][0], "1");
+  // Migration 2 ran in one transaction: none of its columns were added.
+  EXPECT_TRUE(
+      raw.Query("SELECT name FROM pragma_table_info('hosts') WHERE name = 'schedule'").empty());
 }
 
 TEST_F(SqliteStoreTest, GarbageFileIsDataLoss) {

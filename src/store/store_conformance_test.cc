@@ -74,12 +74,15 @@ class StoreConformanceTest : public testing::TestWithParam<std::string> {
     ASSERT_TRUE(txn->Commit().ok());
   }
 
-  // A state with one row of each kind and two audit records, committed.
+  // A state with one row of each kind (an admin and an agent token) and two audit records,
+  // committed; host h1 is at generation 2.
   void Populate() {
     Seed();
     auto txn = Begin();
     ASSERT_NE(txn, nullptr);
     ASSERT_TRUE(txn->InsertToken({"k-1", Sha256Hex("secret"), "t-1", "admin", 1100}).ok());
+    ASSERT_TRUE(txn->InsertToken(AgentToken("k-agent", "h1")).ok());
+    ASSERT_TRUE(txn->InsertImage(DiskImage("debian")).ok());
     ASSERT_TRUE(txn->InsertVm(Vm("vm-1", "h1")).ok());
     ASSERT_TRUE(txn->GuardHost("h1", 1).ok());
     ASSERT_TRUE(txn->InsertIdempotency({"t-1", "key-1", Sha256Hex("POST /v1/vms {}"), 201,
@@ -88,6 +91,10 @@ class StoreConformanceTest : public testing::TestWithParam<std::string> {
     ASSERT_TRUE(txn->AppendAudit(Audit("vm.create", "vm/vm-1")).ok());
     ASSERT_TRUE(txn->AppendAudit(Audit("host.put", "host/h1")).ok());
     ASSERT_TRUE(txn->Commit().ok());
+  }
+
+  static TokenRecord AgentToken(const std::string& id, const std::string& host) {
+    return {id, Sha256Hex("secret-" + id), "t-1", "agent", 1150, host};
   }
 
   TempFolder folder_;
@@ -203,6 +210,9 @@ TEST_P(StoreConformanceTest, VmInsertUpdateDeleteAndReferences) {
   moved.allocation_json = R"({"cpu_milli":1000})";
   moved.state = "running";
   moved.updated_unix_ms = 5000;
+  moved.power = "stopped";
+  moved.reboot_seq = 7;
+  moved.state_detail = "shutoff: shutdown";
   ASSERT_TRUE(txn->UpdateVm(moved).ok());
   EXPECT_EQ(txn->UpdateVm(Vm("vm-nope", "h1")).code(), StatusCode::kNotFound);
   Status bad_host = txn->UpdateVm(Vm("vm-1", "h-nope"));
@@ -218,6 +228,143 @@ TEST_P(StoreConformanceTest, VmInsertUpdateDeleteAndReferences) {
   want.tenant_id = "t-1";
   want.created_unix_ms = 2000;
   ExpectSameRecords(Load().vms, {want});
+}
+
+TEST_P(StoreConformanceTest, AgentTokensCarryTheirHost) {
+  Seed();
+  auto txn = Begin();
+  const TokenRecord agent = AgentToken("k-a", "h1");
+  const TokenRecord early = AgentToken("k-b", "h-not-yet");  // issued before the host registers
+  ASSERT_TRUE(txn->InsertToken(agent).ok());
+  ASSERT_TRUE(txn->InsertToken(early).ok());
+  EXPECT_EQ(txn->InsertToken(AgentToken("k-a", "h2")).code(), StatusCode::kAlreadyExists);
+  ASSERT_TRUE(txn->Commit().ok());
+  ExpectSameRecords(Load().tokens, {agent, early});
+}
+
+TEST_P(StoreConformanceTest, HostStatusStartsOpenAndSurvivesInventoryChanges) {
+  auto txn = Begin();
+  ASSERT_TRUE(txn->PutHost("h1", "{\"v\":1}", 0, 10).ok());
+  Result<uint64_t> g = txn->UpdateHostStatus("h1", "cordoned", true, 1, 20);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(*g, 2u);
+  Result<uint64_t> put = txn->PutHost("h1", "{\"v\":2}", 2, 30);  // inventory only
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_EQ(*put, 3u);
+  ASSERT_TRUE(txn->PutHost("h2", "{}", 0, 40).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  ExpectSameRecords(Load().hosts, {HostRecord{"h1", "{\"v\":2}", 3, 30, "cordoned", true},
+                                   HostRecord{"h2", "{}", 1, 40, "open", false}});
+}
+
+TEST_P(StoreConformanceTest, UpdateHostStatusIsACompareAndSwap) {
+  Seed();
+  auto txn = Begin();
+  Status stale = txn->UpdateHostStatus("h1", "draining", true, 2, 7).status();
+  EXPECT_EQ(stale.code(), StatusCode::kAborted) << stale.ToString();
+  EXPECT_THAT(stale.message(), HasSubstr("h1"));
+  EXPECT_EQ(txn->UpdateHostStatus("h1", "draining", true, 0, 7).status().code(),
+            StatusCode::kAborted);
+  Status unknown = txn->UpdateHostStatus("nope", "open", false, 1, 7).status();
+  EXPECT_EQ(unknown.code(), StatusCode::kNotFound) << unknown.ToString();
+  ASSERT_TRUE(txn->GuardHost("h1", 1).ok());
+  Result<uint64_t> g = txn->UpdateHostStatus("h1", "draining", true, 2, 700);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(*g, 3u);
+  Result<uint64_t> back = txn->UpdateHostStatus("h1", "open", false, 3, 800);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, 4u);
+  EXPECT_EQ(txn->GuardHost("h1", 3).status().code(), StatusCode::kAborted);
+  ASSERT_TRUE(txn->Commit().ok());
+  ExpectSameRecords(Load().hosts, {HostRecord{"h1", R"({"cpus":64})", 4, 800, "open", false}});
+}
+
+TEST_P(StoreConformanceTest, DeleteHostIsRefusedWhileAVmIsOnIt) {
+  Populate();  // vm-1 on h1 (generation 2)
+  const StoreSnapshot before = Load();
+  auto txn = Begin();
+  Status in_use = txn->DeleteHost("h1", 2);
+  EXPECT_EQ(in_use.code(), StatusCode::kFailedPrecondition) << in_use.ToString();
+  EXPECT_THAT(in_use.message(), HasSubstr("vm-1"));
+  Status stale = txn->DeleteHost("h1", 1);
+  EXPECT_EQ(stale.code(), StatusCode::kAborted) << stale.ToString();
+  Status unknown = txn->DeleteHost("nope", 1);
+  EXPECT_EQ(unknown.code(), StatusCode::kNotFound) << unknown.ToString();
+  ASSERT_TRUE(txn->Commit().ok());
+  ExpectSameSnapshot(Load(), before);  // the refusals wrote nothing
+}
+
+TEST_P(StoreConformanceTest, DeleteHostDeletesTheTokensScopedToIt) {
+  Populate();  // k-1 (admin) and k-agent (agent of h1)
+  auto txn = Begin();
+  ASSERT_TRUE(txn->PutHost("h2", "{}", 0, 1).ok());
+  const TokenRecord other = AgentToken("k-agent-h2", "h2");
+  ASSERT_TRUE(txn->InsertToken(other).ok());
+  ASSERT_TRUE(txn->InsertToken(AgentToken("k-agent-b", "h1")).ok());
+  ASSERT_TRUE(txn->DeleteVm("vm-1").ok());
+  Status deleted = txn->DeleteHost("h1", 2);
+  ASSERT_TRUE(deleted.ok()) << deleted.ToString();
+  EXPECT_EQ(txn->DeleteHost("h1", 2).code(), StatusCode::kNotFound);
+  EXPECT_EQ(txn->GuardHost("h1", 2).status().code(), StatusCode::kNotFound);
+  // The deleted tokens' ids and hashes are free again; the host can come back, unmanaged.
+  ASSERT_TRUE(txn->InsertToken(AgentToken("k-agent", "h1")).ok());
+  Result<uint64_t> back = txn->PutHost("h1", "{}", 0, 3);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, 1u);
+  ASSERT_TRUE(txn->Commit().ok());
+  StoreSnapshot snap = Load();
+  ExpectSameRecords(
+      snap.tokens,
+      {{"k-1", Sha256Hex("secret"), "t-1", "admin", 1100}, AgentToken("k-agent", "h1"), other});
+  ExpectSameRecords(snap.hosts,
+                    {HostRecord{"h1", "{}", 1, 3, "open", false}, HostRecord{"h2", "{}", 1, 1}});
+  EXPECT_TRUE(snap.vms.empty());
+}
+
+TEST_P(StoreConformanceTest, VmDesiredPowerRebootSeqAndDetailAreStored) {
+  Seed();
+  auto txn = Begin();
+  VmRecord vm = Vm("vm-1", "h1");
+  vm.power = "stopped";
+  vm.reboot_seq = 4;
+  vm.state_detail = "crashed: panicked";
+  vm.state = "failed";
+  ASSERT_TRUE(txn->InsertVm(vm).ok());
+  const VmRecord plain = Vm("vm-2", "h1");  // defaults: running, 0, ""
+  ASSERT_TRUE(txn->InsertVm(plain).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  ExpectSameRecords(Load().vms, {vm, plain});
+
+  txn = Begin();
+  vm.power = "running";
+  vm.reboot_seq = 5;
+  vm.state_detail = "";
+  vm.state = "running";
+  ASSERT_TRUE(txn->UpdateVm(vm).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  ExpectSameRecords(Load().vms, {vm, plain});
+}
+
+TEST_P(StoreConformanceTest, ImagesInsertDuplicatesAndDelete) {
+  auto txn = Begin();
+  ASSERT_TRUE(txn->InsertImage(KernelImage("vmlinuz")).ok());
+  ASSERT_TRUE(txn->InsertImage(DiskImage("debian")).ok());
+  ASSERT_TRUE(txn->InsertImage(DiskImage("alpine")).ok());
+  Status dup = txn->InsertImage(KernelImage("debian"));
+  EXPECT_EQ(dup.code(), StatusCode::kAlreadyExists) << dup.ToString();
+  EXPECT_THAT(dup.message(), HasSubstr("debian"));
+  ASSERT_TRUE(txn->DeleteImage("alpine").ok());
+  Status unknown = txn->DeleteImage("alpine");
+  EXPECT_EQ(unknown.code(), StatusCode::kNotFound) << unknown.ToString();
+  EXPECT_THAT(unknown.message(), HasSubstr("alpine"));
+  ASSERT_TRUE(txn->Commit().ok());
+  ExpectSameRecords(Load().images, {DiskImage("debian"), KernelImage("vmlinuz")});
+
+  txn = Begin();  // a deleted name can be reused
+  ASSERT_TRUE(txn->DeleteImage("debian").ok());
+  ASSERT_TRUE(txn->InsertImage(KernelImage("debian")).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  ExpectSameRecords(Load().images, {KernelImage("debian"), KernelImage("vmlinuz")});
 }
 
 TEST_P(StoreConformanceTest, IdempotencyKeysAreUniquePerTenant) {
@@ -280,7 +427,13 @@ TEST_P(StoreConformanceTest, DeleteUndoneBySavepointRestoresTheRow) {
   auto txn = Begin();
   ASSERT_TRUE(txn->Savepoint().ok());
   ASSERT_TRUE(txn->DeleteVm("vm-1").ok());
+  ASSERT_TRUE(txn->DeleteHost("h1", 2).ok());  // and its agent token
+  ASSERT_TRUE(txn->DeleteImage("debian").ok());
   ASSERT_TRUE(txn->RollbackToSavepoint().ok());
+  // The restored token still holds its hash.
+  TokenRecord same_hash = AgentToken("k-agent", "h1");
+  same_hash.id = "k-agent-2";
+  EXPECT_EQ(txn->InsertToken(same_hash).code(), StatusCode::kAlreadyExists);
   ASSERT_TRUE(txn->Commit().ok());
   ExpectSameSnapshot(Load(), before);
 }
@@ -316,7 +469,13 @@ TEST_P(StoreConformanceTest, RollbackLeavesNothing) {
   ASSERT_TRUE(txn->InsertVm(Vm("vm-2", "h9", "t-2")).ok());
   VmRecord upd = Vm("vm-1", "h9");
   upd.state = "moved";
+  upd.power = "stopped";
   ASSERT_TRUE(txn->UpdateVm(upd).ok());
+  ASSERT_TRUE(txn->UpdateHostStatus("h1", "draining", true, 3, 9).ok());
+  ASSERT_TRUE(txn->DeleteHost("h1", 4).ok());  // its VM moved to h9
+  ASSERT_TRUE(txn->InsertToken(AgentToken("k-agent-9", "h9")).ok());
+  ASSERT_TRUE(txn->DeleteImage("debian").ok());
+  ASSERT_TRUE(txn->InsertImage(KernelImage("debian")).ok());
   ASSERT_TRUE(txn->InsertIdempotency({"t-2", "k", "aa", 201, "{}", 1}).ok());
   ASSERT_TRUE(txn->AppendAudit(Audit("x", "y")).ok());
   txn->Rollback();
@@ -406,13 +565,20 @@ TEST_P(StoreConformanceTest, LoadReturnsWhatWasCommitted) {
   Populate();
   StoreSnapshot want;
   want.tenants = {Tenant("t-1", "acme")};
-  want.tokens = {{"k-1", Sha256Hex("secret"), "t-1", "admin", 1100}};
+  want.tokens = {{"k-1", Sha256Hex("secret"), "t-1", "admin", 1100}, AgentToken("k-agent", "h1")};
   want.hosts = {{"h1", R"({"cpus":64})", 2, 500}};
   want.vms = {Vm("vm-1", "h1")};
   want.idempotency = {
       {"t-1", "key-1", Sha256Hex("POST /v1/vms {}"), 201, R"({"id":"vm-1"})", 1200}};
+  want.images = {DiskImage("debian")};
   want.audit_records = 2;
   ExpectSameSnapshot(Load(), want);
+  const StoreSnapshot got = Load();
+  EXPECT_EQ(got.tokens.at(0).host, "");
+  EXPECT_EQ(got.hosts.at(0).schedule, "open");
+  EXPECT_FALSE(got.hosts.at(0).managed);
+  EXPECT_EQ(got.vms.at(0).power, "running");
+  EXPECT_EQ(got.vms.at(0).reboot_seq, 0);
 }
 
 TEST_P(StoreConformanceTest, ReadsSeeOnlyCommittedDataWhileATxnIsOpen) {
@@ -423,6 +589,9 @@ TEST_P(StoreConformanceTest, ReadsSeeOnlyCommittedDataWhileATxnIsOpen) {
   ASSERT_TRUE(txn->InsertTenant(Tenant("t-2", "beta")).ok());
   ASSERT_TRUE(txn->GuardHost("h1", 2).ok());
   ASSERT_TRUE(txn->DeleteVm("vm-1").ok());
+  ASSERT_TRUE(txn->UpdateHostStatus("h1", "cordoned", true, 3, 9).ok());
+  ASSERT_TRUE(txn->DeleteImage("debian").ok());
+  ASSERT_TRUE(txn->InsertImage(KernelImage("vmlinuz")).ok());
   ASSERT_TRUE(txn->AppendAudit(Audit("vm.delete", "vm/vm-1")).ok());
   ExpectSameSnapshot(Load(), before);  // same thread: must not block either
   EXPECT_EQ(Head().seq, head_before.seq);

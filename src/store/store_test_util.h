@@ -21,14 +21,17 @@ namespace devshare::store {
 
 inline auto Tie(const TenantRecord& r) { return std::tie(r.id, r.name, r.created_unix_ms); }
 inline auto Tie(const TokenRecord& r) {
-  return std::tie(r.id, r.sha256_hex, r.tenant_id, r.role, r.created_unix_ms);
+  return std::tie(r.id, r.sha256_hex, r.tenant_id, r.role, r.created_unix_ms, r.host);
 }
 inline auto Tie(const HostRecord& r) {
-  return std::tie(r.name, r.inventory_json, r.generation, r.updated_unix_ms);
+  return std::tie(r.name, r.inventory_json, r.generation, r.updated_unix_ms, r.schedule, r.managed);
 }
 inline auto Tie(const VmRecord& r) {
   return std::tie(r.id, r.tenant_id, r.name, r.host, r.spec_json, r.allocation_json, r.state,
-                  r.created_unix_ms, r.updated_unix_ms);
+                  r.created_unix_ms, r.updated_unix_ms, r.power, r.reboot_seq, r.state_detail);
+}
+inline auto Tie(const ImageRecord& r) {
+  return std::tie(r.name, r.kind, r.file, r.kernel, r.initrd, r.cmdline, r.created_unix_ms);
 }
 inline auto Tie(const IdempotencyRecord& r) {
   return std::tie(r.tenant_id, r.key, r.request_sha256_hex, r.http_status, r.response_json,
@@ -47,6 +50,7 @@ inline void ExpectSameSnapshot(const StoreSnapshot& got, const StoreSnapshot& wa
   ExpectSameRecords(got.hosts, want.hosts);
   ExpectSameRecords(got.vms, want.vms);
   ExpectSameRecords(got.idempotency, want.idempotency);
+  ExpectSameRecords(got.images, want.images);
   EXPECT_EQ(got.audit_records, want.audit_records);
 }
 
@@ -79,6 +83,26 @@ inline AuditRecord Audit(const std::string& op, const std::string& object) {
   r.outcome = "ok";
   r.detail_json = "{}";
   return r;
+}
+
+inline ImageRecord DiskImage(const std::string& name) {
+  ImageRecord image;
+  image.name = name;
+  image.kind = "disk";
+  image.file = "/srv/images/" + name + ".qcow2";
+  image.created_unix_ms = 4000;
+  return image;
+}
+
+inline ImageRecord KernelImage(const std::string& name) {
+  ImageRecord image;
+  image.name = name;
+  image.kind = "kernel";
+  image.kernel = "/srv/boot/" + name + "/vmlinuz";
+  image.initrd = "/srv/boot/" + name + "/initrd.img";
+  image.cmdline = "console=ttyS0 root=/dev/vda";
+  image.created_unix_ms = 4100;
+  return image;
 }
 
 // A fresh folder under the test temp dir, removed on destruction.
