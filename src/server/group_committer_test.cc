@@ -32,9 +32,18 @@ class FlakyStore : public store::Store {
     Result<uint64_t> GuardHost(const std::string& name, uint64_t expected) override {
       return inner_->GuardHost(name, expected);
     }
+    Result<uint64_t> UpdateHostStatus(const std::string& name, const std::string& schedule,
+                                      bool managed, uint64_t expected, int64_t now) override {
+      return inner_->UpdateHostStatus(name, schedule, managed, expected, now);
+    }
+    Status DeleteHost(const std::string& name, uint64_t expected) override {
+      return inner_->DeleteHost(name, expected);
+    }
     Status InsertVm(const store::VmRecord& vm) override { return inner_->InsertVm(vm); }
     Status UpdateVm(const store::VmRecord& vm) override { return inner_->UpdateVm(vm); }
     Status DeleteVm(const std::string& id) override { return inner_->DeleteVm(id); }
+    Status InsertImage(const store::ImageRecord& i) override { return inner_->InsertImage(i); }
+    Status DeleteImage(const std::string& name) override { return inner_->DeleteImage(name); }
     Status InsertIdempotency(const store::IdempotencyRecord& r) override {
       return inner_->InsertIdempotency(r);
     }

@@ -30,7 +30,8 @@ Status TenantService::Bootstrap(const std::string& sha) {
       out.write_audit = true;
     }
     if (!sha.empty() && ledger.FindTokenByHash(sha) == nullptr) {
-      store::TokenRecord k{"k-admin-" + sha.substr(0, 12), sha, kSystemTenant, "admin", ctx_.Now()};
+      store::TokenRecord k{
+          "k-admin-" + sha.substr(0, 12), sha, kSystemTenant, "admin", ctx_.Now(), /*host=*/""};
       DS_RETURN_IF_ERROR(tx.InsertToken(k));
       ledger.AddToken(k);
       auto prev = out.undo;
@@ -131,7 +132,8 @@ Result<Reply> TenantService::CreateToken(const Principal& p, const std::string& 
     }
     if (ledger.FindTenant(tenant_id) == nullptr) return not_found;
     DS_ASSIGN_OR_RETURN(const std::string token, NewBearerToken());
-    store::TokenRecord k{ctx_.NewId("k"), store::Sha256Hex(token), tenant_id, role, ctx_.Now()};
+    store::TokenRecord k{ctx_.NewId("k"), store::Sha256Hex(token), tenant_id, role, ctx_.Now(),
+                         /*host=*/""};
     DS_RETURN_IF_ERROR(tx.InsertToken(k));
     ledger.AddToken(k);
     r.undo = [&ledger, sha = k.sha256_hex] { ledger.RemoveToken(sha); };

@@ -97,7 +97,10 @@ Result<Reply> VmService::Create(const Principal& p, const std::string& body,
                         JsonText(alloc),
                         realize ? "creating" : "allocated",
                         now,
-                        now};
+                        now,
+                        /*power=*/"running",
+                        /*reboot_seq=*/0,
+                        /*state_detail=*/""};
     DS_RETURN_IF_ERROR(tx.InsertVm(rec));
     VmEntry entry{rec, spec, a};
     entry.spec.request.id = id;

@@ -30,6 +30,7 @@ struct State {
   std::map<std::string, std::string> token_by_hash;   // sha256_hex -> id
   std::map<std::string, HostRecord> hosts;            // by name
   std::map<std::string, VmRecord> vms;                // by id
+  std::map<std::string, ImageRecord> images;          // by name
   std::map<std::pair<std::string, std::string>, IdempotencyRecord> idempotency;
   std::vector<AuditRecord> audit;  // seq i+1 at index i
 };
@@ -39,6 +40,19 @@ using Undo = std::function<void(State&)>;
 
 void ApplyUndo(State& state, const std::vector<Undo>& undo, size_t down_to) {
   for (size_t i = undo.size(); i > down_to; --i) undo[i - 1](state);
+}
+
+// The host `name` at `expected_generation`, for a compare-and-swap on it: NotFound when absent,
+// Aborted when its generation differs.
+Result<HostRecord*> HostAt(State& s, const std::string& name, uint64_t expected_generation) {
+  auto it = s.hosts.find(name);
+  if (it == s.hosts.end()) return Status::NotFound("unknown host '" + name + "'");
+  if (it->second.generation != expected_generation) {
+    return Status::Aborted("host '" + name + "' is at generation " +
+                           std::to_string(it->second.generation) + ", expected " +
+                           std::to_string(expected_generation));
+  }
+  return &it->second;
 }
 
 class MemoryStore;
@@ -58,9 +72,15 @@ class MemoryTxn final : public Txn {
   Result<uint64_t> PutHost(const std::string& name, const std::string& inventory_json,
                            uint64_t expected_generation, int64_t now_unix_ms) override;
   Result<uint64_t> GuardHost(const std::string& name, uint64_t expected_generation) override;
+  Result<uint64_t> UpdateHostStatus(const std::string& name, const std::string& schedule,
+                                    bool managed, uint64_t expected_generation,
+                                    int64_t now_unix_ms) override;
+  Status DeleteHost(const std::string& name, uint64_t expected_generation) override;
   Status InsertVm(const VmRecord& vm) override;
   Status UpdateVm(const VmRecord& vm) override;
   Status DeleteVm(const std::string& id) override;
+  Status InsertImage(const ImageRecord& image) override;
+  Status DeleteImage(const std::string& name) override;
   Status InsertIdempotency(const IdempotencyRecord& r) override;
   Result<AuditRecord> AppendAudit(AuditRecord r) override;
   Status Commit() override;
@@ -109,6 +129,7 @@ class MemoryStore final : public Store {
       committed.token_by_hash = state_.token_by_hash;
       committed.hosts = state_.hosts;
       committed.vms = state_.vms;
+      committed.images = state_.images;
       committed.idempotency = state_.idempotency;
       ApplyUndo(committed, undo_, 0);
       view = &committed;
@@ -119,6 +140,7 @@ class MemoryStore final : public Store {
     for (const auto& [name, h] : view->hosts) snap.hosts.push_back(h);
     for (const auto& [id, vm] : view->vms) snap.vms.push_back(vm);
     for (const auto& [key, r] : view->idempotency) snap.idempotency.push_back(r);
+    for (const auto& [name, image] : view->images) snap.images.push_back(image);
     snap.audit_records = static_cast<int64_t>(committed_audit_);
     return snap;
   }
@@ -241,7 +263,12 @@ Result<uint64_t> MemoryTxn::PutHost(const std::string& name, const std::string& 
       return Status::Aborted("host '" + name + "' is absent, expected generation " +
                              std::to_string(expected_generation));
     }
-    s.hosts.emplace(name, HostRecord{name, inventory_json, 1, now_unix_ms});
+    HostRecord h;  // schedule "open", not managed
+    h.name = name;
+    h.inventory_json = inventory_json;
+    h.generation = 1;
+    h.updated_unix_ms = now_unix_ms;
+    s.hosts.emplace(name, std::move(h));
     store_->undo_.push_back([name](State& st) { st.hosts.erase(name); });
     return uint64_t{1};
   }
@@ -260,18 +287,63 @@ Result<uint64_t> MemoryTxn::PutHost(const std::string& name, const std::string& 
 Result<uint64_t> MemoryTxn::GuardHost(const std::string& name, uint64_t expected_generation) {
   DS_RETURN_IF_ERROR(CheckOpen());
   std::lock_guard<std::mutex> lock(store_->mu_);
-  State& s = store_->state_;
-  auto it = s.hosts.find(name);
-  if (it == s.hosts.end()) return Status::NotFound("unknown host '" + name + "'");
-  if (it->second.generation != expected_generation) {
-    return Status::Aborted("host '" + name + "' is at generation " +
-                           std::to_string(it->second.generation) + ", expected " +
-                           std::to_string(expected_generation));
-  }
+  DS_ASSIGN_OR_RETURN(HostRecord * host, HostAt(store_->state_, name, expected_generation));
   store_->undo_.push_back(
       [name, expected_generation](State& st) { st.hosts[name].generation = expected_generation; });
-  it->second.generation = expected_generation + 1;
-  return it->second.generation;
+  host->generation = expected_generation + 1;
+  return host->generation;
+}
+
+Result<uint64_t> MemoryTxn::UpdateHostStatus(const std::string& name, const std::string& schedule,
+                                             bool managed, uint64_t expected_generation,
+                                             int64_t now_unix_ms) {
+  DS_RETURN_IF_ERROR(CheckOpen());
+  std::lock_guard<std::mutex> lock(store_->mu_);
+  DS_ASSIGN_OR_RETURN(HostRecord * host, HostAt(store_->state_, name, expected_generation));
+  store_->undo_.push_back([old = *host](State& st) { st.hosts[old.name] = old; });
+  host->schedule = schedule;
+  host->managed = managed;
+  host->generation = expected_generation + 1;
+  host->updated_unix_ms = now_unix_ms;
+  return host->generation;
+}
+
+Status MemoryTxn::DeleteHost(const std::string& name, uint64_t expected_generation) {
+  DS_RETURN_IF_ERROR(CheckOpen());
+  std::lock_guard<std::mutex> lock(store_->mu_);
+  State& s = store_->state_;
+  DS_ASSIGN_OR_RETURN(HostRecord * host, HostAt(s, name, expected_generation));
+  int64_t vms_on_host = 0;
+  const VmRecord* first = nullptr;
+  for (const auto& [id, vm] : s.vms) {
+    if (vm.host != name) continue;
+    if (first == nullptr) first = &vm;
+    ++vms_on_host;
+  }
+  if (first != nullptr) {
+    return Status::FailedPrecondition("host '" + name + "' still has " +
+                                      std::to_string(vms_on_host) + " VM(s) on it, e.g. '" +
+                                      first->id + "'");
+  }
+  std::vector<TokenRecord> tokens;  // scoped to the host, deleted with it
+  for (auto it = s.tokens.begin(); it != s.tokens.end();) {
+    if (it->second.host != name) {
+      ++it;
+      continue;
+    }
+    s.token_by_hash.erase(it->second.sha256_hex);
+    tokens.push_back(std::move(it->second));
+    it = s.tokens.erase(it);
+  }
+  store_->undo_.push_back([old = std::move(*host), tokens = std::move(tokens)](State& st) {
+    st.hosts[old.name] = old;
+    for (const TokenRecord& t : tokens) {
+      st.tokens[t.id] = t;
+      st.token_by_hash[t.sha256_hex] = t.id;
+    }
+  });
+  s.hosts.erase(name);
+  return Status::Ok();
 }
 
 Status MemoryTxn::InsertVm(const VmRecord& vm) {
@@ -307,6 +379,9 @@ Status MemoryTxn::UpdateVm(const VmRecord& vm) {
   cur.allocation_json = vm.allocation_json;
   cur.state = vm.state;
   cur.updated_unix_ms = vm.updated_unix_ms;
+  cur.power = vm.power;
+  cur.reboot_seq = vm.reboot_seq;
+  cur.state_detail = vm.state_detail;
   return Status::Ok();
 }
 
@@ -318,6 +393,29 @@ Status MemoryTxn::DeleteVm(const std::string& id) {
   if (it == s.vms.end()) return Status::NotFound("unknown vm '" + id + "'");
   store_->undo_.push_back([old = std::move(it->second)](State& st) { st.vms[old.id] = old; });
   s.vms.erase(it);
+  return Status::Ok();
+}
+
+Status MemoryTxn::InsertImage(const ImageRecord& image) {
+  DS_RETURN_IF_ERROR(CheckOpen());
+  std::lock_guard<std::mutex> lock(store_->mu_);
+  State& s = store_->state_;
+  if (s.images.count(image.name)) {
+    return Status::AlreadyExists("image name '" + image.name + "' is taken");
+  }
+  s.images.emplace(image.name, image);
+  store_->undo_.push_back([name = image.name](State& st) { st.images.erase(name); });
+  return Status::Ok();
+}
+
+Status MemoryTxn::DeleteImage(const std::string& name) {
+  DS_RETURN_IF_ERROR(CheckOpen());
+  std::lock_guard<std::mutex> lock(store_->mu_);
+  State& s = store_->state_;
+  auto it = s.images.find(name);
+  if (it == s.images.end()) return Status::NotFound("unknown image '" + name + "'");
+  store_->undo_.push_back([old = std::move(it->second)](State& st) { st.images[old.name] = old; });
+  s.images.erase(it);
   return Status::Ok();
 }
 

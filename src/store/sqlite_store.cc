@@ -1,5 +1,5 @@
 // The `sqlite` Store backend: one database file in WAL mode with synchronous=FULL, foreign keys
-// on, and schema migrations recorded in `schema_migrations`.
+// on, and schema migrations (sqlite_schema.cc) recorded in `schema_migrations`.
 // Two connections: the writer runs the one open Txn (`BEGIN IMMEDIATE`; other processes wait
 // up to the busy timeout), the reader serves Load/ReadAudit/ReadAuditHead from the last
 // committed snapshot, so reads never wait for an open Txn nor see its writes. Statements are
@@ -14,7 +14,6 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
-#include <iterator>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,87 +26,12 @@
 #include "devshare/core/check.h"
 #include "devshare/store/audit_chain.h"
 #include "devshare/store/store.h"
+#include "store/sqlite_schema.h"
 
 namespace devshare::store {
 namespace {
 
 constexpr int kBusyTimeoutMs = 5000;
-
-// ---------------------------------------------------------------------------------------------
-// Schema migrations, applied in order, each in its own transaction. Append new steps; never edit
-// a released one.
-
-struct Migration {
-  int version;
-  const char* sql;
-};
-
-constexpr Migration kMigrations[] = {
-    {1, R"sql(
-CREATE TABLE tenants (
-  id              TEXT    NOT NULL PRIMARY KEY,
-  name            TEXT    NOT NULL UNIQUE,
-  created_unix_ms INTEGER NOT NULL
-);
-CREATE TABLE tokens (
-  id              TEXT    NOT NULL PRIMARY KEY,
-  sha256_hex      TEXT    NOT NULL UNIQUE,
-  tenant_id       TEXT    NOT NULL REFERENCES tenants(id),
-  role            TEXT    NOT NULL,
-  created_unix_ms INTEGER NOT NULL
-);
-CREATE INDEX tokens_by_tenant ON tokens(tenant_id);
-CREATE TABLE hosts (
-  name            TEXT    NOT NULL PRIMARY KEY,
-  inventory_json  TEXT    NOT NULL,
-  generation      INTEGER NOT NULL CHECK (generation >= 1),
-  updated_unix_ms INTEGER NOT NULL
-);
-CREATE TABLE vms (
-  id              TEXT    NOT NULL PRIMARY KEY,
-  tenant_id       TEXT    NOT NULL REFERENCES tenants(id),
-  name            TEXT    NOT NULL,
-  host            TEXT    NOT NULL REFERENCES hosts(name),
-  spec_json       TEXT    NOT NULL,
-  allocation_json TEXT    NOT NULL,
-  state           TEXT    NOT NULL,
-  created_unix_ms INTEGER NOT NULL,
-  updated_unix_ms INTEGER NOT NULL
-);
-CREATE INDEX vms_by_host ON vms(host);
-CREATE INDEX vms_by_tenant ON vms(tenant_id);
-CREATE TABLE idempotency (
-  tenant_id          TEXT    NOT NULL,
-  key                TEXT    NOT NULL,
-  request_sha256_hex TEXT    NOT NULL,
-  http_status        INTEGER NOT NULL,
-  response_json      TEXT    NOT NULL,
-  created_unix_ms    INTEGER NOT NULL,
-  PRIMARY KEY (tenant_id, key)
-);
-CREATE TABLE audit (
-  seq           INTEGER PRIMARY KEY CHECK (seq >= 1),
-  time_unix_ms  INTEGER NOT NULL,
-  tenant_id     TEXT    NOT NULL,
-  actor         TEXT    NOT NULL,
-  operation     TEXT    NOT NULL,
-  object        TEXT    NOT NULL,
-  outcome       TEXT    NOT NULL,
-  detail_json   TEXT    NOT NULL,
-  prev_hash_hex TEXT    NOT NULL,
-  hash_hex      TEXT    NOT NULL
-);
-CREATE TABLE audit_head (
-  id       INTEGER PRIMARY KEY CHECK (id = 1),
-  seq      INTEGER NOT NULL,
-  hash_hex TEXT    NOT NULL
-);
-INSERT INTO audit_head (id, seq, hash_hex)
-  VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000');
-)sql"},
-};
-
-constexpr int kLatestSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
 
 // ---------------------------------------------------------------------------------------------
 // Statements, prepared lazily once per connection.
@@ -126,9 +50,15 @@ enum class Sql {
   kUpdateHost,
   kBumpHost,
   kHostGeneration,
+  kUpdateHostStatus,
+  kFirstVmOnHost,
+  kDeleteHostTokens,
+  kDeleteHost,
   kInsertVm,
   kUpdateVm,
   kDeleteVm,
+  kInsertImage,
+  kDeleteImage,
   kInsertIdempotency,
   kReadHead,
   kInsertAudit,
@@ -137,6 +67,7 @@ enum class Sql {
   kSelectTokens,
   kSelectHosts,
   kSelectVms,
+  kSelectImages,
   kSelectIdempotency,
   kCountAudit,
   kSelectAudit,
@@ -152,18 +83,27 @@ constexpr std::array<const char*, static_cast<size_t>(Sql::kCount)> kSqlText = {
     "RELEASE sp",
     "ROLLBACK TO sp",
     "INSERT INTO tenants (id, name, created_unix_ms) VALUES (?1, ?2, ?3)",
-    "INSERT INTO tokens (id, sha256_hex, tenant_id, role, created_unix_ms) "
-    "VALUES (?1, ?2, ?3, ?4, ?5)",
+    "INSERT INTO tokens (id, sha256_hex, tenant_id, role, created_unix_ms, host) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     "INSERT INTO hosts (name, inventory_json, generation, updated_unix_ms) VALUES (?1, ?2, 1, ?3)",
     "UPDATE hosts SET inventory_json = ?2, generation = generation + 1, updated_unix_ms = ?3 "
     "WHERE name = ?1 AND generation = ?4",
     "UPDATE hosts SET generation = generation + 1 WHERE name = ?1 AND generation = ?2",
     "SELECT generation FROM hosts WHERE name = ?1",
+    "UPDATE hosts SET schedule = ?2, managed = ?3, generation = generation + 1, "
+    "updated_unix_ms = ?4 WHERE name = ?1 AND generation = ?5",
+    "SELECT count(*), min(id) FROM vms WHERE host = ?1",
+    "DELETE FROM tokens WHERE host = ?1",
+    "DELETE FROM hosts WHERE name = ?1 AND generation = ?2",
     "INSERT INTO vms (id, tenant_id, name, host, spec_json, allocation_json, state, "
-    "created_unix_ms, updated_unix_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    "created_unix_ms, updated_unix_ms, power, reboot_seq, state_detail) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     "UPDATE vms SET name = ?2, host = ?3, spec_json = ?4, allocation_json = ?5, state = ?6, "
-    "updated_unix_ms = ?7 WHERE id = ?1",
+    "updated_unix_ms = ?7, power = ?8, reboot_seq = ?9, state_detail = ?10 WHERE id = ?1",
     "DELETE FROM vms WHERE id = ?1",
+    "INSERT INTO images (name, kind, file, kernel, initrd, cmdline, created_unix_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    "DELETE FROM images WHERE name = ?1",
     "INSERT INTO idempotency (tenant_id, key, request_sha256_hex, http_status, response_json, "
     "created_unix_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     "SELECT seq, hash_hex FROM audit_head WHERE id = 1",
@@ -171,10 +111,12 @@ constexpr std::array<const char*, static_cast<size_t>(Sql::kCount)> kSqlText = {
     "detail_json, prev_hash_hex, hash_hex) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     "UPDATE audit_head SET seq = ?1, hash_hex = ?2 WHERE id = 1",
     "SELECT id, name, created_unix_ms FROM tenants ORDER BY id",
-    "SELECT id, sha256_hex, tenant_id, role, created_unix_ms FROM tokens ORDER BY id",
-    "SELECT name, inventory_json, generation, updated_unix_ms FROM hosts ORDER BY name",
+    "SELECT id, sha256_hex, tenant_id, role, created_unix_ms, host FROM tokens ORDER BY id",
+    "SELECT name, inventory_json, generation, updated_unix_ms, schedule, managed FROM hosts "
+    "ORDER BY name",
     "SELECT id, tenant_id, name, host, spec_json, allocation_json, state, created_unix_ms, "
-    "updated_unix_ms FROM vms ORDER BY id",
+    "updated_unix_ms, power, reboot_seq, state_detail FROM vms ORDER BY id",
+    "SELECT name, kind, file, kernel, initrd, cmdline, created_unix_ms FROM images ORDER BY name",
     "SELECT tenant_id, key, request_sha256_hex, http_status, response_json, created_unix_ms "
     "FROM idempotency ORDER BY tenant_id, key",
     "SELECT count(*) FROM audit",
@@ -401,10 +343,11 @@ Status Migrate(Connection& c) {
                  "creating schema_migrations in '" + path + "'"));
     }
     DS_ASSIGN_OR_RETURN(int64_t version, SchemaVersion(c));
-    if (version > kLatestSchemaVersion) {
+    const int latest = SqliteLatestSchemaVersion();
+    if (version > latest) {
       return Status::FailedPrecondition(
           "'" + path + "' has schema version " + std::to_string(version) +
-          ", newer than this build of devshare knows (" + std::to_string(kLatestSchemaVersion) +
+          ", newer than this build of devshare knows (" + std::to_string(latest) +
           "): use a newer devshare or another file");
     }
     return c.Exec("COMMIT", "committing schema_migrations in '" + path + "'");
@@ -415,7 +358,7 @@ Status Migrate(Connection& c) {
     return s;
   }
 
-  for (const Migration& m : kMigrations) {
+  for (const SqliteMigration& m : SqliteMigrations()) {
     const std::string what =
         "migrating '" + path + "' to schema version " + std::to_string(m.version);
     DS_RETURN_IF_ERROR(c.Exec("BEGIN IMMEDIATE", what));
@@ -455,9 +398,15 @@ class SqliteTxn final : public Txn {
   Result<uint64_t> PutHost(const std::string& name, const std::string& inventory_json,
                            uint64_t expected_generation, int64_t now_unix_ms) override;
   Result<uint64_t> GuardHost(const std::string& name, uint64_t expected_generation) override;
+  Result<uint64_t> UpdateHostStatus(const std::string& name, const std::string& schedule,
+                                    bool managed, uint64_t expected_generation,
+                                    int64_t now_unix_ms) override;
+  Status DeleteHost(const std::string& name, uint64_t expected_generation) override;
   Status InsertVm(const VmRecord& vm) override;
   Status UpdateVm(const VmRecord& vm) override;
   Status DeleteVm(const std::string& id) override;
+  Status InsertImage(const ImageRecord& image) override;
+  Status DeleteImage(const std::string& name) override;
   Status InsertIdempotency(const IdempotencyRecord& r) override;
   Result<AuditRecord> AppendAudit(AuditRecord r) override;
   Status Commit() override;
@@ -492,6 +441,9 @@ class SqliteTxn final : public Txn {
 
   // Generation of a host; NotFound when absent.
   Result<uint64_t> HostGeneration(const std::string& name);
+  // The answer to a compare-and-swap on host `name` that changed no row: NotFound when the host
+  // is absent, else Aborted naming its current generation.
+  Status StaleHost(const std::string& name, uint64_t expected_generation);
   void End();
 
   SqliteStore* store_;
@@ -628,15 +580,21 @@ class SqliteStore final : public Store {
       snap.tenants.push_back(TenantRecord{st.Text(0), st.Text(1), st.Int(2)});
     }));
     DS_RETURN_IF_ERROR(ForEachRow(Sql::kSelectTokens, [&](const Stmt& st) {
-      snap.tokens.push_back(TokenRecord{st.Text(0), st.Text(1), st.Text(2), st.Text(3), st.Int(4)});
+      snap.tokens.push_back(
+          TokenRecord{st.Text(0), st.Text(1), st.Text(2), st.Text(3), st.Int(4), st.Text(5)});
     }));
     DS_RETURN_IF_ERROR(ForEachRow(Sql::kSelectHosts, [&](const Stmt& st) {
-      snap.hosts.push_back(
-          HostRecord{st.Text(0), st.Text(1), static_cast<uint64_t>(st.Int(2)), st.Int(3)});
+      snap.hosts.push_back(HostRecord{st.Text(0), st.Text(1), static_cast<uint64_t>(st.Int(2)),
+                                      st.Int(3), st.Text(4), st.Int(5) != 0});
     }));
     DS_RETURN_IF_ERROR(ForEachRow(Sql::kSelectVms, [&](const Stmt& st) {
       snap.vms.push_back(VmRecord{st.Text(0), st.Text(1), st.Text(2), st.Text(3), st.Text(4),
-                                  st.Text(5), st.Text(6), st.Int(7), st.Int(8)});
+                                  st.Text(5), st.Text(6), st.Int(7), st.Int(8), st.Text(9),
+                                  st.Int(10), st.Text(11)});
+    }));
+    DS_RETURN_IF_ERROR(ForEachRow(Sql::kSelectImages, [&](const Stmt& st) {
+      snap.images.push_back(ImageRecord{st.Text(0), st.Text(1), st.Text(2), st.Text(3), st.Text(4),
+                                        st.Text(5), st.Int(6)});
     }));
     DS_RETURN_IF_ERROR(ForEachRow(Sql::kSelectIdempotency, [&](const Stmt& st) {
       snap.idempotency.push_back(IdempotencyRecord{
@@ -716,7 +674,7 @@ Status SqliteTxn::InsertToken(const TokenRecord& t) {
   DS_ASSIGN_OR_RETURN(sqlite3_stmt * raw, c_->Get(Sql::kInsertToken));
   Stmt st(raw);
   st.Bind(1, t.id).Bind(2, t.sha256_hex).Bind(3, t.tenant_id).Bind(4, t.role);
-  st.Bind(5, t.created_unix_ms);
+  st.Bind(5, t.created_unix_ms).Bind(6, t.host);
   int rc = st.Step();
   if (rc == SQLITE_DONE) return Status::Ok();
   if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
@@ -774,9 +732,60 @@ Result<uint64_t> SqliteTxn::GuardHost(const std::string& name, uint64_t expected
     if (rc != SQLITE_DONE) return Fail(rc, "guarding host '" + name + "'");
     if (sqlite3_changes(c_->db()) == 1) return expected_generation + 1;
   }
+  return StaleHost(name, expected_generation);
+}
+
+Status SqliteTxn::StaleHost(const std::string& name, uint64_t expected_generation) {
   DS_ASSIGN_OR_RETURN(uint64_t current, HostGeneration(name));  // NotFound when absent
   return Status::Aborted("host '" + name + "' is at generation " + std::to_string(current) +
                          ", expected " + std::to_string(expected_generation));
+}
+
+Result<uint64_t> SqliteTxn::UpdateHostStatus(const std::string& name, const std::string& schedule,
+                                             bool managed, uint64_t expected_generation,
+                                             int64_t now_unix_ms) {
+  DS_RETURN_IF_ERROR(CheckOpen());
+  {
+    DS_ASSIGN_OR_RETURN(sqlite3_stmt * raw, c_->Get(Sql::kUpdateHostStatus));
+    Stmt st(raw);
+    st.Bind(1, name).Bind(2, schedule).Bind(3, int64_t{managed ? 1 : 0}).Bind(4, now_unix_ms);
+    st.Bind(5, static_cast<int64_t>(expected_generation));
+    int rc = st.Step();
+    if (rc != SQLITE_DONE) return Fail(rc, "updating the status of host '" + name + "'");
+    if (sqlite3_changes(c_->db()) == 1) return expected_generation + 1;
+  }
+  return StaleHost(name, expected_generation);
+}
+
+Status SqliteTxn::DeleteHost(const std::string& name, uint64_t expected_generation) {
+  DS_RETURN_IF_ERROR(CheckOpen());
+  DS_ASSIGN_OR_RETURN(uint64_t current, HostGeneration(name));  // NotFound when absent
+  if (current != expected_generation) return StaleHost(name, expected_generation);
+  {
+    DS_ASSIGN_OR_RETURN(sqlite3_stmt * raw, c_->Get(Sql::kFirstVmOnHost));
+    Stmt st(raw);
+    st.Bind(1, name);
+    int rc = st.Step();
+    if (rc != SQLITE_ROW) return Fail(rc, "looking for VMs on host '" + name + "'");
+    if (st.Int(0) > 0) {
+      return Status::FailedPrecondition("host '" + name + "' still has " +
+                                        std::to_string(st.Int(0)) + " VM(s) on it, e.g. '" +
+                                        st.Text(1) + "'");
+    }
+  }
+  {
+    DS_ASSIGN_OR_RETURN(sqlite3_stmt * raw, c_->Get(Sql::kDeleteHostTokens));
+    Stmt st(raw);
+    st.Bind(1, name);
+    int rc = st.Step();
+    if (rc != SQLITE_DONE) return Fail(rc, "deleting the tokens of host '" + name + "'");
+  }
+  DS_ASSIGN_OR_RETURN(sqlite3_stmt * raw, c_->Get(Sql::kDeleteHost));
+  Stmt st(raw);
+  st.Bind(1, name).Bind(2, static_cast<int64_t>(expected_generation));
+  int rc = st.Step();
+  if (rc != SQLITE_DONE) return Fail(rc, "deleting host '" + name + "'");
+  return Status::Ok();  // the generation was read in this Txn: the row is there
 }
 
 Status SqliteTxn::InsertVm(const VmRecord& vm) {
@@ -787,7 +796,8 @@ Status SqliteTxn::InsertVm(const VmRecord& vm) {
     Stmt st(raw);
     st.Bind(1, vm.id).Bind(2, vm.tenant_id).Bind(3, vm.name).Bind(4, vm.host);
     st.Bind(5, vm.spec_json).Bind(6, vm.allocation_json).Bind(7, vm.state);
-    st.Bind(8, vm.created_unix_ms).Bind(9, vm.updated_unix_ms);
+    st.Bind(8, vm.created_unix_ms).Bind(9, vm.updated_unix_ms).Bind(10, vm.power);
+    st.Bind(11, vm.reboot_seq).Bind(12, vm.state_detail);
     rc = st.Step();
     if (rc == SQLITE_DONE) return Status::Ok();
     if (rc != SQLITE_CONSTRAINT_FOREIGNKEY) return Fail(rc, "inserting vm '" + vm.id + "'");
@@ -808,6 +818,7 @@ Status SqliteTxn::UpdateVm(const VmRecord& vm) {
   Stmt st(raw);
   st.Bind(1, vm.id).Bind(2, vm.name).Bind(3, vm.host).Bind(4, vm.spec_json);
   st.Bind(5, vm.allocation_json).Bind(6, vm.state).Bind(7, vm.updated_unix_ms);
+  st.Bind(8, vm.power).Bind(9, vm.reboot_seq).Bind(10, vm.state_detail);
   int rc = st.Step();
   if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
     Status s = Fail(rc, "updating vm '" + vm.id + "'");
@@ -827,6 +838,32 @@ Status SqliteTxn::DeleteVm(const std::string& id) {
   int rc = st.Step();
   if (rc != SQLITE_DONE) return Fail(rc, "deleting vm '" + id + "'");
   if (sqlite3_changes(c_->db()) == 0) return Status::NotFound("unknown vm '" + id + "'");
+  return Status::Ok();
+}
+
+Status SqliteTxn::InsertImage(const ImageRecord& image) {
+  DS_RETURN_IF_ERROR(CheckOpen());
+  DS_ASSIGN_OR_RETURN(sqlite3_stmt * raw, c_->Get(Sql::kInsertImage));
+  Stmt st(raw);
+  st.Bind(1, image.name).Bind(2, image.kind).Bind(3, image.file).Bind(4, image.kernel);
+  st.Bind(5, image.initrd).Bind(6, image.cmdline).Bind(7, image.created_unix_ms);
+  int rc = st.Step();
+  if (rc == SQLITE_DONE) return Status::Ok();
+  Status s = Fail(rc, "inserting image '" + image.name + "'");
+  if (IsUniqueViolation(rc) && broken_.ok()) {
+    return Status::AlreadyExists("image name '" + image.name + "' is taken");
+  }
+  return s;
+}
+
+Status SqliteTxn::DeleteImage(const std::string& name) {
+  DS_RETURN_IF_ERROR(CheckOpen());
+  DS_ASSIGN_OR_RETURN(sqlite3_stmt * raw, c_->Get(Sql::kDeleteImage));
+  Stmt st(raw);
+  st.Bind(1, name);
+  int rc = st.Step();
+  if (rc != SQLITE_DONE) return Fail(rc, "deleting image '" + name + "'");
+  if (sqlite3_changes(c_->db()) == 0) return Status::NotFound("unknown image '" + name + "'");
   return Status::Ok();
 }
 

@@ -1,109 +1,22 @@
-// Store conformance: one parameterised suite run against every backend (memory, sqlite), plus
-// the sqlite backend's own file-level behaviour (durability, migrations, foreign files).
+// Store conformance: one parameterised suite run against every backend (memory, sqlite). The
+// sqlite backend's file-level behaviour (durability, migrations, foreign files) is in
+// sqlite_store_test.cc.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sqlite3.h>
-#include <unistd.h>
 
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
-#include <tuple>
 #include <vector>
 
 #include "devshare/store/audit_chain.h"
 #include "devshare/store/store.h"
+#include "store/store_test_util.h"
 
 namespace devshare::store {
 namespace {
 
-namespace fs = std::filesystem;
 using ::testing::HasSubstr;
-
-auto Tie(const TenantRecord& r) { return std::tie(r.id, r.name, r.created_unix_ms); }
-auto Tie(const TokenRecord& r) {
-  return std::tie(r.id, r.sha256_hex, r.tenant_id, r.role, r.created_unix_ms);
-}
-auto Tie(const HostRecord& r) {
-  return std::tie(r.name, r.inventory_json, r.generation, r.updated_unix_ms);
-}
-auto Tie(const VmRecord& r) {
-  return std::tie(r.id, r.tenant_id, r.name, r.host, r.spec_json, r.allocation_json, r.state,
-                  r.created_unix_ms, r.updated_unix_ms);
-}
-auto Tie(const IdempotencyRecord& r) {
-  return std::tie(r.tenant_id, r.key, r.request_sha256_hex, r.http_status, r.response_json,
-                  r.created_unix_ms);
-}
-
-template <typename T>
-void ExpectSameRecords(const std::vector<T>& got, const std::vector<T>& want) {
-  ASSERT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(Tie(got[i]), Tie(want[i])) << "row " << i;
-}
-
-void ExpectSameSnapshot(const StoreSnapshot& got, const StoreSnapshot& want) {
-  ExpectSameRecords(got.tenants, want.tenants);
-  ExpectSameRecords(got.tokens, want.tokens);
-  ExpectSameRecords(got.hosts, want.hosts);
-  ExpectSameRecords(got.vms, want.vms);
-  ExpectSameRecords(got.idempotency, want.idempotency);
-  EXPECT_EQ(got.audit_records, want.audit_records);
-}
-
-TenantRecord Tenant(const std::string& id, const std::string& name) { return {id, name, 1000}; }
-
-VmRecord Vm(const std::string& id, const std::string& host, const std::string& tenant = "t-1") {
-  VmRecord vm;
-  vm.id = id;
-  vm.tenant_id = tenant;
-  vm.name = "name-" + id;
-  vm.host = host;
-  vm.spec_json = R"({"cpu_milli":2000,"memory_mib":4096})";
-  vm.allocation_json = R"({"cpu_milli":2000,"gpus":[]})";
-  vm.state = "allocated";
-  vm.created_unix_ms = 2000;
-  vm.updated_unix_ms = 2000;
-  return vm;
-}
-
-AuditRecord Audit(const std::string& op, const std::string& object) {
-  AuditRecord r;
-  r.time_unix_ms = 3000;
-  r.tenant_id = "t-1";
-  r.actor = "k-1";
-  r.operation = op;
-  r.object = object;
-  r.outcome = "ok";
-  r.detail_json = "{}";
-  return r;
-}
-
-// A fresh folder under the test temp dir, removed on destruction.
-class TempFolder {
- public:
-  TempFolder() {
-    const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-    std::string name = std::string(info->test_suite_name()) + "_" + info->name();
-    for (char& c : name) {
-      if (c == '/') c = '_';
-    }
-    path_ = fs::path(testing::TempDir()) /
-            ("devshare_store_" + std::to_string(::getpid()) + "_" + name);
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempFolder() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 class StoreConformanceTest : public testing::TestWithParam<std::string> {
  protected:
@@ -161,12 +74,15 @@ class StoreConformanceTest : public testing::TestWithParam<std::string> {
     ASSERT_TRUE(txn->Commit().ok());
   }
 
-  // A state with one row of each kind and two audit records, committed.
+  // A state with one row of each kind (an admin and an agent token) and two audit records,
+  // committed; host h1 is at generation 2.
   void Populate() {
     Seed();
     auto txn = Begin();
     ASSERT_NE(txn, nullptr);
     ASSERT_TRUE(txn->InsertToken({"k-1", Sha256Hex("secret"), "t-1", "admin", 1100}).ok());
+    ASSERT_TRUE(txn->InsertToken(AgentToken("k-agent", "h1")).ok());
+    ASSERT_TRUE(txn->InsertImage(DiskImage("debian")).ok());
     ASSERT_TRUE(txn->InsertVm(Vm("vm-1", "h1")).ok());
     ASSERT_TRUE(txn->GuardHost("h1", 1).ok());
     ASSERT_TRUE(txn->InsertIdempotency({"t-1", "key-1", Sha256Hex("POST /v1/vms {}"), 201,
@@ -175,6 +91,10 @@ class StoreConformanceTest : public testing::TestWithParam<std::string> {
     ASSERT_TRUE(txn->AppendAudit(Audit("vm.create", "vm/vm-1")).ok());
     ASSERT_TRUE(txn->AppendAudit(Audit("host.put", "host/h1")).ok());
     ASSERT_TRUE(txn->Commit().ok());
+  }
+
+  static TokenRecord AgentToken(const std::string& id, const std::string& host) {
+    return {id, Sha256Hex("secret-" + id), "t-1", "agent", 1150, host};
   }
 
   TempFolder folder_;
@@ -290,6 +210,9 @@ TEST_P(StoreConformanceTest, VmInsertUpdateDeleteAndReferences) {
   moved.allocation_json = R"({"cpu_milli":1000})";
   moved.state = "running";
   moved.updated_unix_ms = 5000;
+  moved.power = "stopped";
+  moved.reboot_seq = 7;
+  moved.state_detail = "shutoff: shutdown";
   ASSERT_TRUE(txn->UpdateVm(moved).ok());
   EXPECT_EQ(txn->UpdateVm(Vm("vm-nope", "h1")).code(), StatusCode::kNotFound);
   Status bad_host = txn->UpdateVm(Vm("vm-1", "h-nope"));
@@ -305,6 +228,143 @@ TEST_P(StoreConformanceTest, VmInsertUpdateDeleteAndReferences) {
   want.tenant_id = "t-1";
   want.created_unix_ms = 2000;
   ExpectSameRecords(Load().vms, {want});
+}
+
+TEST_P(StoreConformanceTest, AgentTokensCarryTheirHost) {
+  Seed();
+  auto txn = Begin();
+  const TokenRecord agent = AgentToken("k-a", "h1");
+  const TokenRecord early = AgentToken("k-b", "h-not-yet");  // issued before the host registers
+  ASSERT_TRUE(txn->InsertToken(agent).ok());
+  ASSERT_TRUE(txn->InsertToken(early).ok());
+  EXPECT_EQ(txn->InsertToken(AgentToken("k-a", "h2")).code(), StatusCode::kAlreadyExists);
+  ASSERT_TRUE(txn->Commit().ok());
+  ExpectSameRecords(Load().tokens, {agent, early});
+}
+
+TEST_P(StoreConformanceTest, HostStatusStartsOpenAndSurvivesInventoryChanges) {
+  auto txn = Begin();
+  ASSERT_TRUE(txn->PutHost("h1", "{\"v\":1}", 0, 10).ok());
+  Result<uint64_t> g = txn->UpdateHostStatus("h1", "cordoned", true, 1, 20);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(*g, 2u);
+  Result<uint64_t> put = txn->PutHost("h1", "{\"v\":2}", 2, 30);  // inventory only
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_EQ(*put, 3u);
+  ASSERT_TRUE(txn->PutHost("h2", "{}", 0, 40).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  ExpectSameRecords(Load().hosts, {HostRecord{"h1", "{\"v\":2}", 3, 30, "cordoned", true},
+                                   HostRecord{"h2", "{}", 1, 40, "open", false}});
+}
+
+TEST_P(StoreConformanceTest, UpdateHostStatusIsACompareAndSwap) {
+  Seed();
+  auto txn = Begin();
+  Status stale = txn->UpdateHostStatus("h1", "draining", true, 2, 7).status();
+  EXPECT_EQ(stale.code(), StatusCode::kAborted) << stale.ToString();
+  EXPECT_THAT(stale.message(), HasSubstr("h1"));
+  EXPECT_EQ(txn->UpdateHostStatus("h1", "draining", true, 0, 7).status().code(),
+            StatusCode::kAborted);
+  Status unknown = txn->UpdateHostStatus("nope", "open", false, 1, 7).status();
+  EXPECT_EQ(unknown.code(), StatusCode::kNotFound) << unknown.ToString();
+  ASSERT_TRUE(txn->GuardHost("h1", 1).ok());
+  Result<uint64_t> g = txn->UpdateHostStatus("h1", "draining", true, 2, 700);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(*g, 3u);
+  Result<uint64_t> back = txn->UpdateHostStatus("h1", "open", false, 3, 800);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, 4u);
+  EXPECT_EQ(txn->GuardHost("h1", 3).status().code(), StatusCode::kAborted);
+  ASSERT_TRUE(txn->Commit().ok());
+  ExpectSameRecords(Load().hosts, {HostRecord{"h1", R"({"cpus":64})", 4, 800, "open", false}});
+}
+
+TEST_P(StoreConformanceTest, DeleteHostIsRefusedWhileAVmIsOnIt) {
+  Populate();  // vm-1 on h1 (generation 2)
+  const StoreSnapshot before = Load();
+  auto txn = Begin();
+  Status in_use = txn->DeleteHost("h1", 2);
+  EXPECT_EQ(in_use.code(), StatusCode::kFailedPrecondition) << in_use.ToString();
+  EXPECT_THAT(in_use.message(), HasSubstr("vm-1"));
+  Status stale = txn->DeleteHost("h1", 1);
+  EXPECT_EQ(stale.code(), StatusCode::kAborted) << stale.ToString();
+  Status unknown = txn->DeleteHost("nope", 1);
+  EXPECT_EQ(unknown.code(), StatusCode::kNotFound) << unknown.ToString();
+  ASSERT_TRUE(txn->Commit().ok());
+  ExpectSameSnapshot(Load(), before);  // the refusals wrote nothing
+}
+
+TEST_P(StoreConformanceTest, DeleteHostDeletesTheTokensScopedToIt) {
+  Populate();  // k-1 (admin) and k-agent (agent of h1)
+  auto txn = Begin();
+  ASSERT_TRUE(txn->PutHost("h2", "{}", 0, 1).ok());
+  const TokenRecord other = AgentToken("k-agent-h2", "h2");
+  ASSERT_TRUE(txn->InsertToken(other).ok());
+  ASSERT_TRUE(txn->InsertToken(AgentToken("k-agent-b", "h1")).ok());
+  ASSERT_TRUE(txn->DeleteVm("vm-1").ok());
+  Status deleted = txn->DeleteHost("h1", 2);
+  ASSERT_TRUE(deleted.ok()) << deleted.ToString();
+  EXPECT_EQ(txn->DeleteHost("h1", 2).code(), StatusCode::kNotFound);
+  EXPECT_EQ(txn->GuardHost("h1", 2).status().code(), StatusCode::kNotFound);
+  // The deleted tokens' ids and hashes are free again; the host can come back, unmanaged.
+  ASSERT_TRUE(txn->InsertToken(AgentToken("k-agent", "h1")).ok());
+  Result<uint64_t> back = txn->PutHost("h1", "{}", 0, 3);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, 1u);
+  ASSERT_TRUE(txn->Commit().ok());
+  StoreSnapshot snap = Load();
+  ExpectSameRecords(
+      snap.tokens,
+      {{"k-1", Sha256Hex("secret"), "t-1", "admin", 1100}, AgentToken("k-agent", "h1"), other});
+  ExpectSameRecords(snap.hosts,
+                    {HostRecord{"h1", "{}", 1, 3, "open", false}, HostRecord{"h2", "{}", 1, 1}});
+  EXPECT_TRUE(snap.vms.empty());
+}
+
+TEST_P(StoreConformanceTest, VmDesiredPowerRebootSeqAndDetailAreStored) {
+  Seed();
+  auto txn = Begin();
+  VmRecord vm = Vm("vm-1", "h1");
+  vm.power = "stopped";
+  vm.reboot_seq = 4;
+  vm.state_detail = "crashed: panicked";
+  vm.state = "failed";
+  ASSERT_TRUE(txn->InsertVm(vm).ok());
+  const VmRecord plain = Vm("vm-2", "h1");  // defaults: running, 0, ""
+  ASSERT_TRUE(txn->InsertVm(plain).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  ExpectSameRecords(Load().vms, {vm, plain});
+
+  txn = Begin();
+  vm.power = "running";
+  vm.reboot_seq = 5;
+  vm.state_detail = "";
+  vm.state = "running";
+  ASSERT_TRUE(txn->UpdateVm(vm).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  ExpectSameRecords(Load().vms, {vm, plain});
+}
+
+TEST_P(StoreConformanceTest, ImagesInsertDuplicatesAndDelete) {
+  auto txn = Begin();
+  ASSERT_TRUE(txn->InsertImage(KernelImage("vmlinuz")).ok());
+  ASSERT_TRUE(txn->InsertImage(DiskImage("debian")).ok());
+  ASSERT_TRUE(txn->InsertImage(DiskImage("alpine")).ok());
+  Status dup = txn->InsertImage(KernelImage("debian"));
+  EXPECT_EQ(dup.code(), StatusCode::kAlreadyExists) << dup.ToString();
+  EXPECT_THAT(dup.message(), HasSubstr("debian"));
+  ASSERT_TRUE(txn->DeleteImage("alpine").ok());
+  Status unknown = txn->DeleteImage("alpine");
+  EXPECT_EQ(unknown.code(), StatusCode::kNotFound) << unknown.ToString();
+  EXPECT_THAT(unknown.message(), HasSubstr("alpine"));
+  ASSERT_TRUE(txn->Commit().ok());
+  ExpectSameRecords(Load().images, {DiskImage("debian"), KernelImage("vmlinuz")});
+
+  txn = Begin();  // a deleted name can be reused
+  ASSERT_TRUE(txn->DeleteImage("debian").ok());
+  ASSERT_TRUE(txn->InsertImage(KernelImage("debian")).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  ExpectSameRecords(Load().images, {KernelImage("debian"), KernelImage("vmlinuz")});
 }
 
 TEST_P(StoreConformanceTest, IdempotencyKeysAreUniquePerTenant) {
@@ -367,7 +427,13 @@ TEST_P(StoreConformanceTest, DeleteUndoneBySavepointRestoresTheRow) {
   auto txn = Begin();
   ASSERT_TRUE(txn->Savepoint().ok());
   ASSERT_TRUE(txn->DeleteVm("vm-1").ok());
+  ASSERT_TRUE(txn->DeleteHost("h1", 2).ok());  // and its agent token
+  ASSERT_TRUE(txn->DeleteImage("debian").ok());
   ASSERT_TRUE(txn->RollbackToSavepoint().ok());
+  // The restored token still holds its hash.
+  TokenRecord same_hash = AgentToken("k-agent", "h1");
+  same_hash.id = "k-agent-2";
+  EXPECT_EQ(txn->InsertToken(same_hash).code(), StatusCode::kAlreadyExists);
   ASSERT_TRUE(txn->Commit().ok());
   ExpectSameSnapshot(Load(), before);
 }
@@ -403,7 +469,13 @@ TEST_P(StoreConformanceTest, RollbackLeavesNothing) {
   ASSERT_TRUE(txn->InsertVm(Vm("vm-2", "h9", "t-2")).ok());
   VmRecord upd = Vm("vm-1", "h9");
   upd.state = "moved";
+  upd.power = "stopped";
   ASSERT_TRUE(txn->UpdateVm(upd).ok());
+  ASSERT_TRUE(txn->UpdateHostStatus("h1", "draining", true, 3, 9).ok());
+  ASSERT_TRUE(txn->DeleteHost("h1", 4).ok());  // its VM moved to h9
+  ASSERT_TRUE(txn->InsertToken(AgentToken("k-agent-9", "h9")).ok());
+  ASSERT_TRUE(txn->DeleteImage("debian").ok());
+  ASSERT_TRUE(txn->InsertImage(KernelImage("debian")).ok());
   ASSERT_TRUE(txn->InsertIdempotency({"t-2", "k", "aa", 201, "{}", 1}).ok());
   ASSERT_TRUE(txn->AppendAudit(Audit("x", "y")).ok());
   txn->Rollback();
@@ -493,13 +565,20 @@ TEST_P(StoreConformanceTest, LoadReturnsWhatWasCommitted) {
   Populate();
   StoreSnapshot want;
   want.tenants = {Tenant("t-1", "acme")};
-  want.tokens = {{"k-1", Sha256Hex("secret"), "t-1", "admin", 1100}};
+  want.tokens = {{"k-1", Sha256Hex("secret"), "t-1", "admin", 1100}, AgentToken("k-agent", "h1")};
   want.hosts = {{"h1", R"({"cpus":64})", 2, 500}};
   want.vms = {Vm("vm-1", "h1")};
   want.idempotency = {
       {"t-1", "key-1", Sha256Hex("POST /v1/vms {}"), 201, R"({"id":"vm-1"})", 1200}};
+  want.images = {DiskImage("debian")};
   want.audit_records = 2;
   ExpectSameSnapshot(Load(), want);
+  const StoreSnapshot got = Load();
+  EXPECT_EQ(got.tokens.at(0).host, "");
+  EXPECT_EQ(got.hosts.at(0).schedule, "open");
+  EXPECT_FALSE(got.hosts.at(0).managed);
+  EXPECT_EQ(got.vms.at(0).power, "running");
+  EXPECT_EQ(got.vms.at(0).reboot_seq, 0);
 }
 
 TEST_P(StoreConformanceTest, ReadsSeeOnlyCommittedDataWhileATxnIsOpen) {
@@ -510,6 +589,9 @@ TEST_P(StoreConformanceTest, ReadsSeeOnlyCommittedDataWhileATxnIsOpen) {
   ASSERT_TRUE(txn->InsertTenant(Tenant("t-2", "beta")).ok());
   ASSERT_TRUE(txn->GuardHost("h1", 2).ok());
   ASSERT_TRUE(txn->DeleteVm("vm-1").ok());
+  ASSERT_TRUE(txn->UpdateHostStatus("h1", "cordoned", true, 3, 9).ok());
+  ASSERT_TRUE(txn->DeleteImage("debian").ok());
+  ASSERT_TRUE(txn->InsertImage(KernelImage("vmlinuz")).ok());
   ASSERT_TRUE(txn->AppendAudit(Audit("vm.delete", "vm/vm-1")).ok());
   ExpectSameSnapshot(Load(), before);  // same thread: must not block either
   EXPECT_EQ(Head().seq, head_before.seq);
@@ -571,204 +653,6 @@ INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest, testing::Values("memory
                          [](const testing::TestParamInfo<std::string>& info) {
                            return info.param;
                          });
-
-// --- sqlite file-level behaviour ---------------------------------------------------------------
-
-// Runs SQL on a file directly, bypassing the store (for tampering and inspection).
-class RawDb {
- public:
-  explicit RawDb(const std::string& path) {
-    EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
-  }
-  ~RawDb() { sqlite3_close(db_); }
-  void Exec(const std::string& sql) {
-    char* err = nullptr;
-    EXPECT_EQ(sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK)
-        << sql << ": " << (err ? err : "");
-    sqlite3_free(err);
-  }
-  std::vector<std::vector<std::string>> Query(const std::string& sql) {
-    std::vector<std::vector<std::string>> rows;
-    sqlite3_stmt* st = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr), SQLITE_OK)
-        << sqlite3_errmsg(db_);
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-      std::vector<std::string> row;
-      for (int i = 0; i < sqlite3_column_count(st); ++i) {
-        const unsigned char* t = sqlite3_column_text(st, i);
-        row.emplace_back(t ? reinterpret_cast<const char*>(t) : "");
-      }
-      rows.push_back(std::move(row));
-    }
-    sqlite3_finalize(st);
-    return rows;
-  }
-
- private:
-  sqlite3* db_ = nullptr;
-};
-
-class SqliteStoreTest : public testing::Test {
- protected:
-  std::string Path(const std::string& name = "ledger.db") {
-    return (folder_.path() / name).string();
-  }
-  std::unique_ptr<Store> MustOpen(const std::string& path) {
-    Result<std::unique_ptr<Store>> s = OpenSqliteStore(path);
-    EXPECT_TRUE(s.ok()) << s.status().ToString();
-    return s.ok() ? std::move(s).value() : nullptr;
-  }
-  TempFolder folder_;
-};
-
-TEST_F(SqliteStoreTest, DataSurvivesCloseAndReopen) {
-  const std::string path = Path("a/b/c/ledger.db");
-  StoreSnapshot before;
-  std::vector<AuditRecord> log_before;
-  {
-    auto store = MustOpen(path);
-    ASSERT_NE(store, nullptr);
-    auto txn = std::move(store->Begin()).value();
-    ASSERT_TRUE(txn->InsertTenant(Tenant("t-1", "acme")).ok());
-    ASSERT_TRUE(txn->PutHost("h1", "{}", 0, 1).ok());
-    ASSERT_TRUE(txn->InsertVm(Vm("vm-1", "h1")).ok());
-    ASSERT_TRUE(txn->AppendAudit(Audit("vm.create", "vm/vm-1")).ok());
-    ASSERT_TRUE(txn->Commit().ok());
-    before = std::move(store->Load()).value();
-    log_before = std::move(store->ReadAudit(0, 0)).value();
-  }
-  auto store = MustOpen(path);  // an already migrated file
-  ASSERT_NE(store, nullptr);
-  ExpectSameSnapshot(std::move(store->Load()).value(), before);
-  std::vector<AuditRecord> log = std::move(store->ReadAudit(0, 0)).value();
-  ASSERT_EQ(log.size(), 1u);
-  EXPECT_EQ(log[0].hash_hex, log_before[0].hash_hex);
-  EXPECT_TRUE(VerifyAuditChain(log, std::move(store->ReadAuditHead()).value()).ok());
-  // And the chain continues across the reopen.
-  auto txn = std::move(store->Begin()).value();
-  Result<AuditRecord> next = txn->AppendAudit(Audit("vm.delete", "vm/vm-1"));
-  ASSERT_TRUE(next.ok());
-  EXPECT_EQ(next->seq, 2);
-  EXPECT_EQ(next->prev_hash_hex, log[0].hash_hex);
-  ASSERT_TRUE(txn->Commit().ok());
-}
-
-TEST_F(SqliteStoreTest, MigrationsAreRecordedAndPragmasSet) {
-  const std::string path = Path();
-  {
-    auto store = MustOpen(path);
-    ASSERT_NE(store, nullptr);
-    auto again = MustOpen(path);  // a second store on a migrated file
-    ASSERT_NE(again, nullptr);
-  }
-  RawDb raw(path);
-  auto rows = raw.Query("SELECT version, applied_unix_ms FROM schema_migrations ORDER BY version");
-  ASSERT_EQ(rows.size(), 1u);
-  EXPECT_EQ(rows[0][0], "1");
-  EXPECT_GT(std::stoll(rows[0][1]), 0);
-  EXPECT_EQ(raw.Query("PRAGMA journal_mode")[0][0], "wal");
-  auto tables = raw.Query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
-  std::vector<std::string> names;
-  for (const auto& r : tables) names.push_back(r[0]);
-  EXPECT_EQ(names, (std::vector<std::string>{"audit", "audit_head", "hosts", "idempotency",
-                                             "schema_migrations", "tenants", "tokens", "vms"}));
-}
-
-TEST_F(SqliteStoreTest, GarbageFileIsDataLoss) {
-  const std::string path = Path("garbage.db");
-  {
-    std::ofstream out(path, std::ios::binary);
-    for (int i = 0; i < 200; ++i) out << "this is not an sqlite database, just text. ";
-  }
-  ASSERT_GT(fs::file_size(path), 4096u);
-  Result<std::unique_ptr<Store>> s = OpenSqliteStore(path);
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().code(), StatusCode::kDataLoss) << s.status().ToString();
-  EXPECT_THAT(s.status().message(), HasSubstr(path));
-}
-
-TEST_F(SqliteStoreTest, ForeignSqliteDatabaseIsDataLoss) {
-  const std::string path = Path("other.db");
-  {
-    RawDb raw(path);
-    raw.Exec("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)");
-  }
-  Result<std::unique_ptr<Store>> s = OpenSqliteStore(path);
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().code(), StatusCode::kDataLoss) << s.status().ToString();
-  EXPECT_THAT(s.status().message(), HasSubstr(path));
-  EXPECT_THAT(s.status().message(), HasSubstr("not a devshare"));
-}
-
-TEST_F(SqliteStoreTest, FutureSchemaVersionIsRefused) {
-  const std::string path = Path();
-  { ASSERT_NE(MustOpen(path), nullptr); }
-  {
-    RawDb raw(path);
-    raw.Exec("INSERT INTO schema_migrations (version, applied_unix_ms) VALUES (99, 1)");
-  }
-  Result<std::unique_ptr<Store>> s = OpenSqliteStore(path);
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().code(), StatusCode::kFailedPrecondition) << s.status().ToString();
-  EXPECT_THAT(s.status().message(), HasSubstr("schema version 99"));
-}
-
-TEST_F(SqliteStoreTest, FolderInPlaceOfTheFileIsUnavailable) {
-  const std::string path = Path("dir.db");
-  fs::create_directories(path);
-  Result<std::unique_ptr<Store>> s = OpenSqliteStore(path);
-  ASSERT_FALSE(s.ok());
-  EXPECT_THAT(s.status().message(), HasSubstr(path));
-}
-
-TEST_F(SqliteStoreTest, TamperingWithTheFileIsCaughtByVerify) {
-  const std::string path = Path();
-  {
-    auto store = MustOpen(path);
-    auto txn = std::move(store->Begin()).value();
-    for (int i = 0; i < 4; ++i) ASSERT_TRUE(txn->AppendAudit(Audit("op", "o")).ok());
-    ASSERT_TRUE(txn->Commit().ok());
-  }
-  {
-    RawDb raw(path);
-    raw.Exec("UPDATE audit SET outcome = 'forbidden' WHERE seq = 2");
-  }
-  auto store = MustOpen(path);
-  Status s = VerifyAuditChain(std::move(store->ReadAudit(0, 0)).value(),
-                              std::move(store->ReadAuditHead()).value());
-  EXPECT_EQ(s.code(), StatusCode::kDataLoss);
-  EXPECT_THAT(s.message(), HasSubstr("audit record 2: hash mismatch"));
-}
-
-TEST_F(SqliteStoreTest, ManyWritesInOneTxnAreFast) {
-  // Group commit: a few hundred VM inserts + deletes with audit records in one transaction.
-  auto store = MustOpen(Path());
-  auto txn = std::move(store->Begin()).value();
-  ASSERT_TRUE(txn->InsertTenant(Tenant("t-1", "acme")).ok());
-  ASSERT_TRUE(txn->PutHost("h1", "{}", 0, 1).ok());
-  uint64_t gen = 1;
-  for (int i = 0; i < 300; ++i) {
-    const std::string id = "vm-" + std::to_string(i);
-    ASSERT_TRUE(txn->Savepoint().ok());
-    ASSERT_TRUE(txn->InsertVm(Vm(id, "h1")).ok());
-    gen = std::move(txn->GuardHost("h1", gen)).value();
-    ASSERT_TRUE(txn->AppendAudit(Audit("vm.create", "vm/" + id)).ok());
-    ASSERT_TRUE(txn->ReleaseSavepoint().ok());
-    if (i % 2 == 0) {
-      ASSERT_TRUE(txn->DeleteVm(id).ok());
-      gen = std::move(txn->GuardHost("h1", gen)).value();
-      ASSERT_TRUE(txn->AppendAudit(Audit("vm.delete", "vm/" + id)).ok());
-    }
-  }
-  ASSERT_TRUE(txn->Commit().ok());
-  StoreSnapshot snap = std::move(store->Load()).value();
-  EXPECT_EQ(snap.vms.size(), 150u);
-  EXPECT_EQ(snap.audit_records, 450);
-  EXPECT_EQ(snap.hosts.at(0).generation, gen);
-  EXPECT_TRUE(VerifyAuditChain(std::move(store->ReadAudit(0, 0)).value(),
-                               std::move(store->ReadAuditHead()).value())
-                  .ok());
-}
 
 }  // namespace
 }  // namespace devshare::store

@@ -1,6 +1,6 @@
-// Rows of the control plane's durable ledger: tenants, tokens, hosts, VMs, idempotency keys and
-// audit records. JSON-valued fields hold documents the server owns (inventory, spec, allocation);
-// the store keeps them opaque.
+// Rows of the control plane's durable ledger: tenants, tokens, hosts, VMs, images, idempotency
+// keys and audit records. JSON-valued fields hold documents the server owns (inventory, spec,
+// allocation); the store keeps them opaque.
 // Thread-safety: plain value types; no internal synchronisation.
 #ifndef DEVSHARE_STORE_RECORDS_H_
 #define DEVSHARE_STORE_RECORDS_H_
@@ -22,8 +22,9 @@ struct TokenRecord {
   std::string id;          // "k-<hex>", shown in audit records instead of the secret
   std::string sha256_hex;  // unique
   std::string tenant_id;
-  std::string role;  // "admin" | "member" | "reader"
+  std::string role;  // "admin" | "member" | "reader" | "agent"
   int64_t created_unix_ms = 0;
+  std::string host;  // role "agent": the host it is scoped to (need not exist yet); else empty
 };
 
 struct HostRecord {
@@ -31,6 +32,8 @@ struct HostRecord {
   std::string inventory_json;  // the body of PUT /v1/hosts/{name}, normalised
   uint64_t generation = 0;     // bumped by every change of the host or of an allocation on it
   int64_t updated_unix_ms = 0;
+  std::string schedule = "open";  // "open" | "cordoned" | "draining"; placement uses open only
+  bool managed = false;           // an agent registered it or heartbeated (it can be unreachable)
 };
 
 struct VmRecord {
@@ -40,9 +43,25 @@ struct VmRecord {
   std::string host;             // host name it is allocated on
   std::string spec_json;        // the request as accepted (normalised)
   std::string allocation_json;  // concrete devices: {"cpu_milli":..,"gpus":[..]}
-  std::string state;            // "allocated" (host agent states come later)
+  // Observed state, written when the host's agent reports a change: "allocated" (host without
+  // agent) | "creating" | "running" | "stopped" | "failed".
+  std::string state;
   int64_t created_unix_ms = 0;
   int64_t updated_unix_ms = 0;
+  std::string power = "running";  // desired power: "running" | "stopped"
+  int64_t reboot_seq = 0;         // bumped by each reboot request
+  std::string state_detail;       // why the observed state is what it is (the libvirt reason)
+};
+
+// A boot image in the server's catalogue. Paths are absolute on the agents' machines.
+struct ImageRecord {
+  std::string name;  // unique
+  std::string kind;  // "disk" (qcow2 base `file`) | "kernel" (direct boot of kernel + initrd)
+  std::string file;
+  std::string kernel;
+  std::string initrd;
+  std::string cmdline;
+  int64_t created_unix_ms = 0;
 };
 
 // The answer given to a POST carrying an Idempotency-Key, replayed for a repeat of the key.
@@ -85,6 +104,7 @@ struct StoreSnapshot {
   std::vector<VmRecord> vms;
   std::vector<IdempotencyRecord> idempotency;
   int64_t audit_records = 0;
+  std::vector<ImageRecord> images;  // by name
 };
 
 }  // namespace devshare::store

@@ -38,23 +38,40 @@ class Txn {
 
   // AlreadyExists when the id or the name is taken.
   virtual Status InsertTenant(const TenantRecord& t) = 0;
-  // AlreadyExists when the id or hash is taken; NotFound for an unknown tenant.
+  // AlreadyExists when the id or hash is taken; NotFound for an unknown tenant. `t.host` is
+  // not checked (an agent token may be issued before its host registers).
   virtual Status InsertToken(const TokenRecord& t) = 0;
 
-  // Creates (expected_generation == 0, host absent) or replaces the host's inventory
-  // (expected_generation == its current generation); the generation becomes expected + 1.
+  // Creates (expected_generation == 0, host absent; schedule "open", not managed) or replaces
+  // the host's inventory (expected_generation == its current generation; schedule and managed
+  // are kept); the generation becomes expected + 1.
   // Aborted when the generation does not match (including "exists" for 0 and "absent" for > 0).
   virtual Result<uint64_t> PutHost(const std::string& name, const std::string& inventory_json,
                                    uint64_t expected_generation, int64_t now_unix_ms) = 0;
   // Compare-and-swap of a host's generation to expected + 1, for every allocation change on it.
   // Aborted when stale, NotFound for an unknown host.
   virtual Result<uint64_t> GuardHost(const std::string& name, uint64_t expected_generation) = 0;
+  // Sets a host's schedule and managed flag (and updated_unix_ms) with the same compare-and-swap
+  // as GuardHost and returns the new generation (expected + 1). Aborted when stale, NotFound for
+  // an unknown host. The values are not checked (the server owns their vocabulary).
+  virtual Result<uint64_t> UpdateHostStatus(const std::string& name, const std::string& schedule,
+                                            bool managed, uint64_t expected_generation,
+                                            int64_t now_unix_ms) = 0;
+  // Deletes a host at `expected_generation` together with the tokens scoped to it
+  // (TokenRecord.host == name). NotFound for an unknown host, Aborted when stale,
+  // FailedPrecondition (naming a VM) while any VM is on it.
+  virtual Status DeleteHost(const std::string& name, uint64_t expected_generation) = 0;
 
   // AlreadyExists for a taken id, NotFound for an unknown host or tenant.
   virtual Status InsertVm(const VmRecord& vm) = 0;
   // NotFound when absent. Replaces every field but id, tenant_id and created_unix_ms.
   virtual Status UpdateVm(const VmRecord& vm) = 0;
   virtual Status DeleteVm(const std::string& id) = 0;  // NotFound when absent
+
+  // AlreadyExists when the name is taken. The fields are not checked (the server validates them).
+  virtual Status InsertImage(const ImageRecord& image) = 0;
+  // NotFound when absent. VMs referring to it are the server's concern (their spec_json).
+  virtual Status DeleteImage(const std::string& name) = 0;
 
   // AlreadyExists when (tenant_id, key) is taken.
   virtual Status InsertIdempotency(const IdempotencyRecord& r) = 0;

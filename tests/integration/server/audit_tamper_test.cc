@@ -318,13 +318,15 @@ TEST_F(AuditTamper, InvariantCheckerCatchesBrokenState) {
        {shared},
        "exclusive GPU"},
       {"orphan VM",
-       "INSERT INTO vms SELECT 'vm-orphan', tenant_id, 'orphan', 'h-gone', spec_json, "
-       "allocation_json, state, created_unix_ms, updated_unix_ms FROM vms WHERE id = ?1",
+       "INSERT INTO vms (id, tenant_id, name, host, spec_json, allocation_json, state, "
+       "created_unix_ms, updated_unix_ms) SELECT 'vm-orphan', tenant_id, 'orphan', 'h-gone', "
+       "spec_json, allocation_json, state, created_unix_ms, updated_unix_ms FROM vms WHERE id = ?1",
        {any},
        "orphan"},
       {"a second holder of a whole GPU",
-       "INSERT INTO vms SELECT 'vm-twin', tenant_id, 'twin', host, spec_json, allocation_json, "
-       "state, created_unix_ms, updated_unix_ms FROM vms WHERE id = ?1",
+       "INSERT INTO vms (id, tenant_id, name, host, spec_json, allocation_json, state, "
+       "created_unix_ms, updated_unix_ms) SELECT 'vm-twin', tenant_id, 'twin', host, spec_json, "
+       "allocation_json, state, created_unix_ms, updated_unix_ms FROM vms WHERE id = ?1",
        {whole},
        "held whole"},
       {"a lost VM row", "DELETE FROM vms WHERE id = ?1", {any}, "the VM table does not"},
