@@ -201,8 +201,41 @@ Result<ApiReply> ApiClient::GetVm(const std::string& id) {
   return Call("GET", "/v1/vms/" + PathSegment(id));
 }
 
-Result<ApiReply> ApiClient::DeleteVm(const std::string& id) {
-  return Call("DELETE", "/v1/vms/" + PathSegment(id));
+Result<ApiReply> ApiClient::DeleteVm(const std::string& id, bool force) {
+  return Call("DELETE", "/v1/vms/" + PathSegment(id) + (force ? "?force=true" : ""));
+}
+
+Result<ApiReply> ApiClient::VmAction(const std::string& id, const std::string& action) {
+  return Call("POST", "/v1/vms/" + PathSegment(id) + "/" + PathSegment(action));
+}
+
+Result<ApiReply> ApiClient::ReadConsole(const std::string& id, int64_t offset, int64_t wait_ms) {
+  return Call("GET", "/v1/vms/" + PathSegment(id) + "/console?offset=" + std::to_string(offset) +
+                         "&wait_ms=" + std::to_string(wait_ms));
+}
+
+Result<ApiReply> ApiClient::HostAction(const std::string& name, const std::string& action,
+                                       bool replace) {
+  return Call("POST", "/v1/hosts/" + PathSegment(name) + "/" + PathSegment(action) +
+                          (replace ? "?replace=true" : ""));
+}
+
+Result<ApiReply> ApiClient::DeleteHost(const std::string& name) {
+  return Call("DELETE", "/v1/hosts/" + PathSegment(name));
+}
+
+Result<ApiReply> ApiClient::CreateAgentToken(const std::string& host, const std::string& key) {
+  return Call("POST", "/v1/hosts/" + PathSegment(host) + "/tokens", "", key);
+}
+
+Result<ApiReply> ApiClient::CreateImage(const json& body) {
+  return Call("POST", "/v1/images", body.dump());
+}
+
+Result<ApiReply> ApiClient::ListImages() { return Call("GET", "/v1/images"); }
+
+Result<ApiReply> ApiClient::DeleteImage(const std::string& name) {
+  return Call("DELETE", "/v1/images/" + PathSegment(name));
 }
 
 Result<ApiReply> ApiClient::ResizeVm(const std::string& id, const json& body,

@@ -75,7 +75,19 @@ class ApiClient {
   Result<ApiReply> CreateVm(const nlohmann::json& body, const std::string& key = "");
   Result<ApiReply> ListVms();
   Result<ApiReply> GetVm(const std::string& id);
-  Result<ApiReply> DeleteVm(const std::string& id);
+  Result<ApiReply> DeleteVm(const std::string& id, bool force = false);
+  // start | stop | reboot.
+  Result<ApiReply> VmAction(const std::string& id, const std::string& action);
+  // The serial console from byte `offset`, waiting up to wait_ms for new output.
+  Result<ApiReply> ReadConsole(const std::string& id, int64_t offset, int64_t wait_ms);
+  // cordon | uncordon | drain (`replace`: re-place the host's VMs elsewhere).
+  Result<ApiReply> HostAction(const std::string& name, const std::string& action,
+                              bool replace = false);
+  Result<ApiReply> DeleteHost(const std::string& name);
+  Result<ApiReply> CreateAgentToken(const std::string& host, const std::string& key = "");
+  Result<ApiReply> CreateImage(const nlohmann::json& body);
+  Result<ApiReply> ListImages();
+  Result<ApiReply> DeleteImage(const std::string& name);
   Result<ApiReply> ResizeVm(const std::string& id, const nlohmann::json& body,
                             const std::string& key = "");
   Result<ApiReply> ListAudit(int64_t after, int64_t limit);

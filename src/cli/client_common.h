@@ -73,6 +73,13 @@ int Dispatch(const std::string& noun, const char* help, const Verbs& verbs,
 int RunVm(const std::vector<std::string>& args);
 int RunHost(const std::vector<std::string>& args);
 int RunTenant(const std::vector<std::string>& args);
+int RunImage(const std::vector<std::string>& args);
+// Verbs in their own files: host_admin_commands.cc, vm_console_commands.cc.
+int HostToken(const std::vector<std::string>& args);
+int HostSchedule(const std::string& verb, const std::vector<std::string>& args);  // cordon...
+int HostDelete(const std::vector<std::string>& args);
+int VmPower(const std::string& verb, const std::vector<std::string>& args);  // start|stop|reboot
+int VmConsole(const std::vector<std::string>& args);
 
 }  // namespace devshare::cli::client
 

@@ -19,6 +19,10 @@ constexpr const char* kHostHelp =
     "usage: devshare host list\n"
     "       devshare host show NAME\n"
     "       devshare host put NAME --file inventory.json   (\"-\" reads stdin; system admins)\n"
+    "       devshare host token NAME --out FILE     (an agent token for NAME; system admins)\n"
+    "       devshare host cordon|uncordon NAME      (no new VMs / new VMs again)\n"
+    "       devshare host drain NAME [--replace]    (cordon; --replace re-places its VMs)\n"
+    "       devshare host delete NAME               (refused while VMs remain)\n"
     "       devshare host discover [--sysfs-root DIR] [--json]        (this machine, no server)\n"
     "       devshare host register NAME [--guest-cpuset LIST]    (discover + put; system admins)\n"
     "       devshare host qos-check [--hypervisor URI] [--window-s 5]     (libvirt, no server)\n";
@@ -33,6 +37,8 @@ void PrintHost(const json& h) {
   const json inv = h.value("inventory", json::object());
   std::vector<std::pair<std::string, std::string>> kv = {
       {"name", Str(h, "name")},
+      {"status", Str(h, "status") + " (schedule " + Str(h, "schedule") + ")"},
+      {"last heartbeat", TimeOf(h, "last_heartbeat_unix_ms")},
       {"generation", std::to_string(Int(h, "generation"))},
       {"updated", TimeOf(h, "updated_unix_ms")},
       {"cpu_milli used/cap", UsedCap(usage, "cpu_milli")},
@@ -128,12 +134,14 @@ int HostList(const std::vector<std::string>& args) {
     std::vector<std::vector<std::string>> rows;
     for (const json& h : doc.value("hosts", json::array())) {
       const json usage = h.value("usage", json::object());
-      rows.push_back({Str(h, "name"), UsedCap(usage, "cpu_milli"), UsedCap(usage, "memory_mib"),
-                      UsedCap(usage, "gpu_milli"), std::to_string(Int(h, "generation"))});
+      rows.push_back({Str(h, "name"), Str(h, "status"), Str(h, "schedule"),
+                      std::to_string(Int(h, "vms")), UsedCap(usage, "cpu_milli"),
+                      UsedCap(usage, "memory_mib"), UsedCap(usage, "gpu_milli"),
+                      std::to_string(Int(h, "generation"))});
     }
-    PrintTable(
-        {"NAME", "CPU(m) used/cap", "MEM(MiB) used/cap", "GPU(milli) used/cap", "GENERATION"},
-        {false, true, true, true, true}, rows);
+    PrintTable({"NAME", "STATUS", "SCHEDULE", "VMS", "CPU(m) used/cap", "MEM(MiB) used/cap",
+                "GPU(milli) used/cap", "GENERATION"},
+               {false, false, false, true, true, true, true, true}, rows);
   });
 }
 
@@ -163,7 +171,18 @@ int HostPut(const std::vector<std::string>& args) {
 }  // namespace
 
 int RunHost(const std::vector<std::string>& args) {
-  return Dispatch("host", kHostHelp, {{"list", HostList}, {"show", HostShow}, {"put", HostPut}},
+  auto schedule = [](const std::string& verb) {
+    return [verb](const std::vector<std::string>& rest) { return HostSchedule(verb, rest); };
+  };
+  return Dispatch("host", kHostHelp,
+                  {{"list", HostList},
+                   {"show", HostShow},
+                   {"put", HostPut},
+                   {"token", HostToken},
+                   {"cordon", schedule("cordon")},
+                   {"uncordon", schedule("uncordon")},
+                   {"drain", schedule("drain")},
+                   {"delete", HostDelete}},
                   args);
 }
 

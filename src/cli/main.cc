@@ -45,7 +45,7 @@ int Dispatch(int argc, char** argv) {
   if (cmd == "serve") return devshare::cli::RunServeCommand(args);
   if (cmd == "audit") return devshare::cli::RunAuditCommand(args);
   if (cmd == "qos-sim") return devshare::cli::RunQosSimCommand(args);
-  if (cmd == "vm" || cmd == "host" || cmd == "tenant") {
+  if (cmd == "vm" || cmd == "host" || cmd == "tenant" || cmd == "image") {
     return devshare::cli::RunClientCommand(cmd, args);
   }
   std::fprintf(stderr, "devshare: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);

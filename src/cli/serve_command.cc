@@ -37,6 +37,7 @@ constexpr const char* kServeUsage =
     "                      [--admin-token-file ./var/admin.token] [--policy devshare]\n"
     "                      [--threads 64] [--unauthenticated-audit-rate 10]\n"
     "                      [--unauthenticated-audit-burst 100] [--workload-history PODS.csv]\n"
+    "                      [--host-timeout 30]\n"
     "                      [--local-host NAME [--hypervisor test:///default|qemu:///system]\n"
     "                       [--guest-cpuset LIST] [--guest-image none|spin]\n"
     "                       [--runtime-dir ./var/run]]\n"
@@ -51,7 +52,9 @@ constexpr const char* kServeUsage =
     "--unauthenticated-audit-rate per second (bursts of --unauthenticated-audit-burst; 0 = all);\n"
     "the others are counted in the next record and in /metrics.\n"
     "--workload-history takes past requests in the openb pod CSV format (docs/formats.md):\n"
-    "the typical-pod distribution the fgd policy needs and devshare starts from.\n";
+    "the typical-pod distribution the fgd policy needs and devshare starts from.\n"
+    "--host-timeout S: a host whose agent (devshare agent) sends no heartbeat for S seconds is\n"
+    "unreachable: its VMs show 'unknown' and new VMs avoid it until it returns.\n";
 
 Result<std::pair<std::string, int>> ParseListen(const std::string& s) {
   size_t colon = s.rfind(':');
@@ -155,12 +158,8 @@ Status RegisterLocalHost(const ServeConfig& config, const host::HostInventory& i
   if (rec->clean()) {
     std::fprintf(stderr, "devshare serve: reconcile: libvirt matches the ledger\n");
   }
-  const std::vector<std::string> rolled_back =
-      bundle.control_plane->RollBackUnrealized(rec->missing);
   for (const std::string& id : rec->missing) {
-    const bool gone = std::find(rolled_back.begin(), rolled_back.end(), id) != rolled_back.end();
-    std::fprintf(stderr, "devshare serve: reconcile: vm %s has no domain%s\n", id.c_str(),
-                 gone ? " (never realized: allocation rolled back)" : "");
+    std::fprintf(stderr, "devshare serve: reconcile: vm %s has no domain\n", id.c_str());
   }
   for (const std::string& id : rec->orphans) {
     std::fprintf(stderr, "devshare serve: reconcile: domain of unknown vm %s (left alone)\n",
@@ -190,12 +189,11 @@ Result<std::unique_ptr<ServerBundle>> StartServer(const ServeConfig& config) {
   options.default_policy = config.policy;
   options.bootstrap_admin_sha256 = store::Sha256Hex(token);
   options.workload_history = config.workload_history;
+  options.host_timeout_ms = config.host_timeout_ms;
   host::HostInventory inventory;
   if (!config.local_host.empty()) {
     DS_ASSIGN_OR_RETURN(inventory, LocalInventory(config));
     DS_ASSIGN_OR_RETURN(bundle->agent, LocalAgent(config, inventory));
-    options.local_agent = bundle->agent.get();
-    options.local_host = config.local_host;
   }
   DS_ASSIGN_OR_RETURN(bundle->control_plane,
                       server::ControlPlane::Open(std::move(st), std::move(options)));
@@ -252,7 +250,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
       args,
       {"listen", "db", "admin-token-file", "policy", "threads", "local-host", "hypervisor",
        "guest-cpuset", "guest-image", "runtime-dir", "sysfs-root", "unauthenticated-audit-rate",
-       "unauthenticated-audit-burst", "workload-history"},
+       "unauthenticated-audit-burst", "workload-history", "host-timeout"},
       {});
   if (!flags.ok()) return Fail("serve", flags.status());
   ServeConfig config;
@@ -275,6 +273,10 @@ int RunServeCommand(const std::vector<std::string>& args) {
   Result<int64_t> threads = flags->GetInt("threads", config.threads, 4, 1024);
   if (!threads.ok()) return Fail("serve", threads.status());
   config.threads = static_cast<int>(*threads);
+  Result<double> host_timeout_s =
+      flags->GetDouble("host-timeout", config.host_timeout_ms / 1000.0, 0.5, 86'400);
+  if (!host_timeout_s.ok()) return Fail("serve", host_timeout_s.status());
+  config.host_timeout_ms = static_cast<int64_t>(*host_timeout_s * 1000);
   Result<double> audit_rate =
       flags->GetDouble("unauthenticated-audit-rate", config.unauthenticated_audit_per_s, 0, 1e6);
   if (!audit_rate.ok()) return Fail("serve", audit_rate.status());

@@ -2,6 +2,7 @@
 // (docs/api.md#vms), printed as key: value blocks and tables.
 #include <cstdint>
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -16,12 +17,15 @@ constexpr const char* kVmHelp =
     "                          [--gpu-milli M] [--gpu-profile P] [--gpu-model A100]...\n"
     "                          [--cpu-weight W] [--cpu-cap-pct P] [--isolation-floor F]\n"
     "                          [--anti-affinity-group G] [--policy P] [--idempotency-key K]\n"
+    "                          [--image NAME] [--ssh-key-file ~/.ssh/id_ed25519.pub]\n"
     "                          [--nic network=NET,min=MBPS,max=MBPS[,vf]]...\n"
     "                          [--volume name=N,size=GIB[,tier=T][,iops=R][,weight=W]"
     "[,limit=L]]...\n"
     "       devshare vm list\n"
     "       devshare vm show ID\n"
-    "       devshare vm delete ID\n"
+    "       devshare vm delete ID [--force]   (--force: system admins, host gone for good)\n"
+    "       devshare vm start|stop|reboot ID\n"
+    "       devshare vm console ID [--follow] [--from-offset N]\n"
     "       devshare vm resize ID [--cpu-milli X] [--memory-mib Y] [--gpu-milli M]\n"
     "                             [--volume name=N,size=GIB]... [--nic index=I,min=MBPS,"
     "max=MBPS]...\n"
@@ -79,7 +83,11 @@ void PrintVm(const json& vm) {
       {"id", Str(vm, "id")},
       {"name", Str(vm, "name")},
       {"tenant", Str(vm, "tenant_id")},
-      {"state", Str(vm, "state")},
+      {"state",
+       Str(vm, "state") +
+           (vm.contains("state_detail") ? " (" + Str(vm, "state_detail") + ")" : "") +
+           (vm.contains("last_state") ? " (last reported " + Str(vm, "last_state") + ")" : "")},
+      {"power", Str(vm, "power", "-")},
       {"host", Str(vm, "host")},
       {"policy", Str(vm, "policy")},
       {"cpu_milli", std::to_string(Int(vm, "cpu_milli"))},
@@ -91,7 +99,7 @@ void PrintVm(const json& vm) {
     for (const auto& [k, v] : vm["qos"].items()) q.push_back(k + "=" + v.dump());
     kv.emplace_back("qos", q.empty() ? "-" : Join(q, " "));
   }
-  for (const char* k : {"isolation_floor", "anti_affinity_group"}) {
+  for (const char* k : {"isolation_floor", "anti_affinity_group", "image"}) {
     if (vm.contains(k)) kv.emplace_back(k, Str(vm, k));
   }
   for (const char* k : {"required_traits", "forbidden_traits"}) {
@@ -129,11 +137,12 @@ int VmCreate(const std::vector<std::string>& raw) {
   Status st = TakeDeviceFlags(args, "nic", ParseCreateNicFlag, nics);
   if (st.ok()) st = TakeDeviceFlags(args, "volume", ParseCreateVolumeFlag, volumes);
   if (!st.ok()) return Usage(cmd, st.message());
-  Result<Parsed> p = ParseArgs(
-      args,
-      {"name", "cpu-milli", "memory-mib", "gpu-count", "gpu-milli", "gpu-profile", "cpu-weight",
-       "cpu-cap-pct", "isolation-floor", "anti-affinity-group", "policy", "idempotency-key"},
-      {}, 0, "");
+  Result<Parsed> p =
+      ParseArgs(args,
+                {"name", "cpu-milli", "memory-mib", "gpu-count", "gpu-milli", "gpu-profile",
+                 "cpu-weight", "cpu-cap-pct", "isolation-floor", "anti-affinity-group", "policy",
+                 "idempotency-key", "image", "ssh-key-file"},
+                {}, 0, "");
   if (!p.ok()) return Usage(cmd, p.status().message());
   const Flags& f = p->flags;
   for (const char* required : {"name", "cpu-milli", "memory-mib"}) {
@@ -170,10 +179,18 @@ int VmCreate(const std::vector<std::string>& raw) {
     if (!st.ok()) return Usage(cmd, st.message());
     body["qos"] = qos;
   }
-  for (const auto& [flag, field] :
-       {std::pair{"isolation-floor", "isolation_floor"},
-        std::pair{"anti-affinity-group", "anti_affinity_group"}, std::pair{"policy", "policy"}}) {
+  for (const auto& [flag, field] : {std::pair{"isolation-floor", "isolation_floor"},
+                                    std::pair{"anti-affinity-group", "anti_affinity_group"},
+                                    std::pair{"policy", "policy"}, std::pair{"image", "image"}}) {
     if (f.Has(flag)) body[field] = f.Get(flag);
+  }
+  if (f.Has("ssh-key-file")) {
+    std::ifstream in(f.Get("ssh-key-file"));
+    std::string key;
+    if (!in || !std::getline(in, key)) {
+      return Usage(cmd, "--ssh-key-file: cannot read " + f.Get("ssh-key-file"));
+    }
+    body["ssh_key"] = key;
   }
   if (!nics.empty()) body["nics"] = nics;
   if (!volumes.empty()) body["volumes"] = volumes;
@@ -186,23 +203,31 @@ int VmList(const std::vector<std::string>& args) {
   return Finish("vm list", *p, p->api.ListVms(), [](const json& doc) {
     std::vector<std::vector<std::string>> rows;
     for (const json& vm : doc.value("vms", json::array())) {
-      rows.push_back({Str(vm, "id"), Str(vm, "name"), Str(vm, "host"),
+      rows.push_back({Str(vm, "id"), Str(vm, "name"), Str(vm, "host"), Str(vm, "state"),
                       std::to_string(Int(vm, "cpu_milli")), std::to_string(Int(vm, "memory_mib")),
                       GpuSummary(vm), DevicesSummary(vm)});
     }
-    PrintTable({"ID", "NAME", "HOST", "CPU(m)", "MEM(MiB)", "GPU", "DEVICES"},
-               {false, false, false, true, true, false, false}, rows);
+    PrintTable({"ID", "NAME", "HOST", "STATE", "CPU(m)", "MEM(MiB)", "GPU", "DEVICES"},
+               {false, false, false, false, true, true, false, false}, rows);
   });
 }
 
 int VmShowOrDelete(const std::string& verb, const std::vector<std::string>& args) {
   const std::string cmd = "vm " + verb;
-  Result<Parsed> p = ParseArgs(args, {}, {}, 1, "the VM id");
+  Result<Parsed> p = ParseArgs(
+      args, {}, verb == "delete" ? std::set<std::string>{"force"} : std::set<std::string>{}, 1,
+      "the VM id");
   if (!p.ok()) return Usage(cmd, p.status().message());
   const std::string& id = p->positionals[0];
   if (verb == "show") return Finish(cmd, *p, p->api.GetVm(id), PrintVm);
-  return Finish(cmd, *p, p->api.DeleteVm(id),
-                [](const json& doc) { std::printf("deleted %s\n", Str(doc, "id").c_str()); });
+  return Finish(cmd, *p, p->api.DeleteVm(id, p->flags.Has("force")), [](const json& doc) {
+    if (doc.value("deleted", false)) {
+      std::printf("deleted %s\n", Str(doc, "id").c_str());
+    } else {
+      std::printf("deleting %s (its host's agent removes the guest, then it is gone)\n",
+                  Str(doc, "id").c_str());
+    }
+  });
 }
 
 int VmResize(const std::vector<std::string>& raw) {
@@ -240,13 +265,18 @@ int RunVm(const std::vector<std::string>& args) {
   auto show_or_delete = [](const std::string& verb) {
     return [verb](const std::vector<std::string>& rest) { return VmShowOrDelete(verb, rest); };
   };
-  return Dispatch("vm", kVmHelp,
-                  {{"create", VmCreate},
-                   {"list", VmList},
-                   {"show", show_or_delete("show")},
-                   {"delete", show_or_delete("delete")},
-                   {"resize", VmResize}},
-                  args);
+  return Dispatch(
+      "vm", kVmHelp,
+      {{"create", VmCreate},
+       {"list", VmList},
+       {"show", show_or_delete("show")},
+       {"delete", show_or_delete("delete")},
+       {"resize", VmResize},
+       {"start", [](const std::vector<std::string>& a) { return VmPower("start", a); }},
+       {"stop", [](const std::vector<std::string>& a) { return VmPower("stop", a); }},
+       {"reboot", [](const std::vector<std::string>& a) { return VmPower("reboot", a); }},
+       {"console", VmConsole}},
+      args);
 }
 
 }  // namespace devshare::cli::client

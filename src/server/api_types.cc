@@ -24,6 +24,9 @@ constexpr HttpMapping kHttpMappings[] = {
     {StatusCode::kFailedPrecondition, "", 409, "conflict"},
     {StatusCode::kFailedPrecondition, "unschedulable", 409, "unschedulable"},
     {StatusCode::kFailedPrecondition, "inventory_in_use", 409, "inventory_in_use"},
+    {StatusCode::kFailedPrecondition, "host_in_use", 409, "host_in_use"},
+    {StatusCode::kFailedPrecondition, "image_in_use", 409, "image_in_use"},
+    {StatusCode::kFailedPrecondition, "console_gap", 409, "console_gap"},
     {StatusCode::kFailedPrecondition, "idempotency_key_reused", 422, "idempotency_key_reused"},
     {StatusCode::kResourceExhausted, "", 409, "conflict"},
     {StatusCode::kResourceExhausted, "no_room", 409, "no_room"},
@@ -79,7 +82,7 @@ std::string_view ApiErrorCode(const Status& s) { return MappingFor(s).api_code; 
 ApiResponse ToResponse(const Result<Reply>& r) {
   if (!r.ok()) return ErrorFromStatus(r.status());
   if (r->replayed) return *r->replayed;
-  return {r->created ? 201 : 200, r->body};
+  return {r->created ? 201 : (r->accepted ? 202 : 200), r->body};
 }
 
 ApiResponse TransportErrorResponse(int library_status, const std::string& method,

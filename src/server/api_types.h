@@ -65,6 +65,13 @@ struct Reply {
 
   static Reply Ok(nlohmann::json body) { return Reply{std::move(body), false, std::nullopt}; }
   static Reply Created(nlohmann::json body) { return Reply{std::move(body), true, std::nullopt}; }
+  // 202: taken; a host agent carries it out (delete, start, stop, reboot on an agent's host).
+  static Reply Accepted(nlohmann::json body) {
+    Reply r{std::move(body), false, std::nullopt};
+    r.accepted = true;
+    return r;
+  }
+  bool accepted = false;
 };
 
 // {code, message, details} with the given HTTP status. Only api_types.cc chooses error

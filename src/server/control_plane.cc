@@ -31,7 +31,8 @@ placement::PluginArgs PolicyArgs(const ControlPlaneOptions& o) {
 ControlPlane::ControlPlane(std::unique_ptr<store::Store> store, ControlPlaneOptions options)
     : store_(std::move(store)),
       options_(std::move(options)),
-      ledger_(&registry_, options_.default_policy, PolicyArgs(options_)) {
+      ledger_(&registry_, options_.default_policy, PolicyArgs(options_)),
+      fleet_state_([this] { return options_.now_unix_ms(); }, options_.host_timeout_ms) {
   if (!options_.now_unix_ms) options_.now_unix_ms = SystemNowUnixMs;
   placement::RegisterBuiltinPlacementPlugins(registry_);
 }
@@ -49,14 +50,24 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(std::unique_ptr<store::
   commit.max_retries = raw->options_.max_cas_retries;
   commit.retry_subject = "the host";
   commit.reload = [raw] { return raw->ReloadLedger(); };
-  commit.committed = [raw] { raw->PublishTokens(); };
+  commit.committed = [raw] {
+    raw->PublishTokens();
+    raw->fleet_state_.Changed();  // desired-state watchers look again
+  };
   raw->committer_ =
       std::make_unique<GroupCommitter>(raw->store_.get(), &raw->ledger_mu_, std::move(commit));
-  raw->ctx_ = std::make_unique<ServiceContext>(&raw->options_, &raw->ledger_, &raw->ledger_mu_,
-                                               raw->committer_.get());
+  raw->ctx_ =
+      std::make_unique<ServiceContext>(&raw->options_, &raw->ledger_, &raw->ledger_mu_,
+                                       raw->committer_.get(), &raw->fleet_state_, &raw->consoles_);
   raw->tenants_ = std::make_unique<TenantService>(raw->ctx_.get());
   raw->hosts_ = std::make_unique<HostService>(raw->ctx_.get());
   raw->vms_ = std::make_unique<VmService>(raw->ctx_.get());
+  raw->fleet_ = std::make_unique<FleetService>(raw->ctx_.get());
+  raw->images_ = std::make_unique<ImageService>(raw->ctx_.get());
+  // Hosts with agents get one timeout from now to send their first heartbeat.
+  for (const auto& [name, index] : raw->ledger_.host_index()) {
+    if (raw->ledger_.FindHost(name)->record.managed) raw->fleet_state_.Expect(name);
+  }
   DS_RETURN_IF_ERROR(raw->tenants_->Bootstrap(raw->options_.bootstrap_admin_sha256));
   return cp;
 }
@@ -64,6 +75,9 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(std::unique_ptr<store::
 ControlPlane::~ControlPlane() { Shutdown(); }
 
 void ControlPlane::Shutdown() {
+  // Long polls return first, so HTTP threads are free to finish.
+  fleet_state_.Shutdown();
+  consoles_.Shutdown();
   if (committer_) committer_->Shutdown();
 }
 
@@ -99,6 +113,7 @@ Principal ControlPlane::Authenticate(const std::string& bearer_token) const {
   p.tenant_id = it->second.tenant_id;
   p.role = it->second.role;
   p.actor = it->second.id;
+  p.host = it->second.host;
   return p;
 }
 
@@ -143,8 +158,8 @@ ApiResponse ControlPlane::GetVm(const Principal& p, const std::string& id) {
   return ToResponse(vms_->Get(p, id));
 }
 
-ApiResponse ControlPlane::DeleteVm(const Principal& p, const std::string& id) {
-  return ToResponse(vms_->Delete(p, id));
+ApiResponse ControlPlane::DeleteVm(const Principal& p, const std::string& id, bool force) {
+  return ToResponse(vms_->Delete(p, id, force));
 }
 
 ApiResponse ControlPlane::ResizeVm(const Principal& p, const std::string& id,
@@ -182,10 +197,6 @@ ApiResponse ControlPlane::ListAudit(const Principal& p, int64_t after_seq, int64
 
 std::vector<std::string> ControlPlane::VmIdsOnHost(const std::string& host) const {
   return vms_->IdsOnHost(host);
-}
-
-std::vector<std::string> ControlPlane::RollBackUnrealized(const std::vector<std::string>& vm_ids) {
-  return vms_->RollBackUnrealized(vm_ids);
 }
 
 ResourceTotal ControlPlaneStats::Total(const std::string& resource, const std::string& tier) const {

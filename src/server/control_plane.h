@@ -1,5 +1,6 @@
 // ControlPlane: the service behind the REST API, a facade over its parts: the per-resource
-// services (tenant_service, host_service, vm_service) that authorise by the one access table
+// services (tenant_service, host_service, vm_service, image_service, and fleet_service for the
+// host agents) that authorise by the one access table
 // (authorizer.h) and run the operations, the group committer (group_committer.h) that writes
 // every change with its audit record to the Store, and the Ledger they decide against.
 //
@@ -27,8 +28,12 @@
 #include "devshare/placement/registry.h"
 #include "devshare/store/store.h"
 #include "server/api_types.h"
+#include "server/console_buffer.h"
+#include "server/fleet_service.h"
+#include "server/fleet_state.h"
 #include "server/group_committer.h"
 #include "server/host_service.h"
+#include "server/image_service.h"
 #include "server/ledger.h"
 #include "server/service_context.h"
 #include "server/tenant_service.h"
@@ -87,18 +92,21 @@ class ControlPlane {
                        const std::string& idempotency_key);
   ApiResponse ListVms(const Principal& p);
   ApiResponse GetVm(const Principal& p, const std::string& id);
-  ApiResponse DeleteVm(const Principal& p, const std::string& id);
+  ApiResponse DeleteVm(const Principal& p, const std::string& id, bool force = false);
   ApiResponse ResizeVm(const Principal& p, const std::string& id, const std::string& body,
                        const std::string& idempotency_key);
   ApiResponse ListAudit(const Principal& p, int64_t after_seq, int64_t limit);
 
+  // The services of the newer endpoints, called by HttpApi directly (answers through
+  // ToResponse like the ones above).
+  HostService& hosts() { return *hosts_; }
+  VmService& vms() { return *vms_; }
+  FleetService& fleet() { return *fleet_; }
+  ImageService& images() { return *images_; }
+
   ControlPlaneStats Stats() const;
-  // Ids of the VMs the ledger places on `host` (for reconciling the local host's domains).
+  // Ids of the VMs the ledger places on `host`.
   std::vector<std::string> VmIdsOnHost(const std::string& host) const;
-  // At start: VMs among `vm_ids` still "creating" (the server died between committing the
-  // allocation and realizing it) and without a domain get their allocation rolled back, audited
-  // as vm.realize / rolled_back_at_start. Returns the ids rolled back.
-  std::vector<std::string> RollBackUnrealized(const std::vector<std::string>& vm_ids);
   const store::Store& store() const { return *store_; }
 
  private:
@@ -120,12 +128,17 @@ class ControlPlane {
   std::unordered_map<std::string, store::TokenRecord> tokens_;  // GUARDED_BY(tokens_mu_)
   uint64_t published_tokens_version_ = UINT64_MAX;              // writer (ledger_mu_) only
 
+  FleetState fleet_state_;  // liveness and watchers; woken by every commit
+  ConsoleBuffers consoles_;
+
   // Built by Open, in this order; Shutdown stops the committer before anything is destroyed.
   std::unique_ptr<GroupCommitter> committer_;
   std::unique_ptr<ServiceContext> ctx_;
   std::unique_ptr<TenantService> tenants_;
   std::unique_ptr<HostService> hosts_;
   std::unique_ptr<VmService> vms_;
+  std::unique_ptr<FleetService> fleet_;
+  std::unique_ptr<ImageService> images_;
 };
 
 }  // namespace devshare::server

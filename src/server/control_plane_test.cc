@@ -425,40 +425,43 @@ TEST_F(ControlPlaneTest, ConcurrentCreatesNeverOvercommitAndAreGroupCommitted) {
   EXPECT_LE(s.commits - commits_before, 320);
 }
 
-TEST_F(ControlPlaneTest, UnrealizedVmsAreRolledBackAtStart) {
-  // A server that died between committing a local VM ("creating") and realizing it leaves an
-  // allocation without a guest; the next start frees it.
+TEST_F(ControlPlaneTest, VmsNotYetRealizedStayForTheAgentAfterRestart) {
+  // A VM committed as "creating" on an agent's host whose guest was never started (the agent
+  // or the server died) is not lost or freed at the next start: it is still in the host's
+  // desired state, so the agent creates it when it reconnects.
   {
     Result<std::unique_ptr<store::Store>> st = store::OpenStore(DbUrl());
     ASSERT_TRUE(st.ok());
     auto tx = (*st)->Begin();
     ASSERT_TRUE(tx.ok());
-    ASSERT_TRUE((*tx)->PutHost("h1", R"({"cpu_milli": 4000, "memory_mib": 4096})", 0, 1).ok());
+    Result<uint64_t> gen =
+        (*tx)->PutHost("h1", R"({"cpu_milli": 4000, "memory_mib": 4096})", 0, 1);
+    ASSERT_TRUE(gen.ok());
+    ASSERT_TRUE((*tx)->UpdateHostStatus("h1", "open", true, *gen, 1).ok());
     ASSERT_TRUE((*tx)->InsertTenant({"t-1", "acme", 1}).ok());
-    store::VmRecord vm{"vm-1",
-                       "t-1",
-                       "v",
-                       "h1",
-                       R"({"name": "v", "cpu_milli": 3000, "memory_mib": 1024})",
-                       R"({"cpu_milli": 3000, "memory_mib": 1024, "devices": []})",
-                       "creating",
-                       1,
-                       1};
+    store::VmRecord vm;
+    vm.id = "vm-1";
+    vm.tenant_id = "t-1";
+    vm.name = "v";
+    vm.host = "h1";
+    vm.spec_json = R"({"name": "v", "cpu_milli": 3000, "memory_mib": 1024})";
+    vm.allocation_json = R"({"cpu_milli": 3000, "memory_mib": 1024, "devices": []})";
+    vm.state = "creating";
     ASSERT_TRUE((*tx)->InsertVm(vm).ok());
     ASSERT_TRUE((*tx)->Commit().ok());
   }
   cp_ = Open(DbUrl());
   Principal admin = cp_->Authenticate(kAdminToken);
   EXPECT_EQ(cp_->Stats().Total("cpu_milli").used, 3000);
-  EXPECT_EQ(cp_->RollBackUnrealized({"vm-1", "vm-unknown"}), std::vector<std::string>{"vm-1"});
-  EXPECT_EQ(cp_->GetVm(admin, "vm-1").status, 404);
-  EXPECT_EQ(cp_->Stats().Total("cpu_milli").used, 0);
-  const ApiResponse audit = cp_->ListAudit(admin, 0, 1000);
-  ASSERT_FALSE(audit.body["records"].empty());
-  const auto& last = audit.body["records"].back();
-  EXPECT_EQ(last["operation"], "vm.realize");
-  EXPECT_EQ(last["outcome"], "rolled_back_at_start");
-  EXPECT_EQ(last["tenant_id"], "t-1");
+  const ApiResponse vm = cp_->GetVm(admin, "vm-1");
+  ASSERT_EQ(vm.status, 200);
+  EXPECT_EQ(vm.body["state"], "creating");
+  Result<Reply> desired = cp_->fleet().Desired(admin, "h1", std::nullopt, 0);
+  ASSERT_TRUE(desired.ok()) << desired.status().ToString();
+  ASSERT_EQ(desired->body["vms"].size(), 1u);
+  EXPECT_EQ(desired->body["vms"][0]["id"], "vm-1");
+  const ApiResponse host = cp_->GetHost(admin, "h1");
+  EXPECT_EQ(host.body["status"], "ready");  // a timeout of grace after the start
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // HostService: host inventory operations and their JSON views.
 #include "server/host_service.h"
 
+#include <algorithm>
 #include <optional>
+#include <vector>
 
 #include "server/authorizer.h"
 #include "server/host_spec.h"
@@ -16,7 +18,16 @@ nlohmann::json HostService::HostJson(const HostEntry& h, bool with_devices) cons
   nlohmann::json j = {{"name", h.record.name},
                       {"generation", h.record.generation},
                       {"updated_unix_ms", h.record.updated_unix_ms},
+                      {"schedule", h.record.schedule},
+                      {"status", ctx_.HostStatus(h)},
                       {"usage", HostUsageJson(s, with_devices)}};
+  if (h.record.managed) {
+    const int64_t heard = ctx_.fleet().LastHeardUnixMs(h.record.name);
+    j["last_heartbeat_unix_ms"] = heard == 0 ? nlohmann::json(nullptr) : nlohmann::json(heard);
+  }
+  int vms = 0;
+  for (const auto& [id, vm] : ledger.vms()) vms += vm.record.host == h.record.name ? 1 : 0;
+  j["vms"] = vms;
   if (with_devices) j["inventory"] = h.inventory;
   return j;
 }
@@ -24,13 +35,13 @@ nlohmann::json HostService::HostJson(const HostEntry& h, bool with_devices) cons
 Result<Reply> HostService::Put(const Principal& p, const std::string& name,
                                const std::string& body) {
   const std::string object = "host/" + name;
-  DS_RETURN_IF_ERROR(ctx_.Check(p, "host.put", object));
+  DS_RETURN_IF_ERROR(ctx_.CheckHost(p, "host.put", name));
   Result<nlohmann::json> j = ParseJsonObject(body);
   if (!j.ok()) return ctx_.Refuse(p, "host.put", object, j.status());
   Result<HostSpec> spec = ParseHostSpec(name, *j);
   if (!spec.ok()) return ctx_.Refuse(p, "host.put", object, spec.status());
-  return ctx_.Run([this, p, name, object, spec = std::move(*spec)](store::Txn& tx,
-                                                                   OpResult& r) -> Result<Reply> {
+  Result<Reply> put = ctx_.Run([this, p, name, object, spec = std::move(*spec)](
+                                   store::Txn& tx, OpResult& r) -> Result<Reply> {
     Ledger& ledger = ctx_.ledger();
     r.audit = ctx_.Audit(p, "host.put", object);
     const HostEntry* existing = ledger.FindHost(name);
@@ -45,6 +56,10 @@ Result<Reply> HostService::Put(const Principal& p, const std::string& name,
     Result<uint64_t> gen = tx.PutHost(name, inventory, expected, ctx_.Now());
     if (!gen.ok()) return ServiceContext::RetryIfStale(r, gen.status());
     store::HostRecord rec{name, inventory, *gen, ctx_.Now()};
+    if (existing != nullptr) {
+      rec.schedule = existing->record.schedule;
+      rec.managed = existing->record.managed;
+    }
     Status s = ledger.PutHost(rec, spec.host, spec.normalized);
     if (!s.ok()) {
       return Status::FailedPrecondition(s.message()).WithReason("inventory_in_use");
@@ -53,11 +68,17 @@ Result<Reply> HostService::Put(const Principal& p, const std::string& name,
       ledger.RestoreHost(name, previous ? &*previous : nullptr,
                          previous_host ? &*previous_host : nullptr);
     };
+    // Registered by its own agent: the host is managed from now on (it can be unreachable).
+    if (p.agent() && !rec.managed) {
+      DS_RETURN_IF_ERROR(ctx_.WriteHostStatus(tx, r, name, rec.schedule, true));
+    }
     r.audit.outcome = "ok";
     r.audit.detail_json = JsonText(nlohmann::json({{"generation", *gen}}));
     nlohmann::json answer = HostJson(*ledger.FindHost(name), true);
     return existing == nullptr ? Reply::Created(std::move(answer)) : Reply::Ok(std::move(answer));
   });
+  if (put.ok() && p.agent()) ctx_.fleet().Heard(name);
+  return put;
 }
 
 Result<Reply> HostService::List(const Principal& p) {
@@ -71,11 +92,159 @@ Result<Reply> HostService::List(const Principal& p) {
 }
 
 Result<Reply> HostService::Get(const Principal& p, const std::string& name) {
-  DS_RETURN_IF_ERROR(Authorize(p, "host.get"));
+  DS_RETURN_IF_ERROR(AuthorizeHost(p, "host.get", name));
   std::shared_lock<std::shared_mutex> lock(ctx_.ledger_mu());
   const HostEntry* h = ctx_.ledger().FindHost(name);
   if (h == nullptr) return Status::NotFound("host '" + name + "' not found");
   return Reply::Ok(HostJson(*h, true));
+}
+
+namespace {
+
+Status HostNotFound(const std::string& name) {
+  return Status::NotFound("host '" + name + "' not found");
+}
+
+std::vector<std::string> VmIdsOn(const Ledger& ledger, const std::string& host) {
+  std::vector<std::string> ids;
+  for (const auto& [id, vm] : ledger.vms()) {
+    if (vm.record.host == host) ids.push_back(id);
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+Status HostInUse(const std::string& name, const std::vector<std::string>& vms,
+                 const std::string& hint) {
+  std::string list;
+  for (size_t i = 0; i < vms.size() && i < 10; ++i) list += (i == 0 ? "" : ", ") + vms[i];
+  if (vms.size() > 10) list += ", ...";
+  return Status::FailedPrecondition("host " + name + " still holds " + std::to_string(vms.size()) +
+                                    " VM(s) (" + list + "); " + hint)
+      .WithReason("host_in_use", JsonText(nlohmann::json({{"host", name}, {"vms", vms}})));
+}
+
+}  // namespace
+
+Result<Reply> HostService::SetSchedule(const Principal& p, const std::string& name,
+                                       const std::string& action) {
+  DS_RETURN_IF_ERROR(ctx_.CheckHost(p, "host.cordon", name));
+  const std::string schedule = action == "cordon" ? "cordoned" : "open";
+  return ctx_.Run([this, p, name, action, schedule](store::Txn& tx, OpResult& r) -> Result<Reply> {
+    r.audit = ctx_.Audit(p, "host." + action, "host/" + name);
+    const HostEntry* h = ctx_.ledger().FindHost(name);
+    if (h == nullptr) return HostNotFound(name);
+    if (h->record.schedule == schedule) {
+      r.write_audit = false;  // nothing changes
+    } else {
+      DS_RETURN_IF_ERROR(ctx_.WriteHostStatus(tx, r, name, schedule, h->record.managed));
+    }
+    r.audit.outcome = "ok";
+    return Reply::Ok(HostJson(*ctx_.ledger().FindHost(name), false));
+  });
+}
+
+Result<nlohmann::json> HostService::ReplaceAll(store::Txn& tx, OpResult& r,
+                                               const std::string& name) {
+  Ledger& ledger = ctx_.ledger();
+  nlohmann::json moves = nlohmann::json::array();
+  for (const std::string& id : VmIdsOn(ledger, name)) {
+    const VmEntry* vm = ledger.FindVm(id);
+    if (vm->record.power == kPowerDeleted) continue;            // going anyway
+    const std::vector<ClosedHost> closed = ctx_.ClosedHosts();  // `name` is draining already
+    DS_ASSIGN_OR_RETURN(const VmEntry old, ctx_.RemoveVmInTxn(tx, id, r));
+    DS_ASSIGN_OR_RETURN(const placement::PlacementOutcome outcome,
+                        ledger.Place(id, old.record.tenant_id, old.spec, closed));
+    if (!outcome.placed()) {
+      return Status::FailedPrecondition(
+                 "cannot drain " + name + ": vm " + id + " fits on no other host: " +
+                 outcome.Summary(static_cast<int>(ledger.cluster().hosts.size())))
+          .WithReason("unschedulable");
+    }
+    const Allocation a = outcome.allocation;
+    ServiceContext::ChainUndo(r, [&ledger, a] { ledger.ReleasePlacement(a); });
+    const uint64_t old_gen = ledger.FindHost(a.host_id)->record.generation;
+    Result<uint64_t> gen = tx.GuardHost(a.host_id, old_gen);
+    if (!gen.ok()) return ServiceContext::RetryIfStale(r, gen.status());
+    VmEntry moved = old;
+    moved.allocation = a;
+    moved.record.host = a.host_id;
+    moved.record.allocation_json = JsonText(AllocationToJson(a));
+    moved.record.state = ledger.FindHost(a.host_id)->record.managed ? "creating" : "allocated";
+    moved.record.state_detail = "re-placed from " + name + " by a drain";
+    moved.record.updated_unix_ms = ctx_.Now();
+    DS_RETURN_IF_ERROR(tx.InsertVm(moved.record));
+    ledger.AddVm(moved);
+    ledger.SetHostGeneration(a.host_id, *gen);
+    ServiceContext::ChainUndo(r, [&ledger, id, host = a.host_id, old_gen] {
+      (void)ledger.RemoveVm(id);
+      ledger.SetHostGeneration(host, old_gen);
+    });
+    ctx_.consoles().Drop(id);
+    moves.push_back(
+        {{"vm", id}, {"from", name}, {"to", a.host_id}, {"allocation", AllocationToJson(a)}});
+  }
+  return moves;
+}
+
+Result<Reply> HostService::Drain(const Principal& p, const std::string& name, bool replace) {
+  DS_RETURN_IF_ERROR(ctx_.CheckHost(p, "host.drain", name));
+  return ctx_.Run([this, p, name, replace](store::Txn& tx, OpResult& r) -> Result<Reply> {
+    Ledger& ledger = ctx_.ledger();
+    r.audit = ctx_.Audit(p, "host.drain", "host/" + name);
+    const HostEntry* h = ledger.FindHost(name);
+    if (h == nullptr) return HostNotFound(name);
+    if (h->record.schedule != "draining") {
+      DS_RETURN_IF_ERROR(ctx_.WriteHostStatus(tx, r, name, "draining", h->record.managed));
+    }
+    nlohmann::json moves = nlohmann::json::array();
+    if (replace) {
+      DS_ASSIGN_OR_RETURN(moves, ReplaceAll(tx, r, name));
+    }
+    const std::vector<std::string> left = VmIdsOn(ledger, name);
+    r.audit.detail_json = JsonText(nlohmann::json({{"moves", moves}, {"left", left}}));
+    if (!left.empty()) {
+      // The schedule change stands (no new VMs land here); the caller decides about the rest.
+      r.keep = true;
+      return HostInUse(
+          name, left,
+          replace ? "they are being deleted" : "move them with drain --replace or delete them");
+    }
+    r.audit.outcome = "ok";
+    nlohmann::json answer = HostJson(*ledger.FindHost(name), false);
+    answer["moves"] = moves;
+    return Reply::Ok(std::move(answer));
+  });
+}
+
+Result<Reply> HostService::Delete(const Principal& p, const std::string& name) {
+  DS_RETURN_IF_ERROR(ctx_.CheckHost(p, "host.delete", name));
+  Result<Reply> out = ctx_.Run([this, p, name](store::Txn& tx, OpResult& r) -> Result<Reply> {
+    Ledger& ledger = ctx_.ledger();
+    r.audit = ctx_.Audit(p, "host.delete", "host/" + name);
+    const HostEntry* h = ledger.FindHost(name);
+    if (h == nullptr) return HostNotFound(name);
+    const std::vector<std::string> left = VmIdsOn(ledger, name);
+    if (!left.empty()) return HostInUse(name, left, "drain it first");
+    DS_RETURN_IF_ERROR(tx.DeleteHost(name, h->record.generation));
+    const HostEntry previous = *h;
+    const Host previous_host = ledger.cluster().hosts[ledger.host_index().at(name)];
+    DS_RETURN_IF_ERROR(ledger.RemoveHost(name));
+    std::vector<store::TokenRecord> tokens;
+    for (const auto& [sha, t] : ledger.tokens()) {
+      if (t.role == "agent" && t.host == name) tokens.push_back(t);
+    }
+    for (const store::TokenRecord& t : tokens) ledger.RemoveToken(t.sha256_hex);
+    r.undo = [&ledger, previous, previous_host, tokens] {
+      (void)ledger.PutHost(previous.record, previous_host, previous.inventory);
+      for (const store::TokenRecord& t : tokens) ledger.AddToken(t);
+    };
+    r.audit.outcome = "ok";
+    r.audit.detail_json = JsonText(nlohmann::json({{"agent_tokens_revoked", tokens.size()}}));
+    return Reply::Ok({{"name", name}, {"deleted", true}});
+  });
+  if (out.ok()) ctx_.fleet().Forget(name);
+  return out;
 }
 
 }  // namespace devshare::server

@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <climits>
+#include <optional>
 
 #include "server/json_fields.h"
 
@@ -29,6 +31,31 @@ bool ValidIdempotencyKey(const std::string& k) {
   return true;
 }
 
+// An optional integer query parameter in [min, max].
+Result<int64_t> IntParam(const httplib::Request& req, const char* name, int64_t default_value,
+                         int64_t min, int64_t max) {
+  if (!req.has_param(name)) return default_value;
+  const std::string text = req.get_param_value(name);
+  size_t used = 0;
+  int64_t v = 0;
+  try {
+    v = std::stoll(text, &used);
+  } catch (...) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || v < min || v > max) {
+    return Status::InvalidArgument("query parameter '" + std::string(name) +
+                                   "': expected an integer in " + std::to_string(min) + ".." +
+                                   std::to_string(max) + ", got '" + text + "'");
+  }
+  return v;
+}
+
+bool TrueParam(const httplib::Request& req, const char* name) {
+  return req.has_param(name) && req.get_param_value(name) != "false" &&
+         req.get_param_value(name) != "0";
+}
+
 void Send(httplib::Response& res, const ApiResponse& r) {
   res.status = r.status;
   res.set_content(JsonText(r.body) + "\n", "application/json");
@@ -42,9 +69,8 @@ HttpApi::~HttpApi() { Stop(); }
 
 void HttpApi::Routes() {
   httplib::Server& s = *server_;
-  using Fn = std::function<ApiResponse(const httplib::Request&, const Principal&)>;
   // Every route: authenticate, run, answer JSON, observe latency. `open` routes skip the token.
-  auto handle = [this](const char* route, const char* operation, Fn fn) {
+  Handle handle = [this](const char* route, const char* operation, Fn fn) -> Handler {
     return [this, route, operation, fn](const httplib::Request& req, httplib::Response& res) {
       const auto start = std::chrono::steady_clock::now();
       Principal p = cp_->Authenticate(BearerToken(req));
@@ -106,15 +132,17 @@ void HttpApi::Routes() {
         handle("vm.get", "vm.get", [this](const httplib::Request& req, const Principal& p) {
           return cp_->GetVm(p, req.matches[1]);
         }));
-  s.Delete(R"(/v1/vms/([^/]+))", handle("vm.delete", "vm.delete",
-                                        [this](const httplib::Request& req, const Principal& p) {
-                                          return cp_->DeleteVm(p, req.matches[1]);
-                                        }));
+  s.Delete(
+      R"(/v1/vms/([^/]+))",
+      handle("vm.delete", "vm.delete", [this](const httplib::Request& req, const Principal& p) {
+        return cp_->DeleteVm(p, req.matches[1], TrueParam(req, "force"));
+      }));
   s.Post(R"(/v1/vms/([^/]+)/resize)",
          handle("vm.resize", "vm.resize",
                 [this, key](const httplib::Request& req, const Principal& p) {
                   return cp_->ResizeVm(p, req.matches[1], req.body, key(req));
                 }));
+  FleetRoutes(handle);
   s.Get("/v1/audit",
         handle("audit.list", "audit.list", [this](const httplib::Request& req, const Principal& p) {
           int64_t after = 0, limit = 100;
@@ -149,6 +177,85 @@ void HttpApi::Routes() {
   s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
     Send(res, ErrorFromStatus(Status::Internal("internal error")));
   });
+}
+
+void HttpApi::FleetRoutes(const Handle& handle) {
+  httplib::Server& s = *server_;
+  auto key = [](const httplib::Request& req) { return req.get_header_value("Idempotency-Key"); };
+  s.Post(R"(/v1/hosts/([^/]+)/tokens)",
+         handle("host.token", "host.token",
+                [this, key](const httplib::Request& req, const Principal& p) {
+                  return ToResponse(cp_->fleet().CreateAgentToken(p, req.matches[1], key(req)));
+                }));
+  s.Post(R"(/v1/hosts/([^/]+)/heartbeat)",
+         handle("host.heartbeat", "host.heartbeat",
+                [this](const httplib::Request& req, const Principal& p) {
+                  return ToResponse(cp_->fleet().Heartbeat(p, req.matches[1], req.body));
+                }));
+  s.Get(R"(/v1/hosts/([^/]+)/desired)",
+        handle("host.desired", "host.desired",
+               [this](const httplib::Request& req, const Principal& p) {
+                 Result<int64_t> wait = IntParam(req, "wait_ms", 25'000, 0, 60'000);
+                 Result<int64_t> rev = IntParam(req, "revision", -1, 0, int64_t{1} << 53);
+                 if (!wait.ok()) return ErrorFromStatus(wait.status());
+                 if (!rev.ok()) return ErrorFromStatus(rev.status());
+                 std::optional<uint64_t> revision;
+                 if (*rev >= 0) revision = static_cast<uint64_t>(*rev);
+                 return ToResponse(cp_->fleet().Desired(p, req.matches[1], revision, *wait));
+               }));
+  s.Post(
+      R"(/v1/hosts/([^/]+)/(cordon|uncordon))",
+      handle("host.cordon", "host.cordon", [this](const httplib::Request& req, const Principal& p) {
+        return ToResponse(cp_->hosts().SetSchedule(p, req.matches[1], req.matches[2]));
+      }));
+  s.Post(
+      R"(/v1/hosts/([^/]+)/drain)",
+      handle("host.drain", "host.drain", [this](const httplib::Request& req, const Principal& p) {
+        return ToResponse(cp_->hosts().Drain(p, req.matches[1], TrueParam(req, "replace")));
+      }));
+  s.Delete(
+      R"(/v1/hosts/([^/]+))",
+      handle("host.delete", "host.delete", [this](const httplib::Request& req, const Principal& p) {
+        return ToResponse(cp_->hosts().Delete(p, req.matches[1]));
+      }));
+  s.Post("/v1/images", handle("image.create", "image.create",
+                              [this](const httplib::Request& req, const Principal& p) {
+                                return ToResponse(cp_->images().Create(p, req.body));
+                              }));
+  s.Get("/v1/images",
+        handle("image.list", "image.list", [this](const httplib::Request&, const Principal& p) {
+          return ToResponse(cp_->images().List(p));
+        }));
+  s.Delete(R"(/v1/images/([^/]+))",
+           handle("image.delete", "image.delete",
+                  [this](const httplib::Request& req, const Principal& p) {
+                    return ToResponse(cp_->images().Delete(p, req.matches[1]));
+                  }));
+  s.Post(R"(/v1/vms/([^/]+)/(start|stop|reboot))",
+         handle("vm.power", "vm.power", [this](const httplib::Request& req, const Principal& p) {
+           return ToResponse(cp_->vms().Power(p, req.matches[1], req.matches[2]));
+         }));
+  s.Post(R"(/v1/vms/([^/]+)/console)",
+         handle("vm.console_push", "vm.console_push",
+                [this](const httplib::Request& req, const Principal& p) {
+                  Result<int64_t> offset = IntParam(req, "offset", -1, 0, INT64_MAX);
+                  if (!offset.ok()) return ErrorFromStatus(offset.status());
+                  if (*offset < 0) {
+                    return ErrorFromStatus(
+                        Status::InvalidArgument("query parameter 'offset' is required"));
+                  }
+                  return ToResponse(cp_->fleet().PushConsole(p, req.matches[1], *offset, req.body));
+                }));
+  s.Get(R"(/v1/vms/([^/]+)/console)",
+        handle("vm.console", "vm.console", [this](const httplib::Request& req, const Principal& p) {
+          Result<int64_t> offset = IntParam(req, "offset", 0, 0, INT64_MAX);
+          Result<int64_t> wait = IntParam(req, "wait_ms", 0, 0, 60'000);
+          Result<int64_t> max = IntParam(req, "max_bytes", 65'536, 1, 1 << 20);
+          for (const Result<int64_t>* r : {&offset, &wait, &max}) {
+            if (!r->ok()) return ErrorFromStatus(r->status());
+          }
+          return ToResponse(cp_->fleet().ReadConsole(p, req.matches[1], *offset, *wait, *max));
+        }));
 }
 
 Status HttpApi::Start(const HttpApiOptions& options) {

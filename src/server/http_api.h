@@ -5,6 +5,7 @@
 #ifndef DEVSHARE_SERVER_HTTP_API_H_
 #define DEVSHARE_SERVER_HTTP_API_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -15,7 +16,9 @@
 
 namespace httplib {
 class Server;
-}
+struct Request;
+struct Response;
+}  // namespace httplib
 
 namespace devshare::server {
 
@@ -36,7 +39,12 @@ class HttpApi {
   void Stop();
 
  private:
+  using Fn = std::function<ApiResponse(const httplib::Request&, const Principal&)>;
+  using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+  // Wraps an endpoint: authentication, JSON answer, metrics.
+  using Handle = std::function<Handler(const char* route, const char* operation, Fn fn)>;
   void Routes();
+  void FleetRoutes(const Handle& handle);  // agents, host admin, images, power, consoles
 
   ControlPlane* cp_;
   ApiMetrics metrics_;

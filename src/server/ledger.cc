@@ -141,6 +141,8 @@ Status Ledger::Load(const store::StoreSnapshot& snap) {
   for (const store::TenantRecord& t : snap.tenants) AddTenant(t);
   for (const store::TokenRecord& t : snap.tokens) AddToken(t);
   for (const store::IdempotencyRecord& r : snap.idempotency) AddIdempotency(r);
+  images_.clear();
+  for (const store::ImageRecord& i : snap.images) AddImage(i);
   // Hosts in name order: the node rank that breaks score ties is stable across restarts.
   std::vector<store::HostRecord> hosts = snap.hosts;
   std::sort(hosts.begin(), hosts.end(),
@@ -283,6 +285,38 @@ void Ledger::SetHostGeneration(const std::string& name, uint64_t generation) {
   if (it != hosts_.end()) it->second.record.generation = generation;
 }
 
+void Ledger::SetHostStatus(const std::string& name, const std::string& schedule, bool managed,
+                           uint64_t generation) {
+  auto it = hosts_.find(name);
+  if (it == hosts_.end()) return;
+  it->second.record.schedule = schedule;
+  it->second.record.managed = managed;
+  it->second.record.generation = generation;
+}
+
+Status Ledger::RemoveHost(const std::string& name) {
+  auto it = host_index_.find(name);
+  if (it == host_index_.end()) return Status::NotFound("host '" + name + "' not found");
+  for (const auto& [id, vm] : vms_) {
+    if (vm.record.host == name) {
+      return Status::FailedPrecondition("host " + name + " still holds vm " + id);
+    }
+  }
+  const int index = it->second;
+  cluster_.hosts.erase(cluster_.hosts.begin() + index);
+  host_index_.erase(it);
+  for (auto& [other, i] : host_index_) {
+    if (i > index) --i;
+  }
+  hosts_.erase(name);
+  return RebuildCluster();
+}
+
+const store::ImageRecord* Ledger::FindImage(const std::string& name) const {
+  auto it = images_.find(name);
+  return it == images_.end() ? nullptr : &it->second;
+}
+
 const VmEntry* Ledger::FindVm(const std::string& id) const {
   auto it = vms_.find(id);
   return it == vms_.end() ? nullptr : &it->second;
@@ -315,7 +349,8 @@ Result<placement::Framework*> Ledger::FrameworkFor(const std::string& policy) {
 }
 
 Result<placement::PlacementOutcome> Ledger::Place(const std::string& vm_id,
-                                                  const std::string& tenant, const VmSpec& spec) {
+                                                  const std::string& tenant, const VmSpec& spec,
+                                                  const std::vector<ClosedHost>& closed) {
   DS_ASSIGN_OR_RETURN(placement::Framework * fw, FrameworkFor(spec.policy));
   DS_RETURN_IF_ERROR(CheckNicsAgainstFleet(spec.request));
   VmRequest req = spec.request;
@@ -324,6 +359,7 @@ Result<placement::PlacementOutcome> Ledger::Place(const std::string& vm_id,
   if (!spec.anti_affinity_group.empty()) {
     req.avoid_host_ids = GroupHosts(tenant, spec.anti_affinity_group);
   }
+  req.closed_hosts = closed;
   return fw->Schedule(req, cluster_);
 }
 
@@ -482,8 +518,8 @@ Status Ledger::ReplaceVm(VmEntry vm) {
   return Status::Ok();
 }
 
-nlohmann::json Ledger::ExplainCandidates(const VmSpec& spec, const std::string& tenant,
-                                         int limit) const {
+nlohmann::json Ledger::ExplainCandidates(const VmSpec& spec, const std::string& tenant, int limit,
+                                         const std::vector<ClosedHost>& closed) const {
   std::vector<int> order(cluster_.states.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
   std::sort(order.begin(), order.end(), [&](int a, int b) {
@@ -502,6 +538,7 @@ nlohmann::json Ledger::ExplainCandidates(const VmSpec& spec, const std::string& 
   if (!spec.anti_affinity_group.empty()) {
     req.avoid_host_ids = GroupHosts(tenant, spec.anti_affinity_group);
   }
+  req.closed_hosts = closed;
   for (int i : order) {
     if (static_cast<int>(out.size()) >= limit) break;
     nlohmann::json reasons = nlohmann::json::array();

@@ -75,6 +75,18 @@ class Ledger {
   // Restores a host to a previous entry (undo of PutHost); `previous` null removes it.
   void RestoreHost(const std::string& name, const HostEntry* previous, const Host* previous_host);
   void SetHostGeneration(const std::string& name, uint64_t generation);
+  // The host's schedule, managed flag and generation as just written to the store.
+  void SetHostStatus(const std::string& name, const std::string& schedule, bool managed,
+                     uint64_t generation);
+  // Removes a host that holds no VM (FailedPrecondition naming one otherwise); the later hosts'
+  // indices shift down.
+  Status RemoveHost(const std::string& name);
+
+  // --- images
+  const std::map<std::string, store::ImageRecord>& images() const { return images_; }
+  const store::ImageRecord* FindImage(const std::string& name) const;
+  void AddImage(const store::ImageRecord& image) { images_[image.name] = image; }
+  void RemoveImage(const std::string& name) { images_.erase(name); }
 
   // --- VMs
   const std::unordered_map<std::string, VmEntry>& vms() const { return vms_; }
@@ -82,8 +94,10 @@ class Ledger {
   // Places `spec` for `tenant` with its policy (or the default). The allocation is applied to
   // the cluster; the caller records the VM with AddVm or undoes with ReleasePlacement.
   // InvalidArgument for an unknown policy; the outcome tells unschedulable apart.
+  // `closed` hosts (cordoned, draining, unreachable) are not used.
   Result<placement::PlacementOutcome> Place(const std::string& vm_id, const std::string& tenant,
-                                            const VmSpec& spec);
+                                            const VmSpec& spec,
+                                            const std::vector<ClosedHost>& closed = {});
   void ReleasePlacement(const Allocation& a);
   void AddVm(VmEntry vm);  // REQUIRES: its allocation is applied (Place) or re-applied
   // Removes the VM and frees its allocation. NotFound when absent.
@@ -98,7 +112,8 @@ class Ledger {
   // Puts `vm` back in place of the current entry of the same id (allocation swapped).
   Status ReplaceVm(VmEntry vm);
   // Per-host reasons for up to `limit` hosts with the most free CPU (for 409 answers).
-  nlohmann::json ExplainCandidates(const VmSpec& spec, const std::string& tenant, int limit) const;
+  nlohmann::json ExplainCandidates(const VmSpec& spec, const std::string& tenant, int limit,
+                                   const std::vector<ClosedHost>& closed = {}) const;
   // Hosts holding a VM of (tenant, group).
   std::vector<std::string> GroupHosts(const std::string& tenant, const std::string& group) const;
 
@@ -124,6 +139,7 @@ class Ledger {
   std::unordered_map<std::string, VmEntry> vms_;
   std::map<std::string, std::map<std::string, int>> groups_;  // tenant/group -> host -> VMs
   std::map<std::string, std::unique_ptr<placement::Framework>> frameworks_;
+  std::map<std::string, store::ImageRecord> images_;
 };
 
 // JSON of an allocation's concrete devices, and back (GPU ordinals from device ids on `host`).

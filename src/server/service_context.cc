@@ -12,12 +12,78 @@
 namespace devshare::server {
 
 ServiceContext::ServiceContext(const ControlPlaneOptions* options, Ledger* ledger,
-                               std::shared_mutex* ledger_mu, GroupCommitter* committer)
+                               std::shared_mutex* ledger_mu, GroupCommitter* committer,
+                               FleetState* fleet, ConsoleBuffers* consoles)
     : options_(options),
       ledger_(ledger),
       ledger_mu_(ledger_mu),
       committer_(committer),
+      fleet_(fleet),
+      consoles_(consoles),
       ids_(options->id_seed != 0 ? options->id_seed : std::random_device{}()) {}
+
+std::string ServiceContext::HostStatus(const HostEntry& h) const {
+  if (!h.record.managed) return "unmanaged";
+  return fleet_->Unreachable(h.record.name) ? "unreachable" : "ready";
+}
+
+std::vector<ClosedHost> ServiceContext::ClosedHosts() const {
+  std::vector<ClosedHost> closed;
+  for (const auto& [name, h] : ledger_->host_index()) {
+    const HostEntry* e = ledger_->FindHost(name);
+    if (e->record.schedule != "open") {
+      closed.push_back({name, e->record.schedule});
+    } else if (Unreachable(*e)) {
+      const int64_t heard = fleet_->LastHeardUnixMs(name);
+      closed.push_back({name, heard == 0 ? "unreachable (no heartbeat since the server started)"
+                                         : "unreachable (no heartbeat for " +
+                                               std::to_string((Now() - heard) / 1000) + " s)"});
+    }
+  }
+  return closed;
+}
+
+Result<VmEntry> ServiceContext::RemoveVmInTxn(store::Txn& tx, const std::string& id, OpResult& r) {
+  Ledger& ledger = *ledger_;
+  const VmEntry* vm = ledger.FindVm(id);
+  if (vm == nullptr) return Status::NotFound("vm '" + id + "' not found");
+  const std::string host = vm->record.host;
+  const uint64_t old_gen = ledger.FindHost(host)->record.generation;
+  Result<uint64_t> gen = tx.GuardHost(host, old_gen);
+  Status s = gen.ok() ? tx.DeleteVm(id) : gen.status();
+  Result<VmEntry> removed = s.ok() ? ledger.RemoveVm(id) : Result<VmEntry>(s);
+  if (!removed.ok()) return RetryIfStale(r, removed.status());
+  ledger.SetHostGeneration(host, *gen);
+  ChainUndo(r, [&ledger, vm = *removed, host, old_gen] {
+    (void)ledger.RestoreVm(vm);
+    ledger.SetHostGeneration(host, old_gen);
+  });
+  return removed;
+}
+
+Status ServiceContext::WriteHostStatus(store::Txn& tx, OpResult& r, const std::string& name,
+                                       const std::string& schedule, bool managed) {
+  Ledger& ledger = *ledger_;
+  const store::HostRecord before = ledger.FindHost(name)->record;
+  Result<uint64_t> gen = tx.UpdateHostStatus(name, schedule, managed, before.generation, Now());
+  if (!gen.ok()) return RetryIfStale(r, gen.status());
+  ledger.SetHostStatus(name, schedule, managed, *gen);
+  ChainUndo(r, [&ledger, before] {
+    ledger.SetHostStatus(before.name, before.schedule, before.managed, before.generation);
+  });
+  return Status::Ok();
+}
+
+void ServiceContext::ChainUndo(OpResult& r, std::function<void()> undo) {
+  if (!r.undo) {
+    r.undo = std::move(undo);
+    return;
+  }
+  r.undo = [first = std::move(undo), then = std::move(r.undo)] {
+    first();
+    then();
+  };
+}
 
 Result<Reply> ServiceContext::Run(Body body) {
   return committer_->Submit([body = std::move(body)](store::Txn& tx) {
@@ -135,6 +201,13 @@ ApiResponse ServiceContext::AuditRefusal(const Principal& p, const std::string& 
                                          const std::string& object, ApiResponse refusal) {
   Status recorded = RecordRefusal(p, operation, object, refusal);
   return recorded.ok() ? refusal : ErrorFromStatus(recorded);
+}
+
+Status ServiceContext::CheckHost(const Principal& p, std::string_view operation,
+                                 const std::string& host) {
+  Status s = AuthorizeHost(p, operation, host);
+  if (s.ok() || s.code() == StatusCode::kUnauthenticated) return s;
+  return Refuse(p, std::string(operation), "host/" + host, std::move(s));
 }
 
 Status ServiceContext::Check(const Principal& p, std::string_view operation,

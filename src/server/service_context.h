@@ -18,15 +18,19 @@
 #include <vector>
 
 #include "devshare/core/random.h"
-#include "devshare/host/host_agent.h"
 #include "devshare/placement/registry.h"
 #include "devshare/qos/token_bucket.h"
 #include "devshare/store/store.h"
 #include "server/api_types.h"
+#include "server/console_buffer.h"
+#include "server/fleet_state.h"
 #include "server/group_committer.h"
 #include "server/ledger.h"
 
 namespace devshare::server {
+
+// VmRecord::power of a VM whose delete waits for its host's agent to remove the domain.
+inline constexpr char kPowerDeleted[] = "deleted";
 
 struct ControlPlaneOptions {
   std::string default_policy = placement::kDefaultPolicy;
@@ -37,11 +41,9 @@ struct ControlPlaneOptions {
   int max_cas_retries = 10;
   // SHA-256 hex of the bootstrap admin token (an admin of the "system" tenant); empty = none.
   std::string bootstrap_admin_sha256;
-  // The host this server runs on (serve --local-host) and its agent: VMs placed there are
-  // realized as libvirt domains (create = define + start, a failure rolls the allocation back;
-  // delete = destroy + undefine; resize = live update). Null = allocations only.
-  host::HostAgent* local_agent = nullptr;  // not owned; outlives the ControlPlane
-  std::string local_host;
+  // A managed host (one whose agent registered it or sent a heartbeat) that sends no heartbeat
+  // for longer than this is unreachable: its VMs show "unknown" and new VMs avoid it.
+  int64_t host_timeout_ms = 30'000;
   // Refusals of unauthenticated requests (no token, bad token) are audited at most this many
   // per second, in bursts of up to `unauthenticated_audit_burst`; beyond that they are refused
   // without a record of their own (counted in the next such record's detail and in /metrics),
@@ -59,16 +61,34 @@ class ServiceContext {
  public:
   // All pointers outlive the context; `options.now_unix_ms` is set.
   ServiceContext(const ControlPlaneOptions* options, Ledger* ledger, std::shared_mutex* ledger_mu,
-                 GroupCommitter* committer);
+                 GroupCommitter* committer, FleetState* fleet, ConsoleBuffers* consoles);
 
   const ControlPlaneOptions& options() const { return *options_; }
   // Operations use it freely; readers hold ledger_mu() shared.
   Ledger& ledger() const { return *ledger_; }
   std::shared_mutex& ledger_mu() const { return *ledger_mu_; }
   int64_t Now() const { return options_->now_unix_ms(); }
-  bool IsLocal(const std::string& host) const {
-    return options_->local_agent != nullptr && host == options_->local_host;
+  FleetState& fleet() const { return *fleet_; }
+  ConsoleBuffers& consoles() const { return *consoles_; }
+
+  // --- the fleet (REQUIRE the ledger lock, shared or inside an operation)
+  // A managed host whose agent's heartbeats stopped.
+  bool Unreachable(const HostEntry& h) const {
+    return h.record.managed && fleet_->Unreachable(h.record.name);
   }
+  // "ready", "unreachable", or "unmanaged" (no agent: allocations only).
+  std::string HostStatus(const HostEntry& h) const;
+  // Hosts new VMs must not use: not open (cordoned, draining) or unreachable, with the reason.
+  std::vector<ClosedHost> ClosedHosts() const;
+  // Frees a VM's allocation inside `tx` (host-generation CAS, row, ledger) and chains the undo
+  // into r.undo; a stale generation sets r.retry.
+  Result<VmEntry> RemoveVmInTxn(store::Txn& tx, const std::string& id, OpResult& r);
+  // Writes a host's schedule/managed through the host-generation CAS and the ledger (undo
+  // chained; a stale generation sets r.retry).
+  Status WriteHostStatus(store::Txn& tx, OpResult& r, const std::string& name,
+                         const std::string& schedule, bool managed);
+  // r.undo runs `undo` first, then what it held before (undo in reverse order of the changes).
+  static void ChainUndo(OpResult& r, std::function<void()> undo);
 
   // One operation of the group commit: `body` runs in its savepoint and its Result is the
   // answer. Success keeps the savepoint (a replayed answer does not); an error rolls it back
@@ -104,6 +124,8 @@ class ServiceContext {
   // Authorize(p, operation); a PermissionDenied is audited as a refusal of `object`, an
   // Unauthenticated answer is returned unaudited (HttpApi audits requests without a token).
   Status Check(const Principal& p, std::string_view operation, const std::string& object);
+  // The same with AuthorizeHost: an agent token only for its own host.
+  Status CheckHost(const Principal& p, std::string_view operation, const std::string& host);
 
   int64_t unaudited_refusals() const { return unaudited_refusals_.load(); }
 
@@ -119,6 +141,8 @@ class ServiceContext {
   Ledger* ledger_;
   std::shared_mutex* ledger_mu_;
   GroupCommitter* committer_;
+  FleetState* fleet_;
+  ConsoleBuffers* consoles_;
   Random ids_;  // writer thread only
 
   std::mutex unauth_mu_;

@@ -13,11 +13,9 @@ namespace {
 
 Status VmNotFound(const std::string& id) { return Status::NotFound("vm '" + id + "' not found"); }
 
-// The answer as it goes out (a replay carries the stored one).
-nlohmann::json& BodyOf(Reply& r) { return r.replayed ? r.replayed->body : r.body; }
-
 Status Unschedulable(const placement::PlacementOutcome& outcome, const Ledger& ledger,
-                     const VmSpec& spec, const std::string& tenant) {
+                     const VmSpec& spec, const std::string& tenant,
+                     const std::vector<ClosedHost>& closed) {
   nlohmann::json reasons = nlohmann::json::array();
   for (const placement::Reason& why : outcome.reasons) {
     reasons.push_back({{"filter", why.plugin},
@@ -26,34 +24,34 @@ Status Unschedulable(const placement::PlacementOutcome& outcome, const Ledger& l
                        {"example", why.message}});
   }
   const int hosts = static_cast<int>(ledger.cluster().states.size());
-  const nlohmann::json details = {{"reasons", reasons},
-                                  {"candidates", ledger.ExplainCandidates(spec, tenant, 5)}};
+  const nlohmann::json details = {
+      {"reasons", reasons}, {"candidates", ledger.ExplainCandidates(spec, tenant, 5, closed)}};
   return Status::FailedPrecondition(outcome.Summary(hosts))
       .WithReason("unschedulable", JsonText(details));
 }
 
 }  // namespace
 
-nlohmann::json VmService::VmJson(const VmEntry& vm) const {
+nlohmann::json VmService::VmJson(const ServiceContext& ctx, const VmEntry& vm) {
   nlohmann::json j = vm.spec.normalized;
   j["id"] = vm.record.id;
   j["tenant_id"] = vm.record.tenant_id;
   j["host"] = vm.record.host;
   j["state"] = vm.record.state;
-  j["policy"] = vm.spec.policy.empty() ? ctx_.options().default_policy : vm.spec.policy;
+  if (!vm.record.state_detail.empty()) j["state_detail"] = vm.record.state_detail;
+  j["power"] = vm.record.power == kPowerDeleted ? "stopped" : vm.record.power;
+  if (vm.record.power == kPowerDeleted) j["state"] = "deleting";
+  const HostEntry* host = ctx.ledger().FindHost(vm.record.host);
+  if (host != nullptr && ctx.Unreachable(*host)) {
+    // The last word of an agent that stopped talking is not the VM's state any more.
+    j["last_state"] = j["state"];
+    j["state"] = "unknown";
+  }
+  j["policy"] = vm.spec.policy.empty() ? ctx.options().default_policy : vm.spec.policy;
   j["devices"] = AllocationToJson(vm.allocation)["devices"];
   j["created_unix_ms"] = vm.record.created_unix_ms;
   j["updated_unix_ms"] = vm.record.updated_unix_ms;
   return j;
-}
-
-host::GuestRequest VmService::GuestFor(const VmEntry& vm) {
-  host::GuestRequest g;
-  g.vm_id = vm.record.id;
-  g.tenant = vm.record.tenant_id;
-  g.allocation = vm.allocation;
-  g.qos = vm.spec.qos;
-  return g;
 }
 
 Result<Reply> VmService::Create(const Principal& p, const std::string& body,
@@ -72,11 +70,18 @@ Result<Reply> VmService::Create(const Principal& p, const std::string& body,
       r.write_audit = false;
       return *replay;
     }
+    if (!spec.image.empty() && ledger.FindImage(spec.image) == nullptr) {
+      std::string known;
+      for (const auto& [name, image] : ledger.images()) known += (known.empty() ? "" : ", ") + name;
+      return Status::InvalidArgument("field 'image': unknown image '" + spec.image +
+                                     "' (known: " + (known.empty() ? "none" : known) + ")");
+    }
     const std::string id = ctx_.NewId("vm");
+    const std::vector<ClosedHost> closed = ctx_.ClosedHosts();
     DS_ASSIGN_OR_RETURN(const placement::PlacementOutcome outcome,
-                        ledger.Place(id, p.tenant_id, spec));
+                        ledger.Place(id, p.tenant_id, spec, closed));
     if (!outcome.placed()) {
-      Status refused = Unschedulable(outcome, ledger, spec, p.tenant_id);
+      Status refused = Unschedulable(outcome, ledger, spec, p.tenant_id, closed);
       r.audit.detail_json = JsonText(nlohmann::json({{"message", refused.message()}}));
       return refused;
     }
@@ -87,15 +92,15 @@ Result<Reply> VmService::Create(const Principal& p, const std::string& body,
     if (!gen.ok()) return ServiceContext::RetryIfStale(r, gen.status());
     const int64_t now = ctx_.Now();
     const nlohmann::json alloc = AllocationToJson(a);
-    // On the local host the VM is answered only after libvirt has it (FinishLocalCreate).
-    const bool realize = ctx_.IsLocal(a.host_id);
+    // A host with an agent realizes the VM once it sees it in its desired state.
+    const bool managed = ledger.FindHost(a.host_id)->record.managed;
     store::VmRecord rec{id,
                         p.tenant_id,
                         spec.name,
                         a.host_id,
                         JsonText(spec.normalized),
                         JsonText(alloc),
-                        realize ? "creating" : "allocated",
+                        managed ? "creating" : "allocated",
                         now,
                         now,
                         /*power=*/"running",
@@ -111,85 +116,15 @@ Result<Reply> VmService::Create(const Principal& p, const std::string& body,
       (void)ledger.RemoveVm(id);
       ledger.SetHostGeneration(host, old_gen);
     };
-    Reply reply = Reply::Created(VmJson(entry));
-    if (!realize) DS_RETURN_IF_ERROR(ctx_.RecordIdempotent(tx, r, p, key, hash, ToResponse(reply)));
+    Reply reply = Reply::Created(VmJson(ctx_, entry));
+    DS_RETURN_IF_ERROR(ctx_.RecordIdempotent(tx, r, p, key, hash, ToResponse(reply)));
     r.audit.object = "vm/" + id;
     r.audit.outcome = "ok";
     r.audit.detail_json =
         JsonText(nlohmann::json({{"host", a.host_id}, {"name", spec.name}, {"allocation", alloc}}));
     return reply;
   });
-  const ApiResponse answer = ToResponse(created);
-  if (answer.status == 201 && answer.body.value("state", std::string()) == "creating") {
-    return FinishLocalCreate(p, answer.body["id"].get<std::string>(), key, hash);
-  }
   return created;
-}
-
-Result<Reply> VmService::FinishLocalCreate(const Principal& p, const std::string& vm_id,
-                                           const std::string& key,
-                                           const std::string& request_hash) {
-  host::GuestRequest guest;
-  {
-    std::shared_lock<std::shared_mutex> lock(ctx_.ledger_mu());
-    const VmEntry* vm = ctx_.ledger().FindVm(vm_id);
-    if (vm == nullptr) {
-      return Status::FailedPrecondition("vm " + vm_id + " was deleted while being created");
-    }
-    guest = GuestFor(*vm);
-  }
-  Result<host::DomainStatus> realized = ctx_.options().local_agent->Realize(guest);
-  return ctx_.Run([this, p, vm_id, key, request_hash, realized](store::Txn& tx,
-                                                                OpResult& r) -> Result<Reply> {
-    Ledger& ledger = ctx_.ledger();
-    r.audit = ctx_.Audit(p, "vm.realize", "vm/" + vm_id);
-    const VmEntry* vm = ledger.FindVm(vm_id);
-    if (vm == nullptr) {
-      return Status::FailedPrecondition("vm " + vm_id + " was deleted while created");
-    }
-    if (realized.ok()) {
-      VmEntry updated = *vm;
-      updated.record.state = std::string(host::DomainStateName(realized->state));
-      updated.record.updated_unix_ms = ctx_.Now();
-      DS_RETURN_IF_ERROR(tx.UpdateVm(updated.record));
-      VmEntry previous = *vm;
-      (void)ledger.ReplaceVm(updated);
-      r.undo = [&ledger, previous] { (void)ledger.ReplaceVm(previous); };
-      Reply reply = Reply::Created(VmJson(updated));
-      reply.body["domain"] = realized->name;
-      DS_RETURN_IF_ERROR(ctx_.RecordIdempotent(tx, r, p, key, request_hash, ToResponse(reply)));
-      r.audit.outcome = "ok";
-      r.audit.detail_json =
-          JsonText(nlohmann::json({{"domain", realized->name}, {"state", updated.record.state}}));
-      return reply;
-    }
-    // libvirt refused: the allocation is rolled back (deleted), and the refusal audited.
-    DS_ASSIGN_OR_RETURN(const VmEntry removed, RemoveInTxn(tx, vm_id, r));
-    const std::string host_name = removed.record.host;
-    r.audit.outcome = "realization_failed";
-    r.audit.detail_json = JsonText(nlohmann::json({{"error", realized.status().message()}}));
-    r.keep = true;  // the deletion of the allocation is the point
-    return Status::Unavailable("host " + host_name +
-                               " could not start the VM: " + realized.status().message())
-        .WithReason("realization_failed",
-                    JsonText({{"host", host_name}, {"vm", vm_id}, {"rolled_back", true}}));
-  });
-}
-
-Result<VmEntry> VmService::RemoveInTxn(store::Txn& tx, const std::string& id, OpResult& r) {
-  Ledger& ledger = ctx_.ledger();
-  const std::string host = ledger.FindVm(id)->record.host;
-  const uint64_t old_gen = ledger.FindHost(host)->record.generation;
-  Result<uint64_t> gen = tx.GuardHost(host, old_gen);
-  Status s = gen.ok() ? tx.DeleteVm(id) : gen.status();
-  Result<VmEntry> removed = s.ok() ? ledger.RemoveVm(id) : Result<VmEntry>(s);
-  if (!removed.ok()) return ServiceContext::RetryIfStale(r, removed.status());
-  ledger.SetHostGeneration(host, *gen);
-  r.undo = [&ledger, vm = *removed, host, old_gen] {
-    (void)ledger.RestoreVm(vm);
-    ledger.SetHostGeneration(host, old_gen);
-  };
-  return removed;
 }
 
 Result<Reply> VmService::List(const Principal& p) {
@@ -197,14 +132,16 @@ Result<Reply> VmService::List(const Principal& p) {
   std::shared_lock<std::shared_mutex> lock(ctx_.ledger_mu());
   std::vector<const VmEntry*> mine;
   for (const auto& [id, vm] : ctx_.ledger().vms()) {
-    if (AuthorizeOn(p, "vm.list", vm.record.tenant_id, VmNotFound(id)).ok()) mine.push_back(&vm);
+    if (AuthorizeOnVm(p, "vm.list", vm.record.tenant_id, vm.record.host, VmNotFound(id)).ok()) {
+      mine.push_back(&vm);
+    }
   }
   std::sort(mine.begin(), mine.end(), [](const VmEntry* a, const VmEntry* b) {
     return std::tie(a->record.created_unix_ms, a->record.id) <
            std::tie(b->record.created_unix_ms, b->record.id);
   });
   nlohmann::json list = nlohmann::json::array();
-  for (const VmEntry* vm : mine) list.push_back(VmJson(*vm));
+  for (const VmEntry* vm : mine) list.push_back(VmJson(ctx_, *vm));
   return Reply::Ok({{"vms", list}});
 }
 
@@ -212,63 +149,90 @@ Result<Reply> VmService::Get(const Principal& p, const std::string& id) {
   DS_RETURN_IF_ERROR(Authorize(p, "vm.get"));
   Reply r;
   Status visible;
-  bool live = false;
   {
     std::shared_lock<std::shared_mutex> lock(ctx_.ledger_mu());
     const VmEntry* vm = ctx_.ledger().FindVm(id);
     if (vm == nullptr) return VmNotFound(id);
-    visible = AuthorizeOn(p, "vm.get", vm->record.tenant_id, VmNotFound(id));
-    if (visible.ok()) {
-      r.body = VmJson(*vm);
-      live = ctx_.IsLocal(vm->record.host) && vm->record.state != "creating";
-    }
+    visible = AuthorizeOnVm(p, "vm.get", vm->record.tenant_id, vm->record.host, VmNotFound(id));
+    if (visible.ok()) r.body = VmJson(ctx_, *vm);
   }
   // Another tenant's VM: answered exactly like a missing one, and audited as a denial.
   if (!visible.ok()) return ctx_.Refuse(p, "vm.get", "vm/" + id, visible);
-  if (live) {
-    // The live state asks libvirt: outside the ledger lock, so the writer never waits on it.
-    Result<host::DomainStatus> st = ctx_.options().local_agent->State(id);
-    if (st.ok()) {
-      r.body["state"] = std::string(host::DomainStateName(st->state));
-      r.body["domain"] = st->name;
-      if (!st->detail.empty()) r.body["state_detail"] = st->detail;
-    } else {
-      r.body["state"] = "failed";
-      r.body["state_detail"] = st.status().message();
-    }
-  }
   return r;
 }
 
-Result<Reply> VmService::Delete(const Principal& p, const std::string& id) {
-  if (ctx_.options().local_agent != nullptr) {
-    bool local = false;
-    {
-      std::shared_lock<std::shared_mutex> lock(ctx_.ledger_mu());
-      const VmEntry* vm = ctx_.ledger().FindVm(id);
-      local = vm != nullptr && ctx_.IsLocal(vm->record.host) &&
-              AuthorizeOn(p, "vm.delete", vm->record.tenant_id, VmNotFound(id)).ok();
-    }
-    // The domain goes first: an allocation is never freed while its guest still runs.
-    if (local) {
-      Status removed = ctx_.options().local_agent->Remove(id);
-      if (!removed.ok()) {
-        return ctx_.Refuse(
-            p, "vm.delete", "vm/" + id,
-            Status::Unavailable("could not destroy the VM's domain: " + removed.message())
-                .WithReason("realization_failed"));
-      }
-    }
+Result<Reply> VmService::Delete(const Principal& p, const std::string& id, bool force) {
+  if (force && !p.operator_admin()) {
+    return ctx_.Refuse(p, "vm.delete", "vm/" + id,
+                       Status::PermissionDenied("only an admin of the system tenant forces a "
+                                                "delete past the host's agent"));
   }
-  return ctx_.Run([this, p, id](store::Txn& tx, OpResult& r) -> Result<Reply> {
+  return ctx_.Run([this, p, id, force](store::Txn& tx, OpResult& r) -> Result<Reply> {
+    Ledger& ledger = ctx_.ledger();
     r.audit = ctx_.Audit(p, "vm.delete", "vm/" + id);
-    const VmEntry* vm = ctx_.ledger().FindVm(id);
+    const VmEntry* vm = ledger.FindVm(id);
     if (vm == nullptr) return VmNotFound(id);
-    DS_RETURN_IF_ERROR(AuthorizeOn(p, "vm.delete", vm->record.tenant_id, VmNotFound(id)));
-    DS_ASSIGN_OR_RETURN(const VmEntry removed, RemoveInTxn(tx, id, r));
+    DS_RETURN_IF_ERROR(
+        AuthorizeOnVm(p, "vm.delete", vm->record.tenant_id, vm->record.host, VmNotFound(id)));
+    const bool managed = ledger.FindHost(vm->record.host)->record.managed;
+    if (managed && !force) {
+      // Two-phase: the agent removes the domain, its next heartbeat frees the allocation.
+      if (vm->record.power != kPowerDeleted) {
+        VmEntry updated = *vm;
+        updated.record.power = kPowerDeleted;
+        updated.record.updated_unix_ms = ctx_.Now();
+        DS_RETURN_IF_ERROR(tx.UpdateVm(updated.record));
+        VmEntry previous = *vm;
+        (void)ledger.ReplaceVm(updated);
+        r.undo = [&ledger, previous] { (void)ledger.ReplaceVm(previous); };
+      } else {
+        r.write_audit = false;  // a repeat changes nothing
+      }
+      r.audit.outcome = "ok";
+      r.audit.detail_json =
+          JsonText(nlohmann::json({{"host", vm->record.host}, {"phase", "deleting"}}));
+      return Reply::Accepted(VmJson(ctx_, *ledger.FindVm(id)));
+    }
+    DS_ASSIGN_OR_RETURN(const VmEntry removed, ctx_.RemoveVmInTxn(tx, id, r));
+    ctx_.consoles().Drop(id);
     r.audit.outcome = "ok";
-    r.audit.detail_json = JsonText(nlohmann::json({{"host", removed.record.host}}));
+    r.audit.detail_json =
+        JsonText(nlohmann::json({{"host", removed.record.host}, {"forced", force}}));
     return Reply::Ok({{"id", id}, {"deleted", true}});
+  });
+}
+
+Result<Reply> VmService::Power(const Principal& p, const std::string& id,
+                               const std::string& action) {
+  if (action != "start" && action != "stop" && action != "reboot") {
+    return Status::NotFound("unknown action '" + action + "' (known: start, stop, reboot)");
+  }
+  return ctx_.Run([this, p, id, action](store::Txn& tx, OpResult& r) -> Result<Reply> {
+    Ledger& ledger = ctx_.ledger();
+    r.audit = ctx_.Audit(p, "vm." + action, "vm/" + id);
+    const VmEntry* vm = ledger.FindVm(id);
+    if (vm == nullptr) return VmNotFound(id);
+    DS_RETURN_IF_ERROR(
+        AuthorizeOnVm(p, "vm.power", vm->record.tenant_id, vm->record.host, VmNotFound(id)));
+    if (!ledger.FindHost(vm->record.host)->record.managed) {
+      return Status::FailedPrecondition("host " + vm->record.host +
+                                        " has no agent: nothing runs the VM to " + action);
+    }
+    if (vm->record.power == kPowerDeleted) {
+      return Status::FailedPrecondition("vm " + id + " is being deleted");
+    }
+    VmEntry updated = *vm;
+    updated.record.power = action == "stop" ? "stopped" : "running";
+    if (action == "reboot") ++updated.record.reboot_seq;
+    updated.record.updated_unix_ms = ctx_.Now();
+    DS_RETURN_IF_ERROR(tx.UpdateVm(updated.record));
+    VmEntry previous = *vm;
+    (void)ledger.ReplaceVm(updated);
+    r.undo = [&ledger, previous] { (void)ledger.ReplaceVm(previous); };
+    r.audit.outcome = "ok";
+    r.audit.detail_json = JsonText(nlohmann::json(
+        {{"power", updated.record.power}, {"reboot_seq", updated.record.reboot_seq}}));
+    return Reply::Accepted(VmJson(ctx_, updated));
   });
 }
 
@@ -284,7 +248,11 @@ Result<Reply> VmService::Resize(const Principal& p, const std::string& id, const
         r.audit = ctx_.Audit(p, "vm.resize", "vm/" + id);
         const VmEntry* vm = ledger.FindVm(id);
         if (vm == nullptr) return VmNotFound(id);
-        DS_RETURN_IF_ERROR(AuthorizeOn(p, "vm.resize", vm->record.tenant_id, VmNotFound(id)));
+        DS_RETURN_IF_ERROR(
+            AuthorizeOnVm(p, "vm.resize", vm->record.tenant_id, vm->record.host, VmNotFound(id)));
+        if (vm->record.power == kPowerDeleted) {
+          return Status::FailedPrecondition("vm " + id + " is being deleted");
+        }
         if (auto replay = ctx_.ReplayIdempotent(p, key, hash)) {
           r.write_audit = false;
           return *replay;
@@ -314,30 +282,13 @@ Result<Reply> VmService::Resize(const Principal& p, const std::string& id, const
         updated.record = rec;
         (void)ledger.ReplaceVm(updated);
         ledger.SetHostGeneration(host, *gen);
-        Reply reply = Reply::Ok(VmJson(updated));
+        Reply reply = Reply::Ok(VmJson(ctx_, updated));
         DS_RETURN_IF_ERROR(ctx_.RecordIdempotent(tx, r, p, key, hash, ToResponse(reply)));
         r.audit.outcome = "ok";
         r.audit.detail_json = JsonText(
             nlohmann::json({{"host", host}, {"allocation", AllocationToJson(updated.allocation)}}));
         return reply;
       });
-  if (!resized.ok() || ToResponse(resized).status != 200) return resized;
-  nlohmann::json& out = BodyOf(*resized);
-  if (!ctx_.IsLocal(out.value("host", std::string()))) return resized;
-  host::GuestRequest guest;
-  {
-    std::shared_lock<std::shared_mutex> lock(ctx_.ledger_mu());
-    const VmEntry* vm = ctx_.ledger().FindVm(id);
-    if (vm == nullptr) return resized;
-    guest = GuestFor(*vm);
-  }
-  Result<host::ResizeOutcome> live = ctx_.options().local_agent->Update(guest);
-  if (live.ok()) {
-    out["realization"] = {
-        {"cpu_live", live->cpu_live}, {"memory_live", live->memory_live}, {"notes", live->notes}};
-  } else {
-    out["realization"] = {{"error", live.status().message()}};
-  }
   return resized;
 }
 
@@ -349,29 +300,6 @@ std::vector<std::string> VmService::IdsOnHost(const std::string& host) const {
   }
   std::sort(ids.begin(), ids.end());
   return ids;
-}
-
-std::vector<std::string> VmService::RollBackUnrealized(const std::vector<std::string>& vm_ids) {
-  std::vector<std::string> rolled_back;
-  const Principal system = Principal::SystemAdmin("serve-reconcile");
-  for (const std::string& id : vm_ids) {
-    Result<Reply> r = ctx_.Run([this, system, id](store::Txn& tx, OpResult& out) -> Result<Reply> {
-      out.audit = ctx_.Audit(system, "vm.realize", "vm/" + id);
-      out.write_audit = false;
-      const VmEntry* vm = ctx_.ledger().FindVm(id);
-      if (vm == nullptr || vm->record.state != "creating") {
-        return Status::FailedPrecondition("not an unrealized vm");
-      }
-      DS_ASSIGN_OR_RETURN(const VmEntry removed, RemoveInTxn(tx, id, out));
-      out.audit.tenant_id = removed.record.tenant_id;
-      out.audit.outcome = "rolled_back_at_start";
-      out.audit.detail_json = JsonText(nlohmann::json({{"host", removed.record.host}}));
-      out.write_audit = true;
-      return Reply::Ok({{"id", id}});
-    });
-    if (r.ok()) rolled_back.push_back(id);
-  }
-  return rolled_back;
 }
 
 }  // namespace devshare::server

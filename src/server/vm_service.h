@@ -1,9 +1,9 @@
-// VmService: VM operations: create (placement against the ledger, realization on the local
-// host), list, get (live state from libvirt on the local host), delete, resize in place, and
-// the start-up roll-back of VMs left unrealized. Answers are Results; api_types.cc maps their
-// errors to HTTP (unschedulable, no_room, realization_failed, ...).
+// VmService: VM operations: create (placement against the ledger's open, reachable hosts),
+// list, get, delete (two-phase on hosts with an agent), resize in place, and power actions.
+// Host agents realize what the ledger says (FleetService serves them the desired state).
+// Answers are Results; api_types.cc maps their errors to HTTP (unschedulable, no_room, ...).
 // Thread-safety: all methods are thread-safe (writes go through the group committer, reads
-// hold the ledger lock shared; libvirt is called outside the lock).
+// hold the ledger lock shared).
 #ifndef DEVSHARE_SERVER_VM_SERVICE_H_
 #define DEVSHARE_SERVER_VM_SERVICE_H_
 
@@ -18,34 +18,32 @@ class VmService {
  public:
   explicit VmService(ServiceContext* ctx) : ctx_(*ctx) {}
 
-  // 201 VM; FailedPrecondition unschedulable (details: reasons, candidates) when no host fits;
-  // on the local host Unavailable realization_failed (allocation rolled back) when libvirt fails.
+  // 201 VM (state "creating" on a host with an agent, which then realizes it; "allocated" on a
+  // host without one); FailedPrecondition unschedulable (details: reasons, candidates) when no
+  // open, reachable host fits; InvalidArgument for an unknown image.
   Result<Reply> Create(const Principal& p, const std::string& body, const std::string& key);
   Result<Reply> List(const Principal& p);
   // NotFound for a missing VM or another tenant's (the latter audited as a denial).
   Result<Reply> Get(const Principal& p, const std::string& id);
-  // Frees the allocation (the local host's domain first: realization_failed keeps it).
-  Result<Reply> Delete(const Principal& p, const std::string& id);
-  // In place on the same host: ResourceExhausted no_room when that host cannot hold it.
+  // On a host without agent the allocation is freed at once (200). On an agent's host the VM
+  // becomes "deleting" (202): its agent removes the domain and its next heartbeat without the
+  // VM frees the allocation, so capacity is never handed out while a guest still runs. `force`
+  // (system admins only) frees it at once, for a host that will never return.
+  Result<Reply> Delete(const Principal& p, const std::string& id, bool force);
+  // In place on the same host: ResourceExhausted no_room when that host cannot hold it. The
+  // host's agent applies the change when it sees the new desired state.
   Result<Reply> Resize(const Principal& p, const std::string& id, const std::string& body,
                        const std::string& key);
+  // start | stop | reboot: the desired power state for the host's agent (202).
+  // FailedPrecondition on a host without agent.
+  Result<Reply> Power(const Principal& p, const std::string& id, const std::string& action);
 
   std::vector<std::string> IdsOnHost(const std::string& host) const;
-  // VMs among `vm_ids` still "creating" get their allocation rolled back (audited as
-  // vm.realize / rolled_back_at_start). Returns the ids rolled back.
-  std::vector<std::string> RollBackUnrealized(const std::vector<std::string>& vm_ids);
+
+  // The API view of a VM. REQUIRES: the ledger lock.
+  static nlohmann::json VmJson(const ServiceContext& ctx, const VmEntry& vm);
 
  private:
-  nlohmann::json VmJson(const VmEntry& vm) const;
-  static host::GuestRequest GuestFor(const VmEntry& vm);
-  // Second half of a create on the local host: realize the committed VM (state "creating"),
-  // then record its state, or delete it again when libvirt failed (audited either way).
-  Result<Reply> FinishLocalCreate(const Principal& p, const std::string& vm_id,
-                                  const std::string& key, const std::string& request_hash);
-  // Frees a VM's allocation inside `tx` (host-generation CAS, row, ledger) and sets r.undo;
-  // a stale generation sets r.retry.
-  Result<VmEntry> RemoveInTxn(store::Txn& tx, const std::string& id, OpResult& r);
-
   ServiceContext& ctx_;
 };
 

@@ -109,6 +109,7 @@ std::string ServerProcess::StderrLog() const {
   }
   std::vector<std::string> args = {DevshareBinary(), "serve",  "--listen",           "127.0.0.1:0",
                                    "--db",           db_url(), "--admin-token-file", token_file()};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::vector<char*> argv = Argv(args);
   pid_t pid = fork();
   if (pid < 0) {

@@ -38,6 +38,8 @@ class ServerProcess {
   // True while the child has not exited; when it has, it is reaped and the result says how.
   ::testing::AssertionResult Alive();
 
+  // Flags appended to the serve command line by later Start()s (e.g. --host-timeout 2).
+  void set_extra_args(std::vector<std::string> args) { extra_args_ = std::move(args); }
   bool running() const { return pid_ > 0; }
   const std::string& url() const { return url_; }  // "http://127.0.0.1:PORT"
   const std::string& dir() const { return dir_; }
@@ -57,6 +59,7 @@ class ServerProcess {
   int stdout_fd_ = -1;  // kept open while the child lives (closing it could SIGPIPE the server)
   std::string url_;
   int starts_ = 0;
+  std::vector<std::string> extra_args_;
 };
 
 struct ProcessResult {

@@ -403,6 +403,30 @@ StoreCheck CheckStore(const std::string& db_path) {
   for (const store::AuditRecord& r : *records) {
     out.audit_counts[r.operation + " " + r.outcome]++;
     if (r.outcome != "ok") continue;
+    const nlohmann::json detail = nlohmann::json::parse(r.detail_json, nullptr, false);
+    // Fleet records: a heartbeat frees VMs whose two-phase delete finished; a drain with
+    // replace moves VMs to other hosts with new allocations.
+    if (r.operation == "vm.report" && detail.is_object()) {
+      for (const auto& id : detail.value("freed", nlohmann::json::array())) {
+        if (replay.erase(id.get<std::string>()) == 0) {
+          bad("audit record " + std::to_string(r.seq) + " frees " + id.dump() +
+              ", which the replay does not hold");
+        }
+      }
+      continue;
+    }
+    if (r.operation == "host.drain" && detail.is_object()) {
+      for (const auto& m : detail.value("moves", nlohmann::json::array())) {
+        auto it = replay.find(m.value("vm", std::string()));
+        if (it == replay.end()) {
+          bad("audit record " + std::to_string(r.seq) + " moves " + m.dump() +
+              ", which the replay does not hold");
+          continue;
+        }
+        it->second = {m.value("to", std::string()), m.value("allocation", nlohmann::json())};
+      }
+      continue;
+    }
     if (r.operation != "vm.create" && r.operation != "vm.delete" && r.operation != "vm.resize") {
       continue;
     }
@@ -412,7 +436,6 @@ StoreCheck CheckStore(const std::string& db_path) {
       continue;
     }
     const std::string id = r.object.substr(3);
-    const nlohmann::json detail = nlohmann::json::parse(r.detail_json, nullptr, false);
     if (r.operation == "vm.create") {
       if (replay.count(id) != 0) bad(rec + ": creates " + id + " twice");
       if (!detail.is_object() || !detail.contains("allocation")) {
@@ -421,6 +444,7 @@ StoreCheck CheckStore(const std::string& db_path) {
       }
       replay[id] = {detail.value("host", std::string()), detail["allocation"]};
     } else if (r.operation == "vm.delete") {
+      if (detail.is_object() && detail.value("phase", std::string()) == "deleting") continue;
       if (replay.erase(id) == 0) bad(rec + ": deletes " + id + ", which the replay does not hold");
     } else {
       auto it = replay.find(id);
