@@ -81,6 +81,7 @@ Status AgentLoop::Retry(const std::string& what, const std::function<Status()>& 
       errors.Succeeded();
       return s;
     }
+    if (stopping_) return Status::Aborted(what + ": the agent is stopping");
     if (Permanent(s)) return Status(s.code(), what + ": " + s.message());
     errors.Failed(s);
     waiter_.WaitFor(backoff.Next(), [this] { return stopping_.load(); });
@@ -212,6 +213,8 @@ Duration AgentLoop::HeartbeatStep() {
       }
       // The server answers again: a watch waiting out an error backoff may retry now.
       if (r->revision != watched && watch_failing_) Kick(watch_kick_);
+    } else if (stopping_) {
+      return Duration::zero();  // the link was interrupted: not an error worth a line
     } else {
       heartbeat_errors_.Failed(r.status());
       if (r.status().code() == StatusCode::kNotFound) {
@@ -290,6 +293,7 @@ Duration AgentLoop::ConsoleStep() {
       if (bytes->empty()) break;
       Result<ConsolePushReply> pushed = link_.PushConsole(id, offset, *bytes);
       if (!pushed.ok()) {
+        if (stopping_) return Duration::zero();
         console_errors_.Failed(pushed.status());
         return console_backoff_.Next();
       }
