@@ -30,6 +30,8 @@ int RunClientCommand(const std::string& noun, const std::vector<std::string>& ar
 int RunHostDiscoverCommand(const std::vector<std::string>& args);
 int RunHostRegisterCommand(const std::vector<std::string>& args);
 int RunHostQosCheckCommand(const std::vector<std::string>& args);
+// The fleet host agent (`devshare agent`): agent_command.cc.
+int RunAgentCommand(const std::vector<std::string>& args);
 
 }  // namespace devshare::cli
 

@@ -27,6 +27,7 @@ constexpr const char* kUsage =
     "  vm     vm create|list|show|delete|resize (client; --server URL, DEVSHARE_TOKEN)\n"
     "  host   host list|show|put (client); host discover|register|qos-check (host agent)\n"
     "  tenant tenant create|list, tenant token NAME|ID --role R (client)\n"
+    "  agent  the host agent of a fleet: --server URL --token-file F --name NAME ...\n"
     "  qos-sim  QoS simulator, a scheduler next to fifo: --config FILE [--json]\n"
     "\n"
     "Run 'devshare <command> --help' for a command's flags.\n";
@@ -45,6 +46,7 @@ int Dispatch(int argc, char** argv) {
   if (cmd == "serve") return devshare::cli::RunServeCommand(args);
   if (cmd == "audit") return devshare::cli::RunAuditCommand(args);
   if (cmd == "qos-sim") return devshare::cli::RunQosSimCommand(args);
+  if (cmd == "agent") return devshare::cli::RunAgentCommand(args);
   if (cmd == "vm" || cmd == "host" || cmd == "tenant" || cmd == "image") {
     return devshare::cli::RunClientCommand(cmd, args);
   }
