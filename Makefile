@@ -5,9 +5,12 @@ JOBS ?= $(shell nproc)
 BUILD_PACKAGES := cmake g++ make libgtest-dev libgmock-dev libbenchmark-dev libglpk-dev libsqlite3-dev libssl-dev libcpp-httplib-dev nlohmann-json3-dev pkg-config libvirt-dev
 TEST_PACKAGES := chromium
 # Real KVM guests through libvirt (the kvm CTest label; tools/libvirt_up.sh also installs them).
-KVM_PACKAGES := qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev libxml2-utils
+KVM_PACKAGES := qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev libxml2-utils genisoimage
+# The real guest of tools/build_guest.sh (fio and iperf3 are copied into its initramfs with their
+# libraries; the kernel and busybox-static are fetched with apt-get download, not installed).
+GUEST_PACKAGES := fio iperf3
 
-.PHONY: all deps test-deps build run test test-slow clean libvirt-up libvirt-down
+.PHONY: all deps test-deps build run test test-slow clean libvirt-up libvirt-down guest
 
 all: build
 
@@ -19,6 +22,8 @@ test-deps:
 	  echo "note: could not install $(TEST_PACKAGES); the browser test will be skipped"
 	@./tools/install_packages.sh $(KVM_PACKAGES) || \
 	  echo "note: could not install $(KVM_PACKAGES); the kvm test will be skipped"
+	@./tools/install_packages.sh $(GUEST_PACKAGES) || \
+	  echo "note: could not install $(GUEST_PACKAGES); the real-guest test will be skipped"
 
 build: deps
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release
@@ -41,6 +46,10 @@ libvirt-up:
 
 libvirt-down:
 	./tools/libvirt_down.sh $(BUILD_DIR)/libvirt-state
+
+# The real guest (kernel + initramfs) in $(BUILD_DIR)/guest; make test builds it through CTest.
+guest:
+	./tools/build_guest.sh $(BUILD_DIR)/guest
 
 clean:
 	rm -rf $(BUILD_DIR)

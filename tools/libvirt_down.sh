@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Undoes tools/libvirt_up.sh STATE_DIR: destroys and undefines leftover test domains while
-# libvirtd still runs (names "devshare-kvmtest-<pid>-..." whose test process <pid> is gone; a
+# libvirtd still runs (names "devshare-kvmtest-<pid>-..." or "devshare-gtest-<pid>-..." whose test
+# process <pid> is gone; a
 # concurrent run in another build tree keeps its guests), then stops the daemons listed in
 # STATE_DIR/started.pids by pid (TERM, then KILL after 15 s), checking each pid still runs the
 # daemon's binary. Daemons it did not start are untouched; while another process's test domains
@@ -9,7 +10,6 @@
 set -uo pipefail
 state_dir=${1:?usage: libvirt_down.sh STATE_DIR}
 started="$state_dir/started.pids"
-prefix=devshare-kvmtest-
 in_use=""
 
 say() { echo "libvirt_down: $*"; }
@@ -17,8 +17,8 @@ say() { echo "libvirt_down: $*"; }
 if timeout 10 virsh -q -c qemu:///system uri >/dev/null 2>&1; then
   for d in $(timeout 10 virsh -q -c qemu:///system list --all --name 2>/dev/null); do
     case "$d" in
-      "$prefix"*)
-        pid=${d#"$prefix"}
+      devshare-kvmtest-* | devshare-gtest-*)
+        pid=${d#devshare-*test-}
         pid=${pid%%-*}
         if [[ "$pid" =~ ^[0-9]+$ ]] && [ -e "/proc/$pid" ]; then  # its test still runs
           in_use="$in_use $d"

@@ -31,7 +31,7 @@ fi
 
 if [ "${DEVSHARE_SKIP_PACKAGES:-0}" != 1 ]; then
   "$here/install_packages.sh" qemu-system-x86 qemu-utils libvirt-daemon \
-      libvirt-daemon-driver-qemu libvirt-clients libvirt-dev ||
+      libvirt-daemon-driver-qemu libvirt-clients libvirt-dev genisoimage ||
     give_up "could not install the libvirt/QEMU Debian packages"
 fi
 

@@ -133,9 +133,11 @@ Result<std::unique_ptr<host::HostAgent>> LocalAgent(const ServeConfig& config,
   ctx.cpu_numa = std::move(cpu_numa);
   ctx.cgroup = host::DetectCgroupVersion(config.sysfs_root);
   DS_ASSIGN_OR_RETURN(ctx.image, host::ParseGuestImage(config.guest_image));
-  ctx.runtime_dir = config.runtime_dir;
+  // libvirt refuses relative disk paths: resolve --runtime-dir once, and say which is used.
+  ctx.runtime_dir = host::AbsolutePath(config.runtime_dir);
   std::fprintf(stderr, "devshare serve: local host %s on %s (domain type %s)\n",
                config.local_host.c_str(), config.hypervisor.c_str(), hv->domain_type().c_str());
+  std::fprintf(stderr, "devshare serve: runtime dir %s\n", ctx.runtime_dir.c_str());
   return std::make_unique<host::HostAgent>(std::move(hv), std::move(ctx));
 }
 

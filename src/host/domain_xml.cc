@@ -31,16 +31,44 @@ std::string AddressAttributes(const PciAddress& a) {
 
 }  // namespace
 
-std::string DomainNameForVm(std::string_view vm_id) {
-  return std::string(kDomainPrefix) + std::string(vm_id);
+std::string DomainNameForVm(std::string_view prefix, std::string_view vm_id) {
+  return std::string(prefix) + std::string(vm_id);
 }
 
-std::optional<std::string> VmIdFromDomainName(std::string_view domain_name) {
-  if (domain_name.size() <= kDomainPrefix.size() ||
-      domain_name.substr(0, kDomainPrefix.size()) != kDomainPrefix) {
+std::optional<std::string> VmIdFromDomainName(std::string_view prefix,
+                                              std::string_view domain_name) {
+  if (domain_name.size() <= prefix.size() || domain_name.substr(0, prefix.size()) != prefix) {
     return std::nullopt;
   }
-  return std::string(domain_name.substr(kDomainPrefix.size()));
+  return std::string(domain_name.substr(prefix.size()));
+}
+
+std::optional<std::string> MetadataVmId(std::string_view xml) {
+  const size_t tag = xml.find("<devshare:vm ");
+  if (tag == std::string_view::npos) return std::nullopt;
+  const size_t end = xml.find('>', tag);
+  const std::string_view element =
+      xml.substr(tag, end == std::string_view::npos ? xml.npos : end - tag);
+  for (size_t at = element.find(" id="); at != std::string_view::npos;
+       at = element.find(" id=", at + 1)) {
+    const size_t q = at + 4;
+    if (q >= element.size() || (element[q] != '\'' && element[q] != '"')) continue;
+    const size_t close = element.find(element[q], q + 1);
+    if (close == std::string_view::npos) return std::nullopt;
+    std::string id(element.substr(q + 1, close - q - 1));
+    // Undo the escaping of EscapeXml for the characters a VM id may hold.
+    for (const auto& [from, to] : {std::pair<std::string_view, std::string_view>{"&amp;", "&"},
+                                   {"&lt;", "<"},
+                                   {"&gt;", ">"},
+                                   {"&apos;", "'"},
+                                   {"&quot;", "\""}}) {
+      for (size_t i = id.find(from); i != std::string::npos; i = id.find(from, i + to.size())) {
+        id.replace(i, from.size(), to);
+      }
+    }
+    return id;
+  }
+  return std::nullopt;
 }
 
 Result<PciAddress> ParsePciAddress(std::string_view bdf) {
@@ -103,7 +131,13 @@ std::string BuildDomainXml(const DomainSpec& s) {
       << "'/>\n  </numatune>\n";
   }
   x << "  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n";
-  if (!s.disks.empty()) x << "    <boot dev='hd'/>\n";
+  if (!s.kernel.empty()) {
+    x << "    <kernel>" << EscapeXml(s.kernel) << "</kernel>\n";
+    if (!s.initrd.empty()) x << "    <initrd>" << EscapeXml(s.initrd) << "</initrd>\n";
+    if (!s.cmdline.empty()) x << "    <cmdline>" << EscapeXml(s.cmdline) << "</cmdline>\n";
+  } else if (!s.disks.empty()) {
+    x << "    <boot dev='hd'/>\n";
+  }
   x << "  </os>\n";
   x << "  <features>\n    <acpi/>\n  </features>\n";
   x << "  <on_poweroff>destroy</on_poweroff>\n"
@@ -168,6 +202,23 @@ std::string BuildDomainXml(const DomainSpec& s) {
     if (!v.mac.empty()) x << "      <mac address='" << EscapeXml(v.mac) << "'/>\n";
     x << "      <source>\n        <address type='pci' " << AddressAttributes(*a) << "/>\n"
       << "      </source>\n    </interface>\n";
+  }
+  for (const NetInterface& n : s.nics) {
+    if (n.network.empty()) {
+      x << "    <interface type='user'>\n";
+    } else {
+      x << "    <interface type='network'>\n"
+        << "      <source network='" << EscapeXml(n.network) << "'/>\n";
+    }
+    if (!n.mac.empty()) x << "      <mac address='" << EscapeXml(n.mac) << "'/>\n";
+    x << "      <model type='virtio'/>\n    </interface>\n";
+  }
+  if (!s.console_log.empty()) {
+    const std::string source = "<source path='" + EscapeXml(s.console_log) + "' append='on'/>";
+    x << "    <serial type='file'>\n      " << source << "\n      <target port='0'/>\n"
+      << "    </serial>\n"
+      << "    <console type='file'>\n      " << source << "\n"
+      << "      <target type='serial' port='0'/>\n    </console>\n";
   }
   x << "  </devices>\n";
   x << "</domain>\n";

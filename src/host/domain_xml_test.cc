@@ -20,10 +20,26 @@ bool Contains(const std::string& hay, const std::string& needle) {
 }
 
 TEST(DomainNameTest, RoundTrips) {
-  EXPECT_EQ(DomainNameForVm("vm-00ff"), "devshare-vm-00ff");
-  EXPECT_EQ(VmIdFromDomainName("devshare-vm-00ff"), "vm-00ff");
-  EXPECT_EQ(VmIdFromDomainName("test"), std::nullopt);
-  EXPECT_EQ(VmIdFromDomainName("devshare-"), std::nullopt);
+  EXPECT_EQ(DomainNameForVm(kDomainPrefix, "vm-00ff"), "devshare-vm-00ff");
+  EXPECT_EQ(DomainNameForVm("devshare-a1-", "vm-00ff"), "devshare-a1-vm-00ff");
+  EXPECT_EQ(VmIdFromDomainName(kDomainPrefix, "devshare-vm-00ff"), "vm-00ff");
+  EXPECT_EQ(VmIdFromDomainName("devshare-a1-", "devshare-a1-vm-00ff"), "vm-00ff");
+  EXPECT_EQ(VmIdFromDomainName("devshare-a1-", "devshare-vm-00ff"), std::nullopt);
+  EXPECT_EQ(VmIdFromDomainName(kDomainPrefix, "test"), std::nullopt);
+  EXPECT_EQ(VmIdFromDomainName(kDomainPrefix, "devshare-"), std::nullopt);
+}
+
+TEST(DomainNameTest, MetadataVmIdReadsOursAndLibvirts) {
+  DomainSpec s;
+  s.name = "devshare-a1-vm-1";
+  s.vm_id = "vm-1";
+  s.memory_mib = 64;
+  EXPECT_EQ(MetadataVmId(BuildDomainXml(s)), "vm-1");
+  // libvirt hands the metadata back with double quotes.
+  EXPECT_EQ(MetadataVmId("<metadata><devshare:vm xmlns:devshare=\"urn:devshare:vm:1\" "
+                         "id=\"vm-&amp;2\" tenant=\"t\"/></metadata>"),
+            "vm-&2");
+  EXPECT_EQ(MetadataVmId("<domain><name>x</name></domain>"), std::nullopt);
 }
 
 TEST(PciAddressTest, Parses) {
@@ -217,6 +233,79 @@ TEST_F(VirtXmlValidateTest, PlannedDomainsValidate) {
     const std::string xml = BuildDomainXml(*s);
     EXPECT_EQ(Validate(c.name, xml), "") << c.name;
   }
+}
+
+// Real guests (a catalogue image): overlay or direct kernel boot, seed, NIC, console log.
+TEST_F(VirtXmlValidateTest, RealGuestDomainsValidate) {
+  RealizationContext ctx;
+  ctx.host.id = "node1";
+  ctx.domain_prefix = "devshare-a1-";
+  ctx.runtime_dir = "/var/lib/devshare";
+  GuestRequest r;
+  r.vm_id = "vm-0a1b";
+  r.tenant = "t-1";
+  r.name = "Web Server #1";
+  r.allocation.cpu_milli = 1000;
+  r.allocation.memory_mib = 256;
+  r.qos = {{"disk_read_iops", 800}};
+
+  struct Case {
+    std::string name;
+    GuestBoot boot;
+    std::string network;
+  };
+  const Case cases[] = {
+      {"disk_user_nic", {"deb12", "disk", "/images/deb12.qcow2", "", "", ""}, "user"},
+      {"disk_default_net", {"deb12", "disk", "/images/deb12.qcow2", "", "", ""}, "default"},
+      {"kernel", {"tiny", "kernel", "", "/g/vmlinuz", "/g/initramfs.cpio.gz", "quiet"}, ""},
+      {"kernel_no_initrd", {"tiny", "kernel", "", "/g/vmlinuz", "", "console=hvc0"}, "user"},
+  };
+  for (const Case& c : cases) {
+    RealizationContext cx = ctx;
+    cx.network = c.network;
+    GuestRequest rq = r;
+    rq.boot = c.boot;
+    Result<DomainSpec> spec = PlanDomain(rq, cx);
+    ASSERT_TRUE(spec.ok()) << c.name << ": " << spec.status().ToString();
+    const std::string x = BuildDomainXml(*spec);
+    EXPECT_EQ(Validate(c.name, x), "") << c.name;
+    EXPECT_TRUE(Contains(x, "<name>devshare-a1-vm-0a1b</name>")) << x;
+    EXPECT_TRUE(Contains(x, "<source file='/var/lib/devshare/disks/devshare-a1-vm-0a1b.qcow2'/>"));
+    EXPECT_TRUE(Contains(x, "<driver name='qemu' type='qcow2'/>"));
+    EXPECT_TRUE(Contains(x, "<target dev='vda' bus='virtio'/>"));
+    EXPECT_TRUE(Contains(x, "<read_iops_sec>800</read_iops_sec>"));
+    EXPECT_TRUE(
+        Contains(x, "<source file='/var/lib/devshare/disks/devshare-a1-vm-0a1b-seed.iso'/>"));
+    EXPECT_TRUE(Contains(x, "<target dev='vdb' bus='virtio'/>\n      <readonly/>")) << x;
+    EXPECT_TRUE(Contains(x,
+                         "<serial type='file'>\n      <source "
+                         "path='/var/lib/devshare/console/devshare-a1-vm-0a1b.log' "
+                         "append='on'/>"))
+        << x;
+    EXPECT_TRUE(Contains(x, "<console type='file'>"));
+    EXPECT_TRUE(Contains(x, "<model type='virtio'/>"));
+    EXPECT_TRUE(Contains(x, "<mac address='52:54:00:"));
+    if (c.network == "default") {
+      EXPECT_TRUE(Contains(x, "<interface type='network'>\n      <source network='default'/>"));
+    } else {
+      EXPECT_TRUE(Contains(x, "<interface type='user'>")) << c.name;
+    }
+    if (c.boot.kind == "disk") {
+      EXPECT_TRUE(Contains(x, "<boot dev='hd'/>"));
+      EXPECT_FALSE(Contains(x, "<kernel>"));
+    } else {
+      EXPECT_FALSE(Contains(x, "<boot dev="));
+      EXPECT_TRUE(Contains(x, "<kernel>/g/vmlinuz</kernel>"));
+      EXPECT_EQ(Contains(x, "<initrd>/g/initramfs.cpio.gz</initrd>"), !c.boot.initrd.empty());
+    }
+  }
+  GuestRequest k = r;
+  k.boot = cases[2].boot;
+  Result<DomainSpec> spec = PlanDomain(k, ctx);
+  ASSERT_TRUE(spec.ok());
+  EXPECT_EQ(spec->cmdline, "quiet console=ttyS0");
+  k.boot = cases[3].boot;
+  EXPECT_EQ(PlanDomain(k, ctx)->cmdline, "console=hvc0");
 }
 
 }  // namespace

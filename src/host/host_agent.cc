@@ -1,16 +1,30 @@
-// HostAgent: realization calls with rollback and failure memory.
+// HostAgent: realization calls with rollback and failure memory, guest files, power, console.
 #include "devshare/host/host_agent.h"
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <utility>
 
+#include "devshare/host/guest_disks.h"
+
 namespace devshare::host {
+namespace {
+
+namespace fs = std::filesystem;
+
+void RemoveFile(const std::string& path) {
+  std::error_code ec;
+  if (!path.empty()) fs::remove(path, ec);
+}
+
+}  // namespace
 
 HostAgent::HostAgent(std::unique_ptr<Hypervisor> hypervisor, RealizationContext context)
     : hypervisor_(std::move(hypervisor)), context_(std::move(context)) {
   context_.domain_type = hypervisor_->domain_type();
+  context_.runtime_dir = AbsolutePath(context_.runtime_dir);
 }
 
 RealizationContext HostAgent::context() const {
@@ -18,18 +32,50 @@ RealizationContext HostAgent::context() const {
   return context_;
 }
 
+std::vector<std::string> HostAgent::notes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return notes_;
+}
+
+void HostAgent::AddNote(const std::string& note) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (std::find(notes_.begin(), notes_.end(), note) == notes_.end()) notes_.push_back(note);
+}
+
 void HostAgent::SetHost(Host host) {
   std::lock_guard<std::mutex> lock(mu_);
   context_.host = std::move(host);
 }
 
-std::string HostAgent::ImagePath(const RealizationContext& ctx, const std::string& vm_id) const {
-  return (std::filesystem::path(ctx.runtime_dir) / "images" / (DomainNameForVm(vm_id) + ".img"))
-      .string();
+std::string HostAgent::DomainName(const std::string& vm_id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return DomainNameForVm(context_.domain_prefix, vm_id);
+}
+
+std::string HostAgent::ConsoleLogPath(const std::string& vm_id) const {
+  return GuestFilePaths(context(), vm_id).console_log;
+}
+
+RealizationContext HostAgent::ResolvedContext() {
+  RealizationContext ctx = context();
+  if (!ctx.network.empty()) return ctx;
+  Result<bool> active = hypervisor_->NetworkActive("default");
+  if (active.ok() && *active) {
+    ctx.network = "default";
+    AddNote("virtio NICs on libvirt network 'default'");
+  } else {
+    ctx.network = std::string(kUserNetwork);
+    AddNote(
+        "virtio NICs use user-mode networking (<interface type='user'>, NAT, guest 10.0.2.15, "
+        "not reachable from the host): libvirt network 'default' is not active" +
+        (active.ok() ? std::string() : " (" + active.status().message() + ")"));
+  }
+  return ctx;
 }
 
 Result<DomainStatus> HostAgent::Realize(const GuestRequest& request) {
-  const RealizationContext ctx = context();
+  const bool real_guest = !request.boot.kind.empty();
+  const RealizationContext ctx = real_guest ? ResolvedContext() : context();
   auto fail = [&](const Status& s) -> Status {
     std::lock_guard<std::mutex> lock(mu_);
     failed_[request.vm_id] = s.message();
@@ -38,24 +84,51 @@ Result<DomainStatus> HostAgent::Realize(const GuestRequest& request) {
   Result<DomainSpec> spec = PlanDomain(request, ctx);
   if (!spec.ok()) return fail(spec.status());
   // A domain of that name already exists (a retry, or a VM realized before a restart): not a
-  // failure of this VM, and its image stays as it is.
+  // failure of this VM, and its files stay as they are.
   if (hypervisor_->State(spec->name).ok()) {
     return Status::AlreadyExists("libvirt already has a domain named " + spec->name);
   }
-  bool wrote_image = false;
-  if (ctx.image == GuestImage::kSpin && !spec->disks.empty()) {
-    const std::filesystem::path path(spec->disks.front().source_path);
+  const GuestFiles files = GuestFilePaths(ctx, request.vm_id);
+  std::vector<std::string> made;  // files this call created, removed again on failure
+  auto undo = [&] {
+    for (const std::string& f : made) RemoveFile(f);
+  };
+  if (real_guest) {
+    std::error_code ec;
+    if (!fs::exists(files.disk, ec)) {
+      Status disk = request.boot.kind == "disk"
+                        ? CreateOverlay(AbsolutePath(request.boot.file), files.disk)
+                        : CreateScratchDisk(files.disk, kScratchDiskBytes);
+      if (!disk.ok()) return fail(disk);
+      made.push_back(files.disk);
+    }
+    Result<NoCloudSeed> seed = BuildNoCloudSeed(request);
+    Status wrote = seed.ok() ? WriteSeedIso(*seed, files.seed) : seed.status();
+    if (!wrote.ok()) {
+      undo();
+      return fail(wrote);
+    }
+    made.push_back(files.seed);
+    fs::create_directories(fs::path(files.console_log).parent_path(), ec);
+    if (ec) {
+      undo();
+      return fail(Status::Unavailable("cannot create the console folder of " + files.console_log +
+                                      ": " + ec.message()));
+    }
+    if (!fs::exists(files.console_log, ec)) made.push_back(files.console_log);
+  } else if (ctx.image == GuestImage::kSpin && !spec->disks.empty()) {
+    const fs::path path(spec->disks.front().source_path);
     Result<std::string> img = WriteSpinImage(path.parent_path().string(), path.filename().string());
     if (!img.ok()) return fail(img.status());
-    wrote_image = true;
+    made.push_back(*img);
   }
   Status started = hypervisor_->DefineAndStart(BuildDomainXml(*spec));
   if (!started.ok()) {
-    if (started.code() == StatusCode::kAlreadyExists) return started;  // defined meanwhile
-    if (wrote_image) {
-      std::error_code ec;
-      std::filesystem::remove(spec->disks.front().source_path, ec);
+    if (started.code() == StatusCode::kAlreadyExists) {
+      undo();
+      return started;  // defined meanwhile
     }
+    undo();
     return fail(started);
   }
   {
@@ -67,13 +140,52 @@ Result<DomainStatus> HostAgent::Realize(const GuestRequest& request) {
 
 Status HostAgent::Remove(const std::string& vm_id) {
   const RealizationContext ctx = context();
-  Status s = hypervisor_->DestroyAndUndefine(DomainNameForVm(vm_id));
+  Status s = hypervisor_->DestroyAndUndefine(DomainNameForVm(ctx.domain_prefix, vm_id));
   if (!s.ok() && s.code() != StatusCode::kNotFound) return s;
-  std::error_code ec;
-  std::filesystem::remove(ImagePath(ctx, vm_id), ec);
+  const GuestFiles files = GuestFilePaths(ctx, vm_id);
+  for (const std::string& f : {files.spin_image, files.disk, files.seed, files.console_log}) {
+    RemoveFile(f);
+  }
   std::lock_guard<std::mutex> lock(mu_);
   failed_.erase(vm_id);
   return Status::Ok();
+}
+
+Status HostAgent::Start(const std::string& vm_id) {
+  Status s = hypervisor_->Start(DomainName(vm_id));
+  if (s.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    failed_.erase(vm_id);
+  }
+  return s;
+}
+
+Status HostAgent::Stop(const std::string& vm_id) { return hypervisor_->Stop(DomainName(vm_id)); }
+
+Status HostAgent::Reboot(const std::string& vm_id) {
+  const std::string name = DomainName(vm_id);
+  DS_ASSIGN_OR_RETURN(DomainStatus st, hypervisor_->State(name));
+  if (st.state != DomainState::kRunning) return Start(vm_id);
+  return hypervisor_->Reset(name);
+}
+
+Result<std::string> HostAgent::ReadConsole(const std::string& vm_id, int64_t offset,
+                                           int64_t max_bytes) {
+  if (offset < 0 || max_bytes <= 0) {
+    return Status::InvalidArgument("ReadConsole: offset must be >= 0 and max_bytes > 0");
+  }
+  const std::string path = ConsoleLogPath(vm_id);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("VM " + vm_id + " has no console log (" + path + ")");
+  in.seekg(0, std::ios::end);
+  const int64_t size = static_cast<int64_t>(in.tellg());
+  if (offset >= size) return std::string();
+  const int64_t n = std::min(max_bytes, size - offset);
+  std::string out(static_cast<size_t>(n), '\0');
+  in.seekg(offset);
+  in.read(out.data(), n);
+  out.resize(static_cast<size_t>(in.gcount()));
+  return out;
 }
 
 Result<ResizeOutcome> HostAgent::Update(const GuestRequest& request) {
@@ -99,29 +211,51 @@ Result<ResizeOutcome> HostAgent::Update(const GuestRequest& request) {
 }
 
 Result<DomainStatus> HostAgent::State(const std::string& vm_id) {
+  const std::string name = DomainName(vm_id);
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = failed_.find(vm_id);
-    if (it != failed_.end()) {
-      return DomainStatus{DomainNameForVm(vm_id), DomainState::kFailed, it->second};
-    }
+    if (it != failed_.end()) return DomainStatus{name, DomainState::kFailed, it->second};
   }
-  return hypervisor_->State(DomainNameForVm(vm_id));
+  return hypervisor_->State(name);
+}
+
+Result<std::vector<DomainStatus>> HostAgent::OwnDomains(std::vector<std::string>* ids) {
+  const std::string prefix = context().domain_prefix;
+  DS_ASSIGN_OR_RETURN(std::vector<DomainStatus> domains, hypervisor_->ListDomains());
+  std::vector<DomainStatus> own;
+  for (DomainStatus& d : domains) {
+    std::optional<std::string> vm = VmIdFromDomainName(prefix, d.name);
+    if (!vm) continue;
+    Result<std::string> xml = hypervisor_->DomainXml(d.name);
+    if (!xml.ok()) continue;                 // vanished meanwhile
+    if (MetadataVmId(*xml) != vm) continue;  // another agent's (longer prefix) or not devshare's
+    ids->push_back(*vm);
+    own.push_back(std::move(d));
+  }
+  return own;
+}
+
+Result<std::vector<std::string>> HostAgent::ListVmIds() {
+  std::vector<std::string> ids;
+  DS_RETURN_IF_ERROR(OwnDomains(&ids).status());
+  std::sort(ids.begin(), ids.end());
+  return ids;
 }
 
 Result<ReconcileReport> HostAgent::Reconcile(const std::vector<std::string>& ledger_vm_ids) {
-  DS_ASSIGN_OR_RETURN(std::vector<DomainStatus> domains, hypervisor_->ListDomains());
+  std::vector<std::string> ids;
+  DS_ASSIGN_OR_RETURN(std::vector<DomainStatus> domains, OwnDomains(&ids));
   const std::set<std::string> ledger(ledger_vm_ids.begin(), ledger_vm_ids.end());
   ReconcileReport r;
   std::set<std::string> present;
-  for (const DomainStatus& d : domains) {
-    std::optional<std::string> vm = VmIdFromDomainName(d.name);
-    if (!vm) continue;  // not ours
-    present.insert(*vm);
-    if (!ledger.count(*vm)) {
-      r.orphans.push_back(*vm);
-    } else if (d.state != DomainState::kRunning) {
-      r.not_running.push_back(d);
+  for (size_t i = 0; i < domains.size(); ++i) {
+    const std::string& vm = ids[i];
+    present.insert(vm);
+    if (!ledger.count(vm)) {
+      r.orphans.push_back(vm);
+    } else if (domains[i].state != DomainState::kRunning) {
+      r.not_running.push_back(domains[i]);
     }
   }
   for (const std::string& vm : ledger) {

@@ -204,6 +204,47 @@ class LibvirtHypervisor final : public Hypervisor {
     return Status::Ok();
   }
 
+  Status Start(const std::string& name) override {
+    DS_ASSIGN_OR_RETURN(Domain d, Lookup(name));
+    if (virDomainIsActive(d.get()) == 1) return Status::Ok();
+    if (virDomainCreate(d.get()) < 0) {
+      if (virDomainIsActive(d.get()) == 1) return Status::Ok();  // started meanwhile
+      Status failed = ErrorStatus("libvirt could not start " + name);
+      if (failed.code() == StatusCode::kNotFound) {
+        failed = Status::FailedPrecondition(failed.message());
+      }
+      return failed;
+    }
+    return Status::Ok();
+  }
+
+  Status Stop(const std::string& name) override {
+    DS_ASSIGN_OR_RETURN(Domain d, Lookup(name));
+    if (virDomainIsActive(d.get()) != 1) return Status::Ok();
+    if (virDomainDestroy(d.get()) < 0 && virDomainIsActive(d.get()) == 1) {
+      return ErrorStatus("libvirt could not stop " + name);
+    }
+    return Status::Ok();
+  }
+
+  Status Reset(const std::string& name) override {
+    DS_ASSIGN_OR_RETURN(Domain d, Lookup(name));
+    if (virDomainIsActive(d.get()) != 1) {
+      return Status::FailedPrecondition("domain " + name + " is not running");
+    }
+    if (virDomainReset(d.get(), 0) < 0) return ErrorStatus("libvirt could not reset " + name);
+    return Status::Ok();
+  }
+
+  Result<bool> NetworkActive(const std::string& name) override {
+    virNetworkPtr n = virNetworkLookupByName(conn_, name.c_str());
+    if (n == nullptr) return false;  // not defined, or no network driver in this libvirt
+    const int active = virNetworkIsActive(n);
+    virNetworkFree(n);
+    if (active < 0) return ErrorStatus("libvirt state of network " + name);
+    return active == 1;
+  }
+
   Status SetCpuTune(const std::string& name, const CpuTune& tune) override {
     DS_ASSIGN_OR_RETURN(Domain d, Lookup(name));
     int nparams = 0;

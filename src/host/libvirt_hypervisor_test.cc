@@ -20,7 +20,7 @@ std::unique_ptr<Hypervisor> OpenTest() {
 
 DomainSpec Spec(const std::string& vm_id) {
   DomainSpec s;
-  s.name = DomainNameForVm(vm_id);
+  s.name = DomainNameForVm(kDomainPrefix, vm_id);
   s.type = "test";
   s.vm_id = vm_id;
   s.vcpus = 1;

@@ -123,6 +123,76 @@ std::string VfMac(std::string_view vm_id, std::string_view vf_address) {
   return buf;
 }
 
+std::string AbsolutePath(std::string_view path) {
+  if (path.empty()) return "";
+  std::error_code ec;
+  fs::path p = fs::absolute(fs::path(path), ec);
+  if (ec) p = fs::path(path);
+  std::string out = p.lexically_normal().string();
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out;
+}
+
+GuestFiles GuestFilePaths(const RealizationContext& ctx, std::string_view vm_id) {
+  const std::string name = DomainNameForVm(ctx.domain_prefix, vm_id);
+  const fs::path root(ctx.runtime_dir);
+  GuestFiles f;
+  f.spin_image = (root / "images" / (name + ".img")).string();
+  f.disk = (root / "disks" / (name + ".qcow2")).string();
+  f.seed = (root / "disks" / (name + "-seed.iso")).string();
+  f.console_log = (root / "console" / (name + ".log")).string();
+  return f;
+}
+
+std::string GuestHostname(const GuestRequest& request) {
+  const std::string& from = !request.hostname.empty() ? request.hostname
+                            : !request.name.empty()   ? request.name
+                                                      : request.vm_id;
+  std::string h;
+  for (char c : from) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (ok) {
+      h += c;
+    } else if (!h.empty() && h.back() != '-') {
+      h += '-';
+    }
+    if (h.size() == 63) break;
+  }
+  while (!h.empty() && h.back() == '-') h.pop_back();
+  return h.empty() ? "devshare-guest" : h;
+}
+
+Result<NoCloudSeed> BuildNoCloudSeed(const GuestRequest& request) {
+  for (unsigned char c : request.ssh_key) {
+    if (c < 0x20 || c == 0x7f) {
+      return Status::InvalidArgument("VM " + request.vm_id +
+                                     ": ssh_key must be one line without control characters");
+    }
+  }
+  NoCloudSeed seed;
+  seed.meta_data =
+      "instance-id: " + request.vm_id + "\nlocal-hostname: " + GuestHostname(request) + "\n";
+  seed.user_data = "#cloud-config\n";
+  if (!request.ssh_key.empty()) {
+    std::string quoted;  // a YAML double-quoted scalar
+    for (char c : request.ssh_key) {
+      if (c == '"' || c == '\\') quoted += '\\';
+      quoted += c;
+    }
+    seed.user_data += "ssh_authorized_keys:\n  - \"" + quoted + "\"\n";
+  }
+  return seed;
+}
+
+std::string KernelCmdline(std::string_view cmdline) {
+  std::string out(cmdline);
+  const bool has_console =
+      out.rfind("console=", 0) == 0 || out.find(" console=") != std::string::npos;
+  if (!has_console) out += out.empty() ? "console=ttyS0" : " console=ttyS0";
+  return out;
+}
+
 int64_t MemoryHardLimitMib(int64_t memory_mib) { return memory_mib + 1024 + memory_mib / 64; }
 
 Status CheckIommuGroups(const std::vector<std::string>& vm_device_ids, const Host& host) {
@@ -152,7 +222,7 @@ Result<DomainSpec> PlanDomain(const GuestRequest& request, const RealizationCont
                                    ": cpu_milli and memory_mib must be > 0");
   }
   DomainSpec s;
-  s.name = DomainNameForVm(request.vm_id);
+  s.name = DomainNameForVm(ctx.domain_prefix, request.vm_id);
   s.type = ctx.domain_type;
   s.vm_id = request.vm_id;
   s.tenant = request.tenant;
@@ -184,9 +254,51 @@ Result<DomainSpec> PlanDomain(const GuestRequest& request, const RealizationCont
   io.write_iops_sec = QosInt(request.qos, "disk_write_iops", 0);
   io.read_bytes_sec = QosInt(request.qos, "disk_read_bytes_sec", 0);
   io.write_bytes_sec = QosInt(request.qos, "disk_write_bytes_sec", 0);
-  if (ctx.image == GuestImage::kSpin) {
+  const GuestFiles files = GuestFilePaths(ctx, request.vm_id);
+  const GuestBoot& boot = request.boot;
+  if (!boot.kind.empty()) {
+    DomainDisk disk;
+    disk.source_path = files.disk;
+    disk.format = "qcow2";
+    disk.target_dev = "vda";
+    disk.bus = "virtio";
+    disk.iotune = io;
+    if (boot.kind == "disk") {
+      if (boot.file.empty()) {
+        return Status::InvalidArgument("VM " + request.vm_id + ": disk image '" + boot.image_name +
+                                       "' has no file");
+      }
+      s.comments.push_back("boots image " + boot.image_name + ": qcow2 overlay on " +
+                           AbsolutePath(boot.file));
+    } else if (boot.kind == "kernel") {
+      if (boot.kernel.empty()) {
+        return Status::InvalidArgument("VM " + request.vm_id + ": kernel image '" +
+                                       boot.image_name + "' has no kernel");
+      }
+      s.kernel = AbsolutePath(boot.kernel);
+      s.initrd = AbsolutePath(boot.initrd);
+      s.cmdline = KernelCmdline(boot.cmdline);
+      s.comments.push_back("boots kernel image " + boot.image_name + "; vda is a scratch disk");
+    } else {
+      return Status::InvalidArgument("VM " + request.vm_id + ": unknown image kind '" + boot.kind +
+                                     "' (known: disk, kernel)");
+    }
+    DS_RETURN_IF_ERROR(BuildNoCloudSeed(request).status());
+    s.disks.push_back(std::move(disk));
+    DomainDisk seed;
+    seed.source_path = files.seed;
+    seed.target_dev = "vdb";
+    seed.bus = "virtio";
+    seed.readonly = true;
+    s.disks.push_back(std::move(seed));
+    NetInterface nic;
+    if (ctx.network != kUserNetwork) nic.network = ctx.network;
+    nic.mac = VfMac(s.name, "virtio-nic0");
+    s.nics.push_back(std::move(nic));
+    s.console_log = files.console_log;
+  } else if (ctx.image == GuestImage::kSpin) {
     DomainDisk d;
-    d.source_path = (fs::path(ctx.runtime_dir) / "images" / (s.name + ".img")).string();
+    d.source_path = files.spin_image;
     d.iotune = io;
     s.disks.push_back(std::move(d));
   } else {

@@ -230,5 +230,73 @@ TEST(CgroupVersionTest, DetectsFromControllersFile) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(GuestFilesTest, PathsCarryThePrefix) {
+  RealizationContext ctx;
+  ctx.runtime_dir = "/run/ds";
+  ctx.domain_prefix = "devshare-a1-";
+  const GuestFiles f = GuestFilePaths(ctx, "vm-9");
+  EXPECT_EQ(f.spin_image, "/run/ds/images/devshare-a1-vm-9.img");
+  EXPECT_EQ(f.disk, "/run/ds/disks/devshare-a1-vm-9.qcow2");
+  EXPECT_EQ(f.seed, "/run/ds/disks/devshare-a1-vm-9-seed.iso");
+  EXPECT_EQ(f.console_log, "/run/ds/console/devshare-a1-vm-9.log");
+}
+
+TEST(AbsolutePathTest, ResolvesAgainstTheWorkingDirectory) {
+  const std::string cwd = std::filesystem::current_path().string();
+  EXPECT_EQ(AbsolutePath("./var/run"), cwd + "/var/run");
+  EXPECT_EQ(AbsolutePath("var/run/"), cwd + "/var/run");
+  EXPECT_EQ(AbsolutePath("a/../b"), cwd + "/b");
+  EXPECT_EQ(AbsolutePath("/srv//x/./y"), "/srv/x/y");
+  EXPECT_EQ(AbsolutePath("/"), "/");
+  EXPECT_EQ(AbsolutePath(""), "");
+}
+
+TEST(NoCloudSeedTest, MetaDataAndUserData) {
+  GuestRequest r = Request(1000, 256);
+  r.vm_id = "vm-5";
+  r.name = "Web_Server.1";
+  Result<NoCloudSeed> seed = BuildNoCloudSeed(r);
+  ASSERT_TRUE(seed.ok());
+  EXPECT_EQ(seed->meta_data, "instance-id: vm-5\nlocal-hostname: web-server-1\n");
+  EXPECT_EQ(seed->user_data, "#cloud-config\n");
+  r.hostname = "gtest-a";
+  r.ssh_key = "ssh-ed25519 AAAAC3Nza \"me\"@host";
+  seed = BuildNoCloudSeed(r);
+  ASSERT_TRUE(seed.ok());
+  EXPECT_EQ(seed->meta_data, "instance-id: vm-5\nlocal-hostname: gtest-a\n");
+  EXPECT_EQ(seed->user_data,
+            "#cloud-config\nssh_authorized_keys:\n  - \"ssh-ed25519 AAAAC3Nza \\\"me\\\"@host\"\n");
+  r.ssh_key = "ssh-rsa AAAA\nruncmd: [reboot]";
+  EXPECT_EQ(BuildNoCloudSeed(r).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(NoCloudSeedTest, HostnameFallbacks) {
+  GuestRequest r = Request(1000, 256);
+  r.vm_id = "vm-00AB";
+  EXPECT_EQ(GuestHostname(r), "vm-00ab");
+  r.name = "--";
+  EXPECT_EQ(GuestHostname(r), "devshare-guest");
+  r.name = std::string(100, 'x');
+  EXPECT_EQ(GuestHostname(r).size(), 63u);
+}
+
+TEST(PlanDomainTest, RealGuestBootErrors) {
+  RealizationContext ctx;
+  GuestRequest r = Request(1000, 256);
+  r.boot.kind = "floppy";
+  EXPECT_EQ(PlanDomain(r, ctx).status().code(), StatusCode::kInvalidArgument);
+  r.boot.kind = "disk";
+  EXPECT_EQ(PlanDomain(r, ctx).status().code(), StatusCode::kInvalidArgument);
+  r.boot.kind = "kernel";
+  EXPECT_EQ(PlanDomain(r, ctx).status().code(), StatusCode::kInvalidArgument);
+  r.boot.kernel = "rel/vmlinuz";  // relative image paths are resolved
+  Result<DomainSpec> s = PlanDomain(r, ctx);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->kernel, std::filesystem::current_path().string() + "/rel/vmlinuz");
+  EXPECT_EQ(s->cmdline, "console=ttyS0");
+  ASSERT_EQ(s->nics.size(), 1u);
+  EXPECT_EQ(s->nics[0].network, "");  // "" in the plan = user-mode
+}
+
 }  // namespace
 }  // namespace devshare::host

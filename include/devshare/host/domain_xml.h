@@ -1,7 +1,8 @@
 // libvirt domain XML for one guest: the DomainSpec value (what realization decided) and the
-// writer that turns it into <domain> XML (cputune, memtune, numatune, disks with iotune, PCI and
-// mdev hostdevs, SR-IOV VF interfaces). Domain names are "devshare-<vm id>" so reconcile can
-// tell our domains from others.
+// writer that turns it into <domain> XML (cputune, memtune, numatune, direct kernel boot, disks
+// with iotune, PCI and mdev hostdevs, SR-IOV VF interfaces, virtio NICs, a serial console logged
+// to a file). Domain names are "<prefix><vm id>" (prefix "devshare-" by default, distinct per
+// agent sharing one libvirt) so reconcile can tell its own domains from others.
 // Thread-safety: pure functions over value types.
 #ifndef DEVSHARE_HOST_DOMAIN_XML_H_
 #define DEVSHARE_HOST_DOMAIN_XML_H_
@@ -18,10 +19,16 @@ namespace devshare::host {
 
 inline constexpr std::string_view kDomainPrefix = "devshare-";
 
-// "vm-1a2b" -> "devshare-vm-1a2b".
-std::string DomainNameForVm(std::string_view vm_id);
-// Inverse; nullopt for domains that are not ours.
-std::optional<std::string> VmIdFromDomainName(std::string_view domain_name);
+// ("devshare-", "vm-1a2b") -> "devshare-vm-1a2b".
+std::string DomainNameForVm(std::string_view prefix, std::string_view vm_id);
+// Inverse; nullopt for names that do not start with `prefix` or are nothing but the prefix.
+// A name of another agent whose prefix extends this one ("devshare-a1-vm-1" under "devshare-")
+// matches by name; MetadataVmId tells them apart.
+std::optional<std::string> VmIdFromDomainName(std::string_view prefix,
+                                              std::string_view domain_name);
+// The VM id in the <devshare:vm id=...> metadata of a domain document (as BuildDomainXml writes
+// it or libvirt returns it); nullopt when absent.
+std::optional<std::string> MetadataVmId(std::string_view domain_xml);
 
 // CFS knobs of <cputune>: <shares>, and per-vCPU <period>/<quota> (libvirt writes them to each
 // vcpuN cgroup's cpu.cfs_period_us / cpu.cfs_quota_us, or cpu.max on cgroup v2).
@@ -43,12 +50,19 @@ struct DiskIoTune {  // <iotune>; 0 = no limit
 };
 
 struct DomainDisk {
-  std::string source_path;  // file on the host
-  std::string format = "raw";
+  std::string source_path;     // file on the host
+  std::string format = "raw";  // "raw" | "qcow2"
   std::string target_dev = "hda";
   std::string bus = "ide";  // SeaBIOS boots a 512-byte raw image from IDE reliably
   bool readonly = false;    // (QEMU refuses read-only IDE disks)
   DiskIoTune iotune;
+};
+
+// A virtio NIC: on a libvirt network (<interface type='network'>) or, with `network` empty,
+// QEMU's user-mode (slirp) networking (<interface type='user'>: NAT, guest 10.0.2.15).
+struct NetInterface {
+  std::string network;
+  std::string mac;  // "52:54:00:xx:xx:xx"
 };
 
 struct PciHostdev {        // <hostdev type='pci'> (whole GPU, or a function going with it)
@@ -70,7 +84,7 @@ struct VfInterface {  // <interface type='hostdev'>: an SR-IOV VF as the guest's
 };
 
 struct DomainSpec {
-  std::string name;          // DomainNameForVm(vm_id)
+  std::string name;          // DomainNameForVm(prefix, vm_id)
   std::string type = "kvm";  // "kvm", "qemu" (TCG) or "test" (libvirt test driver)
   std::string vm_id;
   std::string tenant;
@@ -81,7 +95,12 @@ struct DomainSpec {
   int64_t memory_soft_limit_mib = 0;  // <memtune>; 0 = not set
   int64_t memory_hard_limit_mib = 0;
   std::vector<int> numa_nodeset;  // <numatune><memory mode='strict'>; empty = none
+  // Direct kernel boot (<os><kernel>/<initrd>/<cmdline>); empty kernel = boot from the first disk.
+  std::string kernel, initrd, cmdline;
   std::vector<DomainDisk> disks;  // the first is the boot disk
+  std::vector<NetInterface> nics;
+  // Serial port 0 (and the console) written to this file, appended across restarts; empty = none.
+  std::string console_log;
   std::vector<PciHostdev> pci_hostdevs;
   std::vector<MdevHostdev> mdev_hostdevs;
   std::vector<VfInterface> vf_interfaces;

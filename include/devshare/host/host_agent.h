@@ -1,12 +1,15 @@
-// HostAgent: what `devshare serve` calls to realize VMs placed on its own host: create = plan +
-// guest image + define + start (nothing left behind on failure), delete = destroy + undefine,
-// resize = live cputune/memory update, state (defined / running / failed with the error), and
-// reconcile of libvirt's devshare-* domains against the ledger.
+// HostAgent: what `devshare serve` and `devshare agent` call to realize VMs placed on their host:
+// create = plan + guest files (spin image, or for a catalogue image a qcow2 overlay / scratch
+// disk, a NoCloud seed and a console log) + define + start (nothing left behind on failure),
+// delete = destroy + undefine + remove the files, start / stop / reboot, resize = live
+// cputune/memory update, state (defined / running / failed with the error), the serial console,
+// and reconcile of libvirt's domains with this agent's prefix against the ledger.
 // Thread-safety: thread-safe; calls for different VMs may run concurrently (the caller must not
 // run two calls for the same VM at once).
 #ifndef DEVSHARE_HOST_HOST_AGENT_H_
 #define DEVSHARE_HOST_HOST_AGENT_H_
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -27,43 +30,76 @@ struct ResizeOutcome {
 
 struct ReconcileReport {
   std::vector<std::string> missing;       // ledger VMs without a domain
-  std::vector<std::string> orphans;       // VM ids of devshare-* domains the ledger does not know
+  std::vector<std::string> orphans;       // VM ids of this agent's domains the ledger does not know
   std::vector<DomainStatus> not_running;  // domains of ledger VMs that are not running
   bool clean() const { return missing.empty() && orphans.empty() && not_running.empty(); }
 };
 
 class HostAgent {
  public:
-  // REQUIRES: hypervisor != nullptr. context.domain_type is overwritten with the hypervisor's.
+  // REQUIRES: hypervisor != nullptr. context.domain_type is overwritten with the hypervisor's;
+  // context.runtime_dir is made absolute (AbsolutePath: libvirt refuses relative paths).
   HostAgent(std::unique_ptr<Hypervisor> hypervisor, RealizationContext context);
 
   Hypervisor& hypervisor() { return *hypervisor_; }
   RealizationContext context() const;
+  // Choices made while realizing (e.g. which network the virtio NICs use), once each; for logs
+  // and the agent's heartbeat.
+  std::vector<std::string> notes() const;
   // Replaces the host model (after registration or a PUT of this host's inventory).
   void SetHost(Host host);
 
+  // The domain name of `vm_id` under this agent's prefix.
+  std::string DomainName(const std::string& vm_id) const;
+
   // Creates the VM's domain and starts it. AlreadyExists (nothing changed) when the VM's domain
-  // exists. The plan's errors (unknown device, IOMMU rule) and libvirt's define/start failures
-  // are returned with nothing left in libvirt; State() then answers failed with that error until
-  // Remove or a later success.
+  // exists. With request.boot.kind set, first creates GuestFilePaths' disk (an overlay on
+  // boot.file, or a kScratchDiskBytes scratch disk; an existing disk of a domain that vanished
+  // is kept, with its data) and seed. The plan's errors (unknown device, IOMMU rule, bad image),
+  // file errors (missing base, qemu-img or genisoimage failing) and libvirt's define/start
+  // failures are returned with nothing left in libvirt and the files this call made removed;
+  // State() then answers failed with that error until Remove or a later success.
   Result<DomainStatus> Realize(const GuestRequest& request);
-  // Destroys and undefines the VM's domain and removes its guest image. OK when already gone.
+  // Destroys and undefines the VM's domain and removes its spin image, disk, seed and console
+  // log. OK when already gone.
   Status Remove(const std::string& vm_id);
+  // Starts the VM's defined domain; OK when it runs. NotFound when the VM has no domain.
+  Status Start(const std::string& vm_id);
+  // Powers the VM off and keeps it defined (State: defined); OK when not running. NotFound.
+  Status Stop(const std::string& vm_id);
+  // Hard reset of a running VM (virDomainReset); a VM that is not running is started. NotFound.
+  Status Reboot(const std::string& vm_id);
+  // <runtime_dir>/console/<prefix><id>.log: the serial console of a real guest.
+  std::string ConsoleLogPath(const std::string& vm_id) const;
+  // The console log from byte `offset`, at most max_bytes (REQUIRES offset >= 0, max_bytes > 0;
+  // InvalidArgument otherwise); empty when nothing is new (or offset is past the end). NotFound
+  // when the VM has no console log.
+  Result<std::string> ReadConsole(const std::string& vm_id, int64_t offset, int64_t max_bytes);
   // Applies the request's QoS and memory to the existing domain, live where libvirt allows.
   // NotFound when the VM has no domain.
   Result<ResizeOutcome> Update(const GuestRequest& request);
   // defined / running / failed. NotFound when the VM has no domain and no recorded failure.
   Result<DomainStatus> State(const std::string& vm_id);
-  // Compares the devshare-* domains with `ledger_vm_ids` (VMs the ledger places on this host).
+  // VM ids of the domains that are this agent's: the name is <prefix><id> and the domain's
+  // <devshare:vm id> metadata is that id (so "devshare-a1-vm-1" of an agent with prefix
+  // "devshare-a1-" is not "a1-vm-1" of an agent with prefix "devshare-"). Sorted.
+  Result<std::vector<std::string>> ListVmIds();
+  // Compares this agent's domains (as ListVmIds) with `ledger_vm_ids` (VMs the ledger places on
+  // this host). Changes nothing.
   Result<ReconcileReport> Reconcile(const std::vector<std::string>& ledger_vm_ids);
 
  private:
-  std::string ImagePath(const RealizationContext& ctx, const std::string& vm_id) const;
+  // The context a realization uses: context() with network resolved ("" -> "default" when that
+  // libvirt network is active, else kUserNetwork, noted once).
+  RealizationContext ResolvedContext();
+  void AddNote(const std::string& note);
+  Result<std::vector<DomainStatus>> OwnDomains(std::vector<std::string>* ids);
 
   std::unique_ptr<Hypervisor> hypervisor_;
   mutable std::mutex mu_;
   RealizationContext context_;                 // guarded by mu_
   std::map<std::string, std::string> failed_;  // vm id -> last realization error; by mu_
+  std::vector<std::string> notes_;             // by mu_
 };
 
 }  // namespace devshare::host

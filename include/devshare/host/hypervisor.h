@@ -1,5 +1,6 @@
-// Hypervisor: the calls the host agent makes on libvirt (define+start, destroy+undefine, live
-// cputune/memory updates, list, state, CPU time), behind an interface; OpenHypervisor gives the
+// Hypervisor: the calls the host agent makes on libvirt (define+start, destroy+undefine, start /
+// power off / reset, live cputune/memory updates, list, state, CPU time, networks), behind an
+// interface; OpenHypervisor gives the
 // libvirt implementation for any URI (test:///default in-process, qemu:///system real).
 // Thread-safety: implementations are thread-safe (libvirt connections are; the object holds no
 // other mutable state).
@@ -50,6 +51,16 @@ class Hypervisor {
   virtual Status DefineAndStart(const std::string& xml) = 0;
   // Stops (if running) and undefines `name`. NotFound when there is no such domain.
   virtual Status DestroyAndUndefine(const std::string& name) = 0;
+  // Starts the defined domain `name`; OK when it already runs. NotFound / FailedPrecondition
+  // (libvirt refused) / Unavailable.
+  virtual Status Start(const std::string& name) = 0;
+  // Powers `name` off (virDomainDestroy) and keeps it defined; OK when it is not running.
+  virtual Status Stop(const std::string& name) = 0;
+  // Hard reset of the running domain `name` (virDomainReset: the guest boots again at once).
+  // FailedPrecondition when it is not running.
+  virtual Status Reset(const std::string& name) = 0;
+  // Whether the libvirt network `name` is defined and active (false when not defined).
+  virtual Result<bool> NetworkActive(const std::string& name) = 0;
   // Live and persistent update of <shares>, <period>, <quota>. NotFound / Unavailable.
   virtual Status SetCpuTune(const std::string& name, const CpuTune& tune) = 0;
   // Sets guest memory. Returns true when applied live, false when only the persistent config

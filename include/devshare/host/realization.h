@@ -1,8 +1,11 @@
 // Realization planning: one placed VM (its Allocation and QoS JSON) on this host -> a DomainSpec
 // (vCPUs, cputune from cpu_weight/cpu_cap_pct, pinning to the guest CPU set, memtune, numatune,
 // disk iotune, PCI/mdev hostdevs for its GPUs, VF interfaces), with the IOMMU-group rule checked:
-// every function of an IOMMU group goes to the same VM. Also the built-in "spin" guest image.
-// Thread-safety: pure functions except WriteSpinImage (writes one file).
+// every function of an IOMMU group goes to the same VM; real guests from an image (qcow2 overlay
+// or direct kernel boot) with a NoCloud seed, a virtio NIC and a logged serial console. Also the
+// built-in "spin" guest image and the files each guest gets under the runtime directory.
+// Thread-safety: pure functions except WriteSpinImage (writes one file) and AbsolutePath (reads
+// the working directory).
 #ifndef DEVSHARE_HOST_REALIZATION_H_
 #define DEVSHARE_HOST_REALIZATION_H_
 
@@ -42,6 +45,18 @@ std::string SpinImageBytes();
 // created 0755) and returns the path. Unavailable, naming the path, when it cannot be written.
 Result<std::string> WriteSpinImage(const std::string& dir, const std::string& file_name);
 
+// `path` made absolute against the working directory and normalised ("./var/run" ->
+// "/work/x/var/run"); "" stays "". libvirt refuses relative disk, kernel and log paths.
+std::string AbsolutePath(std::string_view path);
+
+// How a real guest boots, from the server's image catalogue entry.
+struct GuestBoot {
+  std::string image_name;  // empty: no catalogue image (RealizationContext::image decides)
+  std::string kind;        // "disk" | "kernel"; empty = no catalogue image
+  std::string file;        // disk: the qcow2 base (absolute)
+  std::string kernel, initrd, cmdline;  // kernel: direct boot
+};
+
 // One placed VM as the control plane hands it over.
 struct GuestRequest {
   std::string vm_id;
@@ -49,7 +64,16 @@ struct GuestRequest {
   Allocation allocation;                          // cpu_milli, memory_mib, gpus (by device id)
   nlohmann::json qos = nlohmann::json::object();  // server::VmSpec::qos (normalised)
   std::vector<std::string> vf_addresses;          // SR-IOV VFs given to the VM (PCI BDFs)
+  GuestBoot boot;
+  std::string hostname;  // seed local-hostname; empty = from `name`, else the VM id
+  std::string ssh_key;   // one "ssh-... AAAA... comment" line for the seed's user-data; may be ""
+  std::string name;      // the VM's name in the ledger
 };
+
+// RealizationContext::network values: "" = libvirt's "default" network when it is active, else
+// user-mode networking (HostAgent decides and notes it); kUserNetwork = user-mode (slirp).
+inline constexpr std::string_view kUserNetwork = "user";
+inline constexpr int64_t kScratchDiskBytes = int64_t{1} << 30;  // kernel images' per-VM disk
 
 // What the host agent knows about its host.
 struct RealizationContext {
@@ -59,13 +83,45 @@ struct RealizationContext {
   // NUMA node (inventory index) of each host CPU: cpu_numa[cpu]; empty = unknown (no numatune).
   std::vector<int> cpu_numa;
   CgroupVersion cgroup = CgroupVersion::kV1;
-  GuestImage image = GuestImage::kNone;
-  std::string runtime_dir = "/var/lib/devshare";  // spin images go to <runtime_dir>/images/
+  GuestImage image = GuestImage::kNone;  // guests without a catalogue image (boot.kind empty)
+  // Per-guest files (GuestFilePaths): spin images, disks, seeds, console logs. Absolute (the
+  // HostAgent makes it so).
+  std::string runtime_dir = "/var/lib/devshare";
+  std::string domain_prefix = std::string(kDomainPrefix);  // distinct per agent on one libvirt
+  // Libvirt network of a real guest's virtio NIC: a network name, kUserNetwork, or "" (see
+  // kUserNetwork; PlanDomain treats "" as user-mode).
+  std::string network;
   // Also write <memtune><hard_limit> (MemoryHardLimitMib). Off by default: libvirt turns a hard
   // limit into the QEMU process's locked-memory rlimit, which needs CAP_SYS_RESOURCE (these
   // machines' containers lack it: QEMU then fails to start), and a limit too low OOM-kills QEMU.
   bool memory_hard_limit = false;
 };
+
+// The files of one guest (names "<prefix><vm id>..."):
+struct GuestFiles {
+  std::string spin_image;   // <runtime_dir>/images/<name>.img   (GuestImage::kSpin)
+  std::string disk;         // <runtime_dir>/disks/<name>.qcow2  (overlay or scratch disk)
+  std::string seed;         // <runtime_dir>/disks/<name>-seed.iso (NoCloud, label cidata)
+  std::string console_log;  // <runtime_dir>/console/<name>.log  (serial port 0)
+};
+GuestFiles GuestFilePaths(const RealizationContext& ctx, std::string_view vm_id);
+
+// The guest's host name: request.hostname, else request.name, else the VM id, reduced to what a
+// host name may hold (lower-case letters, digits, '-'; at most 63 characters; never empty).
+std::string GuestHostname(const GuestRequest& request);
+
+// NoCloud seed contents (cloud-init's nocloud data source; the guest of tools/build_guest.sh
+// reads local-hostname and instance-id).
+struct NoCloudSeed {
+  std::string meta_data;  // "instance-id: <vm id>\nlocal-hostname: <host>\n"
+  std::string user_data;  // "#cloud-config\n" [+ ssh_authorized_keys with request.ssh_key]
+};
+// InvalidArgument when ssh_key holds a line break or a control character.
+Result<NoCloudSeed> BuildNoCloudSeed(const GuestRequest& request);
+
+// The kernel command line of a kernel image: `cmdline`, with " console=ttyS0" added when it names
+// no console (the serial console is where the guest's log and marker go).
+std::string KernelCmdline(std::string_view cmdline);
 
 // Extra memory the QEMU process may use above guest RAM before <hard_limit> stops it (device
 // model, page tables, VFIO pinning): 1 GiB + 1/64 of guest RAM.
@@ -78,7 +134,13 @@ int64_t MemoryHardLimitMib(int64_t memory_mib);
 // disk_*; each whole GPU with a known pci_address -> PCI hostdev (plus IOMMU companions); a
 // share of a GPU that offers mdev types -> mdev hostdev; VF addresses -> hostdev interfaces.
 // Devices without an address produce no hostdev and a comment saying so.
-// InvalidArgument for an empty vm id or a non-positive cpu/memory; NotFound for a device id
+// With request.boot.kind set (a real guest): "disk" boots GuestFiles::disk (vda, virtio, qcow2:
+// the caller creates it as an overlay on boot.file), "kernel" boots boot.kernel/initrd with
+// KernelCmdline(boot.cmdline) and gets GuestFiles::disk as scratch disk; both get the seed as a
+// read-only vdb, a virtio NIC (ctx.network; "" or kUserNetwork = user-mode) and the serial
+// console logged to GuestFiles::console_log. Image paths are made absolute (AbsolutePath).
+// InvalidArgument for an empty vm id or a non-positive cpu/memory, an unknown boot kind, a disk
+// image without file or a kernel image without kernel, a bad ssh key; NotFound for a device id
 // the host does not have; FailedPrecondition when the IOMMU-group rule would be broken.
 Result<DomainSpec> PlanDomain(const GuestRequest& request, const RealizationContext& ctx);
 

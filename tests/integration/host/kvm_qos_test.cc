@@ -46,7 +46,7 @@ constexpr const char* kFamily = "devshare-kvmtest-";
 // "kvmtest-<pid>-": the VM id prefix of this process's guests.
 std::string VmPrefix() { return "kvmtest-" + std::to_string(::getpid()) + "-"; }
 // "devshare-kvmtest-<pid>-".
-std::string Prefix() { return DomainNameForVm(VmPrefix()); }
+std::string Prefix() { return DomainNameForVm(kDomainPrefix, VmPrefix()); }
 
 // A devshare-kvmtest-<pid>-* domain whose test process is gone.
 bool IsLeftover(const std::string& name) {
@@ -230,7 +230,8 @@ TEST_F(KvmQosTest, LiveUpdateOfSharesAndCap) {
   Result<ResizeOutcome> up = agent_->Update(r);
   ASSERT_TRUE(up.ok()) << up.status().ToString();
   EXPECT_TRUE(up->cpu_live);
-  Result<DomainCpuInfo> info = agent_->hypervisor().CpuInfo(DomainNameForVm(r.vm_id));
+  Result<DomainCpuInfo> info =
+      agent_->hypervisor().CpuInfo(DomainNameForVm(kDomainPrefix, r.vm_id));
   ASSERT_TRUE(info.ok());
   EXPECT_EQ(info->tune.shares, CpuTuneForQos(1, 300, 40, DetectCgroupVersion())->shares);
   EXPECT_EQ(info->tune.quota_us, 40000);

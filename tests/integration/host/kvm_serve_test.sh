@@ -30,13 +30,18 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*"; echo "--- server stderr:"; cat "$tmp/err"; exit 1; }
 
-"$bin" serve --listen 127.0.0.1:0 --db "sqlite:$tmp/d.db" --admin-token-file "$tmp/admin.token" \
-  --local-host kvm-e2e --hypervisor qemu:///system --guest-cpuset 1 --guest-image spin \
-  --runtime-dir "$tmp/run" >"$tmp/out" 2>"$tmp/err" &
+# A relative --runtime-dir (issue 14, deliverable 4: libvirt refused the relative disk path): the
+# server resolves it against its working directory and prints the path it uses.
+bin=$(realpath "$bin")
+(cd "$tmp" && exec "$bin" serve --listen 127.0.0.1:0 --db "sqlite:$tmp/d.db" \
+  --admin-token-file "$tmp/admin.token" --local-host kvm-e2e --hypervisor qemu:///system \
+  --guest-cpuset 1 --guest-image spin --runtime-dir ./var/run) >"$tmp/out" 2>"$tmp/err" &
 server_pid=$!
 for _ in $(seq 1 100); do grep -q "listening on" "$tmp/out" && break; sleep 0.1; done
 url=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$tmp/out")
 [ -n "$url" ] || fail "server did not start"
+grep -qx "devshare serve: runtime dir $(realpath "$tmp")/var/run" "$tmp/err" ||
+  fail "serve did not print the absolute runtime dir"
 export DEVSHARE_SERVER=$url DEVSHARE_TOKEN=$(head -1 "$tmp/admin.token")
 
 create() {  # name weight [cap]

@@ -1,0 +1,176 @@
+// HostAgent with real-guest requests (catalogue images) against libvirt's in-process test
+// driver: the per-guest files (qcow2 overlay / scratch disk via qemu-img, NoCloud seed via
+// genisoimage, read back with isoinfo), power calls, the console reader, and two agents with
+// different domain prefixes on one libvirt. Skips when qemu-img / genisoimage are missing.
+#include "devshare/host/host_agent.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "devshare/host/guest_disks.h"
+
+namespace devshare::host {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool Contains(const std::string& hay, const std::string& needle) {
+  return hay.find(needle) != std::string::npos;
+}
+
+std::string Output(const std::vector<std::string>& argv) {
+  Result<CommandResult> r = RunCommand(argv);
+  return r.ok() && r->exit_code == 0 ? r->output : "";
+}
+
+class RealGuestAgentTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* tool : {"qemu-img", "genisoimage", "isoinfo"}) {
+      Result<CommandResult> found = RunCommand({"sh", "-c", std::string("command -v ") + tool});
+      if (!found.ok() || found->exit_code != 0) {
+        GTEST_SKIP() << tool << " is not installed (Debian qemu-utils / genisoimage): skipping";
+      }
+    }
+    runtime_ = fs::temp_directory_path() / ("devshare-guest-" + std::to_string(::getpid()));
+    agent_ = MakeAgent("devshare-ut-" + std::to_string(::getpid()) + "-");
+  }
+  void TearDown() override {
+    for (const std::string& vm : {"vm-k", "vm-d", "vm-x"}) {
+      if (agent_) (void)agent_->Remove(vm);
+    }
+    std::error_code ec;
+    fs::remove_all(runtime_, ec);
+  }
+  std::unique_ptr<HostAgent> MakeAgent(const std::string& prefix) {
+    Result<std::unique_ptr<Hypervisor>> hv = OpenHypervisor("test:///default");
+    EXPECT_TRUE(hv.ok()) << hv.status().ToString();
+    if (!hv.ok()) return nullptr;
+    RealizationContext ctx;
+    ctx.host = Host::MakeGpuHost("self", 2000, 4096, 0, "A100");
+    ctx.runtime_dir = runtime_.string();
+    ctx.domain_prefix = prefix;
+    return std::make_unique<HostAgent>(std::move(*hv), ctx);
+  }
+  GuestRequest Kernel(const std::string& vm) {
+    GuestRequest r;
+    r.vm_id = vm;
+    r.tenant = "t-1";
+    r.name = "guest-" + vm;
+    r.allocation.cpu_milli = 1000;
+    r.allocation.memory_mib = 256;
+    r.boot = {"tiny", "kernel", "", "/nonexistent/vmlinuz", "/nonexistent/initrd", "quiet"};
+    return r;
+  }
+  fs::path runtime_;
+  std::unique_ptr<HostAgent> agent_;
+};
+
+TEST_F(RealGuestAgentTest, KernelGuestFilesPowerConsoleRemove) {
+  GuestRequest r = Kernel("vm-k");
+  r.ssh_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 me@host";
+  Result<DomainStatus> st = agent_->Realize(r);
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(st->state, DomainState::kRunning);
+  const GuestFiles f = GuestFilePaths(agent_->context(), "vm-k");
+  EXPECT_EQ(agent_->ConsoleLogPath("vm-k"), f.console_log);
+  // A 1 GiB qcow2 scratch disk.
+  const std::string info = Output({"qemu-img", "info", f.disk});
+  EXPECT_TRUE(Contains(info, "file format: qcow2")) << info;
+  EXPECT_TRUE(Contains(info, "virtual size: 1 GiB")) << info;
+  // The seed: volume id cidata, meta-data and user-data as BuildNoCloudSeed says.
+  EXPECT_TRUE(Contains(Output({"isoinfo", "-d", "-i", f.seed}), "Volume id: cidata"));
+  EXPECT_EQ(Output({"isoinfo", "-R", "-i", f.seed, "-x", "/meta-data"}),
+            "instance-id: vm-k\nlocal-hostname: guest-vm-k\n");
+  EXPECT_EQ(Output({"isoinfo", "-R", "-i", f.seed, "-x", "/user-data"}),
+            "#cloud-config\nssh_authorized_keys:\n  - \"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 "
+            "me@host\"\n");
+  // The domain as libvirt holds it: direct boot, both disks, the NIC, the console file.
+  Result<std::string> xml = agent_->hypervisor().DomainXml(agent_->DomainName("vm-k"));
+  ASSERT_TRUE(xml.ok());
+  EXPECT_TRUE(Contains(*xml, "<kernel>/nonexistent/vmlinuz</kernel>")) << *xml;
+  EXPECT_TRUE(Contains(*xml, "<cmdline>quiet console=ttyS0</cmdline>"));
+  EXPECT_TRUE(Contains(*xml, f.seed));
+  // The test driver has an active "default" network: the NIC goes there, and a note says so.
+  EXPECT_TRUE(Contains(*xml, "network='default'")) << *xml;
+  ASSERT_FALSE(agent_->notes().empty());
+  EXPECT_TRUE(Contains(agent_->notes().front(), "network 'default'"));
+
+  // Power.
+  ASSERT_TRUE(agent_->Stop("vm-k").ok());
+  EXPECT_EQ(agent_->State("vm-k")->state, DomainState::kDefined);
+  EXPECT_TRUE(agent_->Stop("vm-k").ok());    // already stopped
+  ASSERT_TRUE(agent_->Reboot("vm-k").ok());  // a stopped VM is started
+  EXPECT_EQ(agent_->State("vm-k")->state, DomainState::kRunning);
+  ASSERT_TRUE(agent_->Reboot("vm-k").ok());
+  ASSERT_TRUE(agent_->Start("vm-k").ok());  // already running
+  EXPECT_EQ(agent_->State("vm-k")->state, DomainState::kRunning);
+  EXPECT_EQ(agent_->Start("vm-nope").code(), StatusCode::kNotFound);
+  EXPECT_EQ(agent_->Stop("vm-nope").code(), StatusCode::kNotFound);
+  EXPECT_EQ(agent_->Reboot("vm-nope").code(), StatusCode::kNotFound);
+
+  // Console (the test driver writes nothing: write it as QEMU would).
+  EXPECT_EQ(agent_->ReadConsole("vm-k", 0, 100).status().code(), StatusCode::kNotFound);
+  std::ofstream(f.console_log) << "line one\ndevshare-guest: booted\n";
+  EXPECT_EQ(*agent_->ReadConsole("vm-k", 0, 4), "line");
+  EXPECT_EQ(*agent_->ReadConsole("vm-k", 5, 1000), "one\ndevshare-guest: booted\n");
+  EXPECT_EQ(*agent_->ReadConsole("vm-k", 32, 10), "");
+  EXPECT_EQ(*agent_->ReadConsole("vm-k", 500, 10), "");
+  EXPECT_EQ(agent_->ReadConsole("vm-k", -1, 10).status().code(), StatusCode::kInvalidArgument);
+
+  ASSERT_TRUE(agent_->Remove("vm-k").ok());
+  for (const std::string& p : {f.disk, f.seed, f.console_log}) EXPECT_FALSE(fs::exists(p)) << p;
+  EXPECT_EQ(agent_->State("vm-k").status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(RealGuestAgentTest, DiskGuestGetsAnOverlayAndAMissingBaseLeavesNothing) {
+  const std::string base = (runtime_ / "base.qcow2").string();
+  fs::create_directories(runtime_);
+  ASSERT_TRUE(CreateScratchDisk(base, 64 << 20).ok());
+  GuestRequest r = Kernel("vm-d");
+  r.boot = {"base", "disk", base, "", "", ""};
+  ASSERT_TRUE(agent_->Realize(r).ok());
+  const GuestFiles f = GuestFilePaths(agent_->context(), "vm-d");
+  const std::string info = Output({"qemu-img", "info", f.disk});
+  EXPECT_TRUE(Contains(info, "backing file: " + base)) << info;
+  EXPECT_TRUE(Contains(info, "backing file format: qcow2")) << info;
+  ASSERT_TRUE(agent_->Remove("vm-d").ok());
+  EXPECT_FALSE(fs::exists(f.disk));
+  EXPECT_TRUE(fs::exists(base));  // the base is the catalogue's, never removed
+
+  r.vm_id = "vm-x";
+  r.boot.file = (runtime_ / "missing.qcow2").string();
+  EXPECT_EQ(agent_->Realize(r).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(agent_->State("vm-x")->state, DomainState::kFailed);
+  const GuestFiles x = GuestFilePaths(agent_->context(), "vm-x");
+  for (const std::string& p : {x.disk, x.seed, x.console_log}) EXPECT_FALSE(fs::exists(p)) << p;
+  EXPECT_EQ(agent_->hypervisor().State(agent_->DomainName("vm-x")).status().code(),
+            StatusCode::kNotFound);
+}
+
+TEST_F(RealGuestAgentTest, AgentsWithDifferentPrefixesSeeOnlyTheirOwnDomains) {
+  // "<p>" and "<p>b-": the second prefix extends the first, the hard case.
+  const std::string p = agent_->context().domain_prefix;
+  std::unique_ptr<HostAgent> other = MakeAgent(p + "b-");
+  ASSERT_NE(other, nullptr);
+  ASSERT_TRUE(agent_->Realize(Kernel("vm-x")).ok());
+  ASSERT_TRUE(other->Realize(Kernel("vm-x")).ok());
+  EXPECT_EQ(agent_->DomainName("vm-x"), p + "vm-x");
+  EXPECT_EQ(other->DomainName("vm-x"), p + "b-vm-x");
+  EXPECT_EQ(*agent_->ListVmIds(), std::vector<std::string>{"vm-x"});
+  EXPECT_EQ(*other->ListVmIds(), std::vector<std::string>{"vm-x"});
+  EXPECT_TRUE(agent_->Reconcile({"vm-x"})->clean());
+  EXPECT_TRUE(other->Reconcile({"vm-x"})->clean());
+  EXPECT_NE(agent_->ConsoleLogPath("vm-x"), other->ConsoleLogPath("vm-x"));
+  ASSERT_TRUE(other->Remove("vm-x").ok());
+  EXPECT_EQ(agent_->State("vm-x")->state, DomainState::kRunning);  // untouched
+  EXPECT_TRUE(other->ListVmIds()->empty());
+}
+
+}  // namespace
+}  // namespace devshare::host

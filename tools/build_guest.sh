@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# Builds devshare's tiny real Linux guest from Debian packages only:
+#   OUT_DIR/vmlinuz            the kernel of Debian's linux-image-cloud-amd64 (extracted, not installed)
+#   OUT_DIR/initramfs.cpio.gz  busybox-static, fio and iperf3 (with the shared libraries ldd names),
+#                              the virtio/isofs modules (with their dependencies) and an /init that
+#                              reads the NoCloud seed (label cidata), sets the hostname and prints
+#                              "devshare-guest: booted hostname=<h> instance=<id>" on ttyS0
+#   OUT_DIR/stamp              the inputs of the build; a rerun with the same inputs does nothing
+# Usage: tools/build_guest.sh OUT_DIR [--soft]
+#   --soft: a failure (no root to install packages, no package mirror) writes OUT_DIR/status
+#           "unavailable: <reason>" and exits 0, so that the kvm tests skip with that reason.
+# Packages: the kernel and busybox-static are fetched with `apt-get download` into OUT_DIR/cache
+# and unpacked with `dpkg-deb -x` (the host system is not changed); fio and iperf3 are installed
+# with apt-get (ldd needs their libraries on the host). No other downloads.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+out="${1:?usage: build_guest.sh OUT_DIR [--soft]}"
+soft=0
+[ "${2:-}" = "--soft" ] && soft=1
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+cache="$out/cache"
+status_file="$out/status"
+
+fail() {
+  echo "build_guest: $*" >&2
+  if [ "$soft" = 1 ]; then
+    echo "unavailable: $*" >"$status_file"
+    exit 0
+  fi
+  echo "unavailable: $*" >"$status_file"
+  exit 1
+}
+
+kernel_meta=linux-image-cloud-amd64
+# The modules the guest loads (dependencies are added from each module's depends= field).
+modules=(virtio_pci virtio_blk virtio_net virtio_console isofs)
+
+# fio and iperf3 come from the host (ldd copies their libraries); install them when missing.
+if ! command -v fio >/dev/null || ! command -v iperf3 >/dev/null; then
+  if [ "$(id -u)" -ne 0 ]; then fail "fio/iperf3 missing and not root to install them"; fi
+  "$here/install_packages.sh" fio iperf3 >&2 || fail "apt-get could not install fio iperf3"
+fi
+
+# The stamp's first lines: what can be checked without asking apt (instant reruns); the kernel
+# package and versions follow. A newer kernel in the mirror does not trigger a rebuild.
+quick="script $(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
+fio $(dpkg-query -W -f='${Version}' fio)
+iperf3 $(dpkg-query -W -f='${Version}' iperf3)
+modules ${modules[*]}"
+if [ -f "$out/stamp" ] && [ "$(head -4 "$out/stamp")" = "$quick" ] && [ -s "$out/vmlinuz" ] &&
+  [ -s "$out/initramfs.cpio.gz" ]; then
+  echo "ok" >"$status_file"
+  echo "build_guest: $out is up to date ($(sed -n 's/^kernel //p' "$out/stamp"))"
+  exit 0
+fi
+kernel_pkg="$(apt-cache depends "$kernel_meta" 2>/dev/null |
+  sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -1)"
+[ -n "$kernel_pkg" ] || fail "apt-cache knows no $kernel_meta (run apt-get update)"
+version_of() { apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: //p' | head -1; }
+inputs="$quick
+kernel $kernel_pkg $(version_of "$kernel_pkg")
+busybox-static $(version_of busybox-static)"
+
+# --- fetch and unpack the Debian packages (cache kept between builds) ---
+mkdir -p "$cache/debs"
+fetch() {  # fetch PACKAGE: its .deb in $cache/debs (apt-get download; reuses a cached one)
+  local pkg="$1" ver file
+  ver="$(version_of "$pkg")"
+  file="$(ls "$cache/debs/${pkg}_"*.deb 2>/dev/null | grep -F "$(echo "$ver" | sed 's/:/%3a/')" |
+    head -1 || true)"
+  if [ -z "$file" ]; then
+    # _apt cannot write into an arbitrary folder: download as root without the sandbox note.
+    (cd "$cache/debs" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >&2) ||
+      fail "apt-get download $pkg failed"
+    file="$(ls -t "$cache/debs/${pkg}_"*.deb | head -1)"
+  fi
+  echo "$file"
+}
+kernel_deb="$(fetch "$kernel_pkg")"
+busybox_deb="$(fetch busybox-static)"
+rm -rf "$cache/kernel" "$cache/busybox"
+dpkg-deb -x "$kernel_deb" "$cache/kernel"
+dpkg-deb -x "$busybox_deb" "$cache/busybox"
+kver="${kernel_pkg#linux-image-}"
+moddir="$cache/kernel/lib/modules/$kver"
+[ -d "$moddir" ] || fail "$kernel_deb has no lib/modules/$kver"
+vmlinuz="$cache/kernel/boot/vmlinuz-$kver"
+[ -f "$vmlinuz" ] || fail "$kernel_deb has no boot/vmlinuz-$kver"
+
+# --- the root file system of the initramfs ---
+root="$cache/root"
+rm -rf "$root"
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,mnt/seed,tmp,run,etc,root,lib/modules}
+cp "$cache/busybox/bin/busybox" "$root/bin/busybox"
+ln -s busybox "$root/bin/sh"
+
+copy_with_libs() {  # copy_with_libs BINARY: the binary to /usr/bin and every library ldd names
+  local bin="$1"
+  cp "$bin" "$root/usr/bin/"
+  ldd "$bin" | grep -o '/[^ ]*' | while read -r lib; do
+    [ -f "$lib" ] || continue
+    mkdir -p "$root$(dirname "$lib")"
+    cp -L "$lib" "$root$lib"
+  done
+}
+copy_with_libs "$(command -v fio)"
+copy_with_libs "$(command -v iperf3)"
+# /lib64 -> the dynamic loader path some binaries name.
+[ -e "$root/lib64" ] || { [ -d "$root/usr/lib64" ] && ln -s usr/lib64 "$root/lib64"; } || true
+
+# Modules: resolve depends= recursively, dependencies first; built-in ones need nothing.
+declare -A done_mod=()
+order=()
+module_path() {  # module_path NAME: path of NAME.ko* relative to $moddir ("" when built in)
+  local n="$1" alt
+  alt="$(echo "$n" | tr '_-' '-_')"
+  (cd "$moddir" && find kernel \( -name "$n.ko*" -o -name "$alt.ko*" \) | head -1)
+}
+add_module() {
+  local n="$1" p deps d
+  [ -n "${done_mod[$n]:-}" ] && return 0
+  done_mod[$n]=1
+  if grep -qE "/${n//_/[_-]}\.ko" "$moddir/modules.builtin"; then return 0; fi
+  p="$(module_path "$n")"
+  [ -n "$p" ] || fail "module $n is neither built in nor in $kernel_pkg"
+  local src="$moddir/$p" raw
+  case "$p" in
+    *.ko.xz) raw="$(xz -dc "$src" | grep -a -o 'depends=[^[:cntrl:]]*' | head -1)" ;;
+    *.ko.zst) fail "zstd-compressed modules are not handled ($p)" ;;
+    *) raw="$(grep -a -o 'depends=[^[:cntrl:]]*' "$src" | head -1)" ;;
+  esac
+  deps="${raw#depends=}"
+  for d in ${deps//,/ }; do add_module "$d"; done
+  local base
+  base="$(basename "$p")"
+  base="${base%.xz}"
+  case "$p" in
+    *.ko.xz) xz -dc "$src" >"$root/lib/modules/$base" ;;
+    *) cp "$src" "$root/lib/modules/$base" ;;
+  esac
+  order+=("$base")
+}
+for m in "${modules[@]}"; do add_module "$m"; done
+printf '%s\n' "${order[@]}" >"$root/lib/modules/load-order"
+
+cat >"$root/etc/udhcpc.script" <<'EOF'
+#!/bin/sh
+# udhcpc hook: configure the interface from the lease.
+case "$1" in
+  deconfig) ip addr flush dev "$interface"; ip link set "$interface" up ;;
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/${mask:-24}" dev "$interface"
+    for r in $router; do ip route add default via "$r" dev "$interface"; break; done
+    : >/etc/resolv.conf
+    for d in $dns; do echo "nameserver $d" >>/etc/resolv.conf; done
+    echo "devshare-guest: $interface $ip/${mask:-24}" >/dev/ttyS0 ;;
+esac
+exit 0
+EOF
+chmod 0755 "$root/etc/udhcpc.script"
+
+cat >"$root/init" <<'EOF'
+#!/bin/sh
+# devshare guest init: modules, NoCloud seed (label cidata), hostname, marker on ttyS0, idle.
+/bin/busybox --install -s
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
+for m in $(cat /lib/modules/load-order); do insmod "/lib/modules/$m" 2>/dev/null; done
+host=devshare-guest
+instance=none
+seed=""
+i=0
+while [ -z "$seed" ] && [ $i -lt 30 ]; do  # up to 3 s for the seed disk to appear
+  seed="$(findfs LABEL=cidata 2>/dev/null)"
+  if [ -z "$seed" ]; then
+    for d in /dev/vd? /dev/sr?; do
+      [ -b "$d" ] || continue
+      if mount -o ro "$d" /mnt/seed 2>/dev/null; then
+        [ -f /mnt/seed/meta-data ] && seed="$d"
+        umount /mnt/seed
+        [ -n "$seed" ] && break
+      fi
+    done
+  fi
+  [ -n "$seed" ] || { sleep 0.1; i=$((i + 1)); }
+done
+if [ -n "$seed" ] && mount -o ro "$seed" /mnt/seed 2>/dev/null; then
+  v="$(sed -n 's/^local-hostname: *//p' /mnt/seed/meta-data | tr -d '\r"' | head -1)"
+  [ -n "$v" ] && host="$v"
+  v="$(sed -n 's/^instance-id: *//p' /mnt/seed/meta-data | tr -d '\r"' | head -1)"
+  [ -n "$v" ] && instance="$v"
+  [ -f /mnt/seed/user-data ] && cp /mnt/seed/user-data /etc/user-data
+  umount /mnt/seed
+else
+  echo "devshare-guest: no NoCloud seed (label cidata) found" >/dev/ttyS0
+fi
+hostname "$host"
+echo "$host" >/etc/hostname
+echo "devshare-guest: booted hostname=$host instance=$instance" >/dev/ttyS0
+ip link set lo up
+if [ -e /sys/class/net/eth0 ]; then
+  udhcpc -i eth0 -s /etc/udhcpc.script -t 5 -T 1 -A 5 -b -q >/dev/null 2>&1 &
+fi
+while true; do
+  setsid sh -c 'exec sh </dev/ttyS0 >/dev/ttyS0 2>&1'
+  sleep 1
+done
+EOF
+chmod 0755 "$root/init"
+
+# --- pack ---
+tmp_img="$out/initramfs.cpio.gz.tmp"
+(cd "$root" && find . | LC_ALL=C sort | "$root/bin/busybox" cpio -o -H newc 2>/dev/null) |
+  gzip -6 >"$tmp_img"
+mv "$tmp_img" "$out/initramfs.cpio.gz"
+cp "$vmlinuz" "$out/vmlinuz"
+chmod 0644 "$out/vmlinuz" "$out/initramfs.cpio.gz"
+echo "$inputs" >"$out/stamp"
+echo "ok" >"$status_file"
+echo "build_guest: $out/vmlinuz ($(du -h "$out/vmlinuz" | cut -f1)), $out/initramfs.cpio.gz" \
+  "($(du -h "$out/initramfs.cpio.gz" | cut -f1); modules: ${order[*]})"
