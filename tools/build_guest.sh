@@ -176,7 +176,7 @@ host=devshare-guest
 instance=none
 seed=""
 i=0
-while [ -z "$seed" ] && [ $i -lt 30 ]; do  # up to 3 s for the seed disk to appear
+while [ -z "$seed" ] && [ $i -lt 150 ]; do  # up to 15 s for the seed disk (TCG is slow)
   seed="$(findfs LABEL=cidata 2>/dev/null)"
   if [ -z "$seed" ]; then
     for d in /dev/vd? /dev/sr?; do

@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "devshare/host/inventory_json.h"
 #include "server/json_fields.h"
 #include "server/ledger.h"
 #include "server/vm_spec.h"
@@ -22,8 +23,41 @@ Result<host::GuestRequest> GuestRequestFor(const DesiredVm& vm, const Host& host
   if (!spec.ok())
     return Status::InvalidArgument("vm " + vm.id + ": spec: " + spec.status().message());
   g.qos = spec->qos;
-  // TODO(fleet-guest): g.boot from vm.image, g.hostname / g.name from vm.name, g.ssh_key, and the
-  // VF addresses of the allocation's NICs, once GuestRequest has them.
+  g.name = vm.name;
+  g.hostname = vm.name;
+  g.ssh_key = vm.ssh_key;
+  if (vm.image) {
+    g.boot.image_name = vm.image->name;
+    g.boot.kind = vm.image->kind;
+    g.boot.file = vm.image->file;
+    g.boot.kernel = vm.image->kernel;
+    g.boot.initrd = vm.image->initrd;
+    g.boot.cmdline = vm.image->cmdline;
+  }
+  // The PCI address of each VF the allocation names, from the PF's discovered VF list.
+  for (const DeviceSlice& nic : g.allocation.nics) {
+    if (nic.unit_index < 0) continue;
+    const Device* pf = nullptr;
+    for (const Device& d : host.devices) {
+      if (d.id == nic.device_id) pf = &d;
+    }
+    if (pf == nullptr) continue;
+    auto it = pf->attributes.find(host::kAttrVfAddresses);
+    if (it == pf->attributes.end()) continue;  // a test host: no hostdev
+    std::vector<std::string> vfs;
+    size_t start = 0;
+    while (start <= it->second.size()) {
+      const size_t comma = it->second.find(',', start);
+      vfs.push_back(it->second.substr(start, comma - start));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    if (static_cast<size_t>(nic.unit_index) >= vfs.size()) {
+      return Status::FailedPrecondition("vm " + vm.id + ": " + nic.device_id + " has no VF " +
+                                        std::to_string(nic.unit_index));
+    }
+    g.vf_addresses.push_back(vfs[nic.unit_index]);
+  }
   return g;
 }
 
@@ -64,35 +98,18 @@ Result<GuestState> HostAgentDriver::State(const std::string& vm_id) {
   return GuestStateOf(d);
 }
 
-// TODO(fleet-guest): return agent_.Start(vm_id).
-Status HostAgentDriver::Start(const std::string& vm_id) {
-  return Status::Unimplemented("starting " + vm_id + ": HostAgent::Start is not available yet");
-}
+Status HostAgentDriver::Start(const std::string& vm_id) { return agent_.Start(vm_id); }
 
-// TODO(fleet-guest): return agent_.Stop(vm_id).
-Status HostAgentDriver::Stop(const std::string& vm_id) {
-  return Status::Unimplemented("stopping " + vm_id + ": HostAgent::Stop is not available yet");
-}
+Status HostAgentDriver::Stop(const std::string& vm_id) { return agent_.Stop(vm_id); }
 
-// TODO(fleet-guest): return agent_.Reboot(vm_id).
-Status HostAgentDriver::Reboot(const std::string& vm_id) {
-  return Status::Unimplemented("rebooting " + vm_id + ": HostAgent::Reboot is not available yet");
-}
+Status HostAgentDriver::Reboot(const std::string& vm_id) { return agent_.Reboot(vm_id); }
 
-// TODO(fleet-guest): return agent_.ListVmIds() (prefix-aware). HostAgent::Reconcile({}) would
-// list every "devshare-*" domain, including other agents' domains on a shared libvirt, which
-// the agent would then remove as orphans; so orphan removal waits for the real call.
-Result<std::vector<std::string>> HostAgentDriver::ListVmIds() {
-  return Status::Unimplemented("listing domains: HostAgent::ListVmIds is not available yet");
-}
+// Only this agent's domains (its prefix): other agents may share the libvirt.
+Result<std::vector<std::string>> HostAgentDriver::ListVmIds() { return agent_.ListVmIds(); }
 
-// TODO(fleet-guest): return agent_.ReadConsole(vm_id, offset, max_bytes).
 Result<std::string> HostAgentDriver::ReadConsole(const std::string& vm_id, int64_t offset,
                                                  int64_t max_bytes) {
-  (void)offset;
-  (void)max_bytes;
-  return Status::Unimplemented("console of " + vm_id +
-                               ": HostAgent::ReadConsole is not available yet");
+  return agent_.ReadConsole(vm_id, offset, max_bytes);
 }
 
 }  // namespace devshare::agent

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/agent_run.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/flags.h"
@@ -38,7 +39,7 @@ constexpr const char* kAgentHelp =
     "usage: devshare agent --server URL --token-file FILE --name NAME --hypervisor URI\n"
     "                      --runtime-dir DIR [--guest-cpuset LIST]\n"
     "                      [--reserve-cpu-milli N] [--reserve-memory-mib N]\n"
-    "                      [--domain-prefix P] [--sysfs-root DIR]\n"
+    "                      [--domain-prefix P] [--sysfs-root DIR] [--guest-image none|spin]\n"
     "  Runs the host agent of this machine for the control plane at URL: registers the\n"
     "  discovered inventory as host NAME, reconciles libvirt with the VMs the server places\n"
     "  here (adopts their running domains, removes the agent's other domains, creates the\n"
@@ -55,7 +56,8 @@ constexpr const char* kAgentHelp =
     "  --reserve-memory-mib N held back for the host: the inventory's memory_reserved_mib\n"
     "  --domain-prefix P      libvirt domain name prefix (default devshare-), distinct per\n"
     "                         agent when several share one libvirt\n"
-    "  --sysfs-root DIR       default /sys; a fixture tree's sys/ takes its sibling proc/, dev/\n";
+    "  --sysfs-root DIR       default /sys; a fixture tree's sys/ takes its sibling proc/, dev/\n"
+    "  --guest-image none|spin  the disk of VMs that name no catalogue image (default none)\n";
 
 volatile sig_atomic_t g_agent_stop = 0;
 void OnAgentSignal(int) { g_agent_stop = 1; }
@@ -89,10 +91,10 @@ struct Roots {
   std::string sys = "/sys", proc = "/proc", dev = "/dev";
 };
 
-Roots RootsFrom(const Flags& flags) {
+Roots RootsFrom(const std::string& sysfs_root) {
   Roots r;
-  if (flags.Has("sysfs-root")) {
-    r.sys = flags.Get("sysfs-root");
+  if (!sysfs_root.empty()) {
+    r.sys = sysfs_root;
     const std::filesystem::path parent =
         std::filesystem::path(r.sys).lexically_normal().parent_path();
     std::error_code ec;
@@ -123,24 +125,23 @@ struct Setup {
   std::vector<std::string> notes;
 };
 
-Result<Setup> SetUpHost(const Flags& flags, const std::string& name, const std::string& uri,
-                        const std::string& runtime_dir) {
+Result<Setup> SetUpHost(const AgentConfig& config) {
   Setup s;
-  const Roots roots = RootsFrom(flags);
+  const Roots roots = RootsFrom(config.sysfs_root);
+  const std::string& name = config.name;
+  const std::string& uri = config.hypervisor;
   DS_ASSIGN_OR_RETURN(host::DiscoveredHost found,
                       host::DiscoverHost(roots.sys, roots.proc, roots.dev));
-  for (const std::string& w : found.warnings) LogLine("warning: " + w);
+  for (const std::string& w : found.warnings) config.log("warning: " + w);
   host::InventoryOptions o;
-  if (flags.Has("guest-cpuset")) {
-    Result<std::vector<int>> cpus = host::ParseCpuList(flags.Get("guest-cpuset"));
+  if (!config.guest_cpuset.empty()) {
+    Result<std::vector<int>> cpus = host::ParseCpuList(config.guest_cpuset);
     if (!cpus.ok()) return Status::InvalidArgument("--guest-cpuset: " + cpus.status().message());
     o.guest_cpus = *cpus;
   }
   DS_ASSIGN_OR_RETURN(s.inventory, host::BuildInventory(found, o));
-  DS_ASSIGN_OR_RETURN(int64_t cpu_reserve,
-                      flags.GetInt("reserve-cpu-milli", 0, 0, int64_t{1} << 40));
-  DS_ASSIGN_OR_RETURN(int64_t mem_reserve,
-                      flags.GetInt("reserve-memory-mib", 0, 0, int64_t{1} << 40));
+  const int64_t cpu_reserve = config.reserve_cpu_milli;
+  const int64_t mem_reserve = config.reserve_memory_mib;
   nlohmann::json& body = s.inventory.body;
   DS_RETURN_IF_ERROR(
       Reserve(body, "cpu_reserved_milli", "cpu_milli", cpu_reserve, "reserve-cpu-milli"));
@@ -156,49 +157,95 @@ Result<Setup> SetUpHost(const Flags& flags, const std::string& name, const std::
   ctx.guest_cpus = o.guest_cpus;
   ctx.cpu_numa = host::CpuNumaIndex(found);
   ctx.cgroup = host::DetectCgroupVersion(roots.sys);
-  ctx.runtime_dir = runtime_dir;
-  // TODO(fleet-guest): ctx.domain_prefix = --domain-prefix once RealizationContext has it.
-  LogLine("host " + name + ": cpu_milli " + std::to_string(body.value("cpu_milli", 0LL)) +
-          " (reserved " + std::to_string(body.value("cpu_reserved_milli", 0LL)) + "), memory_mib " +
-          std::to_string(body.value("memory_mib", 0LL)) + " (reserved " +
-          std::to_string(body.value("memory_reserved_mib", 0LL)) + "); libvirt " + uri +
-          " (domain type " + hv->domain_type() + ")");
+  ctx.runtime_dir = config.runtime_dir;
+  ctx.domain_prefix = config.domain_prefix;
+  DS_ASSIGN_OR_RETURN(ctx.image, host::ParseGuestImage(config.guest_image));
+  config.log("host " + name + ": cpu_milli " + std::to_string(body.value("cpu_milli", 0LL)) +
+             " (reserved " + std::to_string(body.value("cpu_reserved_milli", 0LL)) +
+             "), memory_mib " + std::to_string(body.value("memory_mib", 0LL)) + " (reserved " +
+             std::to_string(body.value("memory_reserved_mib", 0LL)) + "); libvirt " + uri +
+             " (domain type " + hv->domain_type() + ")");
   s.host_agent = std::make_unique<host::HostAgent>(std::move(hv), std::move(ctx));
   return s;
 }
 
-// Runs `loop` until a signal: Start (which may wait for the server) and the threads on a
-// helper thread, so that this thread notices the signal and stops them.
-int RunUntilSignal(agent::AgentLoop& loop) {
-  struct sigaction sa;
-  std::memset(&sa, 0, sizeof sa);
-  sa.sa_handler = OnAgentSignal;
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  Status started;
-  std::atomic<bool> start_done{false};
-  std::thread starter([&] {
-    started = loop.Start();
-    if (started.ok()) loop.RunThreads();
-    start_done = true;
-  });
-  while (!g_agent_stop && !(start_done && !started.ok())) ::usleep(100 * 1000);
-  if (g_agent_stop) LogLine("stopping (guests keep running)");
-  loop.Stop();
-  starter.join();
-  if (!started.ok() && started.code() != StatusCode::kAborted) {
-    const StatusCode c = started.code();
-    if (c == StatusCode::kUnauthenticated || c == StatusCode::kPermissionDenied) {
-      LogLine(started.message() + " (is --token-file the agent token of this host?)");
-      return kExitUnauthorized;
-    }
-    return Fail("agent", started);
+}  // namespace
+
+struct AgentRun::Parts {
+  AgentConfig config;
+  Setup setup;
+  std::unique_ptr<agent::HttpControlLink> link;
+  std::unique_ptr<agent::HostAgentDriver> driver;
+  SystemClock clock;
+  agent::SystemWaiter waiter;
+  std::unique_ptr<agent::AgentLoop> loop;
+  std::thread runner;
+  mutable std::mutex mu;
+  Status started;           // GUARDED_BY(mu)
+  bool start_done = false;  // GUARDED_BY(mu)
+  bool stopped = false;
+};
+
+AgentRun::AgentRun(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+AgentRun::~AgentRun() { Stop(); }
+
+const std::string& AgentRun::runtime_dir() const { return parts_->config.runtime_dir; }
+
+Result<std::unique_ptr<AgentRun>> AgentRun::Start(AgentConfig config) {
+  auto parts = std::make_unique<Parts>();
+  if (!config.log) config.log = LogLine;
+  std::error_code ec;
+  const std::filesystem::path runtime =
+      std::filesystem::absolute(config.runtime_dir, ec).lexically_normal();
+  std::filesystem::create_directories(runtime, ec);
+  if (ec || !std::filesystem::is_directory(runtime)) {
+    return Status::Unavailable("--runtime-dir " + runtime.string() + ": cannot create it" +
+                               (ec ? " (" + ec.message() + ")" : ""));
   }
-  LogLine("stopped");
-  return kExitOk;
+  config.runtime_dir = runtime.string();
+  config.log("runtime dir " + config.runtime_dir + ", domain prefix " + config.domain_prefix);
+  DS_ASSIGN_OR_RETURN(parts->link,
+                      agent::HttpControlLink::Create(config.server_url, config.token, config.name));
+  DS_ASSIGN_OR_RETURN(parts->setup, SetUpHost(config));
+  parts->driver = std::make_unique<agent::HostAgentDriver>(*parts->setup.host_agent);
+  agent::AgentOptions options;
+  options.info.hypervisor = config.hypervisor;
+  options.info.domain_prefix = config.domain_prefix;
+  options.info.notes = parts->setup.notes;
+  options.inventory = parts->setup.inventory.body;
+  options.seed = std::hash<std::string>()(config.name) ^ static_cast<uint64_t>(::getpid());
+  options.log = config.log;
+  config.log("server " + parts->link->url() + ", host " + config.name);
+  parts->loop = std::make_unique<agent::AgentLoop>(*parts->link, *parts->driver, parts->clock,
+                                                   parts->waiter, std::move(options));
+  parts->config = std::move(config);
+  Parts* raw = parts.get();
+  raw->runner = std::thread([raw] {
+    Status s = raw->loop->Start();
+    {
+      std::lock_guard<std::mutex> lock(raw->mu);
+      raw->started = s;
+      raw->start_done = true;
+    }
+    if (s.ok()) raw->loop->RunThreads();
+  });
+  return std::unique_ptr<AgentRun>(new AgentRun(std::move(parts)));
 }
 
-}  // namespace
+void AgentRun::Stop() {
+  if (parts_ == nullptr || parts_->stopped) return;
+  parts_->stopped = true;
+  parts_->loop->Stop();
+  if (parts_->runner.joinable()) parts_->runner.join();
+}
+
+bool AgentRun::Failed(Status* why) const {
+  std::lock_guard<std::mutex> lock(parts_->mu);
+  if (!parts_->start_done || parts_->started.ok()) return false;
+  if (why != nullptr) *why = parts_->started;
+  return true;
+}
 
 int RunAgentCommand(const std::vector<std::string>& args) {
   for (const std::string& a : args) {
@@ -207,57 +254,57 @@ int RunAgentCommand(const std::vector<std::string>& args) {
       return kExitOk;
     }
   }
-  Result<Flags> flags =
-      Flags::Parse(args,
-                   {"server", "token-file", "name", "hypervisor", "runtime-dir", "guest-cpuset",
-                    "reserve-cpu-milli", "reserve-memory-mib", "domain-prefix", "sysfs-root"},
-                   {});
+  Result<Flags> flags = Flags::Parse(
+      args,
+      {"server", "token-file", "name", "hypervisor", "runtime-dir", "guest-cpuset",
+       "reserve-cpu-milli", "reserve-memory-mib", "domain-prefix", "sysfs-root", "guest-image"},
+      {});
   if (!flags.ok()) return Usage(flags.status().message());
   for (const char* f : {"server", "token-file", "name", "hypervisor", "runtime-dir"}) {
     if (!flags->Has(f) || flags->Get(f).empty())
       return Usage(std::string("--") + f + " is required");
   }
-  const std::string name = flags->Get("name");
+  AgentConfig config;
+  config.name = flags->Get("name");
   Result<std::string> token = ReadToken(flags->Get("token-file"));
   if (!token.ok()) return Fail("agent", token.status());
-  Result<std::unique_ptr<agent::HttpControlLink>> link =
-      agent::HttpControlLink::Create(flags->Get("server"), *token, name);
-  if (!link.ok()) return Fail("agent", link.status());
+  config.token = *token;
+  config.server_url = flags->Get("server");
+  config.hypervisor = flags->Get("hypervisor");
+  config.runtime_dir = flags->Get("runtime-dir");
+  config.guest_cpuset = flags->Get("guest-cpuset", "");
+  config.domain_prefix = flags->Get("domain-prefix", config.domain_prefix);
+  config.sysfs_root = flags->Get("sysfs-root", "");
+  config.guest_image = flags->Get("guest-image", config.guest_image);
+  Result<int64_t> cpu = flags->GetInt("reserve-cpu-milli", 0, 0, int64_t{1} << 40);
+  if (!cpu.ok()) return Usage(cpu.status().message());
+  Result<int64_t> mem = flags->GetInt("reserve-memory-mib", 0, 0, int64_t{1} << 40);
+  if (!mem.ok()) return Usage(mem.status().message());
+  config.reserve_cpu_milli = *cpu;
+  config.reserve_memory_mib = *mem;
+  if (config.domain_prefix.empty()) return Usage("--domain-prefix must not be empty");
 
-  std::error_code ec;
-  const std::filesystem::path runtime =
-      std::filesystem::absolute(flags->Get("runtime-dir"), ec).lexically_normal();
-  std::filesystem::create_directories(runtime, ec);
-  if (ec || !std::filesystem::is_directory(runtime)) {
-    return Fail("agent",
-                Status::Unavailable("--runtime-dir " + runtime.string() + ": cannot create it" +
-                                    (ec ? " (" + ec.message() + ")" : "")));
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_handler = OnAgentSignal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  Result<std::unique_ptr<AgentRun>> run = AgentRun::Start(std::move(config));
+  if (!run.ok()) return Fail("agent", run.status());
+  Status failed;
+  while (!g_agent_stop && !(*run)->Failed(&failed)) ::usleep(100 * 1000);
+  if (g_agent_stop) LogLine("stopping (guests keep running)");
+  (*run)->Stop();
+  if (!failed.ok() && failed.code() != StatusCode::kAborted) {
+    const StatusCode c = failed.code();
+    if (c == StatusCode::kUnauthenticated || c == StatusCode::kPermissionDenied) {
+      LogLine(failed.message() + " (is --token-file the agent token of this host?)");
+      return kExitUnauthorized;
+    }
+    return Fail("agent", failed);
   }
-  LogLine("runtime dir " + runtime.string());
-  const std::string prefix = flags->Get("domain-prefix", std::string(host::kDomainPrefix));
-  if (prefix != host::kDomainPrefix) {
-    // TODO(fleet-guest): pass it to RealizationContext::domain_prefix and report it.
-    LogLine("warning: --domain-prefix " + prefix + " is not supported by this build's host " +
-            "agent yet; domains are named " + std::string(host::kDomainPrefix) + "<vm id>");
-  }
-
-  const std::string uri = flags->Get("hypervisor");
-  Result<Setup> setup = SetUpHost(*flags, name, uri, runtime.string());
-  if (!setup.ok()) return Fail("agent", setup.status());
-  agent::HostAgentDriver driver(*setup->host_agent);
-
-  agent::AgentOptions options;
-  options.info.hypervisor = uri;
-  options.info.domain_prefix = std::string(host::kDomainPrefix);
-  options.info.notes = setup->notes;
-  options.inventory = setup->inventory.body;
-  options.seed = std::hash<std::string>()(name) ^ static_cast<uint64_t>(::getpid());
-  options.log = LogLine;
-  LogLine("server " + (*link)->url() + ", host " + name);
-  SystemClock clock;
-  agent::SystemWaiter waiter;
-  agent::AgentLoop loop(**link, driver, clock, waiter, std::move(options));
-  return RunUntilSignal(loop);
+  LogLine("stopped");
+  return kExitOk;
 }
 
 }  // namespace devshare::cli

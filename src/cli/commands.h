@@ -39,11 +39,10 @@ namespace devshare::server {
 class ControlPlane;
 class HttpApi;
 }  // namespace devshare::server
-namespace devshare::host {
-class HostAgent;
-}  // namespace devshare::host
 
 namespace devshare::cli {
+
+class AgentRun;
 
 // A running control plane with its HTTP API (serve and demo share it).
 struct ServeConfig {
@@ -69,9 +68,9 @@ struct ServeConfig {
   std::shared_ptr<const std::vector<VmRequest>> workload_history;
 };
 struct ServerBundle {
-  std::unique_ptr<host::HostAgent> agent;  // declared first: destroyed after the control plane
   std::unique_ptr<server::ControlPlane> control_plane;
   std::unique_ptr<server::HttpApi> api;
+  std::unique_ptr<AgentRun> agent;  // serve --local-host; stopped first (~ServerBundle)
   std::string url;
   bool admin_token_created = false;
   ~ServerBundle();

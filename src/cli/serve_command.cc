@@ -14,9 +14,11 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/agent_run.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/flags.h"
+#include "devshare/core/atomic_file.h"
 #include "devshare/host/discovery.h"
 #include "devshare/host/host_agent.h"
 #include "devshare/host/inventory_json.h"
@@ -102,74 +104,52 @@ Result<std::string> LoadOrCreateAdminToken(const std::string& path, bool* create
   return token;
 }
 
-// Discovery of this machine, as the inventory body of PUT /v1/hosts/{name}.
-Result<host::HostInventory> LocalInventory(const ServeConfig& config) {
-  DS_ASSIGN_OR_RETURN(host::DiscoveredHost found, host::DiscoverHost(config.sysfs_root));
-  host::InventoryOptions o;
-  if (!config.guest_cpuset.empty()) {
-    Result<std::vector<int>> cpus = host::ParseCpuList(config.guest_cpuset);
-    if (!cpus.ok()) return Status::InvalidArgument("--guest-cpuset: " + cpus.status().message());
-    o.guest_cpus = *cpus;
+// The local host's agent token: reused from <runtime dir>/agent.token while the server still
+// knows it as this host's agent, else a fresh one (written there, mode 0600).
+Result<std::string> LocalAgentToken(const ServeConfig& config, const std::string& runtime_dir,
+                                    server::ControlPlane& cp) {
+  const std::string path = runtime_dir + "/agent.token";
+  std::ifstream in(path);
+  std::string token;
+  if (in && std::getline(in, token)) {
+    const server::Principal p = cp.Authenticate(token);
+    if (p.agent() && p.host == config.local_host) return token;
   }
-  DS_ASSIGN_OR_RETURN(host::HostInventory inv, host::BuildInventory(found, o));
-  inv.body["_cpu_numa"] = host::CpuNumaIndex(found);  // carried to LocalAgent, then dropped
-  return inv;
-}
-
-Result<std::unique_ptr<host::HostAgent>> LocalAgent(const ServeConfig& config,
-                                                    host::HostInventory& inventory) {
-  std::vector<int> cpu_numa = inventory.body["_cpu_numa"].get<std::vector<int>>();
-  inventory.body.erase("_cpu_numa");
-  DS_ASSIGN_OR_RETURN(server::HostSpec spec,
-                      server::ParseHostSpec(config.local_host, inventory.body));
-  host::ApplyDeviceAttributes(inventory, spec.host);
-  DS_ASSIGN_OR_RETURN(std::unique_ptr<host::Hypervisor> hv,
-                      host::OpenHypervisor(config.hypervisor));
-  host::RealizationContext ctx;
-  ctx.host = spec.host;
-  if (!config.guest_cpuset.empty()) {
-    DS_ASSIGN_OR_RETURN(ctx.guest_cpus, host::ParseCpuList(config.guest_cpuset));
-  }
-  ctx.cpu_numa = std::move(cpu_numa);
-  ctx.cgroup = host::DetectCgroupVersion(config.sysfs_root);
-  DS_ASSIGN_OR_RETURN(ctx.image, host::ParseGuestImage(config.guest_image));
-  // libvirt refuses relative disk paths: resolve --runtime-dir once, and say which is used.
-  ctx.runtime_dir = host::AbsolutePath(config.runtime_dir);
-  std::fprintf(stderr, "devshare serve: local host %s on %s (domain type %s)\n",
-               config.local_host.c_str(), config.hypervisor.c_str(), hv->domain_type().c_str());
-  std::fprintf(stderr, "devshare serve: runtime dir %s\n", ctx.runtime_dir.c_str());
-  return std::make_unique<host::HostAgent>(std::move(hv), std::move(ctx));
-}
-
-// Registers (or updates) this machine in the ledger, then reconciles libvirt with it.
-Status RegisterLocalHost(const ServeConfig& config, const host::HostInventory& inventory,
-                         ServerBundle& bundle) {
   const server::Principal admin = server::Principal::SystemAdmin("serve-local-host");
-  server::ApiResponse r =
-      bundle.control_plane->PutHost(admin, config.local_host, server::JsonText(inventory.body));
-  if (r.status != 200 && r.status != 201) {
-    return Status::FailedPrecondition("registering local host " + config.local_host + ": " +
+  const server::ApiResponse r =
+      server::ToResponse(cp.fleet().CreateAgentToken(admin, config.local_host, ""));
+  if (r.status != 201) {
+    return Status::FailedPrecondition("an agent token for local host " + config.local_host + ": " +
                                       r.body.value("message", std::string()));
   }
-  Result<host::ReconcileReport> rec =
-      bundle.agent->Reconcile(bundle.control_plane->VmIdsOnHost(config.local_host));
-  if (!rec.ok()) {
-    std::fprintf(stderr, "devshare serve: reconcile failed: %s\n", rec.status().ToString().c_str());
-    return Status::Ok();
-  }
-  if (rec->clean()) {
-    std::fprintf(stderr, "devshare serve: reconcile: libvirt matches the ledger\n");
-  }
-  for (const std::string& id : rec->missing) {
-    std::fprintf(stderr, "devshare serve: reconcile: vm %s has no domain\n", id.c_str());
-  }
-  for (const std::string& id : rec->orphans) {
-    std::fprintf(stderr, "devshare serve: reconcile: domain of unknown vm %s (left alone)\n",
-                 id.c_str());
-  }
-  for (const host::DomainStatus& d : rec->not_running) {
-    std::fprintf(stderr, "devshare serve: reconcile: %s is %s\n", d.name.c_str(), d.detail.c_str());
-  }
+  token = r.body.value("token", std::string());
+  DS_RETURN_IF_ERROR(WriteFileAtomically(path, token + "\n", 0600));
+  return token;
+}
+
+// `--local-host NAME`: the same host agent as `devshare agent`, in this process, talking to this
+// server over its loopback URL.
+Status StartLocalAgent(const ServeConfig& config, ServerBundle& bundle) {
+  // libvirt refuses relative disk paths: resolve --runtime-dir once, and say which is used.
+  const std::string runtime_dir = host::AbsolutePath(config.runtime_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(runtime_dir, ec);
+  std::fprintf(stderr, "devshare serve: runtime dir %s\n", runtime_dir.c_str());
+  AgentConfig agent;
+  agent.server_url = bundle.url;
+  DS_ASSIGN_OR_RETURN(agent.token, LocalAgentToken(config, runtime_dir, *bundle.control_plane));
+  agent.name = config.local_host;
+  agent.hypervisor = config.hypervisor;
+  agent.runtime_dir = runtime_dir;
+  agent.guest_cpuset = config.guest_cpuset;
+  agent.sysfs_root = config.sysfs_root;
+  agent.guest_image = config.guest_image;
+  agent.log = [](const std::string& line) {
+    std::fprintf(stderr, "devshare serve: agent: %s\n", line.c_str());
+  };
+  std::fprintf(stderr, "devshare serve: local host %s on %s (the in-process agent)\n",
+               config.local_host.c_str(), config.hypervisor.c_str());
+  DS_ASSIGN_OR_RETURN(bundle.agent, AgentRun::Start(std::move(agent)));
   return Status::Ok();
 }
 
@@ -192,16 +172,16 @@ Result<std::unique_ptr<ServerBundle>> StartServer(const ServeConfig& config) {
   options.bootstrap_admin_sha256 = store::Sha256Hex(token);
   options.workload_history = config.workload_history;
   options.host_timeout_ms = config.host_timeout_ms;
-  host::HostInventory inventory;
   if (!config.local_host.empty()) {
-    DS_ASSIGN_OR_RETURN(inventory, LocalInventory(config));
-    DS_ASSIGN_OR_RETURN(bundle->agent, LocalAgent(config, inventory));
+    // Flags of the local agent are checked before anything listens.
+    DS_RETURN_IF_ERROR(host::ParseGuestImage(config.guest_image).status());
+    if (!config.guest_cpuset.empty()) {
+      Result<std::vector<int>> cpus = host::ParseCpuList(config.guest_cpuset);
+      if (!cpus.ok()) return Status::InvalidArgument("--guest-cpuset: " + cpus.status().message());
+    }
   }
   DS_ASSIGN_OR_RETURN(bundle->control_plane,
                       server::ControlPlane::Open(std::move(st), std::move(options)));
-  if (!config.local_host.empty()) {
-    DS_RETURN_IF_ERROR(RegisterLocalHost(config, inventory, *bundle));
-  }
   bundle->api = std::make_unique<server::HttpApi>(bundle->control_plane.get());
   server::HttpApiOptions http;
   http.host = listen.first;
@@ -209,6 +189,7 @@ Result<std::unique_ptr<ServerBundle>> StartServer(const ServeConfig& config) {
   http.threads = config.threads;
   DS_RETURN_IF_ERROR(bundle->api->Start(http));
   bundle->url = "http://" + listen.first + ":" + std::to_string(bundle->api->port());
+  if (!config.local_host.empty()) DS_RETURN_IF_ERROR(StartLocalAgent(config, *bundle));
   return bundle;
 }
 
@@ -220,6 +201,7 @@ int ServeUntilSignal(ServerBundle& bundle) {
   sigaction(SIGTERM, &sa, nullptr);
   while (!g_stop) ::usleep(100 * 1000);
   std::fprintf(stderr, "devshare serve: stopping\n");
+  if (bundle.agent) bundle.agent->Stop();  // the local guests keep running
   // cpp-httplib's stop() waits for every keep-alive connection to time out (30 s), so stop
   // accepting on another thread and give open requests a moment; then drain the writer, after
   // which every acknowledged write is committed, and leave without waiting for idle clients.
@@ -343,6 +325,7 @@ int RunAuditCommand(const std::vector<std::string>& args) {
 
 namespace devshare::cli {
 ServerBundle::~ServerBundle() {
+  if (agent) agent->Stop();  // its long poll ends when the control plane shuts down
   if (api) api->Stop();
 }
 }  // namespace devshare::cli

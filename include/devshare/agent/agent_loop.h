@@ -42,7 +42,7 @@ struct AgentOptions {
   std::chrono::milliseconds watch_min_interval{500};    // after an answer with the same revision
   std::chrono::milliseconds heartbeat_interval{5000};   // until the server's answer says
   std::chrono::milliseconds state_poll_interval{2000};  // re-reading guest states
-  std::chrono::milliseconds console_interval{1000};
+  std::chrono::milliseconds console_interval{250};
   int64_t console_chunk_bytes = 64 * 1024;
   int console_chunks_per_step = 16;  // per VM
   std::chrono::milliseconds backoff_initial{500};

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end issue-5 check through the control plane: `devshare serve --local-host` on
-# qemu:///system with spinning guests pinned to host CPU 1. Three VMs created with
+# End-to-end issue-5 check through the control plane: `devshare serve --local-host` (its
+# in-process host agent) on qemu:///system with spinning guests pinned to host CPU 1. Three VMs created with
 # `devshare vm create` (cpu_milli 100, cpu_weight 100/200/400) must get CPU time 1:2:4 within
 # 10 % (`devshare host qos-check --tolerance-pct 10`); a VM with cpu_cap_pct 25 alone on the CPU
 # must stay <= 27 %; `devshare vm delete` must leave no domain behind. Exit 77 (CTest skip) with
@@ -55,7 +55,15 @@ create() {  # name weight [cap]
   state=$(echo "$out" | sed -n 's/.*"state":"\([a-z]*\)".*/\1/p')
   [ -n "$id" ] || fail "no id in: $out"
   ids+=("$id")
-  [ "$state" = running ] || fail "vm $1 answered in state '$state'"
+  [ "$state" = creating ] || fail "vm $1 answered in state '$state' (want creating)"
+  # The in-process agent realizes it: wait (up to 60 s) for the state it reports.
+  for _ in $(seq 1 300); do
+    state=$("$bin" vm show "$id" --json | sed -n 's/.*"state":"\([a-z]*\)".*/\1/p')
+    [ "$state" = running ] && break
+    [ "$state" = failed ] && fail "vm $1 failed: $("$bin" vm show "$id")"
+    sleep 0.2
+  done
+  [ "$state" = running ] || fail "vm $1 not running after 60 s (state '$state')"
   echo "$id"
 }
 
@@ -65,7 +73,17 @@ echo "== weights 100:200:400 on one CPU"
 "$bin" host qos-check --hypervisor qemu:///system --window-s 5 --tolerance-pct 10 \
   || fail "shares 1:2:4 not within 10 %"
 
-for id in "${ids[@]}"; do "$bin" vm delete "$id" >/dev/null || fail "vm delete $id"; done
+delete_all() {  # two-phase: the agent removes the domain, then the VM is gone from the ledger
+  for id in "${ids[@]}"; do "$bin" vm delete "$id" >/dev/null || fail "vm delete $id"; done
+  for id in "${ids[@]}"; do
+    for _ in $(seq 1 300); do
+      "$bin" vm show "$id" >/dev/null 2>&1 || break
+      sleep 0.2
+    done
+    "$bin" vm show "$id" >/dev/null 2>&1 && fail "vm $id still in the ledger 60 s after delete"
+  done
+}
+delete_all
 for id in "${ids[@]}"; do
   virsh -c qemu:///system dominfo "devshare-$id" >/dev/null 2>&1 && fail "domain devshare-$id left"
 done
@@ -81,7 +99,7 @@ pct=$(echo "$out" | grep -o '"achieved_pct": *[0-9.]*' | head -1 | cut -d: -f2 |
 [ -n "$pct" ] || fail "no achieved percentage in qos-check output"
 awk -v p="$pct" 'BEGIN { exit !(p <= 27.0) }' || fail "capped VM used $pct % (> 27 %)"
 echo "capped VM: $pct % of one CPU"
-for id in "${ids[@]}"; do "$bin" vm delete "$id" >/dev/null || fail "vm delete $id"; done
+delete_all
 left=$(virsh -c qemu:///system list --all --name | grep -c "^devshare-vm-" || true)
 for id in "${ids[@]}"; do
   virsh -c qemu:///system dominfo "devshare-$id" >/dev/null 2>&1 && fail "domain devshare-$id left"
