@@ -124,10 +124,8 @@ Result<DomainStatus> HostAgent::Realize(const GuestRequest& request) {
   }
   Status started = hypervisor_->DefineAndStart(BuildDomainXml(*spec));
   if (!started.ok()) {
-    if (started.code() == StatusCode::kAlreadyExists) {
-      undo();
-      return started;  // defined meanwhile
-    }
+    // Defined meanwhile: the files are now that domain's.
+    if (started.code() == StatusCode::kAlreadyExists) return started;
     undo();
     return fail(started);
   }
