@@ -226,7 +226,7 @@ TEST_F(AgentLoopTest, ConsolePushResumesAtTheExpectedOffsetAfterA409) {
   link_.SetDesired(Desired(1, {Vm("vm-a")}));
   ASSERT_TRUE(loop_->Start().ok());
   driver_.guests["vm-a"].console = "boot: ok\n";
-  EXPECT_EQ(loop_->ConsoleStep(), milliseconds(1000));
+  EXPECT_EQ(loop_->ConsoleStep(), AgentOptions{}.console_interval);
   EXPECT_EQ(link_.console["vm-a"], "boot: ok\n");
   driver_.guests["vm-a"].console += "login: ";
   loop_->ConsoleStep();

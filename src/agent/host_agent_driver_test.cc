@@ -1,11 +1,12 @@
 // HostAgentDriver on libvirt's in-process test driver (test:///default): a desired VM's server
-// JSON becomes a running domain, resize and remove go through HostAgent, and the calls waiting
-// for the host helper's HostAgent additions answer Unimplemented.
+// JSON becomes a running domain (image, hostname, SSH key and VF addresses carried over), resize,
+// power, listing and remove go through HostAgent.
 #include "devshare/agent/host_agent_driver.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "server/ledger.h"
@@ -81,13 +82,56 @@ TEST_F(HostAgentDriverTest, BadServerJsonNamesTheVm) {
   EXPECT_NE(made.status().message().find("vm agentdrv-bad: allocation"), std::string::npos);
 }
 
-TEST_F(HostAgentDriverTest, HostAgentAdditionsArePendingStubs) {
-  // TODO(fleet-guest): these become real calls at the merge; the agent loop copes meanwhile.
-  EXPECT_EQ(driver_->Start("x").code(), StatusCode::kUnimplemented);
-  EXPECT_EQ(driver_->Stop("x").code(), StatusCode::kUnimplemented);
-  EXPECT_EQ(driver_->Reboot("x").code(), StatusCode::kUnimplemented);
-  EXPECT_EQ(driver_->ListVmIds().status().code(), StatusCode::kUnimplemented);
-  EXPECT_EQ(driver_->ReadConsole("x", 0, 10).status().code(), StatusCode::kUnimplemented);
+TEST_F(HostAgentDriverTest, PowerListAndConsoleGoThroughHostAgent) {
+  const std::string id = "agentpwr-" + std::to_string(::getpid());
+  DesiredVm vm = DesiredFromServerJson(id, 1000, 100);
+  vm.name = "web-1";
+  vm.ssh_key = "ssh-ed25519 AAAA me";
+  vm.image = DesiredImage{"linux", "kernel", "", "/g/vmlinuz", "/g/initrd", "quiet"};
+  Result<host::GuestRequest> req = GuestRequestFor(vm, agent_->context().host);
+  ASSERT_TRUE(req.ok()) << req.status().ToString();
+  EXPECT_EQ(req->hostname, "web-1");
+  EXPECT_EQ(req->ssh_key, "ssh-ed25519 AAAA me");
+  EXPECT_EQ(req->boot.kind, "kernel");
+  EXPECT_EQ(req->boot.kernel, "/g/vmlinuz");
+  EXPECT_EQ(req->boot.cmdline, "quiet");
+
+  vm.image.reset();  // the test driver runs a diskless guest
+  ASSERT_TRUE(driver_->Realize(vm).ok());
+  Result<std::vector<std::string>> ids = driver_->ListVmIds();
+  ASSERT_TRUE(ids.ok()) << ids.status().ToString();
+  EXPECT_NE(std::find(ids->begin(), ids->end(), id), ids->end());
+  ASSERT_TRUE(driver_->Stop(id).ok());
+  EXPECT_EQ(driver_->State(id)->state, kStateStopped);
+  ASSERT_TRUE(driver_->Start(id).ok());
+  EXPECT_EQ(driver_->State(id)->state, kStateRunning);
+  EXPECT_TRUE(driver_->Reboot(id).ok());
+  Result<std::string> console = driver_->ReadConsole(id, 0, 100);
+  EXPECT_TRUE(console.ok() || console.status().IsNotFound()) << console.status().ToString();
+  ASSERT_TRUE(driver_->Remove(id).ok());
+  EXPECT_EQ(driver_->Stop(id).code(), StatusCode::kNotFound);
+}
+
+// A VF slice becomes the PCI address of that VF, from the PF's discovered list.
+TEST_F(HostAgentDriverTest, VfSlicesBecomeVfAddresses) {
+  Host h = Host::MakeGpuHost("self", 4000, 4096, 0, "A100");
+  Device nic = Device::Nic("nic0", "default", 4, 10000);
+  nic.attributes["vf_pci_addresses"] = "0000:3b:00.2,0000:3b:00.3";
+  h.devices.push_back(nic);
+  Allocation a;
+  a.cpu_milli = 1000;
+  a.memory_mib = 64;
+  DeviceSlice vf;
+  vf.kind = DeviceKind::kNic;
+  vf.device_id = "nic0";
+  vf.units = 1;
+  vf.unit_index = 1;
+  a.nics.push_back(vf);
+  DesiredVm vm = DesiredFromServerJson("agentvf", 1000, 100);
+  vm.allocation = server::AllocationToJson(a);
+  Result<host::GuestRequest> req = GuestRequestFor(vm, h);
+  ASSERT_TRUE(req.ok()) << req.status().ToString();
+  EXPECT_EQ(req->vf_addresses, std::vector<std::string>{"0000:3b:00.3"});
 }
 
 }  // namespace
