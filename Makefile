@@ -8,7 +8,7 @@ TEST_PACKAGES := chromium
 KVM_PACKAGES := qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev libxml2-utils genisoimage
 # The real guest of tools/build_guest.sh (fio and iperf3 are copied into its initramfs with their
 # libraries; the kernel and busybox-static are fetched with apt-get download, not installed).
-GUEST_PACKAGES := fio iperf3
+GUEST_PACKAGES := fio iperf3 lz4
 
 .PHONY: all deps test-deps build run test test-slow clean libvirt-up libvirt-down guest
 

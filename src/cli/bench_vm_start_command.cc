@@ -88,9 +88,9 @@ int RunBenchVmStartCommand(const std::vector<std::string>& args) {
   const std::string guest_dir =
       std::filesystem::absolute(flags->Get("guest-dir", "build/guest")).lexically_normal();
   if (image && (!std::filesystem::exists(guest_dir + "/vmlinuz") ||
-                !std::filesystem::exists(guest_dir + "/initramfs.cpio.gz"))) {
+                !std::filesystem::exists(guest_dir + "/initramfs.img"))) {
     return Fail(cmd, Status::InvalidArgument("--guest-dir " + guest_dir +
-                                             ": no vmlinuz + initramfs.cpio.gz (run `make guest`, "
+                                             ": no vmlinuz + initramfs.img (run `make guest`, "
                                              "or pass --no-image)"));
   }
   std::error_code ec;
@@ -154,7 +154,7 @@ int RunBenchVmStartCommand(const std::vector<std::string>& args) {
                                        nlohmann::json{{"name", "linux"},
                                                       {"kind", "kernel"},
                                                       {"kernel", guest_dir + "/vmlinuz"},
-                                                      {"initrd", guest_dir + "/initramfs.cpio.gz"},
+                                                      {"initrd", guest_dir + "/initramfs.img"},
                                                       {"cmdline", "quiet"}}
                                            .dump());
     if (!im.ok()) return Fail(cmd, im.status());

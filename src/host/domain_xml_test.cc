@@ -257,7 +257,7 @@ TEST_F(VirtXmlValidateTest, RealGuestDomainsValidate) {
   const Case cases[] = {
       {"disk_user_nic", {"deb12", "disk", "/images/deb12.qcow2", "", "", ""}, "user"},
       {"disk_default_net", {"deb12", "disk", "/images/deb12.qcow2", "", "", ""}, "default"},
-      {"kernel", {"tiny", "kernel", "", "/g/vmlinuz", "/g/initramfs.cpio.gz", "quiet"}, ""},
+      {"kernel", {"tiny", "kernel", "", "/g/vmlinuz", "/g/initramfs.img", "quiet"}, ""},
       {"kernel_no_initrd", {"tiny", "kernel", "", "/g/vmlinuz", "", "console=hvc0"}, "user"},
   };
   for (const Case& c : cases) {
@@ -296,7 +296,7 @@ TEST_F(VirtXmlValidateTest, RealGuestDomainsValidate) {
     } else {
       EXPECT_FALSE(Contains(x, "<boot dev="));
       EXPECT_TRUE(Contains(x, "<kernel>/g/vmlinuz</kernel>"));
-      EXPECT_EQ(Contains(x, "<initrd>/g/initramfs.cpio.gz</initrd>"), !c.boot.initrd.empty());
+      EXPECT_EQ(Contains(x, "<initrd>/g/initramfs.img</initrd>"), !c.boot.initrd.empty());
     }
   }
   GuestRequest k = r;

@@ -126,7 +126,7 @@ class KvmFleet : public ::testing::Test {
     const std::string state = ReadAll(std::string(DEVSHARE_LIBVIRT_STATE) + "/status");
     if (state.rfind("ok", 0) != 0) GTEST_SKIP() << "libvirtd cannot be had: " << state;
     guest_ = DEVSHARE_GUEST_DIR;
-    if (!fs::exists(guest_ + "/vmlinuz") || !fs::exists(guest_ + "/initramfs.cpio.gz")) {
+    if (!fs::exists(guest_ + "/vmlinuz") || !fs::exists(guest_ + "/initramfs.img")) {
       GTEST_SKIP() << "the real guest was not built in " << guest_ << ": "
                    << ReadAll(guest_ + "/status");
     }
@@ -171,7 +171,7 @@ class KvmFleet : public ::testing::Test {
         admin_->Post("/v1/images", nlohmann::json{{"name", "linux"},
                                                   {"kind", "kernel"},
                                                   {"kernel", guest_ + "/vmlinuz"},
-                                                  {"initrd", guest_ + "/initramfs.cpio.gz"}});
+                                                  {"initrd", guest_ + "/initramfs.img"}});
     ASSERT_EQ(image.status, 201) << image.Describe();
     const std::string tenant = CreateTenant(*admin_, "fleet");
     member_token_ = CreateToken(*admin_, tenant, "member");

@@ -65,7 +65,7 @@ class KvmGuestTest : public ::testing::Test {
   void SetUp() override {
     const std::string guest = DEVSHARE_GUEST_DIR;
     kernel_ = guest + "/vmlinuz";
-    initrd_ = guest + "/initramfs.cpio.gz";
+    initrd_ = guest + "/initramfs.img";
     if (!fs::exists(kernel_) || !fs::exists(initrd_)) {
       const std::string status = ReadFile(guest + "/status");
       GTEST_SKIP() << "the guest is not built (" << kernel_ << "): run tools/build_guest.sh "
