@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <utility>
 
+#include "devshare/agent/http_control_link.h"
+
 namespace devshare::cli {
 namespace {
 
@@ -67,40 +69,11 @@ std::string PathSegment(const std::string& s) {
 Result<ApiClient> ApiClient::Create(const std::string& server_url, std::string token,
                                     ApiClientOptions options) {
   ApiClient c;
-  c.url_ = server_url;
-  while (!c.url_.empty() && c.url_.back() == '/') c.url_.pop_back();
-  std::string rest = c.url_;
-  if (rest.rfind("https://", 0) == 0) {
-    return Status::InvalidArgument("--server " + c.url_ +
-                                   ": https is not supported; put a TLS proxy in front or use "
-                                   "http:// on a trusted network");
-  }
-  if (rest.rfind("http://", 0) == 0) {
-    rest = rest.substr(7);
-  } else if (rest.find("://") != std::string::npos) {
-    return Status::InvalidArgument("--server " + c.url_ + ": expected http://HOST:PORT");
-  } else {
-    c.url_ = "http://" + c.url_;
-  }
-  if (rest.empty() || rest.find('/') != std::string::npos) {
-    return Status::InvalidArgument("--server " + c.url_ + ": expected http://HOST:PORT");
-  }
-  c.host_ = rest;
-  size_t colon = rest.rfind(':');
-  if (colon != std::string::npos && rest.find(']', colon) == std::string::npos) {
-    c.host_ = rest.substr(0, colon);
-    const std::string port = rest.substr(colon + 1);
-    char* end = nullptr;
-    long p = std::strtol(port.c_str(), &end, 10);
-    if (port.empty() || *end != '\0' || p < 1 || p > 65535) {
-      return Status::InvalidArgument("--server " + c.url_ + ": bad port '" + port + "'");
-    }
-    c.port_ = static_cast<int>(p);
-  }
-  if (c.host_.size() > 2 && c.host_.front() == '[' && c.host_.back() == ']') {
-    c.host_ = c.host_.substr(1, c.host_.size() - 2);
-  }
-  if (c.host_.empty()) return Status::InvalidArgument("--server " + c.url_ + ": no host");
+  // One set of --server rules for every client (agents use the same parser).
+  DS_ASSIGN_OR_RETURN(const agent::ServerAddress address, agent::ParseServerUrl(server_url));
+  c.url_ = address.url;
+  c.host_ = address.host;
+  c.port_ = address.port;
   c.token_ = std::move(token);
   c.options_ = options;
   c.http_ = std::make_unique<httplib::Client>(c.host_, c.port_);

@@ -74,6 +74,18 @@ class ServerFleet : public ::testing::Test {
     ASSERT_EQ(r.status, 200) << r.Describe();
   }
 
+  // host -> VM id: two VMs of one anti-affinity group, so one lands on each host.
+  std::map<std::string, std::string> OneVmOnEachHost() {
+    std::map<std::string, std::string> vm_of;
+    for (int i = 0; i < 2; ++i) {
+      nlohmann::json body = Vm("v" + std::to_string(i));
+      body["anti_affinity_group"] = "spread";
+      const std::string id = Create(body);
+      vm_of.emplace(HostOf(id), id);
+    }
+    return vm_of;
+  }
+
   std::string HostOf(const std::string& vm) {
     return member_->Get("/v1/vms/" + vm).body.value("host", "");
   }
@@ -99,13 +111,7 @@ TEST_F(ServerFleet, AgentTokensActForTheirHostOnly) {
 
   // One VM on each host: each agent sees (lists, reads, reports, pushes the console of) only
   // its own host's VM; the other is answered like a missing one.
-  std::map<std::string, std::string> vm_of;
-  for (int i = 0; i < 2; ++i) {
-    nlohmann::json body = Vm("v" + std::to_string(i));
-    body["anti_affinity_group"] = "spread";  // one on each host
-    const std::string id = Create(body);
-    vm_of.emplace(HostOf(id), id);
-  }
+  std::map<std::string, std::string> vm_of = OneVmOnEachHost();
   ASSERT_EQ(vm_of.size(), 2u) << "placement never used both hosts";
   Reply list = a1.Get("/v1/vms");
   ASSERT_EQ(list.status, 200);
@@ -177,13 +183,7 @@ TEST_F(ServerFleet, HeartbeatsReportStatesAndDesiredIsLongPolled) {
 }
 
 TEST_F(ServerFleet, SilentHostBecomesUnreachableAndNewVmsAvoidIt) {
-  std::map<std::string, std::string> vm_of;
-  for (int i = 0; i < 2; ++i) {
-    nlohmann::json body = Vm("v" + std::to_string(i));
-    body["anti_affinity_group"] = "spread";  // one on each host
-    const std::string id = Create(body);
-    vm_of.emplace(HostOf(id), id);
-  }
+  std::map<std::string, std::string> vm_of = OneVmOnEachHost();
   ASSERT_EQ(vm_of.size(), 2u);
   // a1 keeps beating; a2 falls silent.
   const auto silent_since = steady_clock::now();
