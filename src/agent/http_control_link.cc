@@ -59,6 +59,20 @@ json ParseBody(const std::string& body) {
 
 }  // namespace
 
+std::string DescribeTransportError(httplib::Error error) {
+  switch (error) {
+    case httplib::Error::Connection:
+    case httplib::Error::ConnectionTimeout:
+      return "connection refused or timed out";
+    case httplib::Error::Read:
+      return "no answer (connection closed or read timed out)";
+    case httplib::Error::Write:
+      return "could not send the request";
+    default:
+      return httplib::to_string(error);
+  }
+}
+
 Result<ServerAddress> ParseServerUrl(const std::string& url) {
   ServerAddress a;
   a.url = url;
@@ -152,21 +166,7 @@ Result<HttpControlLink::Answer> HttpControlLink::Send(Channel& ch, const std::st
   }();
   if (!res) {
     if (interrupted_) return Status::Unavailable(what + ": the agent is stopping");
-    std::string why;
-    switch (res.error()) {
-      case httplib::Error::Connection:
-      case httplib::Error::ConnectionTimeout:
-        why = "connection refused or timed out";
-        break;
-      case httplib::Error::Read:
-        why = "no answer (connection closed or read timed out)";
-        break;
-      case httplib::Error::Write:
-        why = "could not send the request";
-        break;
-      default:
-        why = httplib::to_string(res.error());
-    }
+    const std::string why = DescribeTransportError(res.error());
     return Status::Unavailable(what + ": cannot reach the server at " + address_.url + ": " + why);
   }
   return Answer{res->status, std::move(res->body)};

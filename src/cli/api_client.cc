@@ -104,21 +104,7 @@ Result<ApiReply> ApiClient::Call(const std::string& method, const std::string& p
     return http_->Delete(path, headers);
   }();
   if (!res) {
-    std::string why;
-    switch (res.error()) {
-      case httplib::Error::Connection:
-      case httplib::Error::ConnectionTimeout:
-        why = "connection refused or timed out";
-        break;
-      case httplib::Error::Read:
-        why = "no answer (connection closed or read timed out)";
-        break;
-      case httplib::Error::Write:
-        why = "could not send the request";
-        break;
-      default:
-        why = httplib::to_string(res.error());
-    }
+    const std::string why = agent::DescribeTransportError(res.error());
     last_error_.code = "unavailable";
     last_error_.message =
         "cannot reach the server at " + url_ + " (" + method + " " + path + "): " + why;

@@ -18,6 +18,7 @@
 
 namespace httplib {
 class Client;
+enum class Error;
 }  // namespace httplib
 
 namespace devshare::agent {
@@ -37,6 +38,8 @@ struct ServerAddress {
   int port = 80;
 };
 Result<ServerAddress> ParseServerUrl(const std::string& url);
+// Why a request got no HTTP answer, in words (connection refused, read timed out, ...).
+std::string DescribeTransportError(httplib::Error error);
 
 class HttpControlLink final : public ControlLink {
  public:
