@@ -82,7 +82,7 @@ Result<Reply> HostService::Put(const Principal& p, const std::string& name,
 }
 
 Result<Reply> HostService::List(const Principal& p) {
-  DS_RETURN_IF_ERROR(Authorize(p, "host.list"));
+  DS_RETURN_IF_ERROR(ctx_.Check(p, "host.list", "host"));
   std::shared_lock<std::shared_mutex> lock(ctx_.ledger_mu());
   nlohmann::json list = nlohmann::json::array();
   for (const auto& [name, index] : ctx_.ledger().host_index()) {
@@ -92,7 +92,7 @@ Result<Reply> HostService::List(const Principal& p) {
 }
 
 Result<Reply> HostService::Get(const Principal& p, const std::string& name) {
-  DS_RETURN_IF_ERROR(AuthorizeHost(p, "host.get", name));
+  DS_RETURN_IF_ERROR(ctx_.CheckHost(p, "host.get", name));
   std::shared_lock<std::shared_mutex> lock(ctx_.ledger_mu());
   const HostEntry* h = ctx_.ledger().FindHost(name);
   if (h == nullptr) return Status::NotFound("host '" + name + "' not found");

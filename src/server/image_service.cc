@@ -95,7 +95,7 @@ Result<Reply> ImageService::Create(const Principal& p, const std::string& body) 
 }
 
 Result<Reply> ImageService::List(const Principal& p) {
-  DS_RETURN_IF_ERROR(Authorize(p, "image.list"));
+  DS_RETURN_IF_ERROR(ctx_.Check(p, "image.list", "image"));
   std::shared_lock<std::shared_mutex> lock(ctx_.ledger_mu());
   nlohmann::json list = nlohmann::json::array();
   for (const auto& [name, image] : ctx_.ledger().images()) list.push_back(ImageJson(image));

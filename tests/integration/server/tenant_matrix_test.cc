@@ -28,11 +28,12 @@ enum Persona {
   kNoToken,
   kBadToken,
   kBadScheme,
+  kAgent,  // the agent token of host h9 (which it registered itself, too small for any VM)
   kPersonas
 };
 constexpr const char* kPersonaNames[kPersonas] = {"system-admin", "tenant-admin", "member",
                                                   "reader",       "other-member", "no-token",
-                                                  "bad-token",    "basic-auth"};
+                                                  "bad-token",    "basic-auth",   "agent-h9"};
 
 struct Ctx {
   std::array<std::unique_ptr<Api>, kPersonas> as;
@@ -73,6 +74,15 @@ TEST(ServerTenantMatrix, EveryEndpointTimesEveryPersona) {
   ctx.as[kBadToken] = std::make_unique<Api>(server.url(), "dst_" + std::string(48, '0'));
   ctx.as[kBadScheme] = std::make_unique<Api>(server.url(), "");
   ctx.as[kBadScheme]->set_authorization("Basic YWRtaW46YWRtaW4=");
+  {
+    Reply t = sys.Post("/v1/hosts/h9/tokens", "");
+    ASSERT_EQ(t.status, 201) << t.Describe();
+    ctx.as[kAgent] = std::make_unique<Api>(server.url(), t.body.value("token", ""));
+    // Registered by its agent (so managed) and too small for the matrix's 100-milli VMs.
+    Reply put =
+        ctx.as[kAgent]->Put("/v1/hosts/h9", nlohmann::json{{"cpu_milli", 50}, {"memory_mib", 32}});
+    ASSERT_EQ(put.status, 201) << put.Describe();
+  }
   ASSERT_FALSE(HasFailure());
   int vm_counter = 0;
   ctx.fresh_vm = [&] {
@@ -85,7 +95,8 @@ TEST(ServerTenantMatrix, EveryEndpointTimesEveryPersona) {
   };
 
   // Columns: system-admin, tenant-admin, member, reader, other-member, no-token, bad-token,
-  // basic-auth. "tenant" is alpha (the tenant of tenant-admin/member/reader), "other" is beta.
+  // basic-auth, agent-h9. "tenant" is alpha (the tenant of tenant-admin/member/reader), "other" is
+  // beta.
   const std::vector<Row> rows = {
       {"POST /v1/tenants",
        true,
@@ -93,35 +104,35 @@ TEST(ServerTenantMatrix, EveryEndpointTimesEveryPersona) {
          return a.Post("/v1/tenants",
                        nlohmann::json{{"name", std::string("new-") + kPersonaNames[p]}});
        },
-       {201, 403, 403, 403, 403, 401, 401, 401}},
+       {201, 403, 403, 403, 403, 401, 401, 401, 403}},
       {"GET /v1/tenants",
        false,
        [](Api& a, Ctx&, Persona) { return a.Get("/v1/tenants"); },
-       {200, 403, 403, 403, 403, 401, 401, 401}},
+       {200, 403, 403, 403, 403, 401, 401, 401, 403}},
       {"POST /v1/tenants/{tenant}/tokens",
        true,
        [](Api& a, Ctx& c, Persona) {
          return a.Post("/v1/tenants/" + c.tenant_a + "/tokens", nlohmann::json{{"role", "reader"}});
        },
-       {201, 201, 403, 403, 404, 401, 401, 401}},
+       {201, 201, 403, 403, 404, 401, 401, 401, 404}},
       {"POST /v1/tenants/{other}/tokens",
        true,
        [](Api& a, Ctx& c, Persona) {
          return a.Post("/v1/tenants/" + c.tenant_b + "/tokens", nlohmann::json{{"role", "reader"}});
        },
-       {201, 404, 404, 404, 403, 401, 401, 401}},
+       {201, 404, 404, 404, 403, 401, 401, 401, 404}},
       {"PUT /v1/hosts/{name}",
        true,
        [](Api& a, Ctx& c, Persona) { return a.Put("/v1/hosts/h1", c.host_inventory); },
-       {200, 403, 403, 403, 403, 401, 401, 401}},
+       {200, 403, 403, 403, 403, 401, 401, 401, 403}},
       {"GET /v1/hosts",
        false,
        [](Api& a, Ctx&, Persona) { return a.Get("/v1/hosts"); },
-       {200, 200, 200, 200, 200, 401, 401, 401}},
+       {200, 200, 200, 200, 200, 401, 401, 401, 403}},
       {"GET /v1/hosts/{name}",
        false,
        [](Api& a, Ctx&, Persona) { return a.Get("/v1/hosts/h1"); },
-       {200, 200, 200, 200, 200, 401, 401, 401}},
+       {200, 200, 200, 200, 200, 401, 401, 401, 403}},
       {"POST /v1/vms",
        true,
        [](Api& a, Ctx&, Persona p) {
@@ -129,29 +140,88 @@ TEST(ServerTenantMatrix, EveryEndpointTimesEveryPersona) {
                                                  {"cpu_milli", 100},
                                                  {"memory_mib", 64}});
        },
-       {201, 201, 201, 403, 201, 401, 401, 401}},
+       {201, 201, 201, 403, 201, 401, 401, 401, 403}},
       {"GET /v1/vms",
        false,
        [](Api& a, Ctx&, Persona) { return a.Get("/v1/vms"); },
-       {200, 200, 200, 200, 200, 401, 401, 401}},
+       {200, 200, 200, 200, 200, 401, 401, 401, 200}},
       {"GET /v1/vms/{id}",
        false,
        [](Api& a, Ctx& c, Persona) { return a.Get("/v1/vms/" + c.fresh_vm()); },
-       {200, 200, 200, 200, 404, 401, 401, 401}},
+       {200, 200, 200, 200, 404, 401, 401, 401, 404}},
       {"DELETE /v1/vms/{id}",
        true,
        [](Api& a, Ctx& c, Persona) { return a.Delete("/v1/vms/" + c.fresh_vm()); },
-       {200, 200, 200, 403, 404, 401, 401, 401}},
+       {200, 200, 200, 403, 404, 401, 401, 401, 404}},
       {"POST /v1/vms/{id}/resize",
        true,
        [](Api& a, Ctx& c, Persona) {
          return a.Post("/v1/vms/" + c.fresh_vm() + "/resize", nlohmann::json{{"cpu_milli", 200}});
        },
-       {200, 200, 200, 403, 404, 401, 401, 401}},
+       {200, 200, 200, 403, 404, 401, 401, 401, 404}},
       {"GET /v1/audit",
        false,
        [](Api& a, Ctx&, Persona) { return a.Get("/v1/audit"); },
-       {200, 200, 403, 403, 403, 401, 401, 401}},
+       {200, 200, 403, 403, 403, 401, 401, 401, 403}},
+      // The fleet (issue 14): h9 is the agent's own host; VMs of the matrix sit on h1/h2, whose
+      // hosts have no agent.
+      {"POST /v1/hosts/{own}/heartbeat (a report: audited only when it changes something)",
+       false,
+       [](Api& a, Ctx&, Persona) { return a.Post("/v1/hosts/h9/heartbeat", R"({"vms": []})"); },
+       {200, 403, 403, 403, 403, 401, 401, 401, 200}},
+      {"GET /v1/hosts/{own}/desired",
+       false,
+       [](Api& a, Ctx&, Persona) { return a.Get("/v1/hosts/h9/desired?wait_ms=0"); },
+       {200, 403, 403, 403, 403, 401, 401, 401, 200}},
+      {"POST /v1/hosts/{name}/tokens",
+       true,
+       [](Api& a, Ctx&, Persona) { return a.Post("/v1/hosts/h1/tokens", ""); },
+       {201, 403, 403, 403, 403, 401, 401, 401, 403}},
+      {"POST /v1/hosts/{name}/cordon",
+       true,
+       [](Api& a, Ctx&, Persona) { return a.Post("/v1/hosts/h2/cordon", ""); },
+       {200, 403, 403, 403, 403, 401, 401, 401, 403}},
+      {"POST /v1/hosts/{name}/uncordon",
+       true,
+       [](Api& a, Ctx&, Persona) { return a.Post("/v1/hosts/h2/uncordon", ""); },
+       {200, 403, 403, 403, 403, 401, 401, 401, 403}},
+      {"POST /v1/hosts/{own}/drain",
+       true,
+       [](Api& a, Ctx&, Persona) { return a.Post("/v1/hosts/h9/drain", ""); },
+       {200, 403, 403, 403, 403, 401, 401, 401, 403}},
+      {"DELETE /v1/hosts/{missing}",
+       true,
+       [](Api& a, Ctx&, Persona) { return a.Delete("/v1/hosts/h404"); },
+       {404, 403, 403, 403, 403, 401, 401, 401, 403}},
+      {"POST /v1/images",
+       true,
+       [](Api& a, Ctx&, Persona p) {
+         return a.Post("/v1/images",
+                       nlohmann::json{{"name", std::string("img-") + kPersonaNames[p]},
+                                      {"kind", "kernel"},
+                                      {"kernel", "/k"},
+                                      {"initrd", "/i"},
+                                      {"verify", false}});
+       },
+       {201, 403, 403, 403, 403, 401, 401, 401, 403}},
+      {"GET /v1/images",
+       false,
+       [](Api& a, Ctx&, Persona) { return a.Get("/v1/images"); },
+       {200, 200, 200, 200, 200, 401, 401, 401, 403}},
+      {"POST /v1/vms/{id}/stop (its host has no agent)",
+       true,
+       [](Api& a, Ctx& c, Persona) { return a.Post("/v1/vms/" + c.fresh_vm() + "/stop", ""); },
+       {409, 409, 409, 403, 404, 401, 401, 401, 404}},
+      {"GET /v1/vms/{id}/console",
+       false,
+       [](Api& a, Ctx& c, Persona) { return a.Get("/v1/vms/" + c.fresh_vm() + "/console"); },
+       {200, 200, 200, 200, 404, 401, 401, 401, 404}},
+      {"POST /v1/vms/{id}/console (pushed by agents: not audited)",
+       false,
+       [](Api& a, Ctx& c, Persona) {
+         return a.Post("/v1/vms/" + c.fresh_vm() + "/console?offset=0", "boot\n");
+       },
+       {200, 403, 403, 403, 404, 401, 401, 401, 404}},
   };
 
   std::ostringstream table;
