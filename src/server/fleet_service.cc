@@ -199,7 +199,8 @@ Result<Reply> FleetService::Heartbeat(const Principal& p, const std::string& hos
           r.audit = ctx_.Audit(p, "vm.report", "host/" + host);
           const HostEntry* h = ledger.FindHost(host);
           if (h == nullptr) return HostNotFound(host);
-          if (!h->record.managed) {
+          const bool now_managed = !h->record.managed;  // an agent's first word
+          if (now_managed) {
             DS_RETURN_IF_ERROR(ctx_.WriteHostStatus(tx, r, host, h->record.schedule, true));
           }
           std::vector<std::string> ids;
@@ -232,9 +233,10 @@ Result<Reply> FleetService::Heartbeat(const Principal& p, const std::string& hos
             (void)ledger.ReplaceVm(updated);
             changes.push_back({{"vm", id}, {"state", it->second.state}});
           }
-          r.write_audit = !changes.empty() || !freed.empty();
+          r.write_audit = now_managed || !changes.empty() || !freed.empty();
           r.audit.outcome = "ok";
-          r.audit.detail_json = JsonText(nlohmann::json({{"changes", changes}, {"freed", freed}}));
+          r.audit.detail_json = JsonText(nlohmann::json(
+              {{"changes", changes}, {"freed", freed}, {"became_managed", now_managed}}));
           return Reply::Ok({});
         });
     if (!written.ok()) return written.status();
