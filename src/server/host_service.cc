@@ -161,11 +161,15 @@ Result<nlohmann::json> HostService::ReplaceAll(store::Txn& tx, OpResult& r,
                  outcome.Summary(static_cast<int>(ledger.cluster().hosts.size())))
           .WithReason("unschedulable");
     }
+    // Placed (applied to the cluster) but not yet a VM of the ledger: a failure before AddVm
+    // releases it here; after AddVm the chained RemoveVm undo frees it.
     const Allocation a = outcome.allocation;
-    ServiceContext::ChainUndo(r, [&ledger, a] { ledger.ReleasePlacement(a); });
     const uint64_t old_gen = ledger.FindHost(a.host_id)->record.generation;
     Result<uint64_t> gen = tx.GuardHost(a.host_id, old_gen);
-    if (!gen.ok()) return ServiceContext::RetryIfStale(r, gen.status());
+    if (!gen.ok()) {
+      ledger.ReleasePlacement(a);
+      return ServiceContext::RetryIfStale(r, gen.status());
+    }
     VmEntry moved = old;
     moved.allocation = a;
     moved.record.host = a.host_id;
@@ -173,7 +177,10 @@ Result<nlohmann::json> HostService::ReplaceAll(store::Txn& tx, OpResult& r,
     moved.record.state = ledger.FindHost(a.host_id)->record.managed ? "creating" : "allocated";
     moved.record.state_detail = "re-placed from " + name + " by a drain";
     moved.record.updated_unix_ms = ctx_.Now();
-    DS_RETURN_IF_ERROR(tx.InsertVm(moved.record));
+    if (Status inserted = tx.InsertVm(moved.record); !inserted.ok()) {
+      ledger.ReleasePlacement(a);
+      return inserted;
+    }
     ledger.AddVm(moved);
     ledger.SetHostGeneration(a.host_id, *gen);
     ServiceContext::ChainUndo(r, [&ledger, id, host = a.host_id, old_gen] {

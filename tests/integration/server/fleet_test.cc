@@ -241,6 +241,21 @@ TEST_F(ServerFleet, CordonDrainAndDeleteHosts) {
   for (const std::string& id : on_a2) EXPECT_EQ(HostOf(id), "a2");
 
   ASSERT_EQ(admin_->Post("/v1/hosts/a1/uncordon", "").status, 200);
+  // Room on a1 for one of the three only: the first moves, the second fits nowhere, and the
+  // whole drain is undone (the first VM back on a2, both hosts' usage as before).
+  const std::string filler = Create(Vm("filler", 6500), "a1");
+  auto used = [&](const std::string& h) {
+    return admin_->Get("/v1/hosts/" + h).body["usage"]["cpu_milli"]["used"].get<int64_t>();
+  };
+  Reply partial = admin_->Post("/v1/hosts/a2/drain?replace=true", "");
+  EXPECT_EQ(partial.status, 409) << partial.Describe();
+  for (const std::string& id : on_a2) EXPECT_EQ(HostOf(id), "a2");
+  EXPECT_EQ(used("a1"), 6500);
+  EXPECT_EQ(used("a2"), 3000);
+  ASSERT_EQ(member_->Delete("/v1/vms/" + filler).status, 202);
+  Beat("a1", Running({}));  // its guest is gone: the filler's allocation is freed
+  EXPECT_EQ(used("a1"), 0);
+
   Reply moved = admin_->Post("/v1/hosts/a2/drain?replace=true", "");
   ASSERT_EQ(moved.status, 200) << moved.Describe();
   EXPECT_EQ(moved.body["moves"].size(), 3u);
