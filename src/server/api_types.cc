@@ -33,7 +33,6 @@ constexpr HttpMapping kHttpMappings[] = {
     {StatusCode::kResourceExhausted, "payload_too_large", 413, "payload_too_large"},
     {StatusCode::kAborted, "", 409, "concurrent_update"},
     {StatusCode::kUnavailable, "", 503, "unavailable"},
-    {StatusCode::kUnavailable, "realization_failed", 502, "realization_failed"},
 };
 
 constexpr HttpMapping kInternal = {StatusCode::kInternal, "", 500, "internal"};

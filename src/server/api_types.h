@@ -87,7 +87,8 @@ ApiResponse ErrorResponse(int status, const std::string& code, const std::string
 //   already_exists 409, failed_precondition 409 conflict | unschedulable | inventory_in_use,
 //   failed_precondition + idempotency_key_reused 422, resource_exhausted 409 conflict | no_room,
 //   resource_exhausted + payload_too_large 413, aborted 409 concurrent_update,
-//   unavailable 503 | realization_failed 502, everything else 500 internal.
+//   unavailable 503, everything else 500 internal. Fleet reasons under failed_precondition:
+//   host_in_use, image_in_use, console_gap (409).
 // A reason the table does not know for the code is ignored (the code's default API code).
 ApiResponse ErrorFromStatus(const Status& s);
 // The API error code ErrorFromStatus puts in `code` (audit outcomes use it).

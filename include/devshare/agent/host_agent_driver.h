@@ -1,9 +1,9 @@
 // HostAgentDriver: GuestDriver over host::HostAgent (libvirt). It rebuilds each desired VM's
 // host::GuestRequest from the server's JSON (server::AllocationFromJson against the agent's Host
 // model, the QoS from server::ParseVmSpec of the normalised spec).
-// TODO(fleet-guest): Start, Stop, Reboot, ListVmIds and ReadConsole return Unimplemented until
-// the host helper's HostAgent additions land (fleet contract, "Host-side additions"); the boot
-// image, hostname, ssh key and domain prefix are not passed on yet for the same reason.
+// The catalogue image becomes the GuestBoot, the VM name the guest's hostname, each VF slice the
+// PF's VF address; power, listing (this agent's domain prefix only) and console calls go to
+// HostAgent unchanged.
 // Thread-safety: thread-safe (HostAgent is; this holds no mutable state of its own).
 #ifndef DEVSHARE_AGENT_HOST_AGENT_DRIVER_H_
 #define DEVSHARE_AGENT_HOST_AGENT_DRIVER_H_
