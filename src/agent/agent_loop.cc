@@ -99,7 +99,26 @@ Status AgentLoop::Start() {
     desired = std::move(*d);
     return Status::Ok();
   }));
+  std::atomic<bool> reconciling{true};
+  std::thread keepalive;
+  if (options_.keepalive_during_start) {
+    keepalive = std::thread([this, &reconciling] {
+      for (;;) {
+        waiter_.WaitFor(options_.heartbeat_interval,
+                        [&] { return stopping_.load() || !reconciling.load(); });
+        if (stopping_ || !reconciling) return;
+        Result<HeartbeatReply> r = link_.KeepAlive(options_.info);
+        if (!r.ok() && !stopping_)
+          Log("keep-alive during the first reconcile: " + r.status().ToString());
+      }
+    });
+  }
   start_counts_ = Reconcile(desired);
+  reconciling = false;
+  if (keepalive.joinable()) {
+    waiter_.Notify();
+    keepalive.join();
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     revision_ = desired.revision;

@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "devshare/agent/control_link.h"
@@ -85,6 +86,15 @@ class FakeLink final : public ControlLink {
     cv_.notify_all();
     return r;
   }
+  Result<HeartbeatReply> KeepAlive(const AgentInfo& agent) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++keepalives;
+    last_agent = agent;
+    HeartbeatReply r = heartbeat_reply;
+    r.revision = desired.revision;
+    cv_.notify_all();
+    return r;
+  }
   Result<DesiredState> WatchDesired(std::optional<int64_t> revision,
                                     std::chrono::milliseconds wait) override {
     std::unique_lock<std::mutex> lock(mu_);
@@ -136,6 +146,7 @@ class FakeLink final : public ControlLink {
   std::deque<Status> register_errors, heartbeat_errors, watch_errors, console_errors;
   Status register_always;  // when not OK, every Register fails with it
   std::vector<std::vector<ObservedVm>> heartbeats;
+  int keepalives = 0;  // liveness-only heartbeats
   std::vector<int64_t> watch_revisions;
   std::map<std::string, std::string> console;
   AgentInfo last_agent;
@@ -167,6 +178,7 @@ class FakeDriver final : public GuestDriver {
   };
 
   Result<GuestState> Realize(const DesiredVm& vm) override {
+    while (hold_realize) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     std::lock_guard<std::mutex> lock(mu_);
     calls.push_back("realize " + vm.id);
     if (auto it = realize_errors.find(vm.id); it != realize_errors.end()) return it->second;
@@ -229,6 +241,7 @@ class FakeDriver final : public GuestDriver {
   std::mutex mu_;  // guards the members below while threads run
   std::map<std::string, Guest> guests;
   std::map<std::string, Status> realize_errors;
+  std::atomic<bool> hold_realize{false};  // Realize waits (for real) while true
   Status list_status;
   std::vector<std::string> calls;
 

@@ -30,6 +30,46 @@ bool Eventually(const std::function<bool()>& pred) {
   return pred();
 }
 
+// A first reconcile that takes long (here: a Realize held back) sends liveness-only heartbeats
+// meanwhile, so a managed host does not look unreachable; VM states only once it has observed
+// its guests, and no keep-alive after Start returns.
+TEST(AgentThreadsTest, KeepAlivesWhileTheFirstReconcileRuns) {
+  FakeLink link;
+  FakeDriver driver;
+  FakeClock clock;
+  FakeWaiter waiter(clock, milliseconds(1));
+  link.SetDesired(Desired(1, {Vm("vm-a")}));
+  AgentOptions o;
+  o.log = [](const std::string&) {};
+  o.keepalive_during_start = true;
+  AgentLoop loop(link, driver, clock, waiter, o);
+  driver.hold_realize = true;
+  Status started;
+  std::thread starter([&] { started = loop.Start(); });
+  EXPECT_TRUE(Eventually([&] {
+    std::lock_guard<std::mutex> lock(link.mu());
+    return link.keepalives >= 2;
+  }));
+  {
+    std::lock_guard<std::mutex> lock(link.mu());
+    EXPECT_TRUE(link.heartbeats.empty());  // no VM states before the guests are observed
+  }
+  driver.hold_realize = false;
+  starter.join();
+  ASSERT_TRUE(started.ok()) << started.ToString();
+  int after = 0;
+  {
+    std::lock_guard<std::mutex> lock(link.mu());
+    after = link.keepalives;
+  }
+  std::this_thread::sleep_for(milliseconds(20));
+  {
+    std::lock_guard<std::mutex> lock(link.mu());
+    EXPECT_EQ(link.keepalives, after);
+  }
+  loop.Stop();
+}
+
 TEST(AgentThreadsTest, WatchHeartbeatAndCleanShutdown) {
   FakeLink link;
   FakeDriver driver;

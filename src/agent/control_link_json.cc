@@ -60,12 +60,16 @@ uint64_t DesiredVm::SpecHash() const {
   return Fnv1a(Dump(spec), Fnv1a(Dump(allocation) + "\n"));
 }
 
+json KeepAliveBody(const AgentInfo& agent) {
+  return {{"agent",
+           {{"hypervisor", agent.hypervisor},
+            {"domain_prefix", agent.domain_prefix},
+            {"notes", agent.notes}}}};
+}
+
 json HeartbeatBody(const AgentInfo& agent, const std::vector<ObservedVm>& vms) {
-  json out = {{"agent",
-               {{"hypervisor", agent.hypervisor},
-                {"domain_prefix", agent.domain_prefix},
-                {"notes", agent.notes}}},
-              {"vms", json::array()}};
+  json out = KeepAliveBody(agent);
+  out["vms"] = json::array();
   for (const ObservedVm& v : vms) {
     out["vms"].push_back(
         {{"id", v.id}, {"state", v.state}, {"detail", v.detail}, {"domain", v.domain}});

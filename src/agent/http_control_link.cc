@@ -202,9 +202,16 @@ Status HttpControlLink::Register(const json& inventory) {
 
 Result<HeartbeatReply> HttpControlLink::Heartbeat(const AgentInfo& agent,
                                                   const std::vector<ObservedVm>& vms) {
+  return PostHeartbeat(HeartbeatBody(agent, vms));
+}
+
+Result<HeartbeatReply> HttpControlLink::KeepAlive(const AgentInfo& agent) {
+  return PostHeartbeat(KeepAliveBody(agent));
+}
+
+Result<HeartbeatReply> HttpControlLink::PostHeartbeat(const json& doc) {
   const std::string path = "/v1/hosts/" + PathSegment(host_name_) + "/heartbeat";
-  const std::string body =
-      HeartbeatBody(agent, vms).dump(-1, ' ', false, json::error_handler_t::replace);
+  const std::string body = doc.dump(-1, ' ', false, json::error_handler_t::replace);
   DS_ASSIGN_OR_RETURN(Answer a,
                       Send(*control_, "POST", path, body, "application/json", options_.io_timeout));
   if (a.status != 200) return AnswerError("POST", path, a);

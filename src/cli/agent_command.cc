@@ -216,6 +216,7 @@ Result<std::unique_ptr<AgentRun>> AgentRun::Start(AgentConfig config) {
   options.inventory = parts->setup.inventory.body;
   options.seed = std::hash<std::string>()(config.name) ^ static_cast<uint64_t>(::getpid());
   options.log = config.log;
+  options.keepalive_during_start = true;
   config.log("server " + parts->link->url() + ", host " + config.name);
   parts->loop = std::make_unique<agent::AgentLoop>(*parts->link, *parts->driver, parts->clock,
                                                    parts->waiter, std::move(options));

@@ -33,8 +33,9 @@ bool KnownObservedState(const std::string& s) {
   return s == "creating" || s == "running" || s == "stopped" || s == "failed";
 }
 
-// The heartbeat body: the agent's facts (checked, not kept) and the observed VMs by id.
-Result<std::map<std::string, Observed>> ParseHeartbeat(const std::string& body) {
+// The heartbeat body: the agent's facts (checked, not kept) and the observed VMs by id; nullopt
+// without "vms" (liveness only: an agent that has not observed its guests yet).
+Result<std::optional<std::map<std::string, Observed>>> ParseHeartbeat(const std::string& body) {
   DS_ASSIGN_OR_RETURN(const nlohmann::json j, ParseJsonObject(body));
   FieldReader r(j, "");
   DS_ASSIGN_OR_RETURN(const nlohmann::json* agent, r.Object("agent", false));
@@ -54,7 +55,7 @@ Result<std::map<std::string, Observed>> ParseHeartbeat(const std::string& body) 
   std::map<std::string, Observed> out;
   DS_ASSIGN_OR_RETURN(const nlohmann::json* vms, r.Array("vms", false, kMaxReportedVms));
   DS_RETURN_IF_ERROR(r.CheckNoUnknown());
-  if (vms == nullptr) return out;
+  if (vms == nullptr) return std::optional<std::map<std::string, Observed>>();
   for (size_t i = 0; i < vms->size(); ++i) {
     const std::string path = "vms[" + std::to_string(i) + "]";
     if (!(*vms)[i].is_object()) {
@@ -75,7 +76,7 @@ Result<std::map<std::string, Observed>> ParseHeartbeat(const std::string& body) 
       return Status::InvalidArgument("field '" + path + ".id': vm '" + id + "' reported twice");
     }
   }
-  return out;
+  return std::optional<std::map<std::string, Observed>>(std::move(out));
 }
 
 }  // namespace
@@ -171,8 +172,11 @@ Result<Reply> FleetService::Desired(const Principal& p, const std::string& host,
 Result<Reply> FleetService::Heartbeat(const Principal& p, const std::string& host,
                                       const std::string& body) {
   DS_RETURN_IF_ERROR(ctx_.CheckHost(p, "host.heartbeat", host));
-  Result<std::map<std::string, Observed>> reported = ParseHeartbeat(body);
-  if (!reported.ok()) return ctx_.Refuse(p, "host.heartbeat", "host/" + host, reported.status());
+  Result<std::optional<std::map<std::string, Observed>>> parsed = ParseHeartbeat(body);
+  if (!parsed.ok()) return ctx_.Refuse(p, "host.heartbeat", "host/" + host, parsed.status());
+  const bool liveness_only = !parsed->has_value();
+  const std::map<std::string, Observed> reported =
+      liveness_only ? std::map<std::string, Observed>() : **parsed;
   // What the report changes, decided under the shared lock and re-checked in the operation.
   bool work = false;
   {
@@ -181,64 +185,64 @@ Result<Reply> FleetService::Heartbeat(const Principal& p, const std::string& hos
     if (h == nullptr) return HostNotFound(host);
     work = !h->record.managed;
     for (const auto& [id, vm] : ctx_.ledger().vms()) {
-      if (work) break;
+      if (work || liveness_only) break;
       if (vm.record.host != host) continue;
-      auto it = reported->find(id);
+      auto it = reported.find(id);
       if (vm.record.power == kPowerDeleted) {
-        work = it == reported->end();
-      } else if (it != reported->end()) {
+        work = it == reported.end();
+      } else if (it != reported.end()) {
         work = it->second.state != vm.record.state || it->second.detail != vm.record.state_detail;
       }
     }
   }
   ctx_.fleet().Heard(host);
   if (work) {
-    Result<Reply> written =
-        ctx_.Run([this, p, host, obs = *reported](store::Txn& tx, OpResult& r) -> Result<Reply> {
-          Ledger& ledger = ctx_.ledger();
-          r.audit = ctx_.Audit(p, "vm.report", "host/" + host);
-          const HostEntry* h = ledger.FindHost(host);
-          if (h == nullptr) return HostNotFound(host);
-          const bool now_managed = !h->record.managed;  // an agent's first word
-          if (now_managed) {
-            DS_RETURN_IF_ERROR(ctx_.WriteHostStatus(tx, r, host, h->record.schedule, true));
-          }
-          std::vector<std::string> ids;
-          for (const auto& [id, vm] : ledger.vms()) {
-            if (vm.record.host == host) ids.push_back(id);
-          }
-          std::sort(ids.begin(), ids.end());
-          nlohmann::json changes = nlohmann::json::array(), freed = nlohmann::json::array();
-          for (const std::string& id : ids) {
-            const VmEntry& vm = *ledger.FindVm(id);
-            auto it = obs.find(id);
-            if (vm.record.power == kPowerDeleted) {
-              if (it != obs.end()) continue;  // its agent still has the domain
-              DS_RETURN_IF_ERROR(ctx_.RemoveVmInTxn(tx, id, r).status());
-              ctx_.consoles().Drop(id);
-              freed.push_back(id);
-              continue;
-            }
-            if (it == obs.end() || (it->second.state == vm.record.state &&
-                                    it->second.detail == vm.record.state_detail)) {
-              continue;
-            }
-            VmEntry updated = vm;
-            updated.record.state = it->second.state;
-            updated.record.state_detail = it->second.detail;
-            updated.record.updated_unix_ms = ctx_.Now();
-            DS_RETURN_IF_ERROR(tx.UpdateVm(updated.record));
-            ServiceContext::ChainUndo(
-                r, [&ledger, previous = vm] { (void)ledger.ReplaceVm(previous); });
-            (void)ledger.ReplaceVm(updated);
-            changes.push_back({{"vm", id}, {"state", it->second.state}});
-          }
-          r.write_audit = now_managed || !changes.empty() || !freed.empty();
-          r.audit.outcome = "ok";
-          r.audit.detail_json = JsonText(nlohmann::json(
-              {{"changes", changes}, {"freed", freed}, {"became_managed", now_managed}}));
-          return Reply::Ok({});
-        });
+    Result<Reply> written = ctx_.Run([this, p, host, liveness_only, obs = reported](
+                                         store::Txn& tx, OpResult& r) -> Result<Reply> {
+      Ledger& ledger = ctx_.ledger();
+      r.audit = ctx_.Audit(p, "vm.report", "host/" + host);
+      const HostEntry* h = ledger.FindHost(host);
+      if (h == nullptr) return HostNotFound(host);
+      const bool now_managed = !h->record.managed;  // an agent's first word
+      if (now_managed) {
+        DS_RETURN_IF_ERROR(ctx_.WriteHostStatus(tx, r, host, h->record.schedule, true));
+      }
+      std::vector<std::string> ids;
+      for (const auto& [id, vm] : ledger.vms()) {
+        if (vm.record.host == host && !liveness_only) ids.push_back(id);
+      }
+      std::sort(ids.begin(), ids.end());
+      nlohmann::json changes = nlohmann::json::array(), freed = nlohmann::json::array();
+      for (const std::string& id : ids) {
+        const VmEntry& vm = *ledger.FindVm(id);
+        auto it = obs.find(id);
+        if (vm.record.power == kPowerDeleted) {
+          if (it != obs.end()) continue;  // its agent still has the domain
+          DS_RETURN_IF_ERROR(ctx_.RemoveVmInTxn(tx, id, r).status());
+          ctx_.consoles().Drop(id);
+          freed.push_back(id);
+          continue;
+        }
+        if (it == obs.end() ||
+            (it->second.state == vm.record.state && it->second.detail == vm.record.state_detail)) {
+          continue;
+        }
+        VmEntry updated = vm;
+        updated.record.state = it->second.state;
+        updated.record.state_detail = it->second.detail;
+        updated.record.updated_unix_ms = ctx_.Now();
+        DS_RETURN_IF_ERROR(tx.UpdateVm(updated.record));
+        ServiceContext::ChainUndo(r,
+                                  [&ledger, previous = vm] { (void)ledger.ReplaceVm(previous); });
+        (void)ledger.ReplaceVm(updated);
+        changes.push_back({{"vm", id}, {"state", it->second.state}});
+      }
+      r.write_audit = now_managed || !changes.empty() || !freed.empty();
+      r.audit.outcome = "ok";
+      r.audit.detail_json = JsonText(nlohmann::json(
+          {{"changes", changes}, {"freed", freed}, {"became_managed", now_managed}}));
+      return Reply::Ok({});
+    });
     if (!written.ok()) return written.status();
   }
   std::shared_lock<std::shared_mutex> lock(ctx_.ledger_mu());
@@ -247,7 +251,7 @@ Result<Reply> FleetService::Heartbeat(const Principal& p, const std::string& hos
   uint64_t revision = 0;
   (void)DesiredJson(*h, &revision);
   nlohmann::json unknown = nlohmann::json::array();
-  for (const auto& [id, o] : *reported) {
+  for (const auto& [id, o] : reported) {
     const VmEntry* vm = ctx_.ledger().FindVm(id);
     if (vm == nullptr || vm->record.host != host) unknown.push_back(id);
   }

@@ -23,8 +23,9 @@ class FleetService {
   // not be registered yet (its agent registers it with this token).
   Result<Reply> CreateAgentToken(const Principal& p, const std::string& host,
                                  const std::string& key);
-  // POST /v1/hosts/{name}/heartbeat: {"agent": {...}, "vms": [{"id", "state", "detail",
-  // "domain"}]}. NotFound for a host not registered; InvalidArgument naming the field.
+  // POST /v1/hosts/{name}/heartbeat (without "vms": liveness only): {"agent": {...}, "vms": [{"id",
+  // "state", "detail", "domain"}]}. NotFound for a host not registered; InvalidArgument naming the
+  // field.
   Result<Reply> Heartbeat(const Principal& p, const std::string& host, const std::string& body);
   // GET /v1/hosts/{name}/desired: answers when the revision differs from `revision` (at once
   // without one), else after it changes or `wait_ms`.

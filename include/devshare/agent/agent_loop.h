@@ -36,11 +36,15 @@
 namespace devshare::agent {
 
 struct AgentOptions {
-  AgentInfo info;                                       // sent with every heartbeat
-  nlohmann::json inventory;                             // body of PUT /v1/hosts/{name}
-  std::chrono::milliseconds watch_wait{25000};          // long-poll wait_ms
-  std::chrono::milliseconds watch_min_interval{500};    // after an answer with the same revision
-  std::chrono::milliseconds heartbeat_interval{5000};   // until the server's answer says
+  AgentInfo info;                                      // sent with every heartbeat
+  nlohmann::json inventory;                            // body of PUT /v1/hosts/{name}
+  std::chrono::milliseconds watch_wait{25000};         // long-poll wait_ms
+  std::chrono::milliseconds watch_min_interval{500};   // after an answer with the same revision
+  std::chrono::milliseconds heartbeat_interval{5000};  // until the server's answer says
+  // While Start()'s first reconcile runs (it may create many guests), send liveness-only
+  // heartbeats from a helper thread every heartbeat_interval, so that the host does not look
+  // unreachable; the VM states go out after the reconcile. Off in step-driven tests.
+  bool keepalive_during_start = false;
   std::chrono::milliseconds state_poll_interval{2000};  // re-reading guest states
   std::chrono::milliseconds console_interval{250};
   int64_t console_chunk_bytes = 64 * 1024;

@@ -99,6 +99,9 @@ class ControlLink {
   // POST /v1/hosts/{name}/heartbeat with every managed VM's observed state.
   virtual Result<HeartbeatReply> Heartbeat(const AgentInfo& agent,
                                            const std::vector<ObservedVm>& vms) = 0;
+  // The same heartbeat without VM states ("vms" absent): the server takes it as liveness only and
+  // changes no VM. Sent while the agent's first reconcile has not observed its guests yet.
+  virtual Result<HeartbeatReply> KeepAlive(const AgentInfo& agent) = 0;
   // GET /v1/hosts/{name}/desired?revision=R&wait_ms=W: answers at once when the server's
   // revision differs from `revision` (or it is nullopt), else within `wait` (same revision).
   virtual Result<DesiredState> WatchDesired(std::optional<int64_t> revision,
@@ -113,6 +116,8 @@ class ControlLink {
 
 // Codec of the agent endpoints (the JSON of /work/fleet-contract.md).
 nlohmann::json HeartbeatBody(const AgentInfo& agent, const std::vector<ObservedVm>& vms);
+// {"agent": ...} alone: a liveness-only heartbeat.
+nlohmann::json KeepAliveBody(const AgentInfo& agent);
 // InvalidArgument naming the field for a missing/mistyped revision or interval; unknown fields
 // are ignored. Intervals <= 0 keep the defaults.
 Result<HeartbeatReply> ParseHeartbeatReply(const nlohmann::json& body);

@@ -52,6 +52,7 @@ class HttpControlLink final : public ControlLink {
   const std::string& url() const { return address_.url; }
 
   Status Register(const nlohmann::json& inventory) override;
+  Result<HeartbeatReply> KeepAlive(const AgentInfo& agent) override;
   Result<HeartbeatReply> Heartbeat(const AgentInfo& agent,
                                    const std::vector<ObservedVm>& vms) override;
   Result<DesiredState> WatchDesired(std::optional<int64_t> revision,
@@ -69,6 +70,8 @@ class HttpControlLink final : public ControlLink {
 
   HttpControlLink(ServerAddress address, std::string token, std::string host_name,
                   HttpLinkOptions options);
+  // POST .../heartbeat with `body` ({"agent"[, "vms"]}), answer parsed.
+  Result<HeartbeatReply> PostHeartbeat(const nlohmann::json& body);
   // One request on `ch`. Unavailable (naming METHOD PATH) without an answer; the answer as is
   // otherwise (the caller maps statuses).
   Result<Answer> Send(Channel& ch, const std::string& method, const std::string& path,

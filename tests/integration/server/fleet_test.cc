@@ -304,6 +304,9 @@ TEST_F(ServerFleet, DeleteWaitsForTheAgentAndConsolesFollowOffsets) {
   EXPECT_EQ(admin_->Get("/v1/hosts/" + host).body["vms"], 1);
   Beat(host, Running({id}));  // its domain is still there
   EXPECT_EQ(member_->Get("/v1/vms/" + id).body["state"], "deleting");
+  // A liveness-only heartbeat (no "vms": an agent still reconciling) frees nothing.
+  Beat(host, nlohmann::json{{"agent", {{"hypervisor", "test:///default"}}}});
+  EXPECT_EQ(member_->Get("/v1/vms/" + id).body["state"], "deleting");
   Beat(host, Running({}));  // gone from libvirt: freed
   EXPECT_EQ(member_->Get("/v1/vms/" + id).status, 404);
   EXPECT_EQ(admin_->Get("/v1/hosts/" + host).body["vms"], 0);
