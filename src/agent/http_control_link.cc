@@ -18,21 +18,6 @@ struct HttpControlLink::Channel {
 
 namespace {
 
-std::string PathSegment(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 StatusCode CodeForHttp(int status) {
   switch (status) {
     case 400:
@@ -58,6 +43,21 @@ json ParseBody(const std::string& body) {
 }
 
 }  // namespace
+
+std::string PathSegment(const std::string& s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
 
 std::string DescribeTransportError(httplib::Error error) {
   switch (error) {

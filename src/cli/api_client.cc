@@ -51,21 +51,6 @@ StatusCode StatusCodeForHttp(int http_status) {
   }
 }
 
-std::string PathSegment(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 Result<ApiClient> ApiClient::Create(const std::string& server_url, std::string token,
                                     ApiClientOptions options) {
   ApiClient c;
@@ -136,18 +121,18 @@ Result<ApiReply> ApiClient::ListTenants() { return Call("GET", "/v1/tenants"); }
 
 Result<ApiReply> ApiClient::CreateToken(const std::string& tenant_id, const std::string& role,
                                         const std::string& key) {
-  return Call("POST", "/v1/tenants/" + PathSegment(tenant_id) + "/tokens",
+  return Call("POST", "/v1/tenants/" + agent::PathSegment(tenant_id) + "/tokens",
               json({{"role", role}}).dump(), key);
 }
 
 Result<ApiReply> ApiClient::PutHost(const std::string& name, const std::string& inventory_json) {
-  return Call("PUT", "/v1/hosts/" + PathSegment(name), inventory_json);
+  return Call("PUT", "/v1/hosts/" + agent::PathSegment(name), inventory_json);
 }
 
 Result<ApiReply> ApiClient::ListHosts() { return Call("GET", "/v1/hosts"); }
 
 Result<ApiReply> ApiClient::GetHost(const std::string& name) {
-  return Call("GET", "/v1/hosts/" + PathSegment(name));
+  return Call("GET", "/v1/hosts/" + agent::PathSegment(name));
 }
 
 Result<ApiReply> ApiClient::CreateVm(const json& body, const std::string& key) {
@@ -157,34 +142,34 @@ Result<ApiReply> ApiClient::CreateVm(const json& body, const std::string& key) {
 Result<ApiReply> ApiClient::ListVms() { return Call("GET", "/v1/vms"); }
 
 Result<ApiReply> ApiClient::GetVm(const std::string& id) {
-  return Call("GET", "/v1/vms/" + PathSegment(id));
+  return Call("GET", "/v1/vms/" + agent::PathSegment(id));
 }
 
 Result<ApiReply> ApiClient::DeleteVm(const std::string& id, bool force) {
-  return Call("DELETE", "/v1/vms/" + PathSegment(id) + (force ? "?force=true" : ""));
+  return Call("DELETE", "/v1/vms/" + agent::PathSegment(id) + (force ? "?force=true" : ""));
 }
 
 Result<ApiReply> ApiClient::VmAction(const std::string& id, const std::string& action) {
-  return Call("POST", "/v1/vms/" + PathSegment(id) + "/" + PathSegment(action));
+  return Call("POST", "/v1/vms/" + agent::PathSegment(id) + "/" + agent::PathSegment(action));
 }
 
 Result<ApiReply> ApiClient::ReadConsole(const std::string& id, int64_t offset, int64_t wait_ms) {
-  return Call("GET", "/v1/vms/" + PathSegment(id) + "/console?offset=" + std::to_string(offset) +
-                         "&wait_ms=" + std::to_string(wait_ms));
+  return Call("GET", "/v1/vms/" + agent::PathSegment(id) + "/console?offset=" +
+                         std::to_string(offset) + "&wait_ms=" + std::to_string(wait_ms));
 }
 
 Result<ApiReply> ApiClient::HostAction(const std::string& name, const std::string& action,
                                        bool replace) {
-  return Call("POST", "/v1/hosts/" + PathSegment(name) + "/" + PathSegment(action) +
+  return Call("POST", "/v1/hosts/" + agent::PathSegment(name) + "/" + agent::PathSegment(action) +
                           (replace ? "?replace=true" : ""));
 }
 
 Result<ApiReply> ApiClient::DeleteHost(const std::string& name) {
-  return Call("DELETE", "/v1/hosts/" + PathSegment(name));
+  return Call("DELETE", "/v1/hosts/" + agent::PathSegment(name));
 }
 
 Result<ApiReply> ApiClient::CreateAgentToken(const std::string& host, const std::string& key) {
-  return Call("POST", "/v1/hosts/" + PathSegment(host) + "/tokens", "", key);
+  return Call("POST", "/v1/hosts/" + agent::PathSegment(host) + "/tokens", "", key);
 }
 
 Result<ApiReply> ApiClient::CreateImage(const json& body) {
@@ -194,12 +179,12 @@ Result<ApiReply> ApiClient::CreateImage(const json& body) {
 Result<ApiReply> ApiClient::ListImages() { return Call("GET", "/v1/images"); }
 
 Result<ApiReply> ApiClient::DeleteImage(const std::string& name) {
-  return Call("DELETE", "/v1/images/" + PathSegment(name));
+  return Call("DELETE", "/v1/images/" + agent::PathSegment(name));
 }
 
 Result<ApiReply> ApiClient::ResizeVm(const std::string& id, const json& body,
                                      const std::string& key) {
-  return Call("POST", "/v1/vms/" + PathSegment(id) + "/resize", body.dump(), key);
+  return Call("POST", "/v1/vms/" + agent::PathSegment(id) + "/resize", body.dump(), key);
 }
 
 Result<ApiReply> ApiClient::ListAudit(int64_t after, int64_t limit) {

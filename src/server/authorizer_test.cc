@@ -39,11 +39,11 @@ const Principal kAgentH1 = [] {
 
 TEST(AuthorizerTest, EveryApiOperationHasExactlyOneRule) {
   const std::vector<std::string> api = {
-      "tenant.create", "tenant.list",    "token.create", "host.put",     "host.list",
-      "host.get",      "host.token",     "host.heartbeat", "host.desired", "host.cordon",
-      "host.drain",    "host.delete",    "image.create", "image.list",   "image.delete",
-      "vm.create",     "vm.list",        "vm.get",       "vm.delete",    "vm.resize",
-      "vm.power",      "vm.console",     "vm.console_push", "audit.list"};
+      "tenant.create", "tenant.list", "token.create",    "host.put",     "host.list",
+      "host.get",      "host.token",  "host.heartbeat",  "host.desired", "host.cordon",
+      "host.drain",    "host.delete", "image.create",    "image.list",   "image.delete",
+      "vm.create",     "vm.list",     "vm.get",          "vm.delete",    "vm.resize",
+      "vm.power",      "vm.console",  "vm.console_push", "audit.list"};
   for (const std::string& op : api) EXPECT_NE(FindAccessRule(op), nullptr) << op;
   std::set<std::string_view> names;
   for (const AccessRule& r : AccessRules()) {
@@ -148,9 +148,9 @@ TEST(AuthorizerTest, AgentTokensActForTheirOwnHostOnly) {
   EXPECT_EQ(other.code(), StatusCode::kPermissionDenied);
   EXPECT_EQ(other.message(), "an agent token acts only for host h1");
   EXPECT_EQ(AuthorizeHost(kAgentH1, "host.put", "h2").code(), StatusCode::kPermissionDenied);
-  for (const char* op : {"host.cordon", "host.drain", "host.delete", "host.token", "host.list",
-                         "tenant.create", "tenant.list", "vm.create", "image.create",
-                         "image.list", "audit.list"}) {
+  for (const char* op :
+       {"host.cordon", "host.drain", "host.delete", "host.token", "host.list", "tenant.create",
+        "tenant.list", "vm.create", "image.create", "image.list", "audit.list"}) {
     SCOPED_TRACE(op);
     const Status s = AuthorizeHost(kAgentH1, op, "h1");
     EXPECT_EQ(s.code(), StatusCode::kPermissionDenied) << s.ToString();

@@ -434,8 +434,7 @@ TEST_F(ControlPlaneTest, VmsNotYetRealizedStayForTheAgentAfterRestart) {
     ASSERT_TRUE(st.ok());
     auto tx = (*st)->Begin();
     ASSERT_TRUE(tx.ok());
-    Result<uint64_t> gen =
-        (*tx)->PutHost("h1", R"({"cpu_milli": 4000, "memory_mib": 4096})", 0, 1);
+    Result<uint64_t> gen = (*tx)->PutHost("h1", R"({"cpu_milli": 4000, "memory_mib": 4096})", 0, 1);
     ASSERT_TRUE(gen.ok());
     ASSERT_TRUE((*tx)->UpdateHostStatus("h1", "open", true, *gen, 1).ok());
     ASSERT_TRUE((*tx)->InsertTenant({"t-1", "acme", 1}).ok());

@@ -112,16 +112,10 @@ Result<Reply> FleetService::CreateAgentToken(const Principal& p, const std::stri
 
 nlohmann::json FleetService::DesiredJson(const HostEntry& host, uint64_t* revision) const {
   const Ledger& ledger = ctx_.ledger();
-  std::vector<const VmEntry*> vms;
-  for (const auto& [id, vm] : ledger.vms()) {
-    if (vm.record.host == host.record.name && vm.record.power != kPowerDeleted) {
-      vms.push_back(&vm);
-    }
-  }
-  std::sort(vms.begin(), vms.end(),
-            [](const VmEntry* a, const VmEntry* b) { return a->record.id < b->record.id; });
   nlohmann::json list = nlohmann::json::array();
-  for (const VmEntry* vm : vms) {
+  for (const std::string& id : ledger.VmIdsOnHost(host.record.name)) {
+    const VmEntry* vm = ledger.FindVm(id);
+    if (vm->record.power == kPowerDeleted) continue;
     const store::ImageRecord* image =
         vm->spec.image.empty() ? nullptr : ledger.FindImage(vm->spec.image);
     list.push_back({{"id", vm->record.id},
@@ -184,9 +178,9 @@ Result<Reply> FleetService::Heartbeat(const Principal& p, const std::string& hos
     const HostEntry* h = ctx_.ledger().FindHost(host);
     if (h == nullptr) return HostNotFound(host);
     work = !h->record.managed;
-    for (const auto& [id, vm] : ctx_.ledger().vms()) {
+    for (const std::string& id : ctx_.ledger().VmIdsOnHost(host)) {
       if (work || liveness_only) break;
-      if (vm.record.host != host) continue;
+      const VmEntry& vm = *ctx_.ledger().FindVm(id);
       auto it = reported.find(id);
       if (vm.record.power == kPowerDeleted) {
         work = it == reported.end();
@@ -207,11 +201,12 @@ Result<Reply> FleetService::Heartbeat(const Principal& p, const std::string& hos
       if (now_managed) {
         DS_RETURN_IF_ERROR(ctx_.WriteHostStatus(tx, r, host, h->record.schedule, true));
       }
+      // A copy: freeing a VM below changes the index.
       std::vector<std::string> ids;
-      for (const auto& [id, vm] : ledger.vms()) {
-        if (vm.record.host == host && !liveness_only) ids.push_back(id);
+      if (!liveness_only) {
+        const std::set<std::string>& on_host = ledger.VmIdsOnHost(host);
+        ids.assign(on_host.begin(), on_host.end());
       }
-      std::sort(ids.begin(), ids.end());
       nlohmann::json changes = nlohmann::json::array(), freed = nlohmann::json::array();
       for (const std::string& id : ids) {
         const VmEntry& vm = *ledger.FindVm(id);

@@ -21,8 +21,8 @@ bool FleetState::Heard(const std::string& host) {
   const int64_t now = now_();
   std::lock_guard<std::mutex> lock(mu_);
   auto [it, inserted] = hosts_.try_emplace(host);
-  const bool changed = inserted || it->second.heard_unix_ms == 0 ||
-                       UnreachableLocked(it->second, now);
+  const bool changed =
+      inserted || it->second.heard_unix_ms == 0 || UnreachableLocked(it->second, now);
   it->second.since_unix_ms = now;
   it->second.heard_unix_ms = now;
   if (changed) {

@@ -1,12 +1,13 @@
 // Tests of FleetState (liveness of managed hosts on an injected clock, grace after a restart,
 // change notification) and ConsoleBuffers (offsets, overlap, gaps, bound, waiting readers).
+#include "server/fleet_state.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
 
 #include "server/console_buffer.h"
-#include "server/fleet_state.h"
 
 namespace devshare::server {
 namespace {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "server/authorizer.h"
@@ -25,9 +26,7 @@ nlohmann::json HostService::HostJson(const HostEntry& h, bool with_devices) cons
     const int64_t heard = ctx_.fleet().LastHeardUnixMs(h.record.name);
     j["last_heartbeat_unix_ms"] = heard == 0 ? nlohmann::json(nullptr) : nlohmann::json(heard);
   }
-  int vms = 0;
-  for (const auto& [id, vm] : ledger.vms()) vms += vm.record.host == h.record.name ? 1 : 0;
-  j["vms"] = vms;
+  j["vms"] = ledger.VmIdsOnHost(h.record.name).size();
   if (with_devices) j["inventory"] = h.inventory;
   return j;
 }
@@ -105,13 +104,10 @@ Status HostNotFound(const std::string& name) {
   return Status::NotFound("host '" + name + "' not found");
 }
 
+// A copy of the index (callers change it while they walk it).
 std::vector<std::string> VmIdsOn(const Ledger& ledger, const std::string& host) {
-  std::vector<std::string> ids;
-  for (const auto& [id, vm] : ledger.vms()) {
-    if (vm.record.host == host) ids.push_back(id);
-  }
-  std::sort(ids.begin(), ids.end());
-  return ids;
+  const std::set<std::string>& ids = ledger.VmIdsOnHost(host);
+  return {ids.begin(), ids.end()};
 }
 
 Status HostInUse(const std::string& name, const std::vector<std::string>& vms,

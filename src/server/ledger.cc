@@ -136,6 +136,7 @@ Status Ledger::Load(const store::StoreSnapshot& snap) {
   host_index_.clear();
   cluster_ = ClusterState();
   vms_.clear();
+  host_vms_.clear();
   groups_.clear();
   frameworks_.clear();
   for (const store::TenantRecord& t : snap.tenants) AddTenant(t);
@@ -176,6 +177,7 @@ Status Ledger::Load(const store::StoreSnapshot& snap) {
     vm.spec.request.id = r.id;
     vm.spec.request.tenant = r.tenant_id;
     IndexGroup(vm, +1);
+    host_vms_[r.host].insert(r.id);
     vms_.emplace(r.id, std::move(vm));
   }
   return Status::Ok();
@@ -297,10 +299,9 @@ void Ledger::SetHostStatus(const std::string& name, const std::string& schedule,
 Status Ledger::RemoveHost(const std::string& name) {
   auto it = host_index_.find(name);
   if (it == host_index_.end()) return Status::NotFound("host '" + name + "' not found");
-  for (const auto& [id, vm] : vms_) {
-    if (vm.record.host == name) {
-      return Status::FailedPrecondition("host " + name + " still holds vm " + id);
-    }
+  if (!VmIdsOnHost(name).empty()) {
+    return Status::FailedPrecondition("host " + name + " still holds vm " +
+                                      *VmIdsOnHost(name).begin());
   }
   const int index = it->second;
   cluster_.hosts.erase(cluster_.hosts.begin() + index);
@@ -310,6 +311,12 @@ Status Ledger::RemoveHost(const std::string& name) {
   }
   hosts_.erase(name);
   return RebuildCluster();
+}
+
+const std::set<std::string>& Ledger::VmIdsOnHost(const std::string& host) const {
+  static const std::set<std::string> kNone;
+  auto it = host_vms_.find(host);
+  return it == host_vms_.end() ? kNone : it->second;
 }
 
 const store::ImageRecord* Ledger::FindImage(const std::string& name) const {
@@ -411,6 +418,7 @@ std::vector<std::string> Ledger::GroupHosts(const std::string& tenant,
 
 void Ledger::AddVm(VmEntry vm) {
   IndexGroup(vm, +1);
+  host_vms_[vm.record.host].insert(vm.record.id);
   std::string id = vm.record.id;
   vms_[id] = std::move(vm);
 }
@@ -421,6 +429,10 @@ Result<VmEntry> Ledger::RemoveVm(const std::string& id) {
   VmEntry vm = std::move(it->second);
   vms_.erase(it);
   IndexGroup(vm, -1);
+  if (auto h = host_vms_.find(vm.record.host); h != host_vms_.end()) {
+    h->second.erase(id);
+    if (h->second.empty()) host_vms_.erase(h);
+  }
   ReleasePlacement(vm.allocation);
   return vm;
 }

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -91,6 +92,8 @@ class Ledger {
   // --- VMs
   const std::unordered_map<std::string, VmEntry>& vms() const { return vms_; }
   const VmEntry* FindVm(const std::string& id) const;
+  // The ids of the VMs placed on `host`, sorted (empty for an unknown host).
+  const std::set<std::string>& VmIdsOnHost(const std::string& host) const;
   // Places `spec` for `tenant` with its policy (or the default). The allocation is applied to
   // the cluster; the caller records the VM with AddVm or undoes with ReleasePlacement.
   // InvalidArgument for an unknown policy; the outcome tells unschedulable apart.
@@ -137,6 +140,7 @@ class Ledger {
   std::map<std::string, int> host_index_;
   ClusterState cluster_;
   std::unordered_map<std::string, VmEntry> vms_;
+  std::map<std::string, std::set<std::string>> host_vms_;     // host -> VM ids (no empty sets)
   std::map<std::string, std::map<std::string, int>> groups_;  // tenant/group -> host -> VMs
   std::map<std::string, std::unique_ptr<placement::Framework>> frameworks_;
   std::map<std::string, store::ImageRecord> images_;

@@ -2,6 +2,7 @@
 #include "server/vm_service.h"
 
 #include <algorithm>
+#include <set>
 #include <tuple>
 
 #include "devshare/store/audit_chain.h"
@@ -294,12 +295,8 @@ Result<Reply> VmService::Resize(const Principal& p, const std::string& id, const
 
 std::vector<std::string> VmService::IdsOnHost(const std::string& host) const {
   std::shared_lock<std::shared_mutex> lock(ctx_.ledger_mu());
-  std::vector<std::string> ids;
-  for (const auto& [id, vm] : ctx_.ledger().vms()) {
-    if (vm.record.host == host) ids.push_back(id);
-  }
-  std::sort(ids.begin(), ids.end());
-  return ids;
+  const std::set<std::string>& ids = ctx_.ledger().VmIdsOnHost(host);
+  return {ids.begin(), ids.end()};
 }
 
 }  // namespace devshare::server

@@ -16,13 +16,15 @@ Status CheckSshKey(const std::string& key) {
   };
   if (key.find_first_of("\r\n") != std::string::npos) return bad("must be one line");
   const size_t sp = key.find(' ');
-  if (sp == std::string::npos || sp + 1 >= key.size()) return bad("expected '<type> <base64> [comment]'");
+  if (sp == std::string::npos || sp + 1 >= key.size())
+    return bad("expected '<type> <base64> [comment]'");
   const std::string type = key.substr(0, sp);
   if (type.rfind("ssh-", 0) != 0 && type.rfind("ecdsa-", 0) != 0 && type.rfind("sk-", 0) != 0) {
     return bad("unknown key type '" + type + "'");
   }
   const size_t end = key.find(' ', sp + 1);
-  const std::string b64 = key.substr(sp + 1, end == std::string::npos ? std::string::npos : end - sp - 1);
+  const std::string b64 =
+      key.substr(sp + 1, end == std::string::npos ? std::string::npos : end - sp - 1);
   for (char c : b64) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=')) {
       return bad("the key is not base64");

@@ -18,8 +18,8 @@ struct VmSpec {
   VmRequest request;   // id and tenant are set by the ledger
   nlohmann::json qos;  // normalised: cpu_weight, cpu_cap_pct, disk/net limits
   std::string anti_affinity_group;
-  std::string policy;  // empty = the server's default
-  std::string image;   // a name of the image catalogue; empty = none (the host's default guest)
+  std::string policy;   // empty = the server's default
+  std::string image;    // a name of the image catalogue; empty = none (the host's default guest)
   std::string ssh_key;  // one OpenSSH public key line for the guest's metadata; may be empty
   nlohmann::json normalized;
 };

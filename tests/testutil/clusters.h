@@ -3,11 +3,11 @@
 #ifndef DEVSHARE_TESTS_TESTUTIL_CLUSTERS_H_
 #define DEVSHARE_TESTS_TESTUTIL_CLUSTERS_H_
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "devshare/core/host_state.h"
 

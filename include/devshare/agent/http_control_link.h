@@ -38,6 +38,8 @@ struct ServerAddress {
   int port = 80;
 };
 Result<ServerAddress> ParseServerUrl(const std::string& url);
+// `s` percent-encoded for one path segment (unreserved characters kept).
+std::string PathSegment(const std::string& s);
 // Why a request got no HTTP answer, in words (connection refused, read timed out, ...).
 std::string DescribeTransportError(httplib::Error error);
 

@@ -167,11 +167,10 @@ class KvmFleet : public ::testing::Test {
           << name << " never became ready; agent log:\n"
           << agents_.back()->Log();
     }
-    Reply image =
-        admin_->Post("/v1/images", nlohmann::json{{"name", "linux"},
-                                                  {"kind", "kernel"},
-                                                  {"kernel", guest_ + "/vmlinuz"},
-                                                  {"initrd", guest_ + "/initramfs.img"}});
+    Reply image = admin_->Post("/v1/images", nlohmann::json{{"name", "linux"},
+                                                            {"kind", "kernel"},
+                                                            {"kernel", guest_ + "/vmlinuz"},
+                                                            {"initrd", guest_ + "/initramfs.img"}});
     ASSERT_EQ(image.status, 201) << image.Describe();
     const std::string tenant = CreateTenant(*admin_, "fleet");
     member_token_ = CreateToken(*admin_, tenant, "member");

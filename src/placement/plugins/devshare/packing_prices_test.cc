@@ -20,7 +20,6 @@ TypicalPods KnownMix() {
                       testutil::Weighted(1000, 650, 1, 0.15)});
 }
 
-
 TEST(DevsharePackingPrices, OnlyOneGpuSharedShapesEnterTheLp) {
   const TypicalPods m({testutil::Weighted(2000, 470, 1, 0.4),
                        testutil::Weighted(8000, 1000, 1, 0.3),
