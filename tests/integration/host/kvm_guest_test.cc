@@ -27,6 +27,7 @@
 
 #include "devshare/host/host_agent.h"
 #include "devshare/host/hypervisor.h"
+#include "tests/integration/host/kvm_test_util.h"
 
 namespace devshare::host {
 namespace {
@@ -34,7 +35,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kUri = "qemu:///system";
 constexpr const char* kFamily = "devshare-gtest-";
 // The brief's bound is 30 s under KVM; TCG (no /dev/kvm) with two guests on two shared cores
 // gets twice that.
@@ -43,16 +43,7 @@ constexpr auto kBootTimeoutTcg = std::chrono::seconds(60);
 
 std::string Prefix() { return kFamily + std::to_string(::getpid()) + "-"; }
 
-bool IsLeftover(const std::string& name) {
-  if (name.rfind(kFamily, 0) != 0) return false;
-  const long pid = std::strtol(name.c_str() + std::string(kFamily).size(), nullptr, 10);
-  return pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH);
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+using kvmtest::ReadFile;
 
 size_t Count(const std::string& hay, const std::string& needle) {
   size_t n = 0;
@@ -71,19 +62,11 @@ class KvmGuestTest : public ::testing::Test {
       GTEST_SKIP() << "the guest is not built (" << kernel_ << "): run tools/build_guest.sh "
                    << guest << (status.empty() ? "" : "; it said: " + status);
     }
-    Result<std::unique_ptr<Hypervisor>> hv = OpenHypervisor(kUri);
-    if (!hv.ok()) {
-      const std::string status = ReadFile(std::string(DEVSHARE_LIBVIRT_STATE) + "/status");
-      GTEST_SKIP() << "libvirtd cannot be had: " << hv.status().message()
-                   << (status.empty() ? "" : "; tools/libvirt_up.sh said: " + status);
-    }
-    for (const std::string& n : (*hv)->notes()) std::printf("hypervisor: %s\n", n.c_str());
-    tcg_ = (*hv)->domain_type() == "qemu";
-    if (Result<std::vector<DomainStatus>> all = (*hv)->ListDomains(); all.ok()) {
-      for (const DomainStatus& d : *all) {
-        if (IsLeftover(d.name)) (void)(*hv)->DestroyAndUndefine(d.name);
-      }
-    }
+    std::string skip;
+    std::unique_ptr<Hypervisor> hv =
+        kvmtest::OpenForTest("/dev", kFamily, DEVSHARE_LIBVIRT_STATE, &skip);
+    if (hv == nullptr) GTEST_SKIP() << skip;
+    tcg_ = hv->domain_type() == "qemu";
     char tmpl[] = "/tmp/devshare-gtest-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     runtime_ = tmpl;
@@ -92,7 +75,7 @@ class KvmGuestTest : public ::testing::Test {
     ctx.host.id = "self";
     ctx.runtime_dir = runtime_;
     ctx.domain_prefix = Prefix();
-    agent_ = std::make_unique<HostAgent>(std::move(*hv), ctx);
+    agent_ = std::make_unique<HostAgent>(std::move(hv), ctx);
   }
 
   void TearDown() override {

@@ -36,6 +36,7 @@
 #include "devshare/host/hypervisor.h"
 #include "devshare/host/inventory_json.h"
 #include "devshare/host/qos_check.h"
+#include "tests/integration/host/kvm_test_util.h"
 
 namespace devshare::host {
 namespace {
@@ -48,19 +49,7 @@ std::string VmPrefix() { return "kvmtest-" + std::to_string(::getpid()) + "-"; }
 // "devshare-kvmtest-<pid>-".
 std::string Prefix() { return DomainNameForVm(kDomainPrefix, VmPrefix()); }
 
-// A devshare-kvmtest-<pid>-* domain whose test process is gone.
-bool IsLeftover(const std::string& name) {
-  if (name.rfind(kFamily, 0) != 0) return false;
-  const std::string rest = name.substr(std::string(kFamily).size());
-  const long pid = std::strtol(rest.c_str(), nullptr, 10);
-  return pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH);
-}
 constexpr auto kWindow = std::chrono::seconds(5);
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 std::string DevRoot() {
   const char* force = std::getenv("DEVSHARE_FORCE_TCG");
@@ -70,21 +59,13 @@ std::string DevRoot() {
 class KvmQosTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    Result<std::unique_ptr<Hypervisor>> hv = OpenHypervisor(kUri, DevRoot());
-    if (!hv.ok()) {
-      const std::string status = ReadFile(std::string(DEVSHARE_LIBVIRT_STATE) + "/status");
-      GTEST_SKIP() << "libvirtd cannot be had: " << hv.status().message()
-                   << (status.empty() ? "" : "; tools/libvirt_up.sh said: " + status);
-    }
-    for (const std::string& n : (*hv)->notes()) std::printf("hypervisor: %s\n", n.c_str());
+    std::string skip;
+    std::unique_ptr<Hypervisor> owned =
+        kvmtest::OpenForTest(DevRoot(), kFamily, DEVSHARE_LIBVIRT_STATE, &skip);
+    if (owned == nullptr) GTEST_SKIP() << skip;
+    Result<std::unique_ptr<Hypervisor>> hv(std::move(owned));
     tcg_ = (*hv)->domain_type() == "qemu";
     if (tcg_) std::printf("NOTE: no usable KVM here: measuring TCG-emulated guests\n");
-    // Leftovers of an earlier killed run.
-    if (Result<std::vector<DomainStatus>> all = (*hv)->ListDomains(); all.ok()) {
-      for (const DomainStatus& d : *all) {
-        if (IsLeftover(d.name)) (void)(*hv)->DestroyAndUndefine(d.name);
-      }
-    }
     // The guest CPU: the last host CPU (CPU 1 on the project's 2-core machines).
     pin_cpu_ = std::max(0, (*hv)->host_cpus() - 1);
     char tmpl[] = "/tmp/devshare-kvmtest-XXXXXX";
