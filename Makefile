@@ -2,7 +2,7 @@
 # suites except those labelled slow). Each installs its Debian build dependencies when missing.
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
-BUILD_PACKAGES := cmake g++ make libgtest-dev libgmock-dev libbenchmark-dev libglpk-dev libsqlite3-dev libssl-dev libcpp-httplib-dev nlohmann-json3-dev pkg-config libvirt-dev
+BUILD_PACKAGES := cmake g++ make libgtest-dev libgmock-dev libbenchmark-dev libglpk-dev libsqlite3-dev libssl-dev libcpp-httplib-dev nlohmann-json3-dev pkg-config libvirt-dev nbdkit nbdkit-plugin-dev libnbd-dev
 TEST_PACKAGES := chromium
 # Real KVM guests through libvirt (the kvm CTest label; tools/libvirt_up.sh also installs them).
 KVM_PACKAGES := qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev libxml2-utils genisoimage
