@@ -207,12 +207,68 @@ ip link set lo up
 if [ -e /sys/class/net/eth0 ]; then
   udhcpc -i eth0 -s /etc/udhcpc.script -t 5 -T 1 -A 5 -b -q >/dev/null 2>&1 &
 fi
+io="$(sed -n 's/.*devshare\.io=\([^ ]*\).*/\1/p' /proc/cmdline)"
+[ -n "$io" ] && /usr/bin/devshare-io "$io" >/dev/ttyS0 2>&1 &
 while true; do
   setsid sh -c 'exec sh </dev/ttyS0 >/dev/ttyS0 2>&1'
   sleep 1
 done
 EOF
 chmod 0755 "$root/init"
+
+# devshare-io: the guest side of `devshare bench io` and the storage tests, run by /init when the
+# kernel command line holds devshare.io=MODE:BS:IODEPTH:SECONDS. It waits for the first volume
+# (/dev/vdc), then
+#   MODE fsync:  writes block i (4 KiB, "devshare-blk <i>") with fsync for i < SECONDS and prints
+#                "devshare-io: synced <i>" after each (the host checks every synced block);
+#   other MODEs: waits for the host's go mark (DEVSHARE-GO in the first 4 KiB), runs fio MODE
+#                (randread, randwrite, randrw, read, write; "+verify" adds --verify=crc32c) with
+#                BS and IODEPTH for SECONDS and prints "devshare-io: iops <ms> <iops>" per second,
+#                "devshare-io: terse <fio terse v3 line>" and "devshare-io: done rc=<fio's exit>".
+cat >"$root/usr/bin/devshare-io" <<'EOF'
+#!/bin/sh
+IFS=: read -r mode bs qd secs <<ARGS
+$1
+ARGS
+dev=/dev/vdc
+i=0
+while [ ! -b "$dev" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+[ -b "$dev" ] || { echo "devshare-io: error no $dev"; exit 1; }
+echo "devshare-io: ready dev=$dev sectors=$(cat /sys/block/vdc/size)"
+if [ "$mode" = fsync ]; then
+  i=0
+  while [ $i -lt "$secs" ]; do
+    printf 'devshare-blk %08d\n' $i | dd of=$dev bs=4096 seek=$i count=1 conv=sync,fsync,notrunc \
+      2>/dev/null || { echo "devshare-io: write-error $i"; exit 1; }
+    echo "devshare-io: synced $i"
+    i=$((i + 1))
+  done
+  echo "devshare-io: done blocks=$i"
+  exit 0
+fi
+while :; do
+  echo 3 >/proc/sys/vm/drop_caches
+  m="$(dd if=$dev bs=4096 count=1 iflag=direct 2>/dev/null | head -c 11)"
+  [ "$m" = DEVSHARE-GO ] && break
+  sleep 0.05
+done
+echo "devshare-io: go"
+verify=""
+case "$mode" in *+verify) mode="${mode%+verify}"; verify="--verify=crc32c --verify_fatal=1" ;; esac
+# shellcheck disable=SC2086
+fio --name=io --filename=$dev --direct=1 --ioengine=libaio --rw="$mode" --bs="$bs" \
+  --iodepth="$qd" --time_based --runtime="$secs" --offset=4096 $verify \
+  --write_iops_log=/tmp/io --log_avg_msec=1000 --output-format=terse --terse-version=3 \
+  >/tmp/terse 2>/tmp/err
+rc=$?
+for f in /tmp/io_iops.*.log; do
+  [ -f "$f" ] || continue
+  while IFS=, read -r t v rest; do echo "devshare-io: iops $t $v"; done <"$f"
+done
+echo "devshare-io: terse $(cat /tmp/terse)"
+echo "devshare-io: done rc=$rc $(head -c 300 /tmp/err | tr '\n' ' ')"
+EOF
+chmod 0755 "$root/usr/bin/devshare-io"
 
 # --- pack ---
 tmp_img="$out/initramfs.img.tmp"

@@ -3,6 +3,7 @@
 // then runs agent::AgentLoop until SIGINT/SIGTERM (the guests keep running after it stops).
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -30,6 +31,8 @@
 #include "devshare/host/host_agent.h"
 #include "devshare/host/hypervisor.h"
 #include "devshare/host/inventory_json.h"
+#include "devshare/host/storage_pool.h"
+#include "devshare/host/volume_server.h"
 #include "server/host_spec.h"
 
 namespace devshare::cli {
@@ -57,7 +60,16 @@ constexpr const char* kAgentHelp =
     "  --domain-prefix P      libvirt domain name prefix (default devshare-), distinct per\n"
     "                         agent when several share one libvirt\n"
     "  --sysfs-root DIR       default /sys; a fixture tree's sys/ takes its sibling proc/, dev/\n"
-    "  --guest-image none|spin  the disk of VMs that name no catalogue image (default none)\n";
+    "  --guest-image none|spin  the disk of VMs that name no catalogue image (default none)\n"
+    "  --pool NAME:TIER:DIR[,iops=N][,mbps=M][,capacity_gib=G][,scheduler=mclock|fifo|none]\n"
+    "                         a storage pool (a directory) offered as disk NAME of TIER; several\n"
+    "                         pools are separated by ';'. Undeclared iops/mbps are calibrated,\n"
+    "                         capacity_gib defaults to the free space. Volumes on mclock/fifo\n"
+    "                         pools reach guests over NBD through devshare's nbdkit plugin\n"
+    "                         (docs/storage.md); scheduler none gives plain files\n"
+    "  --calibrate-ms N       length of each calibration phase (default 500)\n"
+    "  --nbdkit-plugin PATH   devshare's plugin (default: next to this binary)\n"
+    "  --migration-mbps N     bandwidth of live volume moves, all together (default 64)\n";
 
 volatile sig_atomic_t g_agent_stop = 0;
 void OnAgentSignal(int) { g_agent_stop = 1; }
@@ -121,9 +133,24 @@ Status Reserve(nlohmann::json& body, const char* field, const char* capacity_fie
 
 struct Setup {
   host::HostInventory inventory;
+  std::unique_ptr<host::VolumeServer> volume_server;  // outlives host_agent (declared first)
   std::unique_ptr<host::HostAgent> host_agent;
   std::vector<std::string> notes;
 };
+
+// Parses and prepares the --pool flags (calibrating undeclared speeds) into `o.pools`.
+Status SetUpPools(const AgentConfig& config, host::InventoryOptions& o) {
+  for (const std::string& flag : config.pools) {
+    DS_ASSIGN_OR_RETURN(host::StoragePool p, host::ParsePoolFlag(flag));
+    for (const host::StoragePool& q : o.pools) {
+      if (q.name == p.name) return Status::InvalidArgument("--pool " + p.name + ": named twice");
+    }
+    if (p.iops == 0 || p.mbps == 0) config.log("pool " + p.name + ": calibrating " + p.dir);
+    DS_RETURN_IF_ERROR(host::PreparePool(p, std::chrono::milliseconds(config.calibrate_ms)));
+    o.pools.push_back(std::move(p));
+  }
+  return Status::Ok();
+}
 
 Result<Setup> SetUpHost(const AgentConfig& config) {
   Setup s;
@@ -139,6 +166,7 @@ Result<Setup> SetUpHost(const AgentConfig& config) {
     if (!cpus.ok()) return Status::InvalidArgument("--guest-cpuset: " + cpus.status().message());
     o.guest_cpus = *cpus;
   }
+  DS_RETURN_IF_ERROR(SetUpPools(config, o));
   DS_ASSIGN_OR_RETURN(s.inventory, host::BuildInventory(found, o));
   const int64_t cpu_reserve = config.reserve_cpu_milli;
   const int64_t mem_reserve = config.reserve_memory_mib;
@@ -166,10 +194,40 @@ Result<Setup> SetUpHost(const AgentConfig& config) {
              std::to_string(body.value("memory_reserved_mib", 0LL)) + "); libvirt " + uri +
              " (domain type " + hv->domain_type() + ")");
   s.host_agent = std::make_unique<host::HostAgent>(std::move(hv), std::move(ctx));
+  const bool served = std::any_of(o.pools.begin(), o.pools.end(),
+                                  [](const host::StoragePool& p) { return p.scheduler != "none"; });
+  if (served) {
+    host::VolumeServerOptions vo;
+    vo.state_dir = (std::filesystem::path(config.runtime_dir) / "storage").string();
+    if (!config.nbdkit_plugin.empty()) {
+      vo.plugin_path = config.nbdkit_plugin;
+    } else {
+      DS_ASSIGN_OR_RETURN(vo.plugin_path, host::FindNbdkitPlugin());
+    }
+    vo.pools = o.pools;
+    vo.migration_mbps = config.migration_mbps;
+    vo.log = [log = config.log](const std::string& line) { log("volumes: " + line); };
+    DS_ASSIGN_OR_RETURN(s.volume_server, host::VolumeServer::Start(std::move(vo)));
+    s.host_agent->SetVolumeServer(s.volume_server.get());
+  }
   return s;
 }
 
 }  // namespace
+
+Result<std::vector<std::string>> SplitPoolFlags(const std::string& value) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= value.size()) {
+    const size_t end = value.find(';', start);
+    std::string item = value.substr(start, end == std::string::npos ? end : end - start);
+    if (item.empty()) return Status::InvalidArgument("--pool: empty pool in '" + value + "'");
+    out.push_back(std::move(item));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return out;
+}
 
 struct AgentRun::Parts {
   AgentConfig config;
@@ -239,6 +297,9 @@ void AgentRun::Stop() {
   parts_->stopped = true;
   parts_->loop->Stop();
   if (parts_->runner.joinable()) parts_->runner.join();
+  if (parts_->config.stop_volume_server && parts_->setup.volume_server != nullptr) {
+    (void)parts_->setup.volume_server->Stop();
+  }
 }
 
 bool AgentRun::Failed(Status* why) const {
@@ -258,7 +319,8 @@ int RunAgentCommand(const std::vector<std::string>& args) {
   Result<Flags> flags = Flags::Parse(
       args,
       {"server", "token-file", "name", "hypervisor", "runtime-dir", "guest-cpuset",
-       "reserve-cpu-milli", "reserve-memory-mib", "domain-prefix", "sysfs-root", "guest-image"},
+       "reserve-cpu-milli", "reserve-memory-mib", "domain-prefix", "sysfs-root", "guest-image",
+       "pool", "calibrate-ms", "nbdkit-plugin", "migration-mbps"},
       {});
   if (!flags.ok()) return Usage(flags.status().message());
   for (const char* f : {"server", "token-file", "name", "hypervisor", "runtime-dir"}) {
@@ -281,6 +343,18 @@ int RunAgentCommand(const std::vector<std::string>& args) {
   if (!cpu.ok()) return Usage(cpu.status().message());
   Result<int64_t> mem = flags->GetInt("reserve-memory-mib", 0, 0, int64_t{1} << 40);
   if (!mem.ok()) return Usage(mem.status().message());
+  if (flags->Has("pool")) {
+    Result<std::vector<std::string>> pools = SplitPoolFlags(flags->Get("pool"));
+    if (!pools.ok()) return Usage(pools.status().message());
+    config.pools = *pools;
+  }
+  Result<int64_t> cal = flags->GetInt("calibrate-ms", config.calibrate_ms, 50, 60'000);
+  if (!cal.ok()) return Usage(cal.status().message());
+  config.calibrate_ms = *cal;
+  Result<int64_t> mig = flags->GetInt("migration-mbps", config.migration_mbps, 1, 100'000);
+  if (!mig.ok()) return Usage(mig.status().message());
+  config.migration_mbps = *mig;
+  config.nbdkit_plugin = flags->Get("nbdkit-plugin", "");
   config.reserve_cpu_milli = *cpu;
   config.reserve_memory_mib = *mem;
   if (config.domain_prefix.empty()) return Usage("--domain-prefix must not be empty");

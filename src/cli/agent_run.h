@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "devshare/core/result.h"
 
@@ -31,7 +32,20 @@ struct AgentConfig {
   std::string sysfs_root;                       // "" = /sys
   std::string guest_image = "none";             // VMs without a catalogue image: none | spin
   std::function<void(const std::string&)> log;  // one line, no newline; default stderr
+  // Storage pools (`--pool NAME:TIER:DIR[,iops=N,mbps=M,capacity_gib=G,scheduler=S]`,
+  // host::ParsePoolFlag); undeclared speed is calibrated for `calibrate_ms` per phase.
+  std::vector<std::string> pools;
+  int64_t calibrate_ms = 500;
+  std::string nbdkit_plugin;   // "" = host::FindNbdkitPlugin()
+  int64_t migration_mbps = 64;  // live moves between pools, all together
+  // Stop the volume server (nbdkit) when the agent stops. Off for `devshare agent` (guests keep
+  // using their volumes); on for benchmarks that remove their guests.
+  bool stop_volume_server = false;
 };
+
+// The value of --pool (several pools separated by ';') -> one flag per pool. InvalidArgument for
+// an empty item.
+Result<std::vector<std::string>> SplitPoolFlags(const std::string& value);
 
 class AgentRun {
  public:

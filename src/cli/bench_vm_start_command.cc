@@ -3,7 +3,6 @@
 // long poll, libvirt define + start, the agent's heartbeat and console push), against a server
 // on loopback and --hosts host agents on this machine (each with its own domain prefix, runtime
 // folder and guest CPU).
-#include <httplib.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +15,7 @@
 #include <thread>
 
 #include "cli/agent_run.h"
+#include "cli/bench_client.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/flags.h"
@@ -37,11 +37,7 @@ constexpr const char* kUsage =
     "  serial console (through GET /v1/vms/{id}/console). Then it deletes them all and waits\n"
     "  until the ledger is empty. Needs libvirtd for qemu:///system (tools/libvirt_up.sh).\n";
 
-using Clock = std::chrono::steady_clock;
-
-double MsSince(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
+using Clock = BenchClock;
 
 void PrintRow(const char* what, const std::vector<double>& ms) {
   if (ms.empty()) {
@@ -52,22 +48,6 @@ void PrintRow(const char* what, const std::vector<double>& ms) {
               ms.size(), sim::Quantile(ms, 0.5), sim::Quantile(ms, 0.99), sim::Quantile(ms, 0.0),
               sim::Quantile(ms, 1.0));
 }
-
-struct Bench {
-  std::unique_ptr<httplib::Client> cli;
-  Result<nlohmann::json> Call(const std::string& method, const std::string& path,
-                              const std::string& body = "") {
-    httplib::Result r = method == "POST"     ? cli->Post(path, body, "application/json")
-                        : method == "DELETE" ? cli->Delete(path)
-                                             : cli->Get(path);
-    if (!r) return Status::Unavailable(method + " " + path + ": no answer");
-    if (r->status / 100 != 2) {
-      return Status::Unavailable(method + " " + path + ": HTTP " + std::to_string(r->status) + " " +
-                                 r->body);
-    }
-    return nlohmann::json::parse(r->body, nullptr, false);
-  }
-};
 
 }  // namespace
 
@@ -110,12 +90,7 @@ int RunBenchVmStartCommand(const std::vector<std::string>& args) {
   if (!bundle.ok()) return Fail(cmd, bundle.status());
   std::string admin;
   std::ifstream(config.admin_token_file) >> admin;
-  Bench b;
-  b.cli = std::make_unique<httplib::Client>((*bundle)->url);
-  b.cli->set_keep_alive(true);
-  b.cli->set_tcp_nodelay(true);
-  b.cli->set_read_timeout(120, 0);
-  b.cli->set_default_headers({{"Authorization", "Bearer " + admin}});
+  BenchClient b((*bundle)->url, admin);
 
   // The agents, in this process, each like `devshare agent` on its own host name and CPU.
   const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());

@@ -20,6 +20,7 @@ int RunDemoCommand(const std::vector<std::string>& args);
 int RunBenchCommand(const std::vector<std::string>& args);
 int RunBenchApiCommand(const std::vector<std::string>& args);
 int RunBenchVmStartCommand(const std::vector<std::string>& args);
+int RunBenchIoCommand(const std::vector<std::string>& args);
 int RunServeCommand(const std::vector<std::string>& args);
 int RunAuditCommand(const std::vector<std::string>& args);
 int RunQosSimCommand(const std::vector<std::string>& args);
@@ -60,6 +61,7 @@ struct ServeConfig {
   std::string guest_image = "none";            // none | spin
   std::string runtime_dir = "./var/run";       // guest images
   std::string sysfs_root = "/sys";
+  std::vector<std::string> pools;  // --pool: the local host's storage pools (AgentConfig::pools)
   // Audit records for refusals of requests without a valid token: per second, and burst.
   double unauthenticated_audit_per_s = 10;
   int64_t unauthenticated_audit_burst = 100;

@@ -42,7 +42,7 @@ constexpr const char* kServeUsage =
     "                      [--host-timeout 30]\n"
     "                      [--local-host NAME [--hypervisor test:///default|qemu:///system]\n"
     "                       [--guest-cpuset LIST] [--guest-image none|spin]\n"
-    "                       [--runtime-dir ./var/run]]\n"
+    "                       [--runtime-dir ./var/run] [--pool NAME:TIER:DIR[,...][;...]]]\n"
     "Serves the REST API (docs/api.md) until SIGINT or SIGTERM. The admin token file is created\n"
     "with a fresh random token (mode 0600) when missing; its holder is an admin of the 'system'\n"
     "tenant.\n"
@@ -50,6 +50,7 @@ constexpr const char* kServeUsage =
     "(guest\n"
     "vCPUs limited to --guest-cpuset) and realizes the VMs placed there as libvirt domains\n"
     "(docs/host-agent.md); at start it reconciles libvirt's devshare-* domains with the ledger.\n"
+    "--pool declares its storage pools as `devshare agent --pool` does (docs/storage.md).\n"
     "Requests without a valid token are refused (401) and audited at most\n"
     "--unauthenticated-audit-rate per second (bursts of --unauthenticated-audit-burst; 0 = all);\n"
     "the others are counted in the next record and in /metrics.\n"
@@ -144,6 +145,7 @@ Status StartLocalAgent(const ServeConfig& config, ServerBundle& bundle) {
   agent.guest_cpuset = config.guest_cpuset;
   agent.sysfs_root = config.sysfs_root;
   agent.guest_image = config.guest_image;
+  agent.pools = config.pools;
   agent.log = [](const std::string& line) {
     std::fprintf(stderr, "devshare serve: agent: %s\n", line.c_str());
   };
@@ -234,7 +236,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
       args,
       {"listen", "db", "admin-token-file", "policy", "threads", "local-host", "hypervisor",
        "guest-cpuset", "guest-image", "runtime-dir", "sysfs-root", "unauthenticated-audit-rate",
-       "unauthenticated-audit-burst", "workload-history", "host-timeout"},
+       "unauthenticated-audit-burst", "workload-history", "host-timeout", "pool"},
       {});
   if (!flags.ok()) return Fail("serve", flags.status());
   ServeConfig config;
@@ -248,7 +250,12 @@ int RunServeCommand(const std::vector<std::string>& args) {
   config.guest_image = flags->Get("guest-image", config.guest_image);
   config.runtime_dir = flags->Get("runtime-dir", config.runtime_dir);
   config.sysfs_root = flags->Get("sysfs-root", config.sysfs_root);
-  for (const char* f : {"hypervisor", "guest-cpuset", "guest-image", "runtime-dir"}) {
+  if (flags->Has("pool")) {
+    Result<std::vector<std::string>> pools = SplitPoolFlags(flags->Get("pool"));
+    if (!pools.ok()) return Fail("serve", pools.status());
+    config.pools = *pools;
+  }
+  for (const char* f : {"hypervisor", "guest-cpuset", "guest-image", "runtime-dir", "pool"}) {
     if (flags->Has(f) && config.local_host.empty()) {
       return Fail("serve",
                   Status::InvalidArgument(std::string("--") + f + " needs --local-host NAME"));

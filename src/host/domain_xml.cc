@@ -88,6 +88,45 @@ Result<PciAddress> ParsePciAddress(std::string_view bdf) {
   return a;
 }
 
+std::string BuildDiskXml(const DomainDisk& d, std::string_view indent) {
+  std::ostringstream x;
+  const std::string in(indent);
+  if (!d.nbd_socket.empty()) {
+    x << in << "<disk type='network' device='disk'>\n"
+      << in << "  <driver name='qemu' type='raw'/>\n"
+      << in << "  <source protocol='nbd' name='" << EscapeXml(d.nbd_export) << "'>\n"
+      << in << "    <host transport='unix' socket='" << EscapeXml(d.nbd_socket) << "'/>\n"
+      << in << "  </source>\n";
+  } else {
+    x << in << "<disk type='file' device='disk'>\n"
+      << in << "  <driver name='qemu' type='" << EscapeXml(d.format) << "'"
+      << (d.cache.empty() ? "" : " cache='" + EscapeXml(d.cache) + "'") << "/>\n"
+      << in << "  <source file='" << EscapeXml(d.source_path) << "'/>\n";
+  }
+  x << in << "  <target dev='" << EscapeXml(d.target_dev) << "' bus='" << EscapeXml(d.bus)
+    << "'/>\n";
+  if (d.readonly) x << in << "  <readonly/>\n";
+  if (!d.serial.empty()) x << in << "  <serial>" << EscapeXml(d.serial) << "</serial>\n";
+  if (d.iotune.Any()) {
+    x << in << "  <iotune>\n";
+    if (d.iotune.read_bytes_sec > 0) {
+      x << in << "    <read_bytes_sec>" << d.iotune.read_bytes_sec << "</read_bytes_sec>\n";
+    }
+    if (d.iotune.write_bytes_sec > 0) {
+      x << in << "    <write_bytes_sec>" << d.iotune.write_bytes_sec << "</write_bytes_sec>\n";
+    }
+    if (d.iotune.read_iops_sec > 0) {
+      x << in << "    <read_iops_sec>" << d.iotune.read_iops_sec << "</read_iops_sec>\n";
+    }
+    if (d.iotune.write_iops_sec > 0) {
+      x << in << "    <write_iops_sec>" << d.iotune.write_iops_sec << "</write_iops_sec>\n";
+    }
+    x << in << "  </iotune>\n";
+  }
+  x << in << "</disk>\n";
+  return x.str();
+}
+
 std::string BuildDomainXml(const DomainSpec& s) {
   std::ostringstream x;
   const std::string cpuset = FormatCpuList(s.cpuset);
@@ -145,31 +184,7 @@ std::string BuildDomainXml(const DomainSpec& s) {
     << "  <on_crash>destroy</on_crash>\n";
 
   x << "  <devices>\n";
-  for (const DomainDisk& d : s.disks) {
-    x << "    <disk type='file' device='disk'>\n"
-      << "      <driver name='qemu' type='" << EscapeXml(d.format) << "'/>\n"
-      << "      <source file='" << EscapeXml(d.source_path) << "'/>\n"
-      << "      <target dev='" << EscapeXml(d.target_dev) << "' bus='" << EscapeXml(d.bus)
-      << "'/>\n";
-    if (d.readonly) x << "      <readonly/>\n";
-    if (d.iotune.Any()) {
-      x << "      <iotune>\n";
-      if (d.iotune.read_bytes_sec > 0) {
-        x << "        <read_bytes_sec>" << d.iotune.read_bytes_sec << "</read_bytes_sec>\n";
-      }
-      if (d.iotune.write_bytes_sec > 0) {
-        x << "        <write_bytes_sec>" << d.iotune.write_bytes_sec << "</write_bytes_sec>\n";
-      }
-      if (d.iotune.read_iops_sec > 0) {
-        x << "        <read_iops_sec>" << d.iotune.read_iops_sec << "</read_iops_sec>\n";
-      }
-      if (d.iotune.write_iops_sec > 0) {
-        x << "        <write_iops_sec>" << d.iotune.write_iops_sec << "</write_iops_sec>\n";
-      }
-      x << "      </iotune>\n";
-    }
-    x << "    </disk>\n";
-  }
+  for (const DomainDisk& d : s.disks) x << BuildDiskXml(d, "    ");
   for (const PciHostdev& h : s.pci_hostdevs) {
     Result<PciAddress> a = ParsePciAddress(h.address);
     if (!a.ok()) {

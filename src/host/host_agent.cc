@@ -122,11 +122,33 @@ Result<DomainStatus> HostAgent::Realize(const GuestRequest& request) {
     if (!img.ok()) return fail(img.status());
     made.push_back(*img);
   }
+  Result<std::vector<VolumePlan>> volumes = PlanVolumes(request, ctx);
+  if (!volumes.ok()) {
+    undo();
+    return fail(volumes.status());
+  }
+  auto unexport = [&] {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (volumes_ == nullptr) return;
+    for (const VolumePlan& v : *volumes) {
+      if (!v.disk.nbd_socket.empty()) (void)volumes_->Remove(v.export_name);
+    }
+  };
+  Status prepared = PrepareVolumes(*volumes, &made);
+  if (prepared.ok()) prepared = WriteVolumeRecord(ctx, request.vm_id, *volumes);
+  if (!prepared.ok()) {
+    unexport();
+    undo();
+    return fail(prepared);
+  }
   Status started = hypervisor_->DefineAndStart(BuildDomainXml(*spec));
   if (!started.ok()) {
     // Defined meanwhile: the files are now that domain's.
     if (started.code() == StatusCode::kAlreadyExists) return started;
+    unexport();
     undo();
+    std::error_code ec;
+    fs::remove(VolumeRecordPath(ctx, request.vm_id), ec);
     return fail(started);
   }
   {
@@ -144,6 +166,7 @@ Status HostAgent::Remove(const std::string& vm_id) {
   for (const std::string& f : {files.spin_image, files.disk, files.seed, files.console_log}) {
     RemoveFile(f);
   }
+  ReleaseVolumes(ctx, vm_id);
   std::lock_guard<std::mutex> lock(mu_);
   failed_.erase(vm_id);
   return Status::Ok();
@@ -200,6 +223,7 @@ Result<ResizeOutcome> HostAgent::Update(const GuestRequest& request) {
     out.notes.push_back("memory " + std::to_string(spec.memory_mib) +
                         " MiB applies at the next start of " + spec.name);
   }
+  DS_RETURN_IF_ERROR(UpdateVolumes(ctx, request, spec, &out.notes));
   Result<DomainCpuInfo> info = hypervisor_->CpuInfo(spec.name);
   if (info.ok() && info->vcpus != spec.vcpus) {
     out.notes.push_back("vCPU count stays " + std::to_string(info->vcpus) + " (wanted " +

@@ -209,7 +209,22 @@ Result<HostInventory> BuildInventory(const DiscoveredHost& h, const InventoryOpt
   // --- disks
   body["disks"] = json::array();
   constexpr int64_t kGiB = int64_t{1} << 30;
+  for (const StoragePool& p : options.pools) {
+    body["disks"].push_back(
+        {{"id", p.name}, {"tier", p.tier}, {"capacity_gib", p.capacity_gib}, {"iops", p.iops}});
+    inv.device_attributes[p.name] = {{kAttrPoolDir, p.dir},
+                                     {kAttrPoolScheduler, p.scheduler},
+                                     {kAttrPoolMbps, std::to_string(p.mbps)}};
+    inv.notes.push_back("pool " + p.name + " (" + p.tier + ", " + p.dir + "): " +
+                        std::to_string(p.capacity_gib) + " GiB, " + std::to_string(p.iops) +
+                        " IOPS, " + std::to_string(p.mbps) + " MB/s, scheduler " + p.scheduler +
+                        " (" + p.origin + ")");
+  }
   for (const BlockDevice& d : h.disks) {
+    if (!options.pools.empty()) {
+      inv.notes.push_back("disk " + d.name + ": not offered (storage pools are declared)");
+      continue;
+    }
     if (d.in_use_by_host && !options.include_host_disks) {
       inv.notes.push_back("disk " + d.name + " is mounted by the host: not offered");
       continue;

@@ -301,6 +301,20 @@ class LibvirtHypervisor final : public Hypervisor {
     return false;
   }
 
+  Status AttachDevice(const std::string& name, const std::string& xml) override {
+    return ChangeDevice(name, xml, true);
+  }
+  Status DetachDevice(const std::string& name, const std::string& xml) override {
+    return ChangeDevice(name, xml, false);
+  }
+
+  Status Redefine(const std::string& xml) override {
+    virDomainPtr d = virDomainDefineXML(conn_, xml.c_str());
+    if (d == nullptr) return ErrorStatus("libvirt could not redefine the domain");
+    virDomainFree(d);
+    return Status::Ok();
+  }
+
   Result<std::vector<DomainStatus>> ListDomains() override {
     virDomainPtr* doms = nullptr;
     const int n = virConnectListAllDomains(conn_, &doms, 0);
@@ -407,6 +421,21 @@ class LibvirtHypervisor final : public Hypervisor {
   }
 
  private:
+  Status ChangeDevice(const std::string& name, const std::string& xml, bool attach) {
+    DS_ASSIGN_OR_RETURN(Domain d, Lookup(name));
+    unsigned flags = VIR_DOMAIN_AFFECT_CONFIG;
+    if (virDomainIsActive(d.get()) == 1) flags |= VIR_DOMAIN_AFFECT_LIVE;
+    const int rc = attach ? virDomainAttachDeviceFlags(d.get(), xml.c_str(), flags)
+                          : virDomainDetachDeviceFlags(d.get(), xml.c_str(), flags);
+    if (rc == 0) return Status::Ok();
+    if (LastErrorCode() == VIR_ERR_NO_SUPPORT) {
+      return Status::Unimplemented(std::string("libvirt driver cannot ") +
+                                   (attach ? "attach" : "detach") + " devices: " + LastError());
+    }
+    return ErrorStatus(std::string("libvirt could not ") + (attach ? "attach a disk to " :
+                       "detach a disk from ") + name);
+  }
+
   Result<Domain> Lookup(const std::string& name) {
     virDomainPtr d = virDomainLookupByName(conn_, name.c_str());
     if (d == nullptr) {

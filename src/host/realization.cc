@@ -214,6 +214,66 @@ Status CheckIommuGroups(const std::vector<std::string>& vm_device_ids, const Hos
   return Status::Ok();
 }
 
+Result<std::vector<VolumePlan>> PlanVolumes(const GuestRequest& request,
+                                            const RealizationContext& ctx) {
+  const Allocation& a = request.allocation;
+  if (static_cast<int>(a.volumes.size()) > kMaxVolumesPerVm) {
+    return Status::InvalidArgument("VM " + request.vm_id + ": " +
+                                   std::to_string(a.volumes.size()) + " volumes (at most " +
+                                   std::to_string(kMaxVolumesPerVm) + ")");
+  }
+  const std::string domain = DomainNameForVm(ctx.domain_prefix, request.vm_id);
+  std::vector<VolumePlan> out;
+  for (size_t i = 0; i < a.volumes.size(); ++i) {
+    const DeviceSlice& slice = a.volumes[i];
+    const Device* dev = nullptr;
+    for (const Device& d : ctx.host.devices) {
+      if (d.id == slice.device_id && d.kind == DeviceKind::kDisk) dev = &d;
+    }
+    if (dev == nullptr) {
+      return Status::NotFound("VM " + request.vm_id + ": volume '" + slice.name +
+                              "' is on disk '" + slice.device_id + "', which host " +
+                              ctx.host.id + " does not have");
+    }
+    const std::string dir = Attr(*dev, kAttrPoolDir);
+    if (dir.empty()) {
+      return Status::FailedPrecondition("VM " + request.vm_id + ": volume '" + slice.name +
+                                        "' is on disk " + dev->id +
+                                        ", which is no storage pool of this agent (declare "
+                                        "pools with devshare agent --pool)");
+    }
+    VolumePlan v;
+    v.name = slice.name;
+    v.pool = dev->id;
+    v.tier = dev->tier;
+    v.scheduler = Attr(*dev, kAttrPoolScheduler);
+    if (v.scheduler.empty()) v.scheduler = "mclock";
+    v.file = VolumeFilePath(dir, domain, slice.name);
+    v.export_name = VolumeExportName(domain, slice.name);
+    v.size_bytes = slice.units * (int64_t{1} << 30);
+    v.reservation_iops = slice.rate;
+    v.weight = std::max<int64_t>(1, slice.weight);
+    v.limit_iops = slice.rate_limit;
+    v.disk.target_dev = std::string("vd") + static_cast<char>('c' + i);
+    v.disk.bus = "virtio";
+    v.disk.serial = slice.name.substr(0, 20);
+    if (v.scheduler == "none") {
+      v.disk.source_path = v.file;
+      v.disk.cache = "none";
+    } else {
+      if (ctx.nbd_socket.empty()) {
+        return Status::FailedPrecondition("VM " + request.vm_id + ": volume '" + slice.name +
+                                          "' is on pool " + dev->id + " (scheduler " +
+                                          v.scheduler + "), but this agent runs no volume server");
+      }
+      v.disk.nbd_socket = ctx.nbd_socket;
+      v.disk.nbd_export = v.export_name;
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
 Result<DomainSpec> PlanDomain(const GuestRequest& request, const RealizationContext& ctx) {
   const Allocation& a = request.allocation;
   if (request.vm_id.empty()) return Status::InvalidArgument("the VM id is empty");
@@ -304,6 +364,14 @@ Result<DomainSpec> PlanDomain(const GuestRequest& request, const RealizationCont
   } else {
     s.comments.push_back("no disk (guest image none): the guest idles in firmware");
     if (io.Any()) s.comments.push_back("qos disk limits kept for a disk; this guest has none");
+  }
+  DS_ASSIGN_OR_RETURN(std::vector<VolumePlan> volumes, PlanVolumes(request, ctx));
+  for (VolumePlan& v : volumes) {
+    s.comments.push_back("volume " + v.name + ": pool " + v.pool + " (" + v.tier + "), " +
+                         (v.disk.nbd_socket.empty() ? "plain file, no devshare QoS"
+                                                    : "NBD export " + v.export_name + ", " +
+                                                          v.scheduler));
+    s.disks.push_back(std::move(v.disk));
   }
   if (QosInt(request.qos, "net_mbps", 0) > 0) {
     s.comments.push_back(

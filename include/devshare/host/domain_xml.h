@@ -50,13 +50,23 @@ struct DiskIoTune {  // <iotune>; 0 = no limit
 };
 
 struct DomainDisk {
-  std::string source_path;     // file on the host
+  std::string source_path;     // file on the host (unless nbd_socket is set)
   std::string format = "raw";  // "raw" | "qcow2"
   std::string target_dev = "hda";
   std::string bus = "ide";  // SeaBIOS boots a 512-byte raw image from IDE reliably
   bool readonly = false;    // (QEMU refuses read-only IDE disks)
   DiskIoTune iotune;
+  std::string cache;  // <driver cache=...>: "" = libvirt's default, "none" = O_DIRECT on the host
+  // A volume served over NBD (<disk type='network'><source protocol='nbd'> on a unix socket):
+  // the export of devshare's nbdkit plugin. Empty = a file disk.
+  std::string nbd_socket;
+  std::string nbd_export;
+  std::string serial;  // <serial>: the guest sees it as /dev/disk/by-id/virtio-<serial>
 };
+
+// One <disk> element (each line prefixed by `indent`), as BuildDomainXml writes it and as
+// virDomainAttachDevice / DetachDevice take it.
+std::string BuildDiskXml(const DomainDisk& disk, std::string_view indent = "");
 
 // A virtio NIC: on a libvirt network (<interface type='network'>) or, with `network` empty,
 // QEMU's user-mode (slirp) networking (<interface type='user'>: NAT, guest 10.0.2.15).

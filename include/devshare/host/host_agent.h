@@ -18,6 +18,7 @@
 
 #include "devshare/core/result.h"
 #include "devshare/host/hypervisor.h"
+#include "devshare/host/volume_server.h"
 #include "devshare/host/realization.h"
 
 namespace devshare::host {
@@ -48,6 +49,10 @@ class HostAgent {
   std::vector<std::string> notes() const;
   // Replaces the host model (after registration or a PUT of this host's inventory).
   void SetHost(Host host);
+
+  // Serves volumes on pools with devshare QoS through `server` (its socket becomes the context's
+  // nbd_socket). REQUIRES: `server` outlives this agent. Without one such volumes fail to realize.
+  void SetVolumeServer(VolumeServer* server);
 
   // The domain name of `vm_id` under this agent's prefix.
   std::string DomainName(const std::string& vm_id) const;
@@ -94,12 +99,29 @@ class HostAgent {
   RealizationContext ResolvedContext();
   void AddNote(const std::string& note);
   Result<std::vector<DomainStatus>> OwnDomains(std::vector<std::string>* ids);
+  // Volumes (host_agent_volumes.cc). Each VM's realized volumes are recorded in
+  // <runtime_dir>/volumes/<domain>.json (file, export, the <disk> attached), so Remove and Update
+  // know them after an agent restart.
+  std::string VolumeRecordPath(const RealizationContext& ctx, const std::string& vm_id) const;
+  // Creates (sparse) or grows each volume's file and exports the NBD ones. Files this call
+  // created are appended to `made`.
+  Status PrepareVolumes(const std::vector<VolumePlan>& plans, std::vector<std::string>* made);
+  Status WriteVolumeRecord(const RealizationContext& ctx, const std::string& vm_id,
+                           const std::vector<VolumePlan>& plans);
+  // Unexports and deletes the recorded volumes of `vm_id`, and the record.
+  void ReleaseVolumes(const RealizationContext& ctx, const std::string& vm_id);
+  // Brings the guest's volumes to `plans`: attaches new ones (hot-plug), detaches and deletes
+  // removed ones, starts live moves for volumes whose pool changed, applies QoS and size.
+  // Redefines the domain from `spec` when the driver cannot hot-plug. Notes what it did.
+  Status UpdateVolumes(const RealizationContext& ctx, const GuestRequest& request,
+                       const DomainSpec& spec, std::vector<std::string>* notes);
 
   std::unique_ptr<Hypervisor> hypervisor_;
   mutable std::mutex mu_;
   RealizationContext context_;                 // guarded by mu_
   std::map<std::string, std::string> failed_;  // vm id -> last realization error; by mu_
   std::vector<std::string> notes_;             // by mu_
+  VolumeServer* volumes_ = nullptr;            // by mu_
 };
 
 }  // namespace devshare::host

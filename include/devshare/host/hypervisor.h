@@ -66,6 +66,15 @@ class Hypervisor {
   // Sets guest memory. Returns true when applied live, false when only the persistent config
   // changed (takes effect at the next start, e.g. above the live maximum).
   virtual Result<bool> SetMemory(const std::string& name, int64_t memory_mib) = 0;
+  // Adds the device (`xml`: one <disk> element) to the domain's persistent definition and, when
+  // it runs, to the running guest (hot-plug). Detach removes it likewise (the guest is asked to
+  // release it; libvirt waits for it a few seconds). FailedPrecondition when libvirt refuses
+  // (e.g. a target in use); Unimplemented when the driver cannot hot-plug (libvirt's test
+  // driver): then Redefine the domain instead. NotFound when there is no such domain.
+  virtual Status AttachDevice(const std::string& name, const std::string& xml) = 0;
+  virtual Status DetachDevice(const std::string& name, const std::string& xml) = 0;
+  // Replaces the persistent definition of the existing domain (takes effect at its next start).
+  virtual Status Redefine(const std::string& xml) = 0;
   // Every domain (ours and others), sorted by name.
   virtual Result<std::vector<DomainStatus>> ListDomains() = 0;
   virtual Result<DomainStatus> State(const std::string& name) = 0;

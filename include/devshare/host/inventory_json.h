@@ -14,6 +14,7 @@
 #include "devshare/core/host.h"
 #include "devshare/core/result.h"
 #include "devshare/host/discovery.h"
+#include "devshare/host/storage_pool.h"
 
 namespace devshare::host {
 
@@ -23,6 +24,10 @@ struct InventoryOptions {
   std::vector<int> guest_cpus;
   int64_t memory_reserved_mib = 0;  // held back for the host (memory_reserved_mib field)
   bool include_host_disks = false;  // also offer disks the host has mounted (system disks)
+  // Storage pools (PreparePool'd: capacity and IOPS known). When any is given, the disks offered
+  // are these pools (one disk each, attributes pool_dir / pool_scheduler / pool_mbps) and no
+  // discovered block device: a volume needs a pool to live in.
+  std::vector<StoragePool> pools;
 };
 
 // Device attribute keys set by ApplyDeviceAttributes (and read by realization.h).

@@ -19,6 +19,7 @@
 #include "devshare/core/host.h"
 #include "devshare/core/result.h"
 #include "devshare/host/domain_xml.h"
+#include "devshare/host/storage_pool.h"
 #include "devshare/qos/cpu_qos_mapping.h"
 
 namespace devshare::host {
@@ -95,7 +96,32 @@ struct RealizationContext {
   // limit into the QEMU process's locked-memory rlimit, which needs CAP_SYS_RESOURCE (these
   // machines' containers lack it: QEMU then fails to start), and a limit too low OOM-kills QEMU.
   bool memory_hard_limit = false;
+  // The unix socket of the host's volume server (VolumeServer::socket_path): volumes on pools
+  // with devshare QoS (scheduler mclock or fifo) are NBD disks on it. Empty = no volume server.
+  std::string nbd_socket;
 };
+
+// One volume of a VM on this host: where its data lives and how the guest reaches it.
+struct VolumePlan {
+  std::string name;         // the VM's volume name
+  std::string pool;         // the pool (inventory disk id)
+  std::string tier;
+  std::string scheduler;    // the pool's: mclock | fifo | none
+  std::string file;         // VolumeFilePath(pool dir, domain name, volume name)
+  std::string export_name;  // VolumeExportName(domain name, volume name)
+  int64_t size_bytes = 0;
+  int64_t reservation_iops = 0;
+  int64_t weight = 1;
+  int64_t limit_iops = 0;
+  DomainDisk disk;  // the guest's disk: NBD on ctx.nbd_socket, or the plain file (cache none)
+};
+inline constexpr int kMaxVolumesPerVm = 20;  // targets vdc .. vdv
+// The volumes of `request` (allocation volume slices, in order; the i-th is target vd<c+i>).
+// NotFound for a slice naming a disk the host lacks; FailedPrecondition for a disk that is no
+// storage pool (no pool_dir: declare pools with `devshare agent --pool`), or a QoS pool while
+// ctx.nbd_socket is empty; InvalidArgument for more than kMaxVolumesPerVm volumes.
+Result<std::vector<VolumePlan>> PlanVolumes(const GuestRequest& request,
+                                            const RealizationContext& ctx);
 
 // The files of one guest (names "<prefix><vm id>..."):
 struct GuestFiles {
@@ -133,7 +159,8 @@ int64_t MemoryHardLimitMib(int64_t memory_mib);
 // guest CPUs; boot disk (spin image, path only: the caller writes it) with iotune from qos
 // disk_*; each whole GPU with a known pci_address -> PCI hostdev (plus IOMMU companions); a
 // share of a GPU that offers mdev types -> mdev hostdev; VF addresses -> hostdev interfaces.
-// Devices without an address produce no hostdev and a comment saying so.
+// Devices without an address produce no hostdev and a comment saying so. Volumes: PlanVolumes'
+// disks after the others.
 // With request.boot.kind set (a real guest): "disk" boots GuestFiles::disk (vda, virtio, qcow2:
 // the caller creates it as an overlay on boot.file), "kernel" boots boot.kernel/initrd with
 // KernelCmdline(boot.cmdline) and gets GuestFiles::disk as scratch disk; both get the seed as a
