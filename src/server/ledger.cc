@@ -593,9 +593,16 @@ Status Ledger::SwapAllocation(VmEntry& vm, Allocation next) {
     const nlohmann::json details = DiskShortfalls(h, next);
     Status back = h.ApplyUnchecked(vm.allocation);
     (void)back;  // it fitted a moment ago
-    Status refused =
-        Status::FailedPrecondition("host " + vm.record.host + " has no room: " + s.message());
-    return details.is_null() ? refused : refused.WithReason("no_room", JsonText(details));
+    if (details.is_null()) {
+      return Status::FailedPrecondition("host " + vm.record.host + " has no room: " + s.message());
+    }
+    const nlohmann::json& d = details["reasons"][0];
+    const bool gib = d["resource"] == "disk_gib";
+    return Status::FailedPrecondition("host " + vm.record.host + " has no room on disk " +
+                                      d["device"].get<std::string>() + ": requested " +
+                                      d["requested"].dump() + (gib ? " GiB" : " IOPS reserved") +
+                                      ", free " + d["free"].dump() + " of " + d["capacity"].dump())
+        .WithReason("no_room", JsonText(details));
   }
   vm.allocation = std::move(next);
   return Status::Ok();
