@@ -192,4 +192,26 @@ Result<ApiReply> ApiClient::ListAudit(int64_t after, int64_t limit) {
               "/v1/audit?after=" + std::to_string(after) + "&limit=" + std::to_string(limit));
 }
 
+Result<ApiReply> ApiClient::ListVolumes(const std::string& id) {
+  return Call("GET", "/v1/vms/" + agent::PathSegment(id) + "/volumes");
+}
+
+Result<ApiReply> ApiClient::AttachVolume(const std::string& id, const json& body,
+                                         const std::string& key) {
+  return Call("POST", "/v1/vms/" + agent::PathSegment(id) + "/volumes", body.dump(), key);
+}
+
+Result<ApiReply> ApiClient::DetachVolume(const std::string& id, const std::string& name) {
+  return Call("DELETE",
+              "/v1/vms/" + agent::PathSegment(id) + "/volumes/" + agent::PathSegment(name));
+}
+
+Result<ApiReply> ApiClient::MigrateVolume(const std::string& id, const std::string& name,
+                                          const std::string& tier, const std::string& key) {
+  return Call(
+      "POST",
+      "/v1/vms/" + agent::PathSegment(id) + "/volumes/" + agent::PathSegment(name) + "/migrate",
+      json{{"tier", tier}}.dump(), key);
+}
+
 }  // namespace devshare::cli

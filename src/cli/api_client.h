@@ -91,6 +91,14 @@ class ApiClient {
   Result<ApiReply> ResizeVm(const std::string& id, const nlohmann::json& body,
                             const std::string& key = "");
   Result<ApiReply> ListAudit(int64_t after, int64_t limit);
+  // The volumes of VM `id`: list, attach `body` (a VM spec's volume object), detach `name`,
+  // migrate `name` to `tier`.
+  Result<ApiReply> ListVolumes(const std::string& id);
+  Result<ApiReply> AttachVolume(const std::string& id, const nlohmann::json& body,
+                                const std::string& key = "");
+  Result<ApiReply> DetachVolume(const std::string& id, const std::string& name);
+  Result<ApiReply> MigrateVolume(const std::string& id, const std::string& name,
+                                 const std::string& tier, const std::string& key = "");
 
  private:
   ApiClient() = default;

@@ -22,6 +22,7 @@ int RunClientCommand(const std::string& noun, const std::vector<std::string>& ar
   if (noun == "vm") return client::RunVm(args);
   if (noun == "host") return client::RunHost(args);
   if (noun == "image") return client::RunImage(args);
+  if (noun == "volume") return client::RunVolume(args);
   return client::RunTenant(args);
 }
 

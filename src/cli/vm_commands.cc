@@ -27,14 +27,16 @@ constexpr const char* kVmHelp =
     "       devshare vm start|stop|reboot ID\n"
     "       devshare vm console ID [--follow] [--from-offset N]\n"
     "       devshare vm resize ID [--cpu-milli X] [--memory-mib Y] [--gpu-milli M]\n"
-    "                             [--volume name=N,size=GIB]... [--nic index=I,min=MBPS,"
-    "max=MBPS]...\n"
+    "                             [--volume name=N[,size=GIB][,iops=R][,weight=W][,limit=L]]...\n"
+    "                             [--nic index=I,min=MBPS,max=MBPS]...\n"
     "                             [--idempotency-key K]\n"
     "  --gpu-model may repeat (or take a comma list): any of these models is acceptable.\n"
     "  --isolation-floor: time_slice, mps, hypervisor_sched or hw_partition.\n"
     "  --nic, --volume may repeat: one NIC / volume each. NIC network defaults to 'default',\n"
     "  min/max to 0 (none), vf (an SR-IOV function; also vf=true|false) to false. Volume iops\n"
-    "  (reservation), weight (default 1) and limit are sent only when one of them is given.\n";
+    "  (reservation), weight (default 1) and limit are sent only when one of them is given.\n"
+    "  resize --volume: size grows the volume; iops, weight, limit change its QoS (the others\n"
+    "  stay). Volumes of a running VM: 'devshare volume --help'.\n";
 
 std::string GpuSummary(const json& vm) {
   const json gpu = vm.value("gpu", json::object());

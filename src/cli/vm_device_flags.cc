@@ -153,12 +153,27 @@ Result<json> ParseResizeNicFlag(const std::string& value) {
 }
 
 Result<json> ParseResizeVolumeFlag(const std::string& value) {
-  DS_ASSIGN_OR_RETURN(Items items, Split("--volume", value, {"name", "size"}, {}));
+  DS_ASSIGN_OR_RETURN(Items items,
+                      Split("--volume", value, {"name", "size", "iops", "weight", "limit"}, {}));
   DS_RETURN_IF_ERROR(items.Require("name"));
-  DS_RETURN_IF_ERROR(items.Require("size"));
   DS_ASSIGN_OR_RETURN(std::string name, items.Name("name", ""));
-  DS_ASSIGN_OR_RETURN(int64_t size, items.Int("size", 0));
-  return json{{"name", name}, {"size_gib", size}};
+  json volume = {{"name", name}};
+  if (items.Has("size")) {
+    DS_ASSIGN_OR_RETURN(int64_t size, items.Int("size", 0));
+    volume["size_gib"] = size;
+  }
+  json iops = json::object();
+  for (const auto& [key, field] : {std::pair{"iops", "reservation"}, std::pair{"weight", "weight"},
+                                   std::pair{"limit", "limit"}}) {
+    if (!items.Has(key)) continue;
+    DS_ASSIGN_OR_RETURN(int64_t v, items.Int(key, 0));
+    iops[field] = v;
+  }
+  if (!items.Has("size") && iops.empty()) {
+    return Status::InvalidArgument("--volume: give key 'size', 'iops', 'weight' or 'limit'");
+  }
+  if (!iops.empty()) volume["iops"] = iops;
+  return volume;
 }
 
 }  // namespace devshare::cli

@@ -33,7 +33,10 @@ Result<nlohmann::json> ParseCreateVolumeFlag(const std::string& value);
 // index and at least one of min, max are required; only the given bounds are sent.
 Result<nlohmann::json> ParseResizeNicFlag(const std::string& value);
 
-// vm resize --volume name=data,size=80 -> {"name": "data", "size_gib": 80}; both required.
+// vm resize --volume name=data[,size=80][,iops=600][,weight=3][,limit=900]
+//   -> {"name": "data", "size_gib": 80, "iops": {"reservation": 600, "weight": 3, "limit": 900}}
+// name and at least one of size, iops, weight, limit are required; only the given keys are
+// sent (the server keeps the others).
 Result<nlohmann::json> ParseResizeVolumeFlag(const std::string& value);
 
 }  // namespace devshare::cli

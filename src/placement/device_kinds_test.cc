@@ -11,6 +11,7 @@
 #include "devshare/core/host_state.h"
 #include "devshare/placement/framework.h"
 #include "devshare/placement/registry.h"
+#include "devshare/placement/volume_fit.h"
 #include "tests/testutil/requests.h"
 
 namespace devshare::placement {
@@ -145,6 +146,53 @@ TEST(DeviceKinds, VolumeCapacityAndIopsPerTier) {
       iops.reasons[0].message,
       HasSubstr("volume: tier nvme requested 500 IOPS reserved, free 400 of 1000 on nvme0"));
   EXPECT_TRUE(Place(*fw, WithVolume("d", 20, "nvme", 400), c).placed());
+}
+
+// FitVolumes: the volume_fit choice and numbers for volumes added to one given host.
+TEST(DeviceKinds, FitVolumesOnOneHostGivesTheDiskOrTheShortfall) {
+  ClusterState c = Cluster({DeviceHost(
+      "h0", {Device::Disk("nvme0", "nvme", 100, 1000), Device::Disk("nvme1", "nvme", 40, 1000),
+             Device::Disk("ssd0", "ssd", 500, 5000)})});
+  const HostState& h = c.states[0];
+  auto volume = [](std::string tier, int64_t gib, int64_t iops) {
+    VolumeRequest v;
+    v.name = "v";
+    v.tier = std::move(tier);
+    v.size_gib = gib;
+    v.iops_reservation = iops;
+    return v;
+  };
+  VolumeFit best = FitVolumes({volume("nvme", 30, 100)}, h);
+  ASSERT_TRUE(best.ok()) << best.message;
+  EXPECT_EQ(best.slices[0].device_id, "nvme1") << "best fit: least GiB left";
+  EXPECT_EQ(best.slices[0].rate, 100);
+  struct Case {
+    VolumeRequest v;
+    std::string resource, device;
+    int64_t requested, free, capacity;
+    int disks;
+    std::string message;
+  } cases[] = {
+      {volume("hdd", 10, 0), "disk_gib", "", 10, 0, 0, 0,
+       "volume: tier hdd requested 10 GiB, no hdd disk"},
+      {volume("nvme", 120, 0), "disk_gib", "nvme0", 120, 100, 100, 2,
+       "volume: tier nvme requested 120 GiB, free 100 GiB (largest of 2 nvme disks)"},
+      {volume("ssd", 10, 6000), "disk_iops", "ssd0", 6000, 5000, 5000, 1,
+       "volume: tier ssd requested 6000 IOPS reserved, free 5000 of 5000 on ssd0"},
+  };
+  for (const Case& want : cases) {
+    VolumeFit got = FitVolumes({want.v}, h);
+    SCOPED_TRACE(want.message);
+    ASSERT_FALSE(got.ok());
+    EXPECT_EQ(got.failed, 0);
+    EXPECT_EQ(got.message, want.message);
+    EXPECT_EQ(got.resource, want.resource);
+    EXPECT_EQ(got.device, want.device);
+    EXPECT_EQ(got.requested, want.requested);
+    EXPECT_EQ(got.free, want.free);
+    EXPECT_EQ(got.capacity, want.capacity);
+    EXPECT_EQ(got.disks_of_tier, want.disks);
+  }
 }
 
 TEST(DeviceKinds, TwoVolumesOfOneRequestAreCountedTogether) {

@@ -123,9 +123,10 @@ UnitAssignment AssignUnitItems(const std::vector<UnitItem>& items, const HostSta
   return a;
 }
 
-std::string ExplainUnitFailure(const std::vector<UnitItem>& items, const UnitAssignment& a,
-                               const HostState& h) {
-  if (a.ok()) return "";
+UnitShortfall FindUnitShortfall(const std::vector<UnitItem>& items, const UnitAssignment& a,
+                                const HostState& h) {
+  UnitShortfall out;
+  if (a.ok()) return out;
   const UnitItem& item = items[a.failed_item];
   std::vector<Tentative> taken;
   for (size_t i = 0; i < a.device_of.size(); ++i) {
@@ -135,16 +136,13 @@ std::string ExplainUnitFailure(const std::vector<UnitItem>& items, const UnitAss
   }
   const Host& host = h.host();
   const bool nic = item.kind == DeviceKind::kNic;
-  const std::string suffix =
-      items.size() > 1 ? " (" + std::string(nic ? "nics[" : "volumes[") + Num(a.failed_item) + "])"
-                       : "";
   // Candidates of the item's group: the one with the most free units, and among those with
   // enough units the one with the most free rate.
-  int most_units = -1, most_rate = -1, candidates = 0;
+  int most_units = -1, most_rate = -1;
   Free most_units_free, most_rate_free;
   for (int d : h.unit_device_indices()) {
     if (!InGroup(host.devices[d], item)) continue;
-    ++candidates;
+    ++out.candidates;
     const Free f = FreeAfter(h, d, taken);
     if (most_units < 0 || f.units > most_units_free.units) {
       most_units = d;
@@ -155,29 +153,54 @@ std::string ExplainUnitFailure(const std::vector<UnitItem>& items, const UnitAss
       most_rate_free = f;
     }
   }
-  if (candidates == 0) {
+  if (out.candidates == 0 || most_rate < 0) {
+    out.resource = nic ? "nic_vf" : "disk_gib";
+    out.requested = nic ? 1 : item.units;
+    if (most_units >= 0) {
+      out.device = host.devices[most_units].id;
+      out.free = most_units_free.units;
+      out.capacity = host.devices[most_units].inventory.Capacity();
+    }
+    return out;
+  }
+  out.resource = nic ? "nic_bandwidth_mbps" : "disk_iops";
+  out.device = host.devices[most_rate].id;
+  out.requested = item.rate;
+  out.free = most_rate_free.rate;
+  out.capacity = host.devices[most_rate].rate_capacity;
+  return out;
+}
+
+std::string ExplainUnitFailure(const std::vector<UnitItem>& items, const UnitAssignment& a,
+                               const HostState& h) {
+  if (a.ok()) return "";
+  const UnitItem& item = items[a.failed_item];
+  const UnitShortfall s = FindUnitShortfall(items, a, h);
+  const bool nic = item.kind == DeviceKind::kNic;
+  const std::string suffix =
+      items.size() > 1 ? " (" + std::string(nic ? "nics[" : "volumes[") + Num(a.failed_item) + "])"
+                       : "";
+  if (s.candidates == 0) {
     return nic ? "nic: no NIC on network '" + item.group + "'" + suffix
                : "volume: tier " + item.group + " requested " + Num(item.units) + " GiB, no " +
                      item.group + " disk" + suffix;
   }
-  if (most_rate < 0) {
-    const Device& d = host.devices[most_units];
-    if (nic) {
-      return "nic: requested 1 VF, free " + Num(most_units_free.units) + " of " +
-             Num(d.inventory.Capacity()) + " on " + d.id + suffix;
-    }
-    std::string s = "volume: tier " + item.group + " requested " + Num(item.units) + " GiB, free " +
-                    Num(most_units_free.units) + " GiB";
-    if (candidates > 1) s += " (largest of " + Num(candidates) + " " + item.group + " disks)";
-    return s + suffix;
+  if (s.resource == "nic_vf") {
+    return "nic: requested 1 VF, free " + Num(s.free) + " of " + Num(s.capacity) + " on " +
+           s.device + suffix;
   }
-  const Device& d = host.devices[most_rate];
+  if (s.resource == "disk_gib") {
+    std::string m = "volume: tier " + item.group + " requested " + Num(item.units) + " GiB, free " +
+                    Num(s.free) + " GiB";
+    if (s.candidates > 1) m += " (largest of " + Num(s.candidates) + " " + item.group + " disks)";
+    return m + suffix;
+  }
   if (nic) {
-    return "nic: requested " + Num(item.rate) + " Mbps guaranteed, free " +
-           Num(most_rate_free.rate) + " of " + Num(d.rate_capacity) + " on " + d.id + suffix;
+    return "nic: requested " + Num(item.rate) + " Mbps guaranteed, free " + Num(s.free) + " of " +
+           Num(s.capacity) + " on " + s.device + suffix;
   }
   return "volume: tier " + item.group + " requested " + Num(item.rate) + " IOPS reserved, free " +
-         Num(most_rate_free.rate) + " of " + Num(d.rate_capacity) + " on " + d.id + suffix;
+         Num(s.free) + " of " + Num(s.capacity) + " on " + s.device + suffix;
 }
 
 double UnitFreeFraction(const std::vector<UnitItem>& items, const HostState& h, bool after) {

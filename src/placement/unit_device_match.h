@@ -41,6 +41,23 @@ struct UnitAssignment {
 };
 UnitAssignment AssignUnitItems(const std::vector<UnitItem>& items, const HostState& h);
 
+// The numbers of why the failed item of an assignment fits nowhere: the dimension that falls
+// short on the closest device of its group (the one with the most free units; among those with
+// enough units, the one with the most free rate), after the earlier items of the request.
+struct UnitShortfall {
+  // "nic_vf", "nic_bandwidth_mbps", "disk_gib" or "disk_iops" (the resource names of the usage
+  // totals); with candidates == 0 the units dimension ("nic_vf" / "disk_gib").
+  std::string resource;
+  std::string device;  // id of the closest device; "" when its group has none
+  int64_t requested = 0;
+  int64_t free = 0;
+  int64_t capacity = 0;  // of that device
+  int candidates = 0;    // devices of the item's group (network, tier) on the host
+};
+// REQUIRES: !a.ok().
+UnitShortfall FindUnitShortfall(const std::vector<UnitItem>& items, const UnitAssignment& a,
+                                const HostState& h);
+
 // Why item `failed` of an assignment does not fit, with numbers, e.g.
 // "nic: requested 1 VF, free 0 of 8 on nic0" or "volume: tier nvme requested 50 GiB, free 20 GiB".
 std::string ExplainUnitFailure(const std::vector<UnitItem>& items, const UnitAssignment& a,

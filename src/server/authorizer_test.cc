@@ -39,11 +39,12 @@ const Principal kAgentH1 = [] {
 
 TEST(AuthorizerTest, EveryApiOperationHasExactlyOneRule) {
   const std::vector<std::string> api = {
-      "tenant.create", "tenant.list", "token.create",    "host.put",     "host.list",
-      "host.get",      "host.token",  "host.heartbeat",  "host.desired", "host.cordon",
-      "host.drain",    "host.delete", "image.create",    "image.list",   "image.delete",
-      "vm.create",     "vm.list",     "vm.get",          "vm.delete",    "vm.resize",
-      "vm.power",      "vm.console",  "vm.console_push", "audit.list"};
+      "tenant.create", "tenant.list",   "token.create",    "host.put",     "host.list",
+      "host.get",      "host.token",    "host.heartbeat",  "host.desired", "host.cordon",
+      "host.drain",    "host.delete",   "image.create",    "image.list",   "image.delete",
+      "vm.create",     "vm.list",       "vm.get",          "vm.delete",    "vm.resize",
+      "vm.power",      "vm.console",    "vm.console_push", "audit.list",   "volume.list",
+      "volume.attach", "volume.detach", "volume.migrate"};
   for (const std::string& op : api) EXPECT_NE(FindAccessRule(op), nullptr) << op;
   std::set<std::string_view> names;
   for (const AccessRule& r : AccessRules()) {
@@ -87,6 +88,15 @@ TEST(AuthorizerTest, RolesPerOperation) {
       {"audit.list", kSystemAdmin, ok, ""},
       {"audit.list", kAcmeMember, denied, "only admins read the audit log"},
       {"audit.list", kAnonymous, denied, ""},
+      {"volume.list", kAcmeReader, ok, ""},
+      {"volume.list", kAnonymous, unauth, ""},
+      {"volume.attach", kAcmeMember, ok, ""},
+      {"volume.attach", kAcmeReader, denied, "a reader cannot attach volumes"},
+      {"volume.detach", kAcmeAdmin, ok, ""},
+      {"volume.detach", kAcmeReader, denied, "a reader cannot detach volumes"},
+      {"volume.migrate", kAcmeMember, ok, ""},
+      {"volume.migrate", kAcmeReader, denied, "a reader cannot migrate volumes"},
+      {"volume.migrate", kAgentH1, denied, "an agent token (host h1) may not run volume.migrate"},
       {"vm.explode", kSystemAdmin, denied, "no access rule for operation 'vm.explode'"},
   };
   for (const RoleCase& c : cases) {
@@ -127,6 +137,11 @@ TEST(AuthorizerTest, ObjectsOfOtherTenantsAreHiddenBeforeTheRoleIsChecked) {
       {"token.create", kSystemAdmin, "t-other", ok},
       {"audit.list", kAcmeAdmin, "system", hidden},
       {"audit.list", kSystemAdmin, "t-acme", ok},
+      {"volume.list", kAcmeReader, "t-other", hidden},
+      {"volume.attach", kAcmeReader, "t-other", hidden},
+      {"volume.attach", kAcmeMember, "t-other", hidden},
+      {"volume.detach", kAcmeReader, "t-acme", denied},
+      {"volume.migrate", kSystemAdmin, "t-acme", ok},
   };
   for (const ObjectCase& c : cases) {
     SCOPED_TRACE(std::string(c.operation) + " by " + c.who.actor + " on " + c.owner);

@@ -62,6 +62,7 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(std::unique_ptr<store::
   raw->tenants_ = std::make_unique<TenantService>(raw->ctx_.get());
   raw->hosts_ = std::make_unique<HostService>(raw->ctx_.get());
   raw->vms_ = std::make_unique<VmService>(raw->ctx_.get());
+  raw->volumes_ = std::make_unique<VolumeService>(raw->ctx_.get());
   raw->fleet_ = std::make_unique<FleetService>(raw->ctx_.get());
   raw->images_ = std::make_unique<ImageService>(raw->ctx_.get());
   // Hosts with agents get one timeout from now to send their first heartbeat.

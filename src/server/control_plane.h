@@ -1,6 +1,6 @@
 // ControlPlane: the service behind the REST API, a facade over its parts: the per-resource
-// services (tenant_service, host_service, vm_service, image_service, and fleet_service for the
-// host agents) that authorise by the one access table
+// services (tenant_service, host_service, vm_service, volume_service, image_service, and
+// fleet_service for the host agents) that authorise by the one access table
 // (authorizer.h) and run the operations, the group committer (group_committer.h) that writes
 // every change with its audit record to the Store, and the Ledger they decide against.
 //
@@ -39,6 +39,7 @@
 #include "server/tenant_service.h"
 #include "server/usage_view.h"
 #include "server/vm_service.h"
+#include "server/volume_service.h"
 
 namespace devshare::server {
 
@@ -101,6 +102,7 @@ class ControlPlane {
   // ToResponse like the ones above).
   HostService& hosts() { return *hosts_; }
   VmService& vms() { return *vms_; }
+  VolumeService& volumes() { return *volumes_; }
   FleetService& fleet() { return *fleet_; }
   ImageService& images() { return *images_; }
 
@@ -137,6 +139,7 @@ class ControlPlane {
   std::unique_ptr<TenantService> tenants_;
   std::unique_ptr<HostService> hosts_;
   std::unique_ptr<VmService> vms_;
+  std::unique_ptr<VolumeService> volumes_;
   std::unique_ptr<FleetService> fleet_;
   std::unique_ptr<ImageService> images_;
 };

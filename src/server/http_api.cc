@@ -231,6 +231,27 @@ void HttpApi::FleetRoutes(const Handle& handle) {
                   [this](const httplib::Request& req, const Principal& p) {
                     return ToResponse(cp_->images().Delete(p, req.matches[1]));
                   }));
+  s.Get(
+      R"(/v1/vms/([^/]+)/volumes)",
+      handle("volume.list", "volume.list", [this](const httplib::Request& req, const Principal& p) {
+        return ToResponse(cp_->volumes().List(p, req.matches[1]));
+      }));
+  s.Post(R"(/v1/vms/([^/]+)/volumes)",
+         handle("volume.attach", "volume.attach",
+                [this, key](const httplib::Request& req, const Principal& p) {
+                  return ToResponse(cp_->volumes().Attach(p, req.matches[1], req.body, key(req)));
+                }));
+  s.Delete(R"(/v1/vms/([^/]+)/volumes/([^/]+))",
+           handle("volume.detach", "volume.detach",
+                  [this](const httplib::Request& req, const Principal& p) {
+                    return ToResponse(cp_->volumes().Detach(p, req.matches[1], req.matches[2]));
+                  }));
+  s.Post(R"(/v1/vms/([^/]+)/volumes/([^/]+)/migrate)",
+         handle("volume.migrate", "volume.migrate",
+                [this, key](const httplib::Request& req, const Principal& p) {
+                  return ToResponse(cp_->volumes().Migrate(p, req.matches[1], req.matches[2],
+                                                           req.body, key(req)));
+                }));
   s.Post(R"(/v1/vms/([^/]+)/(start|stop|reboot))",
          handle("vm.power", "vm.power", [this](const httplib::Request& req, const Principal& p) {
            return ToResponse(cp_->vms().Power(p, req.matches[1], req.matches[2]));

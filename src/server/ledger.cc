@@ -2,7 +2,10 @@
 #include "server/ledger.h"
 
 #include <algorithm>
+#include <array>
+#include <string_view>
 
+#include "devshare/placement/volume_fit.h"
 #include "server/host_spec.h"
 #include "server/json_fields.h"
 
@@ -459,19 +462,28 @@ Result<VmEntry> Ledger::Resize(const std::string& id, const ResizeSpec& r) {
     next.gpus[0].milli = r.gpu_milli;
   }
   for (size_t i = 0; i < r.volumes.size(); ++i) {
+    const ResizeSpec::Volume& want = r.volumes[i];
     const std::string field = "field 'volumes[" + std::to_string(i) + "]";
     auto slice = std::find_if(next.volumes.begin(), next.volumes.end(),
-                              [&](const DeviceSlice& s) { return s.name == r.volumes[i].name; });
+                              [&](const DeviceSlice& s) { return s.name == want.name; });
     if (slice == next.volumes.end()) {
-      return Status::InvalidArgument(field + ".name': vm " + id + " has no volume '" +
-                                     r.volumes[i].name + "'");
+      return Status::InvalidArgument(field + ".name': vm " + id + " has no volume '" + want.name +
+                                     "'");
     }
-    if (r.volumes[i].size_gib < slice->units) {
-      return Status::InvalidArgument(
-          field + ".size_gib': " + std::to_string(r.volumes[i].size_gib) + " < " +
-          std::to_string(slice->units) + " now; volumes only grow");
+    if (want.size_gib >= 0 && want.size_gib < slice->units) {
+      return Status::InvalidArgument(field + ".size_gib': " + std::to_string(want.size_gib) +
+                                     " < " + std::to_string(slice->units) +
+                                     " now; volumes only grow");
     }
-    slice->units = r.volumes[i].size_gib;
+    if (want.size_gib >= 0) slice->units = want.size_gib;
+    if (want.iops_reservation >= 0) slice->rate = want.iops_reservation;
+    if (want.iops_weight >= 0) slice->weight = want.iops_weight;
+    if (want.iops_limit >= 0) slice->rate_limit = want.iops_limit;
+    if (slice->rate_limit > 0 && slice->rate > slice->rate_limit) {
+      return Status::InvalidArgument(field + ".iops.reservation': " + std::to_string(slice->rate) +
+                                     " > limit " + std::to_string(slice->rate_limit) +
+                                     " (limit 0 = none)");
+    }
   }
   for (size_t i = 0; i < r.nics.size(); ++i) {
     const ResizeSpec::Nic& n = r.nics[i];
@@ -488,17 +500,8 @@ Result<VmEntry> Ledger::Resize(const std::string& id, const ResizeSpec& r) {
                                      " > max " + std::to_string(nic.rate_limit));
     }
   }
-  HostState& h = cluster_.states[vm.allocation.host_index];
-  DS_RETURN_IF_ERROR(h.Release(vm.allocation));
-  next.generation = h.generation();
-  Status s = h.Apply(next);
-  if (!s.ok()) {
-    Status back = h.ApplyUnchecked(vm.allocation);
-    (void)back;  // it fitted a moment ago
-    return Status::FailedPrecondition("host " + vm.record.host + " has no room: " + s.message());
-  }
   VmEntry previous = vm;
-  vm.allocation = next;
+  DS_RETURN_IF_ERROR(SwapAllocation(vm, next));
   vm.spec.request.cpu_milli = next.cpu_milli;
   vm.spec.request.memory_mib = next.memory_mib;
   vm.spec.normalized["cpu_milli"] = next.cpu_milli;
@@ -508,8 +511,12 @@ Result<VmEntry> Ledger::Resize(const std::string& id, const ResizeSpec& r) {
     vm.spec.normalized["gpu"]["milli"] = r.gpu_milli;
   }
   for (size_t v = 0; v < next.volumes.size() && v < vm.spec.request.volumes.size(); ++v) {
-    vm.spec.request.volumes[v].size_gib = next.volumes[v].units;
-    vm.spec.normalized["volumes"][v]["size_gib"] = next.volumes[v].units;
+    VolumeRequest& spec = vm.spec.request.volumes[v];
+    spec.size_gib = next.volumes[v].units;
+    spec.iops_reservation = next.volumes[v].rate;
+    spec.iops_weight = next.volumes[v].weight;
+    spec.iops_limit = next.volumes[v].rate_limit;
+    vm.spec.normalized["volumes"][v] = VolumeJson(spec);
   }
   for (size_t n = 0; n < next.nics.size() && n < vm.spec.request.nics.size(); ++n) {
     vm.spec.request.nics[n].bandwidth_min_mbps = next.nics[n].rate;
@@ -517,6 +524,163 @@ Result<VmEntry> Ledger::Resize(const std::string& id, const ResizeSpec& r) {
     vm.spec.normalized["nics"][n]["bandwidth_mbps"] = {{"min", next.nics[n].rate},
                                                        {"max", next.nics[n].rate_limit}};
   }
+  return previous;
+}
+
+namespace {
+
+// Where `next` asks more of one of its disks than `h` has free: {"reasons": [...]} in the shape
+// of unschedulable answers (resource, requested, free, capacity, device); null when none does.
+nlohmann::json DiskShortfalls(const HostState& h, const Allocation& next) {
+  std::map<int, std::pair<int64_t, int64_t>> asked;  // disk -> GiB, IOPS reserved
+  for (const DeviceSlice& s : next.volumes) {
+    asked[s.device].first += s.units;
+    asked[s.device].second += s.rate;
+  }
+  nlohmann::json reasons = nlohmann::json::array();
+  for (const auto& [disk, want] : asked) {
+    const Device& d = h.host().devices[disk];
+    const std::pair<const char*, std::array<int64_t, 3>> dims[] = {
+        {"disk_gib", {want.first, h.device_free_units(disk), d.inventory.Capacity()}},
+        {"disk_iops", {want.second, h.device_free_rate(disk), d.rate_capacity}}};
+    for (const auto& [resource, n] : dims) {
+      if (n[0] <= n[1]) continue;
+      reasons.push_back({{"resource", resource},
+                         {"device", d.id},
+                         {"requested", n[0]},
+                         {"free", n[1]},
+                         {"capacity", n[2]}});
+    }
+  }
+  return reasons.empty() ? nlohmann::json() : nlohmann::json{{"reasons", reasons}};
+}
+
+// A volume that fits on no disk of its tier on `host`: unschedulable with the numbers.
+Status VolumeUnschedulable(const std::string& volume, const std::string& tier,
+                           const std::string& host, const placement::VolumeFit& fit) {
+  std::string message = "volume '" + volume + "': host " + host + " has no " + tier + " pool";
+  if (fit.disks_of_tier > 0) {
+    constexpr std::string_view kPrefix = "volume: ";
+    std::string why = fit.message;
+    if (why.rfind(kPrefix, 0) == 0) why = why.substr(kPrefix.size());
+    message = "volume '" + volume + "' does not fit on host " + host + ": " + why;
+  }
+  nlohmann::json reason = {{"filter", "volume_fit"},
+                           {"resource", fit.disks_of_tier > 0 ? fit.resource : "disk_tier"},
+                           {"requested", fit.requested},
+                           {"free", fit.free},
+                           {"capacity", fit.capacity},
+                           {"hosts", 1},
+                           {"example", fit.message}};
+  if (!fit.device.empty()) reason["device"] = fit.device;
+  const nlohmann::json details = {{"reasons", nlohmann::json::array({reason})},
+                                  {"candidates", nlohmann::json::array()}};
+  return Status::FailedPrecondition(message).WithReason("unschedulable", JsonText(details));
+}
+
+Status UnknownVolume(const std::string& id, const std::string& name) {
+  return Status::NotFound("vm " + id + " has no volume '" + name + "'");
+}
+
+}  // namespace
+
+Status Ledger::SwapAllocation(VmEntry& vm, Allocation next) {
+  HostState& h = cluster_.states[vm.allocation.host_index];
+  DS_RETURN_IF_ERROR(h.Release(vm.allocation));
+  next.generation = h.generation();
+  Status s = h.Apply(next);
+  if (!s.ok()) {
+    const nlohmann::json details = DiskShortfalls(h, next);
+    Status back = h.ApplyUnchecked(vm.allocation);
+    (void)back;  // it fitted a moment ago
+    if (details.is_null()) {
+      return Status::FailedPrecondition("host " + vm.record.host + " has no room: " + s.message());
+    }
+    const nlohmann::json& d = details["reasons"][0];
+    const bool gib = d["resource"] == "disk_gib";
+    return Status::FailedPrecondition("host " + vm.record.host + " has no room on disk " +
+                                      d["device"].get<std::string>() + ": requested " +
+                                      d["requested"].dump() + (gib ? " GiB" : " IOPS reserved") +
+                                      ", free " + d["free"].dump() + " of " + d["capacity"].dump())
+        .WithReason("no_room", JsonText(details));
+  }
+  vm.allocation = std::move(next);
+  return Status::Ok();
+}
+
+Result<VmEntry> Ledger::AttachVolume(const std::string& id, const VolumeRequest& v) {
+  auto it = vms_.find(id);
+  if (it == vms_.end()) return Status::NotFound("vm " + id + " not found");
+  VmEntry& vm = it->second;
+  for (const DeviceSlice& s : vm.allocation.volumes) {
+    if (s.name == v.name) {
+      return Status::AlreadyExists("vm " + id + " already has a volume '" + v.name + "'");
+    }
+  }
+  const placement::VolumeFit fit =
+      placement::FitVolumes({v}, cluster_.states[vm.allocation.host_index]);
+  if (!fit.ok()) return VolumeUnschedulable(v.name, v.tier, vm.record.host, fit);
+  Allocation next = vm.allocation;
+  next.volumes.push_back(fit.slices[0]);
+  VmEntry previous = vm;
+  DS_RETURN_IF_ERROR(SwapAllocation(vm, std::move(next)));
+  vm.spec.request.volumes.push_back(v);
+  if (!vm.spec.normalized.contains("volumes")) {
+    vm.spec.normalized["volumes"] = nlohmann::json::array();
+  }
+  vm.spec.normalized["volumes"].push_back(VolumeJson(v));
+  return previous;
+}
+
+Result<VmEntry> Ledger::DetachVolume(const std::string& id, const std::string& name) {
+  auto it = vms_.find(id);
+  if (it == vms_.end()) return Status::NotFound("vm " + id + " not found");
+  VmEntry& vm = it->second;
+  Allocation next = vm.allocation;
+  auto slice = std::find_if(next.volumes.begin(), next.volumes.end(),
+                            [&](const DeviceSlice& s) { return s.name == name; });
+  if (slice == next.volumes.end()) return UnknownVolume(id, name);
+  const size_t index = static_cast<size_t>(slice - next.volumes.begin());
+  next.volumes.erase(slice);
+  VmEntry previous = vm;
+  DS_RETURN_IF_ERROR(SwapAllocation(vm, std::move(next)));
+  std::vector<VolumeRequest>& spec = vm.spec.request.volumes;
+  if (index < spec.size()) spec.erase(spec.begin() + static_cast<std::ptrdiff_t>(index));
+  nlohmann::json& normalized = vm.spec.normalized["volumes"];
+  if (index < normalized.size()) normalized.erase(index);
+  if (normalized.empty()) vm.spec.normalized.erase("volumes");
+  return previous;
+}
+
+Result<VmEntry> Ledger::MigrateVolume(const std::string& id, const std::string& name,
+                                      const std::string& tier) {
+  auto it = vms_.find(id);
+  if (it == vms_.end()) return Status::NotFound("vm " + id + " not found");
+  VmEntry& vm = it->second;
+  auto slice = std::find_if(vm.allocation.volumes.begin(), vm.allocation.volumes.end(),
+                            [&](const DeviceSlice& s) { return s.name == name; });
+  if (slice == vm.allocation.volumes.end()) return UnknownVolume(id, name);
+  const size_t index = static_cast<size_t>(slice - vm.allocation.volumes.begin());
+  if (index >= vm.spec.request.volumes.size()) {
+    return Status::Internal("vm " + id + ": volume '" + name + "' is not in its spec");
+  }
+  VolumeRequest moved = vm.spec.request.volumes[index];
+  if (moved.tier == tier) return Status::FailedPrecondition("already on tier " + tier);
+  moved.tier = tier;
+  moved.size_gib = slice->units;
+  moved.iops_reservation = slice->rate;
+  moved.iops_weight = slice->weight;
+  moved.iops_limit = slice->rate_limit;
+  // The old disk is of another tier, so the VM's slice on it does not count against the new one.
+  const placement::VolumeFit fit =
+      placement::FitVolumes({moved}, cluster_.states[vm.allocation.host_index]);
+  if (!fit.ok()) return VolumeUnschedulable(name, tier, vm.record.host, fit);
+  Allocation next = vm.allocation;
+  next.volumes[index] = fit.slices[0];
+  VmEntry previous = vm;
+  DS_RETURN_IF_ERROR(SwapAllocation(vm, std::move(next)));
+  vm.spec.request.volumes[index].tier = tier;
+  vm.spec.normalized["volumes"][index]["tier"] = tier;
   return previous;
 }
 

@@ -114,6 +114,21 @@ class Ledger {
   Result<VmEntry> Resize(const std::string& id, const ResizeSpec& r);
   // Puts `vm` back in place of the current entry of the same id (allocation swapped).
   Status ReplaceVm(VmEntry vm);
+
+  // --- volumes of a placed VM (each keeps spec.request.volumes, spec.normalized["volumes"] and
+  // allocation.volumes in one order, and on success returns the previous entry for ReplaceVm).
+  // NotFound for an unknown VM (or volume name); FailedPrecondition "unschedulable" with
+  // details {"reasons": [{filter, resource, requested, free, capacity, device, example}]} when
+  // the VM's host has no disk of the tier or no room on one (GiB or IOPS reservation).
+  // Hot-plug: `v` goes on a disk of its tier on the VM's host (the volume_fit choice), appended.
+  // AlreadyExists when the VM has a volume of that name.
+  Result<VmEntry> AttachVolume(const std::string& id, const VolumeRequest& v);
+  // Unplug: the volume's slice leaves the allocation (its GiB and IOPS are free again).
+  Result<VmEntry> DetachVolume(const std::string& id, const std::string& name);
+  // Moves the volume to a disk of `tier` on the same host (size and IOPS checked there, freed
+  // on the old disk) in one change. FailedPrecondition "already on tier T" for its own tier.
+  Result<VmEntry> MigrateVolume(const std::string& id, const std::string& name,
+                                const std::string& tier);
   // Per-host reasons for up to `limit` hosts with the most free CPU (for 409 answers).
   nlohmann::json ExplainCandidates(const VmSpec& spec, const std::string& tenant, int limit,
                                    const std::vector<ClosedHost>& closed = {}) const;
@@ -127,6 +142,9 @@ class Ledger {
   // on a network whose NICs have no SR-IOV: no capacity could ever come free for it.
   Status CheckNicsAgainstFleet(const VmRequest& req) const;
   void IndexGroup(const VmEntry& vm, int delta);
+  // Swaps vm's allocation for `next` on its host (capacity checked, generation bumped): the
+  // host's ResourceExhausted/FailedPrecondition message when it does not fit, nothing changed.
+  Status SwapAllocation(VmEntry& vm, Allocation next);
 
   const placement::PluginRegistry* registry_;
   std::string default_policy_;

@@ -192,6 +192,63 @@ TEST(VmSpecTest, ResizeTakesVolumesAndNics) {
   EXPECT_NE(bad.status().message().find("field 'nics[0].bandwidth_mbps.min'"), std::string::npos);
 }
 
+// The bodies of the volume endpoints: one volume object as in a VM spec (no "volumes[i]."
+// prefix in messages), {"tier"} of a migration, and resize's per-volume IOPS terms.
+TEST(VmSpecTest, VolumeBodiesNameTheField) {
+  Result<VolumeRequest> v = ParseVolumeSpec(J(R"({"name": "logs", "size_gib": 20, "tier": "ssd",
+      "iops": {"reservation": 100, "limit": 500}})"));
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(v->iops_weight, 1);
+  EXPECT_EQ(VolumeJson(*v), J(R"({"name": "logs", "size_gib": 20, "tier": "ssd",
+      "iops": {"reservation": 100, "weight": 1, "limit": 500}})"));
+  struct Case {
+    const char* body;
+    const char* message;
+  } cases[] = {
+      {R"({"name": "d", "size_gib": 1, "tier": "ssd", "bus": "scsi"})", "unknown field 'bus'"},
+      {R"({"name": "d", "size_gib": 0, "tier": "ssd"})", "field 'size_gib'"},
+      {R"({"name": "d", "size_gib": 1, "tier": "tape"})",
+       "field 'tier': unknown tier 'tape' (known: nvme, ssd, hdd)"},
+      {R"({"name": "d", "size_gib": 1, "tier": "ssd", "iops": {"reservation": 9, "limit": 5}})",
+       "field 'iops.reservation': 9 > limit 5"},
+      {R"({"size_gib": 1, "tier": "ssd"})", "field 'name' is required"},
+  };
+  for (const Case& c : cases) {
+    Result<VolumeRequest> bad = ParseVolumeSpec(J(c.body));
+    ASSERT_FALSE(bad.ok()) << c.body;
+    EXPECT_TRUE(bad.status().IsInvalidArgument());
+    EXPECT_NE(bad.status().message().find(c.message), std::string::npos)
+        << c.body << " -> " << bad.status().message();
+  }
+  EXPECT_EQ(*ParseVolumeMigrateSpec(J(R"({"tier": "hdd"})")), "hdd");
+  EXPECT_EQ(ParseVolumeMigrateSpec(J(R"({"tier": "ram"})")).status().message(),
+            "field 'tier': unknown tier 'ram' (known: nvme, ssd, hdd)");
+  EXPECT_EQ(ParseVolumeMigrateSpec(J(R"({"tier": "ssd", "live": true})")).status().message(),
+            "unknown field 'live'");
+
+  Result<ResizeSpec> r =
+      ParseResizeSpec(J(R"({"volumes": [{"name": "data", "iops": {"reservation": 300}}]})"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->volumes[0].size_gib, -1) << "unchanged";
+  EXPECT_EQ(r->volumes[0].iops_reservation, 300);
+  EXPECT_EQ(r->volumes[0].iops_weight, -1);
+  EXPECT_EQ(r->volumes[0].iops_limit, -1);
+  for (const auto& [body, message] : std::vector<std::pair<const char*, const char*>>{
+           {R"({"volumes": [{"name": "data"}]})",
+            "field 'volumes[0]': give size_gib, iops or both"},
+           {R"({"volumes": [{"name": "data", "iops": {}}]})",
+            "field 'volumes[0].iops': give reservation, weight, limit or several"},
+           {R"({"volumes": [{"name": "data", "iops": {"weight": 0}}]})",
+            "field 'volumes[0].iops.weight'"},
+           {R"({"volumes": [{"name": "data", "iops": {"burst": 1}}]})",
+            "unknown field 'volumes[0].iops.burst'"}}) {
+    Result<ResizeSpec> bad = ParseResizeSpec(J(body));
+    ASSERT_FALSE(bad.ok()) << body;
+    EXPECT_NE(bad.status().message().find(message), std::string::npos)
+        << body << " -> " << bad.status().message();
+  }
+}
+
 TEST(HostSpecTest, NicsAndDisksDeclareRatesAndNetworks) {
   Result<HostSpec> h = ParseHostSpec("h1", J(R"({"cpu_milli": 8000, "memory_mib": 8192,
       "nics": [{"id": "nic0", "vfs": 8, "line_rate_mbps": 25000, "network": "storage"},

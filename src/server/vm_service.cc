@@ -264,7 +264,8 @@ Result<Reply> VmService::Resize(const Principal& p, const std::string& id, const
           // A field the VM cannot take (unknown volume, shrinking volume, NIC index) is the
           // body's fault: 400. Everything else is the host's lack of room: 409 no_room.
           if (previous.status().IsInvalidArgument()) return previous.status();
-          return Status::ResourceExhausted(previous.status().message()).WithReason("no_room");
+          return Status::ResourceExhausted(previous.status().message())
+              .WithReason("no_room", std::string(previous.status().details_json()));
         }
         const uint64_t old_gen = ledger.FindHost(host)->record.generation;
         r.undo = [&ledger, prev = *previous, host, old_gen] {

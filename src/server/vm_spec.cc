@@ -156,39 +156,50 @@ nlohmann::json IopsJson(const VolumeRequest& v) {
   return {{"reservation", v.iops_reservation}, {"weight", v.iops_weight}, {"limit", v.iops_limit}};
 }
 
+// The required field "tier" of `r`: one of kStorageTiers.
+Result<std::string> ReadTier(FieldReader& r) {
+  DS_ASSIGN_OR_RETURN(std::string tier, r.String("tier", true, 16));
+  if (!IsStorageTier(tier)) {
+    return Status::InvalidArgument("field '" + r.FieldPath("tier") + "': unknown tier '" + tier +
+                                   "' (known: nvme, ssd, hdd)");
+  }
+  return tier;
+}
+
+// One volume object read through `r` (its unknown fields are the caller's to check).
+Result<VolumeRequest> ReadVolume(FieldReader& r) {
+  VolumeRequest v;
+  DS_ASSIGN_OR_RETURN(v.name, r.String("name", true, 63));
+  DS_RETURN_IF_ERROR(CheckName(v.name, r.FieldPath("name")));
+  DS_ASSIGN_OR_RETURN(v.size_gib, r.Int("size_gib", true, 1, kMaxGib));
+  DS_ASSIGN_OR_RETURN(v.tier, ReadTier(r));
+  DS_ASSIGN_OR_RETURN(const nlohmann::json* iops, r.Object("iops", false));
+  if (iops != nullptr) {
+    FieldReader ir(*iops, r.FieldPath("iops"));
+    DS_ASSIGN_OR_RETURN(v.iops_reservation, ir.Int("reservation", false, 0, kMaxIops, 0));
+    DS_ASSIGN_OR_RETURN(v.iops_weight, ir.Int("weight", false, 1, 10000, 1));
+    DS_ASSIGN_OR_RETURN(v.iops_limit, ir.Int("limit", false, 0, kMaxIops, 0));
+    DS_RETURN_IF_ERROR(ir.CheckNoUnknown());
+    if (v.iops_limit > 0 && v.iops_reservation > v.iops_limit) {
+      return Status::InvalidArgument("field '" + ir.FieldPath("reservation") +
+                                     "': " + std::to_string(v.iops_reservation) + " > limit " +
+                                     std::to_string(v.iops_limit));
+    }
+  }
+  return v;
+}
+
 Status ParseVolumes(const nlohmann::json* list, VmSpec& spec) {
   nlohmann::json out = nlohmann::json::array();
   DS_RETURN_IF_ERROR(ForEachObject(list, "volumes", [&](FieldReader& r) -> Status {
-    VolumeRequest v;
-    DS_ASSIGN_OR_RETURN(v.name, r.String("name", true, 63));
-    DS_RETURN_IF_ERROR(CheckName(v.name, r.FieldPath("name")));
+    DS_ASSIGN_OR_RETURN(VolumeRequest v, ReadVolume(r));
     for (const VolumeRequest& other : spec.request.volumes) {
       if (other.name == v.name) {
         return Status::InvalidArgument("field '" + r.FieldPath("name") + "': volume '" + v.name +
                                        "' is named twice");
       }
     }
-    DS_ASSIGN_OR_RETURN(v.size_gib, r.Int("size_gib", true, 1, kMaxGib));
-    DS_ASSIGN_OR_RETURN(v.tier, r.String("tier", true, 16));
-    if (!IsStorageTier(v.tier)) {
-      return Status::InvalidArgument("field '" + r.FieldPath("tier") + "': unknown tier '" +
-                                     v.tier + "' (known: nvme, ssd, hdd)");
-    }
-    DS_ASSIGN_OR_RETURN(const nlohmann::json* iops, r.Object("iops", false));
-    if (iops != nullptr) {
-      FieldReader ir(*iops, r.FieldPath("iops"));
-      DS_ASSIGN_OR_RETURN(v.iops_reservation, ir.Int("reservation", false, 0, kMaxIops, 0));
-      DS_ASSIGN_OR_RETURN(v.iops_weight, ir.Int("weight", false, 1, 10000, 1));
-      DS_ASSIGN_OR_RETURN(v.iops_limit, ir.Int("limit", false, 0, kMaxIops, 0));
-      DS_RETURN_IF_ERROR(ir.CheckNoUnknown());
-      if (v.iops_limit > 0 && v.iops_reservation > v.iops_limit) {
-        return Status::InvalidArgument("field '" + ir.FieldPath("reservation") +
-                                       "': " + std::to_string(v.iops_reservation) + " > limit " +
-                                       std::to_string(v.iops_limit));
-      }
-    }
-    out.push_back(
-        {{"name", v.name}, {"size_gib", v.size_gib}, {"tier", v.tier}, {"iops", IopsJson(v)}});
+    out.push_back(VolumeJson(v));
     spec.request.volumes.push_back(std::move(v));
     return Status::Ok();
   }));
@@ -214,6 +225,24 @@ Status ParseQos(const nlohmann::json* j, VmSpec& spec) {
 }
 
 }  // namespace
+
+nlohmann::json VolumeJson(const VolumeRequest& v) {
+  return {{"name", v.name}, {"size_gib", v.size_gib}, {"tier", v.tier}, {"iops", IopsJson(v)}};
+}
+
+Result<VolumeRequest> ParseVolumeSpec(const nlohmann::json& body) {
+  FieldReader r(body, "");
+  DS_ASSIGN_OR_RETURN(VolumeRequest v, ReadVolume(r));
+  DS_RETURN_IF_ERROR(r.CheckNoUnknown());
+  return v;
+}
+
+Result<std::string> ParseVolumeMigrateSpec(const nlohmann::json& body) {
+  FieldReader r(body, "");
+  DS_ASSIGN_OR_RETURN(std::string tier, ReadTier(r));
+  DS_RETURN_IF_ERROR(r.CheckNoUnknown());
+  return tier;
+}
 
 Result<VmSpec> ParseVmSpec(const nlohmann::json& body) {
   VmSpec spec;
@@ -284,7 +313,22 @@ Result<ResizeSpec> ParseResizeSpec(const nlohmann::json& body) {
   DS_RETURN_IF_ERROR(ForEachObject(volumes, "volumes", [&](FieldReader& vr) -> Status {
     ResizeSpec::Volume v;
     DS_ASSIGN_OR_RETURN(v.name, vr.String("name", true, 63));
-    DS_ASSIGN_OR_RETURN(v.size_gib, vr.Int("size_gib", true, 1, kMaxGib));
+    DS_ASSIGN_OR_RETURN(v.size_gib, vr.Int("size_gib", false, 1, kMaxGib, -1));
+    DS_ASSIGN_OR_RETURN(const nlohmann::json* iops, vr.Object("iops", false));
+    if (iops != nullptr) {
+      FieldReader ir(*iops, vr.FieldPath("iops"));
+      DS_ASSIGN_OR_RETURN(v.iops_reservation, ir.Int("reservation", false, 0, kMaxIops, -1));
+      DS_ASSIGN_OR_RETURN(v.iops_weight, ir.Int("weight", false, 1, 10000, -1));
+      DS_ASSIGN_OR_RETURN(v.iops_limit, ir.Int("limit", false, 0, kMaxIops, -1));
+      DS_RETURN_IF_ERROR(ir.CheckNoUnknown());
+      if (v.iops_reservation < 0 && v.iops_weight < 0 && v.iops_limit < 0) {
+        return Status::InvalidArgument("field '" + vr.FieldPath("iops") +
+                                       "': give reservation, weight, limit or several");
+      }
+    }
+    if (v.size_gib < 0 && iops == nullptr) {
+      return Status::InvalidArgument("field '" + vr.path() + "': give size_gib, iops or both");
+    }
     s.volumes.push_back(std::move(v));
     return Status::Ok();
   }));

@@ -1,5 +1,6 @@
-// The body of POST /v1/vms and /v1/vms/{id}/resize: parsing into a core VmRequest plus the parts
-// placement does not use (QoS, anti-affinity group, policy), and the normalised JSON stored.
+// The bodies of POST /v1/vms, /v1/vms/{id}/resize and /v1/vms/{id}/volumes[/{name}/migrate]:
+// parsing into a core VmRequest plus the parts placement does not use (QoS, anti-affinity group,
+// policy), and the normalised JSON stored.
 // Thread-safety: pure functions.
 #ifndef DEVSHARE_SERVER_VM_SPEC_H_
 #define DEVSHARE_SERVER_VM_SPEC_H_
@@ -34,12 +35,25 @@ struct VmSpec {
 // otherwise.
 Result<VmSpec> ParseVmSpec(const nlohmann::json& body);
 
+// One volume object as in a VM spec's `volumes` (the body of POST /v1/vms/{id}/volumes):
+// name, size_gib, tier, iops {reservation, weight, limit}. InvalidArgument naming the field
+// (without a "volumes[i]." prefix) otherwise.
+Result<VolumeRequest> ParseVolumeSpec(const nlohmann::json& body);
+// The body of POST /v1/vms/{id}/volumes/{name}/migrate: {"tier": "nvme|ssd|hdd"} -> the tier.
+Result<std::string> ParseVolumeMigrateSpec(const nlohmann::json& body);
+// The normalised JSON of one volume, as in VmSpec::normalized["volumes"].
+nlohmann::json VolumeJson(const VolumeRequest& v);
+
 // Resize body: any of cpu_milli, memory_mib, gpu_milli (for a VM holding one shared GPU),
-// volumes [{name, size_gib}] (grow), nics [{index, bandwidth_mbps {min, max}}] (either or both).
+// volumes [{name, size_gib (grow), iops {reservation, weight, limit}}] (size, iops or both; any
+// of the iops terms), nics [{index, bandwidth_mbps {min, max}}] (either or both).
 struct ResizeSpec {
   struct Volume {
     std::string name;
-    int64_t size_gib = 0;
+    int64_t size_gib = -1;  // -1 = unchanged (as the iops terms)
+    int64_t iops_reservation = -1;
+    int64_t iops_weight = -1;
+    int64_t iops_limit = -1;
   };
   struct Nic {
     int64_t index = 0;

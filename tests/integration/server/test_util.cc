@@ -427,9 +427,10 @@ StoreCheck CheckStore(const std::string& db_path) {
       }
       continue;
     }
-    if (r.operation != "vm.create" && r.operation != "vm.delete" && r.operation != "vm.resize") {
-      continue;
-    }
+    // Volume changes replace the allocation as a resize does.
+    const bool replaces = r.operation == "vm.resize" || r.operation == "volume.attach" ||
+                          r.operation == "volume.detach" || r.operation == "volume.migrate";
+    if (r.operation != "vm.create" && r.operation != "vm.delete" && !replaces) continue;
     const std::string rec = "audit record " + std::to_string(r.seq) + " (" + r.operation + ")";
     if (r.object.rfind("vm/", 0) != 0) {
       bad(rec + ": object '" + r.object + "' is not vm/<id>");
@@ -449,7 +450,7 @@ StoreCheck CheckStore(const std::string& db_path) {
     } else {
       auto it = replay.find(id);
       if (it == replay.end() || !detail.is_object() || !detail.contains("allocation")) {
-        bad(rec + ": resizes " + id + ", which the replay does not hold (or no allocation)");
+        bad(rec + ": changes " + id + ", which the replay does not hold (or no allocation)");
         continue;
       }
       it->second.second = detail["allocation"];

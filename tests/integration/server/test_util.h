@@ -114,8 +114,9 @@ struct StoreCheck {
 //     tier; per NIC distinct VFs, VFs <= vfs and bandwidth mins <= line_rate_mbps; per disk
 //     GiB <= capacity_gib and IOPS reservations <= iops;
 //  I5 the audit chain verifies against the head (VerifyAuditChain), and replaying the audit
-//     records (vm.create ok -> add with detail.allocation, vm.resize ok -> replace,
-//     vm.delete ok -> remove) gives exactly the VM table (ids, hosts, allocations).
+//     records (vm.create ok -> add with detail.allocation, vm.resize and volume.attach|detach|
+//     migrate ok -> replace, vm.delete ok -> remove) gives exactly the VM table (ids, hosts,
+//     allocations).
 StoreCheck CheckStore(const std::string& db_path);
 
 }  // namespace devshare::it
