@@ -253,10 +253,12 @@ while :; do
   sleep 0.05
 done
 echo "devshare-io: go"
+# fio keeps its shared state in /dev/shm (SIGBUS without it); run its job as a thread as well.
+mkdir -p /dev/shm && mount -t tmpfs -o size=64m tmpfs /dev/shm 2>/dev/null
 verify=""
 case "$mode" in *+verify) mode="${mode%+verify}"; verify="--verify=crc32c --verify_fatal=1" ;; esac
 # shellcheck disable=SC2086
-fio --name=io --filename=$dev --direct=1 --ioengine=libaio --rw="$mode" --bs="$bs" \
+fio --name=io --thread --filename=$dev --direct=1 --ioengine=libaio --rw="$mode" --bs="$bs" \
   --iodepth="$qd" --time_based --runtime="$secs" --offset=4096 $verify \
   --write_iops_log=/tmp/io --log_avg_msec=1000 --output-format=terse --terse-version=3 \
   >/tmp/terse 2>/tmp/err

@@ -36,12 +36,12 @@ constexpr const char* kUsage =
     "usage: devshare bench io [--guests 3] [--pool-iops 400] [--pool-mbps 100]\n"
     "                         [--reservations 200,0,0] [--weights 1,1,2] [--limits 0,0,0]\n"
     "                         [--schedulers mclock,fifo,none] [--seconds 20]\n"
-    "                         [--mode randread] [--bs 4k] [--iodepth 8]\n"
+    "                         [--mode randread] [--bs 4k] [--iodepth 8] [--memory-mib 512]\n"
     "                         [--hypervisor qemu:///system] [--guest-dir build/guest]\n"
     "                         [--out FILE.json]\n"
     "  For each scheduler: the control plane on 127.0.0.1 (temp SQLite) and one host agent in\n"
     "  this process with one ssd pool of --pool-iops / --pool-mbps (declared, so that every\n"
-    "  scheduler is measured against the same capacity C), --guests real Linux guests (256 MiB,\n"
+    "  scheduler is measured against the same capacity C), --guests real Linux guests (--memory-mib,\n"
     "  100 milli) with a 1 GiB volume each (volume i: reservations[i], weights[i], limits[i]\n"
     "  IOPS), fio --rw=MODE --bs=BS --iodepth=N for --seconds in all guests at once. Prints,\n"
     "  per guest, the mean IOPS over the full windows, the lowest window and the share of\n"
@@ -56,6 +56,7 @@ struct IoOptions {
   int64_t seconds = 20;
   std::string mode = "randread", bs = "4k";
   int64_t iodepth = 8;
+  int64_t memory_mib = 512;  // fio's shared memory faults (SIGBUS) in 256 MiB next to the initramfs
   std::string hypervisor = "qemu:///system";
   std::string guest_dir;
   fs::path dir;
@@ -105,6 +106,20 @@ std::vector<double> Windows(const std::string& console) {
   }
   if (w.size() >= 3) return std::vector<double>(w.begin() + 1, w.end() - 1);
   return {};
+}
+
+// The guest's devshare-io lines other than the per-second figures (readiness, fio's summary and
+// errors), for the report.
+std::string FioSaid(const std::string& console) {
+  std::string out;
+  std::istringstream in(console);
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t at = line.find("devshare-io: ");
+    if (at == std::string::npos || line.find("devshare-io: iops ") != std::string::npos) continue;
+    out += line.substr(at + 13) + "\n";
+  }
+  return out;
 }
 
 Status WriteGoMark(const std::string& file) {
@@ -196,7 +211,7 @@ Result<nlohmann::json> RunScheduler(const IoOptions& o, const std::string& sched
                                {"limit", o.limits[i]}}}};
     nlohmann::json body = {{"name", "io" + std::to_string(i)},
                            {"cpu_milli", 100},
-                           {"memory_mib", 256},
+                           {"memory_mib", o.memory_mib},
                            {"image", "linux-io"},
                            {"volumes", nlohmann::json::array({volume})}};
     Result<nlohmann::json> vm = b.Call("POST", "/v1/vms", body.dump());
@@ -264,7 +279,8 @@ Result<nlohmann::json> RunScheduler(const IoOptions& o, const std::string& sched
          {"windows", r.windows},
          {"windows_meeting_reservation",
           r.windows.empty() ? 0.0 : static_cast<double>(meeting) / r.windows.size()},
-         {"fio_rc", r.rc}});
+         {"fio_rc", r.rc},
+         {"fio_said", FioSaid(r.console)}});
   }
   cleanup();
   if (!failure.empty()) {
@@ -284,7 +300,7 @@ int RunBenchIoCommand(const std::vector<std::string>& args) {
   auto flags = Flags::Parse(args,
                             {"guests", "pool-iops", "pool-mbps", "reservations", "weights",
                              "limits", "schedulers", "seconds", "mode", "bs", "iodepth",
-                             "hypervisor", "guest-dir", "out"},
+                             "memory-mib", "hypervisor", "guest-dir", "out"},
                             {"help"});
   if (!flags.ok()) return Fail(cmd, flags.status());
   if (flags->Has("help")) {
@@ -319,6 +335,9 @@ int RunBenchIoCommand(const std::vector<std::string>& args) {
   auto qd = flags->GetInt("iodepth", o.iodepth, 1, 256);
   if (!qd.ok()) return Fail(cmd, qd.status());
   o.iodepth = *qd;
+  auto mem = flags->GetInt("memory-mib", o.memory_mib, 256, 16384);
+  if (!mem.ok()) return Fail(cmd, mem.status());
+  o.memory_mib = *mem;
   o.mode = flags->Get("mode", o.mode);
   o.bs = flags->Get("bs", o.bs);
   for (const std::string& v : {o.mode, o.bs}) {
@@ -374,6 +393,10 @@ int RunBenchIoCommand(const std::vector<std::string>& args) {
                   static_cast<long long>(g.value("limit_iops", 0LL)), g.value("iops_mean", 0.0),
                   g.value("iops_min_window", 0.0),
                   100 * g.value("windows_meeting_reservation", 0.0), g.value("fio_rc", -1));
+      if (g.value("fio_rc", -1) != 0) {
+        std::fprintf(stderr, "bench io: guest %d (%s): fio said:\n%s", i - 1,
+                     g.value("vm", "").c_str(), g.value("fio_said", "").c_str());
+      }
     }
     std::fflush(stdout);
     report["runs"].push_back(std::move(*run));

@@ -2,6 +2,9 @@
 #include "devshare/host/volume_server.h"
 
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -234,6 +237,7 @@ Status VolumeServer::SpawnLocked() {
   const SteadyClock::time_point deadline = SteadyClock::now() + std::chrono::seconds(10);
   while (SteadyClock::now() < deadline) {
     if (SocketAnswers(socket_)) {
+      OpenSocketToQemu();
       Log("nbdkit started (pid " + std::to_string(pid) + ", socket " + socket_ + ")");
       return Status::Ok();
     }
@@ -246,6 +250,22 @@ Status VolumeServer::SpawnLocked() {
     pid_ = -1;
   }
   return Status::Unavailable("nbdkit did not come up on " + socket_ + ": " + LogTail(logfile_));
+}
+
+void VolumeServer::OpenSocketToQemu() {
+  if (options_.qemu_user.empty()) return;
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  char buf[4096];
+  if (::getpwnam_r(options_.qemu_user.c_str(), &pw, buf, sizeof buf, &found) != 0 ||
+      found == nullptr) {
+    return;
+  }
+  if (::chown(socket_.c_str(), static_cast<uid_t>(-1), pw.pw_gid) != 0 ||
+      ::chmod(socket_.c_str(), 0660) != 0) {
+    Log("cannot give socket " + socket_ + " to group of " + options_.qemu_user + ": " +
+        std::strerror(errno) + " (guests may fail to connect)");
+  }
 }
 
 Status VolumeServer::EnsureRunningLocked() {

@@ -3,6 +3,8 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include "devshare/core/atomic_file.h"
 
 namespace devshare::storage {
@@ -13,8 +15,15 @@ std::string DirOf(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
+// A reservation is served 2 % above its value (never above the volume's limit): a guarantee of
+// "at least r per second" then holds in every 1 s window a guest measures, whose edges jitter
+// against the dispatcher's tag grid (served at exactly r, a window reads r - 1 now and then).
+constexpr double kReservationHeadroom = 1.02;
+
 qos::ClientQos QosOf(const VolumeConfig& v) {
-  return qos::ClientQos{v.reservation_iops, v.weight, v.limit_iops};
+  double r = v.reservation_iops * kReservationHeadroom;
+  if (v.limit_iops > 0) r = std::min(r, v.limit_iops);
+  return qos::ClientQos{r, v.weight, v.limit_iops};
 }
 
 }  // namespace

@@ -50,6 +50,10 @@ struct VolumeServerOptions {
   int stats_interval_ms = 250;
   std::chrono::milliseconds watchdog_period{500};
   std::function<void(const std::string&)> log;  // may be empty
+  // QEMU runs as this user under libvirt's qemu:///system (Debian: libvirt-qemu): the socket is
+  // given to its primary group, mode 0660, so guests can connect and other users cannot. When
+  // the user does not exist the socket keeps nbdkit's mode (root-only with umask 022).
+  std::string qemu_user = "libvirt-qemu";
 };
 
 // The plugin shipped with this binary: <dir of /proc/self/exe>/../storage/libdevshare_nbdkit.so
@@ -93,6 +97,7 @@ class VolumeServer {
   Status EnsureRunningLocked();
   bool AliveLocked();
   Status SpawnLocked();
+  void OpenSocketToQemu();
   void Watchdog();
   void Log(const std::string& line) const;
 
