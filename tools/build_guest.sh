@@ -222,7 +222,8 @@ chmod 0755 "$root/init"
 #   MODE fsync:  writes block i (4 KiB, "devshare-blk <i>") with fsync for i < SECONDS and prints
 #                "devshare-io: synced <i>" after each (the host checks every synced block);
 #   other MODEs: waits for the host's go mark (DEVSHARE-GO in the first 4 KiB), runs fio MODE
-#                (randread, randwrite, randrw, read, write; "+verify" adds --verify=crc32c) with
+#                (randread, randwrite, randrw, read, write; "+verify" checks every block written,
+#                crc32c, read back while writing: --verify_backlog) with
 #                BS and IODEPTH for SECONDS and prints "devshare-io: iops <ms> <iops>" per second,
 #                "devshare-io: terse <fio terse v3 line>" and "devshare-io: done rc=<fio's exit>".
 cat >"$root/usr/bin/devshare-io" <<'EOF'
@@ -256,7 +257,7 @@ echo "devshare-io: go"
 # fio keeps its shared state in /dev/shm (SIGBUS without it); run its job as a thread as well.
 mkdir -p /dev/shm && mount -t tmpfs -o size=64m tmpfs /dev/shm 2>/dev/null
 verify=""
-case "$mode" in *+verify) mode="${mode%+verify}"; verify="--verify=crc32c --verify_fatal=1" ;; esac
+case "$mode" in *+verify) mode="${mode%+verify}"; verify="--verify=crc32c --verify_fatal=1 --verify_backlog=16" ;; esac
 # shellcheck disable=SC2086
 fio --name=io --thread --filename=$dev --direct=1 --ioengine=libaio --rw="$mode" --bs="$bs" \
   --iodepth="$qd" --time_based --runtime="$secs" --offset=4096 $verify \
@@ -267,7 +268,7 @@ for f in /tmp/io_iops.*.log; do
   [ -f "$f" ] || continue
   while IFS=, read -r t v rest; do echo "devshare-io: iops $t $v"; done <"$f"
 done
-echo "devshare-io: terse $(cat /tmp/terse)"
+echo "devshare-io: terse $(grep '^3;fio' /tmp/terse)"
 echo "devshare-io: done rc=$rc $(head -c 300 /tmp/err | tr '\n' ' ')"
 EOF
 chmod 0755 "$root/usr/bin/devshare-io"
