@@ -3,6 +3,8 @@
 // then runs agent::AgentLoop until SIGINT/SIGTERM (the guests keep running after it stops).
 #include <unistd.h>
 
+#include <httplib.h>
+
 #include <algorithm>
 #include <atomic>
 #include <csignal>
@@ -25,6 +27,7 @@
 #include "devshare/agent/agent_loop.h"
 #include "devshare/agent/host_agent_driver.h"
 #include "devshare/agent/http_control_link.h"
+#include "devshare/agent/tiering_loop.h"
 #include "devshare/core/clock.h"
 #include "devshare/host/discovery.h"
 #include "devshare/host/domain_xml.h"
@@ -69,7 +72,10 @@ constexpr const char* kAgentHelp =
     "                         (docs/storage.md); scheduler none gives plain files\n"
     "  --calibrate-ms N       length of each calibration phase (default 500)\n"
     "  --nbdkit-plugin PATH   devshare's plugin (default: next to this binary)\n"
-    "  --migration-mbps N     bandwidth of live volume moves, all together (default 64)\n";
+    "  --migration-mbps N     bandwidth of live volume moves, all together (default 64)\n"
+    "  --tiering-period-s S   the tiering controller samples volume heat every S seconds and\n"
+    "                         moves hot volumes to faster pools, cold ones to slower pools\n"
+    "                         (docs/storage.md#tiering; default 10, 0 = off)\n";
 
 volatile sig_atomic_t g_agent_stop = 0;
 void OnAgentSignal(int) { g_agent_stop = 1; }
@@ -135,6 +141,7 @@ struct Setup {
   host::HostInventory inventory;
   std::unique_ptr<host::VolumeServer> volume_server;  // outlives host_agent (declared first)
   std::unique_ptr<host::HostAgent> host_agent;
+  std::vector<host::StoragePool> pools;
   std::vector<std::string> notes;
 };
 
@@ -205,6 +212,7 @@ Result<Setup> SetUpHost(const AgentConfig& config) {
       DS_ASSIGN_OR_RETURN(vo.plugin_path, host::FindNbdkitPlugin());
     }
     vo.pools = o.pools;
+    s.pools = o.pools;
     vo.migration_mbps = config.migration_mbps;
     vo.log = [log = config.log](const std::string& line) { log("volumes: " + line); };
     DS_ASSIGN_OR_RETURN(s.volume_server, host::VolumeServer::Start(std::move(vo)));
@@ -237,6 +245,7 @@ struct AgentRun::Parts {
   SystemClock clock;
   agent::SystemWaiter waiter;
   std::unique_ptr<agent::AgentLoop> loop;
+  std::unique_ptr<agent::TieringLoop> tiering;  // with a volume server and a period only
   std::thread runner;
   mutable std::mutex mu;
   Status started;           // GUARDED_BY(mu)
@@ -279,6 +288,32 @@ Result<std::unique_ptr<AgentRun>> AgentRun::Start(AgentConfig config) {
   parts->loop = std::make_unique<agent::AgentLoop>(*parts->link, *parts->driver, parts->clock,
                                                    parts->waiter, std::move(options));
   parts->config = std::move(config);
+  if (parts->setup.volume_server != nullptr && parts->config.tiering_period_ms > 0) {
+    agent::TieringLoopOptions t;
+    t.period = std::chrono::milliseconds(parts->config.tiering_period_ms);
+    t.log = parts->config.log;
+    auto migrate = [url = parts->config.server_url, token = parts->config.token](
+                       const std::string& vm, const std::string& volume,
+                       const std::string& tier) -> Status {
+      httplib::Client cli(url);
+      cli.set_read_timeout(60, 0);
+      httplib::Result r = cli.Post(
+          "/v1/vms/" + agent::PathSegment(vm) + "/volumes/" + agent::PathSegment(volume) +
+              "/migrate",
+          httplib::Headers{{"Authorization", "Bearer " + token}},
+          nlohmann::json{{"tier", tier}}.dump(), "application/json");
+      if (!r) return Status::Unavailable("migrate: no answer from " + url);
+      if (r->status / 100 != 2) {
+        return Status::FailedPrecondition("migrate: HTTP " + std::to_string(r->status) + " " +
+                                          r->body);
+      }
+      return Status::Ok();
+    };
+    parts->tiering = std::make_unique<agent::TieringLoop>(
+        *parts->setup.host_agent, *parts->setup.volume_server, parts->setup.pools,
+        std::move(migrate), parts->clock, std::move(t));
+    parts->tiering->Start();
+  }
   Parts* raw = parts.get();
   raw->runner = std::thread([raw] {
     Status s = raw->loop->Start();
@@ -295,6 +330,7 @@ Result<std::unique_ptr<AgentRun>> AgentRun::Start(AgentConfig config) {
 void AgentRun::Stop() {
   if (parts_ == nullptr || parts_->stopped) return;
   parts_->stopped = true;
+  if (parts_->tiering != nullptr) parts_->tiering->Stop();
   parts_->loop->Stop();
   if (parts_->runner.joinable()) parts_->runner.join();
   if (parts_->config.stop_volume_server && parts_->setup.volume_server != nullptr) {
@@ -320,7 +356,7 @@ int RunAgentCommand(const std::vector<std::string>& args) {
       args,
       {"server", "token-file", "name", "hypervisor", "runtime-dir", "guest-cpuset",
        "reserve-cpu-milli", "reserve-memory-mib", "domain-prefix", "sysfs-root", "guest-image",
-       "pool", "calibrate-ms", "nbdkit-plugin", "migration-mbps"},
+       "pool", "calibrate-ms", "nbdkit-plugin", "migration-mbps", "tiering-period-s"},
       {});
   if (!flags.ok()) return Usage(flags.status().message());
   for (const char* f : {"server", "token-file", "name", "hypervisor", "runtime-dir"}) {
@@ -355,6 +391,9 @@ int RunAgentCommand(const std::vector<std::string>& args) {
   if (!mig.ok()) return Usage(mig.status().message());
   config.migration_mbps = *mig;
   config.nbdkit_plugin = flags->Get("nbdkit-plugin", "");
+  Result<double> tier_s = flags->GetDouble("tiering-period-s", 10, 0, 86'400);
+  if (!tier_s.ok()) return Usage(tier_s.status().message());
+  config.tiering_period_ms = static_cast<int64_t>(*tier_s * 1000);
   config.reserve_cpu_milli = *cpu;
   config.reserve_memory_mib = *mem;
   if (config.domain_prefix.empty()) return Usage("--domain-prefix must not be empty");

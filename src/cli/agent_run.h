@@ -41,6 +41,8 @@ struct AgentConfig {
   // Stop the volume server (nbdkit) when the agent stops. Off for `devshare agent` (guests keep
   // using their volumes); on for benchmarks that remove their guests.
   bool stop_volume_server = false;
+  // The tiering controller (agent::TieringLoop): a sample every tiering_period_ms; 0 = off.
+  int64_t tiering_period_ms = 10'000;
 };
 
 // The value of --pool (several pools separated by ';') -> one flag per pool. InvalidArgument for

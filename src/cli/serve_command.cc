@@ -50,7 +50,8 @@ constexpr const char* kServeUsage =
     "(guest\n"
     "vCPUs limited to --guest-cpuset) and realizes the VMs placed there as libvirt domains\n"
     "(docs/host-agent.md); at start it reconciles libvirt's devshare-* domains with the ledger.\n"
-    "--pool declares its storage pools as `devshare agent --pool` does (docs/storage.md).\n"
+    "--pool declares its storage pools as `devshare agent --pool` does (docs/storage.md), with\n"
+    "--migration-mbps and --tiering-period-s as there.\n"
     "Requests without a valid token are refused (401) and audited at most\n"
     "--unauthenticated-audit-rate per second (bursts of --unauthenticated-audit-burst; 0 = all);\n"
     "the others are counted in the next record and in /metrics.\n"
@@ -146,6 +147,8 @@ Status StartLocalAgent(const ServeConfig& config, ServerBundle& bundle) {
   agent.sysfs_root = config.sysfs_root;
   agent.guest_image = config.guest_image;
   agent.pools = config.pools;
+  agent.migration_mbps = config.migration_mbps;
+  agent.tiering_period_ms = config.tiering_period_ms;
   agent.log = [](const std::string& line) {
     std::fprintf(stderr, "devshare serve: agent: %s\n", line.c_str());
   };
@@ -236,7 +239,8 @@ int RunServeCommand(const std::vector<std::string>& args) {
       args,
       {"listen", "db", "admin-token-file", "policy", "threads", "local-host", "hypervisor",
        "guest-cpuset", "guest-image", "runtime-dir", "sysfs-root", "unauthenticated-audit-rate",
-       "unauthenticated-audit-burst", "workload-history", "host-timeout", "pool"},
+       "unauthenticated-audit-burst", "workload-history", "host-timeout", "pool",
+       "migration-mbps", "tiering-period-s"},
       {});
   if (!flags.ok()) return Fail("serve", flags.status());
   ServeConfig config;
@@ -255,7 +259,15 @@ int RunServeCommand(const std::vector<std::string>& args) {
     if (!pools.ok()) return Fail("serve", pools.status());
     config.pools = *pools;
   }
-  for (const char* f : {"hypervisor", "guest-cpuset", "guest-image", "runtime-dir", "pool"}) {
+  Result<int64_t> mig = flags->GetInt("migration-mbps", config.migration_mbps, 1, 100'000);
+  if (!mig.ok()) return Fail("serve", mig.status());
+  config.migration_mbps = *mig;
+  Result<double> tier_s =
+      flags->GetDouble("tiering-period-s", config.tiering_period_ms / 1000.0, 0, 86'400);
+  if (!tier_s.ok()) return Fail("serve", tier_s.status());
+  config.tiering_period_ms = static_cast<int64_t>(*tier_s * 1000);
+  for (const char* f : {"hypervisor", "guest-cpuset", "guest-image", "runtime-dir", "pool",
+                        "migration-mbps", "tiering-period-s"}) {
     if (flags->Has(f) && config.local_host.empty()) {
       return Fail("serve",
                   Status::InvalidArgument(std::string("--") + f + " needs --local-host NAME"));

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -88,6 +89,29 @@ VolumeExport ExportOf(const VolumePlan& v) {
 }
 
 }  // namespace
+
+std::vector<HostAgent::RealizedVolume> HostAgent::RealizedVolumes() const {
+  const RealizationContext ctx = context();
+  std::vector<RealizedVolume> out;
+  std::error_code ec;
+  const fs::path dir = fs::path(ctx.runtime_dir) / "volumes";
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    if (e.path().extension() != ".json") continue;
+    std::ifstream in(e.path());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, false);
+    if (!j.is_object()) continue;
+    const std::string vm = j.value("vm", "");
+    for (const auto& [name, r] : ReadRecord(e.path().string())) {
+      out.push_back({vm, r.name, r.pool, r.scheduler, r.file, r.export_name, r.size_bytes});
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const RealizedVolume& a, const RealizedVolume& b) {
+    return a.vm_id != b.vm_id ? a.vm_id < b.vm_id : a.name < b.name;
+  });
+  return out;
+}
 
 void HostAgent::SetVolumeServer(VolumeServer* server) {
   std::lock_guard<std::mutex> lock(mu_);

@@ -38,7 +38,8 @@ constexpr AccessRule kRules[] = {
     {"volume.list", Access::kAnyToken, true, "", true},
     {"volume.attach", Access::kWriter, true, "a reader cannot attach volumes"},
     {"volume.detach", Access::kWriter, true, "a reader cannot detach volumes"},
-    {"volume.migrate", Access::kWriter, true, "a reader cannot migrate volumes"},
+    // Agents too: their tiering controller moves the volumes of their own host's VMs.
+    {"volume.migrate", Access::kWriter, true, "a reader cannot migrate volumes", true},
     {"vm.console", Access::kAnyToken, true, "", true},
     {"vm.console_push", Access::kOperatorAdmin, true, "only the VM's host agent writes its console",
      true},

@@ -96,7 +96,7 @@ TEST(AuthorizerTest, RolesPerOperation) {
       {"volume.detach", kAcmeReader, denied, "a reader cannot detach volumes"},
       {"volume.migrate", kAcmeMember, ok, ""},
       {"volume.migrate", kAcmeReader, denied, "a reader cannot migrate volumes"},
-      {"volume.migrate", kAgentH1, denied, "an agent token (host h1) may not run volume.migrate"},
+      {"volume.migrate", kAgentH1, ok, ""},  // its tiering controller (own host's VMs only)
       {"vm.explode", kSystemAdmin, denied, "no access rule for operation 'vm.explode'"},
   };
   for (const RoleCase& c : cases) {

@@ -54,6 +54,14 @@ class HostAgent {
   // nbd_socket). REQUIRES: `server` outlives this agent. Without one such volumes fail to realize.
   void SetVolumeServer(VolumeServer* server);
 
+  // The volumes this agent realized (its records under <runtime_dir>/volumes), sorted by VM
+  // and name.
+  struct RealizedVolume {
+    std::string vm_id, name, pool, scheduler, file, export_name;
+    int64_t size_bytes = 0;
+  };
+  std::vector<RealizedVolume> RealizedVolumes() const;
+
   // The domain name of `vm_id` under this agent's prefix.
   std::string DomainName(const std::string& vm_id) const;
 

@@ -101,7 +101,8 @@ class KvmStorageTest : public ::testing::Test {
         {"--local-host", "store1", "--hypervisor", "qemu:///system", "--runtime-dir", runtime_,
          "--pool",
          "fast:nvme:" + tmp_->path() + "/fast,iops=2000,mbps=200,capacity_gib=6;slow:hdd:" +
-             tmp_->path() + "/slow,iops=400,mbps=50,capacity_gib=6"});
+             tmp_->path() + "/slow,iops=400,mbps=50,capacity_gib=6",
+         "--migration-mbps", "200", "--tiering-period-s", TieringPeriodS()});
     ASSERT_TRUE(server_->Start());
     api_ = std::make_unique<Api>(server_->url(), server_->AdminToken());
     ASSERT_TRUE(WaitFor([&] { return api_->Get("/v1/hosts/store1").body.value("status", "") ==
@@ -109,6 +110,9 @@ class KvmStorageTest : public ::testing::Test {
                         seconds(120)))
         << server_->StderrLog();
   }
+
+  // The tiering controller is off where the test moves volumes by hand.
+  virtual std::string TieringPeriodS() const { return "0"; }
 
   void TearDown() override {
     if (!skip_.empty()) return;
@@ -134,7 +138,8 @@ class KvmStorageTest : public ::testing::Test {
                                                       {"kind", "kernel"},
                                                       {"kernel", guest + "/vmlinuz"},
                                                       {"initrd", guest + "/initramfs.img"},
-                                                      {"cmdline", "quiet devshare.io=" + io}});
+                                                      {"cmdline", io.empty() ? "quiet"
+                                                                   : "quiet devshare.io=" + io}});
     ASSERT_EQ(r.status, 201) << r.Describe();
   }
 
@@ -277,6 +282,55 @@ TEST_F(KvmStorageTest, VolumeMovesLiveUnderFioAndHotPlugs) {
   EXPECT_TRUE(WaitFor([&] { return blk().find("vdd") == std::string::npos && !fs::exists(extra); },
                       seconds(60)))
       << blk();
+}
+
+class KvmTieringTest : public KvmStorageTest {
+ protected:
+  std::string TieringPeriodS() const override { return "1"; }
+};
+
+// The agent's tiering controller on its own: a volume made hot by fio on the hdd pool moves up
+// to nvme while fio writes and verifies; an idle volume on nvme moves down to hdd.
+TEST_F(KvmTieringTest, HotVolumeMovesUpAndColdOneDownWhileFioRuns) {
+  AddImage("hot", "randwrite+verify:4k:4:60");
+  AddImage("idle", "");  // no devshare.io: the guest never touches its volume
+  const std::string hot = CreateVm("hot", "hot", "hdd");
+  const std::string idle = CreateVm("idle", "idle", "nvme");
+  ASSERT_TRUE(WaitConsole(hot, "devshare-io: ready", seconds(180)));
+  {
+    std::ofstream go(VolumeFile("slow", hot), std::ios::in | std::ios::out | std::ios::binary);
+    go << "DEVSHARE-GO";
+  }
+  ASSERT_TRUE(WaitConsole(hot, "devshare-io: go", seconds(30)));
+  EXPECT_TRUE(WaitFor(
+      [&] { return fs::exists(VolumeFile("slow", idle)) && !fs::exists(VolumeFile("fast", idle)); },
+      seconds(120)))
+      << "the idle volume did not move down:\n" << server_->StderrLog();
+  EXPECT_TRUE(WaitFor(
+      [&] { return fs::exists(VolumeFile("fast", hot)) && !fs::exists(VolumeFile("slow", hot)); },
+      seconds(120)))
+      << "the hot volume did not move up:\n" << server_->StderrLog();
+  ASSERT_TRUE(WaitConsole(hot, "devshare-io: done", seconds(120)));
+  const std::string console = Console(hot);
+  EXPECT_NE(console.find("devshare-io: done rc=0"), std::string::npos) << console;
+  const size_t t = console.find("devshare-io: terse ");
+  ASSERT_NE(t, std::string::npos) << console;
+  std::vector<std::string> fields;
+  std::stringstream terse(console.substr(t + 19, console.find('\n', t) - t - 19));
+  for (std::string f; std::getline(terse, f, ';');) fields.push_back(f);
+  ASSERT_GT(fields.size(), 5u) << console;
+  EXPECT_EQ(fields[4], "0") << console;
+  EXPECT_NE(fields[5], "0") << console;
+  // The ledger follows: the API shows the new tiers, and the agent's moves are audited.
+  EXPECT_EQ(api_->Get("/v1/vms/" + hot + "/volumes").body["volumes"][0].value("tier", ""), "nvme");
+  EXPECT_EQ(api_->Get("/v1/vms/" + idle + "/volumes").body["volumes"][0].value("tier", ""), "hdd");
+  const std::string log = server_->StderrLog();
+  EXPECT_NE(log.find("tiering: vm " + hot + " volume data slow -> fast (nvme): hot"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("tiering: vm " + idle + " volume data fast -> slow (hdd): cold"),
+            std::string::npos)
+      << log;
 }
 
 // `devshare bench io`: the figures of the issue, measured by fio inside the guests.
