@@ -269,7 +269,7 @@ Status HostAgent::UpdateVolumes(const RealizationContext& ctx, const GuestReques
     fs::remove(r.file, ec);
     notes->push_back("volume " + name + " detached and deleted");
   }
-  if (redefine) DS_RETURN_IF_ERROR(hypervisor_->Redefine(BuildDomainXml(spec)));
+  if (redefine) DS_RETURN_IF_ERROR(hypervisor_->Redefine(spec.name, BuildDomainXml(spec)));
   return WriteVolumeRecord(ctx, request.vm_id, realized);
 }
 

@@ -308,8 +308,18 @@ class LibvirtHypervisor final : public Hypervisor {
     return ChangeDevice(name, xml, false);
   }
 
-  Status Redefine(const std::string& xml) override {
-    virDomainPtr d = virDomainDefineXML(conn_, xml.c_str());
+  Status Redefine(const std::string& name, const std::string& xml) override {
+    DS_ASSIGN_OR_RETURN(Domain cur, Lookup(name));
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    if (virDomainGetUUIDString(cur.get(), uuid) != 0) {
+      return ErrorStatus("libvirt could not read the UUID of " + name);
+    }
+    std::string with_uuid = xml;
+    const size_t at = with_uuid.find("</name>");
+    if (at != std::string::npos && with_uuid.find("<uuid>") == std::string::npos) {
+      with_uuid.insert(at + 7, std::string("\n  <uuid>") + uuid + "</uuid>");
+    }
+    virDomainPtr d = virDomainDefineXML(conn_, with_uuid.c_str());
     if (d == nullptr) return ErrorStatus("libvirt could not redefine the domain");
     virDomainFree(d);
     return Status::Ok();

@@ -73,8 +73,9 @@ class Hypervisor {
   // driver): then Redefine the domain instead. NotFound when there is no such domain.
   virtual Status AttachDevice(const std::string& name, const std::string& xml) = 0;
   virtual Status DetachDevice(const std::string& name, const std::string& xml) = 0;
-  // Replaces the persistent definition of the existing domain (takes effect at its next start).
-  virtual Status Redefine(const std::string& xml) = 0;
+  // Replaces the persistent definition of the existing domain `name` with `xml` (its UUID is
+  // kept; takes effect at its next start). NotFound when there is no such domain.
+  virtual Status Redefine(const std::string& name, const std::string& xml) = 0;
   // Every domain (ours and others), sorted by name.
   virtual Result<std::vector<DomainStatus>> ListDomains() = 0;
   virtual Result<DomainStatus> State(const std::string& name) = 0;
