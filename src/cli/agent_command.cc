@@ -1,9 +1,8 @@
 // `devshare agent`: the host agent of a fleet (docs/host-agent.md, "devshare agent"). Discovers
 // this machine, connects to libvirt and to the control plane with a host-scoped agent token,
 // then runs agent::AgentLoop until SIGINT/SIGTERM (the guests keep running after it stops).
-#include <unistd.h>
-
 #include <httplib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -297,11 +296,10 @@ Result<std::unique_ptr<AgentRun>> AgentRun::Start(AgentConfig config) {
                        const std::string& tier) -> Status {
       httplib::Client cli(url);
       cli.set_read_timeout(60, 0);
-      httplib::Result r = cli.Post(
-          "/v1/vms/" + agent::PathSegment(vm) + "/volumes/" + agent::PathSegment(volume) +
-              "/migrate",
-          httplib::Headers{{"Authorization", "Bearer " + token}},
-          nlohmann::json{{"tier", tier}}.dump(), "application/json");
+      httplib::Result r = cli.Post("/v1/vms/" + agent::PathSegment(vm) + "/volumes/" +
+                                       agent::PathSegment(volume) + "/migrate",
+                                   httplib::Headers{{"Authorization", "Bearer " + token}},
+                                   nlohmann::json{{"tier", tier}}.dump(), "application/json");
       if (!r) return Status::Unavailable("migrate: no answer from " + url);
       if (r->status / 100 != 2) {
         return Status::FailedPrecondition("migrate: HTTP " + std::to_string(r->status) + " " +

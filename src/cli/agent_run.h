@@ -36,7 +36,7 @@ struct AgentConfig {
   // host::ParsePoolFlag); undeclared speed is calibrated for `calibrate_ms` per phase.
   std::vector<std::string> pools;
   int64_t calibrate_ms = 500;
-  std::string nbdkit_plugin;   // "" = host::FindNbdkitPlugin()
+  std::string nbdkit_plugin;    // "" = host::FindNbdkitPlugin()
   int64_t migration_mbps = 64;  // live moves between pools, all together
   // Stop the volume server (nbdkit) when the agent stops. Off for `devshare agent` (guests keep
   // using their volumes); on for benchmarks that remove their guests.

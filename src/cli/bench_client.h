@@ -38,8 +38,8 @@ class BenchClient {
                                              : cli_->Get(path);
     if (!r) return Status::Unavailable(method + " " + path + ": no answer");
     if (r->status / 100 != 2) {
-      return Status::Unavailable(method + " " + path + ": HTTP " + std::to_string(r->status) +
-                                 " " + r->body);
+      return Status::Unavailable(method + " " + path + ": HTTP " + std::to_string(r->status) + " " +
+                                 r->body);
     }
     return nlohmann::json::parse(r->body, nullptr, false);
   }

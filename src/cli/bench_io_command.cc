@@ -41,7 +41,8 @@ constexpr const char* kUsage =
     "                         [--out FILE.json]\n"
     "  For each scheduler: the control plane on 127.0.0.1 (temp SQLite) and one host agent in\n"
     "  this process with one ssd pool of --pool-iops / --pool-mbps (declared, so that every\n"
-    "  scheduler is measured against the same capacity C), --guests real Linux guests (--memory-mib,\n"
+    "  scheduler is measured against the same capacity C), --guests real Linux guests "
+    "(--memory-mib,\n"
     "  100 milli) with a 1 GiB volume each (volume i: reservations[i], weights[i], limits[i]\n"
     "  IOPS), fio --rw=MODE --bs=BS --iodepth=N for --seconds in all guests at once. Prints,\n"
     "  per guest, the mean IOPS over the full windows, the lowest window and the share of\n"
@@ -126,8 +127,8 @@ Status WriteGoMark(const std::string& file) {
   const int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return Status::Unavailable("cannot open volume file " + file);
   static constexpr char kMark[] = "DEVSHARE-GO";
-  const bool ok = ::pwrite(fd, kMark, sizeof(kMark) - 1, 0) == sizeof(kMark) - 1 &&
-                  ::fdatasync(fd) == 0;
+  const bool ok =
+      ::pwrite(fd, kMark, sizeof(kMark) - 1, 0) == sizeof(kMark) - 1 && ::fdatasync(fd) == 0;
   ::close(fd);
   return ok ? Status::Ok() : Status::Unavailable("cannot write the go mark into " + file);
 }
@@ -202,13 +203,12 @@ Result<nlohmann::json> RunScheduler(const IoOptions& o, const std::string& sched
     if (!im.ok()) failure = im.status().message();
   }
   for (int i = 0; i < o.guests && failure.empty(); ++i) {
-    nlohmann::json volume = {{"name", "data"},
-                             {"size_gib", 1},
-                             {"tier", "ssd"},
-                             {"iops",
-                              {{"reservation", o.reservations[i]},
-                               {"weight", o.weights[i]},
-                               {"limit", o.limits[i]}}}};
+    nlohmann::json volume = {
+        {"name", "data"},
+        {"size_gib", 1},
+        {"tier", "ssd"},
+        {"iops",
+         {{"reservation", o.reservations[i]}, {"weight", o.weights[i]}, {"limit", o.limits[i]}}}};
     nlohmann::json body = {{"name", "io" + std::to_string(i)},
                            {"cpu_milli", 100},
                            {"memory_mib", o.memory_mib},
@@ -250,8 +250,8 @@ Result<nlohmann::json> RunScheduler(const IoOptions& o, const std::string& sched
   };
   poll_consoles("devshare-io: ready", 180'000);
   for (size_t i = 0; i < ids.size() && failure.empty(); ++i) {
-    Status go = WriteGoMark(
-        host::VolumeFilePath(pool_dir, host::DomainNameForVm(prefix, ids[i]), "data"));
+    Status go =
+        WriteGoMark(host::VolumeFilePath(pool_dir, host::DomainNameForVm(prefix, ids[i]), "data"));
     if (!go.ok()) failure = go.message();
   }
   poll_consoles("devshare-io: done", static_cast<double>(o.seconds) * 1000 + 120'000);
@@ -297,11 +297,11 @@ Result<nlohmann::json> RunScheduler(const IoOptions& o, const std::string& sched
 
 int RunBenchIoCommand(const std::vector<std::string>& args) {
   const std::string cmd = "bench io";
-  auto flags = Flags::Parse(args,
-                            {"guests", "pool-iops", "pool-mbps", "reservations", "weights",
-                             "limits", "schedulers", "seconds", "mode", "bs", "iodepth",
-                             "memory-mib", "hypervisor", "guest-dir", "out"},
-                            {"help"});
+  auto flags = Flags::Parse(
+      args,
+      {"guests", "pool-iops", "pool-mbps", "reservations", "weights", "limits", "schedulers",
+       "seconds", "mode", "bs", "iodepth", "memory-mib", "hypervisor", "guest-dir", "out"},
+      {"help"});
   if (!flags.ok()) return Fail(cmd, flags.status());
   if (flags->Has("help")) {
     std::fputs(kUsage, stdout);
@@ -318,9 +318,9 @@ int RunBenchIoCommand(const std::vector<std::string>& args) {
   if (!mbps.ok()) return Fail(cmd, mbps.status());
   o.pool_mbps = *mbps;
   const bool defaults = o.guests == 3 && !flags->Has("reservations") && !flags->Has("weights");
-  auto res = IntList(flags->Get("reservations", defaults ? std::to_string(o.pool_iops / 2) + ",0,0"
-                                                         : ""),
-                     "reservations", o.guests, 0, 0);
+  auto res =
+      IntList(flags->Get("reservations", defaults ? std::to_string(o.pool_iops / 2) + ",0,0" : ""),
+              "reservations", o.guests, 0, 0);
   if (!res.ok()) return Fail(cmd, res.status());
   auto wts = IntList(flags->Get("weights", defaults ? "1,1,2" : ""), "weights", o.guests, 1, 1);
   if (!wts.ok()) return Fail(cmd, wts.status());
@@ -342,7 +342,8 @@ int RunBenchIoCommand(const std::vector<std::string>& args) {
   o.bs = flags->Get("bs", o.bs);
   for (const std::string& v : {o.mode, o.bs}) {
     if (v.empty() || v.find_first_of(": \t\"'") != std::string::npos) {
-      return Fail(cmd, Status::InvalidArgument("--mode/--bs '" + v + "': no spaces, quotes or ':'"));
+      return Fail(cmd,
+                  Status::InvalidArgument("--mode/--bs '" + v + "': no spaces, quotes or ':'"));
     }
   }
   o.hypervisor = flags->Get("hypervisor", o.hypervisor);
@@ -362,19 +363,17 @@ int RunBenchIoCommand(const std::vector<std::string>& args) {
   std::error_code ec;
   o.dir = fs::temp_directory_path() / ("devshare-bench-io-" + std::to_string(::getpid()));
   fs::create_directories(o.dir, ec);
-  nlohmann::json report = {{"pool", {{"capacity_iops", o.pool_iops}, {"capacity_mbps", o.pool_mbps}}},
-                           {"fio",
-                            {{"mode", o.mode},
-                             {"bs", o.bs},
-                             {"iodepth", o.iodepth},
-                             {"seconds", o.seconds}}},
-                           {"hypervisor", o.hypervisor},
-                           {"runs", nlohmann::json::array()}};
-  std::printf("bench io: %d guests, pool capacity %lld IOPS / %lld MB/s, fio %s bs=%s iodepth=%lld "
-              "for %lld s\n",
-              o.guests, static_cast<long long>(o.pool_iops), static_cast<long long>(o.pool_mbps),
-              o.mode.c_str(), o.bs.c_str(), static_cast<long long>(o.iodepth),
-              static_cast<long long>(o.seconds));
+  nlohmann::json report = {
+      {"pool", {{"capacity_iops", o.pool_iops}, {"capacity_mbps", o.pool_mbps}}},
+      {"fio", {{"mode", o.mode}, {"bs", o.bs}, {"iodepth", o.iodepth}, {"seconds", o.seconds}}},
+      {"hypervisor", o.hypervisor},
+      {"runs", nlohmann::json::array()}};
+  std::printf(
+      "bench io: %d guests, pool capacity %lld IOPS / %lld MB/s, fio %s bs=%s iodepth=%lld "
+      "for %lld s\n",
+      o.guests, static_cast<long long>(o.pool_iops), static_cast<long long>(o.pool_mbps),
+      o.mode.c_str(), o.bs.c_str(), static_cast<long long>(o.iodepth),
+      static_cast<long long>(o.seconds));
   std::printf("%-9s %-5s %8s %6s %8s %10s %10s %12s %4s\n", "scheduler", "guest", "reserve",
               "weight", "limit", "iops_mean", "min_window", "meets_res", "rc");
   int exit_code = kExitOk;

@@ -235,13 +235,13 @@ int RunServeCommand(const std::vector<std::string>& args) {
       return kExitOk;
     }
   }
-  Result<Flags> flags = Flags::Parse(
-      args,
-      {"listen", "db", "admin-token-file", "policy", "threads", "local-host", "hypervisor",
-       "guest-cpuset", "guest-image", "runtime-dir", "sysfs-root", "unauthenticated-audit-rate",
-       "unauthenticated-audit-burst", "workload-history", "host-timeout", "pool",
-       "migration-mbps", "tiering-period-s"},
-      {});
+  Result<Flags> flags =
+      Flags::Parse(args,
+                   {"listen", "db", "admin-token-file", "policy", "threads", "local-host",
+                    "hypervisor", "guest-cpuset", "guest-image", "runtime-dir", "sysfs-root",
+                    "unauthenticated-audit-rate", "unauthenticated-audit-burst", "workload-history",
+                    "host-timeout", "pool", "migration-mbps", "tiering-period-s"},
+                   {});
   if (!flags.ok()) return Fail("serve", flags.status());
   ServeConfig config;
   config.listen = flags->Get("listen", config.listen);

@@ -188,7 +188,8 @@ void HostAgent::ReleaseVolumes(const RealizationContext& ctx, const std::string&
 Status HostAgent::UpdateVolumes(const RealizationContext& ctx, const GuestRequest& request,
                                 const DomainSpec& spec, std::vector<std::string>* notes) {
   DS_ASSIGN_OR_RETURN(std::vector<VolumePlan> plans, PlanVolumes(request, ctx));
-  const std::map<std::string, RecordedVolume> old = ReadRecord(VolumeRecordPath(ctx, request.vm_id));
+  const std::map<std::string, RecordedVolume> old =
+      ReadRecord(VolumeRecordPath(ctx, request.vm_id));
   VolumeServer* server = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -215,8 +215,8 @@ Result<HostInventory> BuildInventory(const DiscoveredHost& h, const InventoryOpt
     inv.device_attributes[p.name] = {{kAttrPoolDir, p.dir},
                                      {kAttrPoolScheduler, p.scheduler},
                                      {kAttrPoolMbps, std::to_string(p.mbps)}};
-    inv.notes.push_back("pool " + p.name + " (" + p.tier + ", " + p.dir + "): " +
-                        std::to_string(p.capacity_gib) + " GiB, " + std::to_string(p.iops) +
+    inv.notes.push_back("pool " + p.name + " (" + p.tier + ", " + p.dir +
+                        "): " + std::to_string(p.capacity_gib) + " GiB, " + std::to_string(p.iops) +
                         " IOPS, " + std::to_string(p.mbps) + " MB/s, scheduler " + p.scheduler +
                         " (" + p.origin + ")");
   }

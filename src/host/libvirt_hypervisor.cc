@@ -442,8 +442,8 @@ class LibvirtHypervisor final : public Hypervisor {
       return Status::Unimplemented(std::string("libvirt driver cannot ") +
                                    (attach ? "attach" : "detach") + " devices: " + LastError());
     }
-    return ErrorStatus(std::string("libvirt could not ") + (attach ? "attach a disk to " :
-                       "detach a disk from ") + name);
+    return ErrorStatus(std::string("libvirt could not ") +
+                       (attach ? "attach a disk to " : "detach a disk from ") + name);
   }
 
   Result<Domain> Lookup(const std::string& name) {

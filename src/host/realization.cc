@@ -218,9 +218,8 @@ Result<std::vector<VolumePlan>> PlanVolumes(const GuestRequest& request,
                                             const RealizationContext& ctx) {
   const Allocation& a = request.allocation;
   if (static_cast<int>(a.volumes.size()) > kMaxVolumesPerVm) {
-    return Status::InvalidArgument("VM " + request.vm_id + ": " +
-                                   std::to_string(a.volumes.size()) + " volumes (at most " +
-                                   std::to_string(kMaxVolumesPerVm) + ")");
+    return Status::InvalidArgument("VM " + request.vm_id + ": " + std::to_string(a.volumes.size()) +
+                                   " volumes (at most " + std::to_string(kMaxVolumesPerVm) + ")");
   }
   const std::string domain = DomainNameForVm(ctx.domain_prefix, request.vm_id);
   std::vector<VolumePlan> out;
@@ -231,9 +230,8 @@ Result<std::vector<VolumePlan>> PlanVolumes(const GuestRequest& request,
       if (d.id == slice.device_id && d.kind == DeviceKind::kDisk) dev = &d;
     }
     if (dev == nullptr) {
-      return Status::NotFound("VM " + request.vm_id + ": volume '" + slice.name +
-                              "' is on disk '" + slice.device_id + "', which host " +
-                              ctx.host.id + " does not have");
+      return Status::NotFound("VM " + request.vm_id + ": volume '" + slice.name + "' is on disk '" +
+                              slice.device_id + "', which host " + ctx.host.id + " does not have");
     }
     const std::string dir = Attr(*dev, kAttrPoolDir);
     if (dir.empty()) {
@@ -263,8 +261,8 @@ Result<std::vector<VolumePlan>> PlanVolumes(const GuestRequest& request,
     } else {
       if (ctx.nbd_socket.empty()) {
         return Status::FailedPrecondition("VM " + request.vm_id + ": volume '" + slice.name +
-                                          "' is on pool " + dev->id + " (scheduler " +
-                                          v.scheduler + "), but this agent runs no volume server");
+                                          "' is on pool " + dev->id + " (scheduler " + v.scheduler +
+                                          "), but this agent runs no volume server");
       }
       v.disk.nbd_socket = ctx.nbd_socket;
       v.disk.nbd_export = v.export_name;
@@ -368,9 +366,9 @@ Result<DomainSpec> PlanDomain(const GuestRequest& request, const RealizationCont
   DS_ASSIGN_OR_RETURN(std::vector<VolumePlan> volumes, PlanVolumes(request, ctx));
   for (VolumePlan& v : volumes) {
     s.comments.push_back("volume " + v.name + ": pool " + v.pool + " (" + v.tier + "), " +
-                         (v.disk.nbd_socket.empty() ? "plain file, no devshare QoS"
-                                                    : "NBD export " + v.export_name + ", " +
-                                                          v.scheduler));
+                         (v.disk.nbd_socket.empty()
+                              ? "plain file, no devshare QoS"
+                              : "NBD export " + v.export_name + ", " + v.scheduler));
     s.disks.push_back(std::move(v.disk));
   }
   if (QosInt(request.qos, "net_mbps", 0) > 0) {

@@ -33,8 +33,8 @@ constexpr size_t kLargeIo = size_t{1} << 20;
 bool ValidName(std::string_view s) {
   if (s.empty() || s.size() > 63) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
   });
 }
 
@@ -121,8 +121,8 @@ Result<StoragePool> ParsePoolFlag(std::string_view flag) {
       p.scheduler = std::string(value);
       if (std::none_of(std::begin(kPoolSchedulers), std::end(kPoolSchedulers),
                        [&](const char* s) { return p.scheduler == s; })) {
-        return Status::InvalidArgument("--pool " + p.name + ": unknown scheduler '" +
-                                       p.scheduler + "' (known: mclock, fifo, none)");
+        return Status::InvalidArgument("--pool " + p.name + ": unknown scheduler '" + p.scheduler +
+                                       "' (known: mclock, fifo, none)");
       }
     } else {
       return Status::InvalidArgument("--pool " + p.name + ": unknown key '" + std::string(key) +
@@ -205,8 +205,8 @@ Result<PoolCalibration> CalibratePool(const std::string& dir, std::chrono::milli
       if (!out.direct && off == 0 && ::fdatasync(fd) != 0) return fail("fdatasync failed");
     }
     if (::fdatasync(fd) != 0) return fail("fdatasync failed");
-    const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start)
-                           .count();
+    const int64_t us =
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count();
     out.mbps = std::max<int64_t>(1, bytes / std::max<int64_t>(1, us));  // bytes/us == MB/s
   }
   ::close(fd);
@@ -229,8 +229,8 @@ Status PreparePool(StoragePool& pool, std::chrono::milliseconds calibration_phas
       return Status::Unavailable("pool " + pool.name + ": statvfs " + pool.dir + ": " +
                                  std::strerror(errno));
     }
-    pool.capacity_gib = static_cast<int64_t>(st.f_bavail) * static_cast<int64_t>(st.f_frsize) /
-                        kGiB;
+    pool.capacity_gib =
+        static_cast<int64_t>(st.f_bavail) * static_cast<int64_t>(st.f_frsize) / kGiB;
     if (pool.capacity_gib < 1) {
       return Status::FailedPrecondition("pool " + pool.name + ": " + pool.dir +
                                         " has less than 1 GiB free");

@@ -76,7 +76,8 @@ TEST(CalibratePoolTest, MeasuresAWritableDirectoryAndCleansUp) {
   EXPECT_EQ(declared.iops, 7);
   EXPECT_EQ(declared.origin, "declared");
   fs::remove_all(dir);
-  Result<PoolCalibration> gone = CalibratePool("/proc/devshare-no-such-dir", std::chrono::milliseconds(10));
+  Result<PoolCalibration> gone =
+      CalibratePool("/proc/devshare-no-such-dir", std::chrono::milliseconds(10));
   EXPECT_EQ(gone.status().code(), StatusCode::kUnavailable);
 }
 

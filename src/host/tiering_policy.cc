@@ -83,8 +83,9 @@ std::optional<TieringMove> TieringPolicy::Observe(TimePoint now,
     const TieringPool* slower = Neighbour(pools, from, v, /*up=*/false, /*need_room=*/false);
     const bool hot = faster != nullptr &&
                      v.heat_iops >= options_.hot_fraction * static_cast<double>(from.capacity_iops);
-    const bool cold = slower != nullptr && v.heat_iops <= options_.cold_fraction *
-                                                              static_cast<double>(slower->capacity_iops);
+    const bool cold =
+        slower != nullptr &&
+        v.heat_iops <= options_.cold_fraction * static_cast<double>(slower->capacity_iops);
     s.hot = hot ? s.hot + 1 : 0;
     s.cold = cold ? s.cold + 1 : 0;
     next[key] = s;
@@ -117,12 +118,10 @@ std::optional<TieringMove> TieringPolicy::Observe(TimePoint now,
   m.to_tier = c.to->tier;
   m.reason = c.up ? "hot: heat " + Num(c.v->heat_iops) + " IOPS >= " +
                         Num(options_.hot_fraction * static_cast<double>(c.from->capacity_iops)) +
-                        " (" + Num(options_.hot_fraction * 100) + " % of pool " + c.from->name +
-                        ")"
+                        " (" + Num(options_.hot_fraction * 100) + " % of pool " + c.from->name + ")"
                   : "cold: heat " + Num(c.v->heat_iops) + " IOPS <= " +
                         Num(options_.cold_fraction * static_cast<double>(c.to->capacity_iops)) +
-                        " (" + Num(options_.cold_fraction * 100) + " % of pool " + c.to->name +
-                        ")";
+                        " (" + Num(options_.cold_fraction * 100) + " % of pool " + c.to->name + ")";
   Refused(m.vm_id, m.volume, now);  // rests from now on, moved or refused
   return m;
 }

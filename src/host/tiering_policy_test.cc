@@ -88,8 +88,8 @@ TEST(TieringPolicyTest, AMovedOrRefusedVolumeRestsForTheCooldown) {
 
 TEST(TieringPolicyTest, NoMoveWithoutRoomOrWhileAnotherMoves) {
   TieringPolicy full;
-  EXPECT_FALSE(FirstMove(full, TwoPools(/*fast_used_gib=*/10), {Vol("vm-1", "slow", 300)}, 10)
-                   .second);
+  EXPECT_FALSE(
+      FirstMove(full, TwoPools(/*fast_used_gib=*/10), {Vol("vm-1", "slow", 300)}, 10).second);
   TieringPolicy reserved;
   std::vector<TieringPool> pools = TwoPools();
   pools[0].reserved_iops = 1950;
@@ -104,14 +104,14 @@ TEST(TieringPolicyTest, NoMoveWithoutRoomOrWhileAnotherMoves) {
 
 TEST(TieringPolicyTest, HotBeforeColdAndHottestFirst) {
   TieringPolicy p;
-  auto [at, m] = FirstMove(
-      p, TwoPools(), {Vol("vm-c", "fast", 1), Vol("vm-a", "slow", 150), Vol("vm-b", "slow", 390)},
-      10);
+  auto [at, m] =
+      FirstMove(p, TwoPools(),
+                {Vol("vm-c", "fast", 1), Vol("vm-a", "slow", 150), Vol("vm-b", "slow", 390)}, 10);
   ASSERT_TRUE(m.has_value());
   EXPECT_EQ(m->vm_id, "vm-b");
-  std::optional<TieringMove> second = p.Observe(
-      kT0 + seconds(2 * at + 2), TwoPools(),
-      {Vol("vm-c", "fast", 1), Vol("vm-a", "slow", 150), Vol("vm-b", "fast", 390)});
+  std::optional<TieringMove> second =
+      p.Observe(kT0 + seconds(2 * at + 2), TwoPools(),
+                {Vol("vm-c", "fast", 1), Vol("vm-a", "slow", 150), Vol("vm-b", "fast", 390)});
   ASSERT_TRUE(second.has_value());
   EXPECT_EQ(second->vm_id, "vm-a");
 }

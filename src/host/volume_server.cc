@@ -4,10 +4,10 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
-#include <sys/stat.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -169,9 +169,12 @@ Status VolumeServer::WriteConfigLocked() {
   }
   nlohmann::json volumes = nlohmann::json::array();
   for (const auto& [name, e] : exports_) {
-    nlohmann::json v = {{"export", e.export_name},        {"pool", e.pool},
-                        {"file", e.file},                 {"size_bytes", e.size_bytes},
-                        {"reservation_iops", e.reservation_iops}, {"weight", e.weight},
+    nlohmann::json v = {{"export", e.export_name},
+                        {"pool", e.pool},
+                        {"file", e.file},
+                        {"size_bytes", e.size_bytes},
+                        {"reservation_iops", e.reservation_iops},
+                        {"weight", e.weight},
                         {"limit_iops", e.limit_iops}};
     if (!e.moving_from.empty()) v["moving_from"] = e.moving_from;
     volumes.push_back(std::move(v));
@@ -186,20 +189,8 @@ Status VolumeServer::WriteConfigLocked() {
 
 bool VolumeServer::AliveLocked() {
   if (pid_ <= 0) return false;
-  if (child_) {
-    int status = 0;
-    const pid_t r = ::waitpid(pid_, &status, WNOHANG);
-    if (r == 0) return true;
-    if (r == pid_) {
-      Log("nbdkit (pid " + std::to_string(pid_) + ") exited" +
-          (WIFSIGNALED(status) ? " on signal " + std::to_string(WTERMSIG(status))
-                               : " with status " + std::to_string(WEXITSTATUS(status))));
-    }
-    pid_ = -1;
-    return false;
-  }
   if (IsOurNbdkit(pid_, config_)) return true;
-  Log("nbdkit (pid " + std::to_string(pid_) + ", adopted) is gone");
+  Log("nbdkit (pid " + std::to_string(pid_) + ") is gone");
   pid_ = -1;
   return false;
 }
@@ -207,9 +198,13 @@ bool VolumeServer::AliveLocked() {
 Status VolumeServer::SpawnLocked() {
   std::error_code ec;
   fs::remove(socket_, ec);
-  std::vector<std::string> args = {options_.nbdkit,      "--foreground", "--unix", socket_,
-                                   "--threads",          "16",           "--log=stderr",
-                                   options_.plugin_path, "config=" + config_};
+  fs::remove(pidfile_, ec);
+  // nbdkit daemonizes itself (no --foreground): it sets PR_SET_PDEATHSIG(SIGTERM) at start, so
+  // a foreground nbdkit would die with the agent; its forked daemon does not (fork clears it)
+  // and writes the pid file once it listens.
+  std::vector<std::string> args = {
+      options_.nbdkit, "--unix", socket_,        "--pidfile",          pidfile_,
+      "--threads",     "16",     "--log=stderr", options_.plugin_path, "config=" + config_};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -223,32 +218,32 @@ Status VolumeServer::SpawnLocked() {
   posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
   // Its own session: a terminal's ^C or the agent's process group dying does not stop it.
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
-  pid_t pid = -1;
-  const int rc = posix_spawnp(&pid, options_.nbdkit.c_str(), &fa, &attr, argv.data(), environ);
+  pid_t launcher = -1;
+  const int rc = posix_spawnp(&launcher, options_.nbdkit.c_str(), &fa, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {
     return Status::Unavailable("cannot start " + options_.nbdkit + ": " + std::strerror(rc) +
                                " (Debian package nbdkit)");
   }
-  pid_ = pid;
-  child_ = true;
-  (void)WriteFileAtomically(pidfile_, std::to_string(pid) + "\n");
+  int status = 0;
+  ::waitpid(launcher, &status, 0);  // returns once the daemon is forked (or start failed)
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Status::Unavailable("nbdkit did not start: " + LogTail(logfile_));
+  }
   const SteadyClock::time_point deadline = SteadyClock::now() + std::chrono::seconds(10);
   while (SteadyClock::now() < deadline) {
-    if (SocketAnswers(socket_)) {
+    const pid_t pid = static_cast<pid_t>(std::atol(ReadAll(pidfile_).c_str()));
+    if (pid > 0 && SocketAnswers(socket_)) {
+      pid_ = pid;
       OpenSocketToQemu();
       Log("nbdkit started (pid " + std::to_string(pid) + ", socket " + socket_ + ")");
       return Status::Ok();
     }
-    if (!AliveLocked()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
+  const pid_t pid = static_cast<pid_t>(std::atol(ReadAll(pidfile_).c_str()));
+  if (IsOurNbdkit(pid, config_)) ::kill(pid, SIGKILL);
   return Status::Unavailable("nbdkit did not come up on " + socket_ + ": " + LogTail(logfile_));
 }
 
@@ -276,7 +271,6 @@ Status VolumeServer::EnsureRunningLocked() {
     const pid_t old = static_cast<pid_t>(std::atol(text.c_str()));
     if (IsOurNbdkit(old, config_) && SocketAnswers(socket_)) {
       pid_ = old;
-      child_ = false;
       Log("nbdkit adopted (pid " + std::to_string(old) + ")");
       return Status::Ok();
     }
@@ -373,18 +367,15 @@ Status VolumeServer::Stop() {
   cv_.notify_all();
   if (watchdog_.joinable()) watchdog_.join();
   std::lock_guard<std::mutex> lock(mu_);
-  if (pid_ > 0 && (child_ ? true : IsOurNbdkit(pid_, config_))) {
+  if (pid_ > 0 && IsOurNbdkit(pid_, config_)) {
     ::kill(pid_, SIGTERM);
     const SteadyClock::time_point deadline = SteadyClock::now() + std::chrono::seconds(3);
     bool gone = false;
     while (!gone && SteadyClock::now() < deadline) {
-      gone = child_ ? ::waitpid(pid_, nullptr, WNOHANG) == pid_ : ::kill(pid_, 0) != 0;
+      gone = !IsOurNbdkit(pid_, config_);  // a zombie counts as gone
       if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    if (!gone) {
-      ::kill(pid_, SIGKILL);
-      if (child_) ::waitpid(pid_, nullptr, 0);
-    }
+    if (!gone) ::kill(pid_, SIGKILL);
   }
   pid_ = -1;
   std::error_code ec;

@@ -82,19 +82,31 @@ Status Volume::Read(void* buf, uint32_t count, uint64_t offset) {
   return Count(s);
 }
 
+namespace {
+
+// Applies a change to the volume's file and, while a move copies, to the new copy too (the
+// copier's exclusive chunks re-copy whatever it had not reached yet from the updated old file).
+// A failure on the copy only marks the move failed; the old file's result is the answer.
+template <typename Op>
+Status ToBoth(VolumeFile& file, VolumeFile& part, std::atomic<bool>& part_failed, bool fua, Op op) {
+  Status s = op(file);
+  if (s.ok() && fua) s = file.Sync();
+  if (s.ok() && part.is_open() && !part_failed) {
+    Status p = op(part);
+    if (p.ok() && fua) p = part.Sync();
+    if (!p.ok()) part_failed = true;
+  }
+  return s;
+}
+
+}  // namespace
+
 Status Volume::Write(const void* buf, uint32_t count, uint64_t offset, bool fua) {
   Status paced = Paced(count);
   if (!paced.ok()) return Count(paced);
   std::shared_lock<std::shared_mutex> lock(io_mu_);
-  Status s = file_.WriteAt(buf, count, offset);
-  if (s.ok() && fua) s = file_.Sync();
-  if (s.ok() && part_.is_open() && !part_failed_) {
-    // During a move every write also goes to the new copy; the copier's exclusive chunks
-    // re-copy whatever it had not reached yet from the (already updated) old file.
-    Status p = part_.WriteAt(buf, count, offset);
-    if (p.ok() && fua) p = part_.Sync();
-    if (!p.ok()) part_failed_ = true;
-  }
+  Status s = ToBoth(file_, part_, part_failed_, fua,
+                    [&](VolumeFile& f) { return f.WriteAt(buf, count, offset); });
   if (s.ok()) {
     ++ops_write_;
     bytes_written_ += count;
@@ -116,13 +128,8 @@ Status Volume::Trim(uint32_t count, uint64_t offset, bool fua) {
   Status paced = Paced(0);
   if (!paced.ok()) return Count(paced);
   std::shared_lock<std::shared_mutex> lock(io_mu_);
-  Status s = file_.PunchHole(count, offset);
-  if (s.ok() && fua) s = file_.Sync();
-  if (s.ok() && part_.is_open() && !part_failed_) {
-    Status p = part_.PunchHole(count, offset);
-    if (p.ok() && fua) p = part_.Sync();
-    if (!p.ok()) part_failed_ = true;
-  }
+  Status s = ToBoth(file_, part_, part_failed_, fua,
+                    [&](VolumeFile& f) { return f.PunchHole(count, offset); });
   if (s.ok()) ++ops_trim_;
   return Count(s);
 }
@@ -131,13 +138,8 @@ Status Volume::Zero(uint32_t count, uint64_t offset, bool may_trim, bool fua) {
   Status paced = Paced(0);
   if (!paced.ok()) return Count(paced);
   std::shared_lock<std::shared_mutex> lock(io_mu_);
-  Status s = file_.ZeroRange(count, offset, may_trim);
-  if (s.ok() && fua) s = file_.Sync();
-  if (s.ok() && part_.is_open() && !part_failed_) {
-    Status p = part_.ZeroRange(count, offset, may_trim);
-    if (p.ok() && fua) p = part_.Sync();
-    if (!p.ok()) part_failed_ = true;
-  }
+  Status s = ToBoth(file_, part_, part_failed_, fua,
+                    [&](VolumeFile& f) { return f.ZeroRange(count, offset, may_trim); });
   if (s.ok()) {
     ++ops_write_;
     bytes_written_ += count;

@@ -27,8 +27,8 @@
 namespace devshare::agent {
 
 // POST /v1/vms/{vm}/volumes/{volume}/migrate {"tier": tier}; the server's refusal as a Status.
-using MigrateVolumeFn =
-    std::function<Status(const std::string& vm, const std::string& volume, const std::string& tier)>;
+using MigrateVolumeFn = std::function<Status(const std::string& vm, const std::string& volume,
+                                             const std::string& tier)>;
 
 struct TieringLoopOptions {
   std::chrono::milliseconds period{10'000};

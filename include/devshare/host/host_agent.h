@@ -18,8 +18,8 @@
 
 #include "devshare/core/result.h"
 #include "devshare/host/hypervisor.h"
-#include "devshare/host/volume_server.h"
 #include "devshare/host/realization.h"
+#include "devshare/host/volume_server.h"
 
 namespace devshare::host {
 

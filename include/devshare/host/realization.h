@@ -103,8 +103,8 @@ struct RealizationContext {
 
 // One volume of a VM on this host: where its data lives and how the guest reaches it.
 struct VolumePlan {
-  std::string name;         // the VM's volume name
-  std::string pool;         // the pool (inventory disk id)
+  std::string name;  // the VM's volume name
+  std::string pool;  // the pool (inventory disk id)
   std::string tier;
   std::string scheduler;    // the pool's: mclock | fifo | none
   std::string file;         // VolumeFilePath(pool dir, domain name, volume name)

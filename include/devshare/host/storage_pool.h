@@ -29,9 +29,9 @@ inline constexpr const char* kAttrPoolMbps = "pool_mbps";
 inline constexpr const char* kPoolSchedulers[] = {"mclock", "fifo", "none"};
 
 struct StoragePool {
-  std::string name;  // the inventory disk id (a device name: [A-Za-z0-9_.-], at most 63)
-  std::string tier;  // nvme | ssd | hdd
-  std::string dir;   // absolute
+  std::string name;          // the inventory disk id (a device name: [A-Za-z0-9_.-], at most 63)
+  std::string tier;          // nvme | ssd | hdd
+  std::string dir;           // absolute
   int64_t capacity_gib = 0;  // 0 = the filesystem's free space when prepared
   int64_t iops = 0;          // 0 = calibrate
   int64_t mbps = 0;          // 0 = calibrate
@@ -45,8 +45,8 @@ struct StoragePool {
 Result<StoragePool> ParsePoolFlag(std::string_view flag);
 
 struct PoolCalibration {
-  int64_t iops = 0;  // 4 KiB random writes per second
-  int64_t mbps = 0;  // 1 MiB sequential writes, MB (1e6 bytes) per second
+  int64_t iops = 0;    // 4 KiB random writes per second
+  int64_t mbps = 0;    // 1 MiB sequential writes, MB (1e6 bytes) per second
   bool direct = true;  // O_DIRECT was honoured (else buffered writes + fdatasync per batch)
   std::chrono::milliseconds took{0};
 };

@@ -1,4 +1,4 @@
-// VolumeServer: the host's NBD server for volumes on pools with devshare QoS: one nbdkit process
+// VolumeServer: the host's NBD server for volumes on pools with devshare QoS: one nbdkit daemon
 // running devshare's plugin (src/storage, docs/storage.md) on a unix socket, started (or adopted
 // from its pid file after an agent restart) and restarted by a watchdog when it dies; the
 // plugin's config file (pools and volumes, written atomically) and its stats file. nbdkit is
@@ -107,7 +107,6 @@ class VolumeServer {
   std::condition_variable cv_;
   std::map<std::string, VolumeExport> exports_;  // by mu_
   pid_t pid_ = -1;                               // by mu_
-  bool child_ = false;  // pid_ is our child (reap with waitpid), else adopted; by mu_
   bool stopping_ = false;
   std::thread watchdog_;
 };

@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/integration/host/fleet_it_util.h"
 #include "tests/integration/server/server_process.h"
 #include "tests/integration/server/test_util.h"
 
@@ -40,13 +41,6 @@ namespace fs = std::filesystem;
 constexpr int kAgents = 3;
 constexpr int kVms = 12;
 constexpr int kHostTimeoutS = 5;
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // A long-running child (an agent) with stdout+stderr to a log file; SIGKILLed and reaped by the
 // destructor so that no agent outlives the test.
@@ -107,17 +101,6 @@ std::set<std::string> DomainsWithPrefix(const std::string& prefix) {
     if (line.rfind(prefix, 0) == 0) out.insert(line);
   }
   return out;
-}
-
-// Polls `ok` every 200 ms until it holds or `limit` passes; returns whether it held.
-template <typename Pred>
-bool WaitFor(Pred ok, milliseconds limit) {
-  const auto deadline = steady_clock::now() + limit;
-  for (;;) {
-    if (ok()) return true;
-    if (steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(200));
-  }
 }
 
 class KvmFleet : public ::testing::Test {

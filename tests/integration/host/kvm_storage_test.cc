@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "storage/storage_it_util.h"
+#include "tests/integration/host/fleet_it_util.h"
 #include "tests/integration/server/server_process.h"
 #include "tests/integration/server/test_util.h"
 
@@ -37,21 +38,18 @@ using std::chrono::seconds;
 using std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-template <typename Pred>
-bool WaitFor(Pred ok, milliseconds limit) {
-  const auto deadline = steady_clock::now() + limit;
-  for (;;) {
-    if (ok()) return true;
-    if (steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(200));
-  }
+// fio's verdict on a guest console: "done rc=0", and in its terse line (v3) field 5, the job's
+// error, is 0 and field 6, KiB read, is not (verify_backlog read every written block back).
+void ExpectFioClean(const std::string& console) {
+  EXPECT_NE(console.find("devshare-io: done rc=0"), std::string::npos) << console;
+  const size_t t = console.find("devshare-io: terse ");
+  ASSERT_NE(t, std::string::npos) << console;
+  std::vector<std::string> fields;
+  std::stringstream terse(console.substr(t + 19, console.find('\n', t) - t - 19));
+  for (std::string f; std::getline(terse, f, ';');) fields.push_back(f);
+  ASSERT_GT(fields.size(), 5u) << console;
+  EXPECT_EQ(fields[4], "0") << "fio reported an error: " << console;
+  EXPECT_NE(fields[5], "0") << "fio read nothing back (no verify): " << console;
 }
 
 std::string SkipReason() {
@@ -97,17 +95,17 @@ class KvmStorageTest : public ::testing::Test {
                                       fs::perms::others_exec);
     runtime_ = tmp_->path() + "/run";
     server_ = std::make_unique<ServerProcess>(tmp_->path());
-    server_->set_extra_args(
-        {"--local-host", "store1", "--hypervisor", "qemu:///system", "--runtime-dir", runtime_,
-         "--pool",
-         "fast:nvme:" + tmp_->path() + "/fast,iops=2000,mbps=200,capacity_gib=6;slow:hdd:" +
-             tmp_->path() + "/slow,iops=400,mbps=50,capacity_gib=6",
-         "--migration-mbps", "200", "--tiering-period-s", TieringPeriodS()});
+    server_->set_extra_args({"--local-host", "store1", "--hypervisor", "qemu:///system",
+                             "--runtime-dir", runtime_, "--pool",
+                             "fast:nvme:" + tmp_->path() +
+                                 "/fast,iops=2000,mbps=200,capacity_gib=6;slow:hdd:" +
+                                 tmp_->path() + "/slow,iops=400,mbps=50,capacity_gib=6",
+                             "--migration-mbps", "200", "--tiering-period-s", TieringPeriodS()});
     ASSERT_TRUE(server_->Start());
     api_ = std::make_unique<Api>(server_->url(), server_->AdminToken());
-    ASSERT_TRUE(WaitFor([&] { return api_->Get("/v1/hosts/store1").body.value("status", "") ==
-                                     "ready"; },
-                        seconds(120)))
+    ASSERT_TRUE(
+        WaitFor([&] { return api_->Get("/v1/hosts/store1").body.value("status", "") == "ready"; },
+                seconds(120)))
         << server_->StderrLog();
   }
 
@@ -134,12 +132,13 @@ class KvmStorageTest : public ::testing::Test {
 
   void AddImage(const std::string& name, const std::string& io) {
     const std::string guest = DEVSHARE_GUEST_DIR;
-    Reply r = api_->Post("/v1/images", nlohmann::json{{"name", name},
-                                                      {"kind", "kernel"},
-                                                      {"kernel", guest + "/vmlinuz"},
-                                                      {"initrd", guest + "/initramfs.img"},
-                                                      {"cmdline", io.empty() ? "quiet"
-                                                                   : "quiet devshare.io=" + io}});
+    Reply r =
+        api_->Post("/v1/images",
+                   nlohmann::json{{"name", name},
+                                  {"kind", "kernel"},
+                                  {"kernel", guest + "/vmlinuz"},
+                                  {"initrd", guest + "/initramfs.img"},
+                                  {"cmdline", io.empty() ? "quiet" : "quiet devshare.io=" + io}});
     ASSERT_EQ(r.status, 201) << r.Describe();
   }
 
@@ -173,10 +172,11 @@ class KvmStorageTest : public ::testing::Test {
       return ::testing::AssertionSuccess();
     }
     return ::testing::AssertionFailure()
-           << "no '" << marker << "' on the console of " << id << "; VM: "
-           << api_->Get("/v1/vms/" + id).raw << "\nconsole:\n"
+           << "no '" << marker << "' on the console of " << id
+           << "; VM: " << api_->Get("/v1/vms/" + id).raw << "\nconsole:\n"
            << Console(id).substr(Console(id).size() > 3000 ? Console(id).size() - 3000 : 0)
-           << "\nserver:\n" << server_->StderrLog();
+           << "\nserver:\n"
+           << server_->StderrLog();
   }
 
   std::string VolumeFile(const std::string& pool, const std::string& id) const {
@@ -217,8 +217,8 @@ TEST_F(KvmStorageTest, FsyncedBlocksSurviveKillOfNbdkitAndOfQemu) {
   std::this_thread::sleep_for(seconds(2));  // the guest's next write fails; nothing more syncs
   const int last_a = LastSynced(Console(a));
   std::printf("nbdkit %d killed after block %d was reported synced\n", nbd, last_a);
-  ASSERT_TRUE(WaitFor([&] { return std::atol(ReadAll(NbdkitPidFile()).c_str()) != nbd; },
-                      seconds(30)))
+  ASSERT_TRUE(
+      WaitFor([&] { return std::atol(ReadAll(NbdkitPidFile()).c_str()) != nbd; }, seconds(30)))
       << "the agent's watchdog did not restart nbdkit";
   ExpectSyncedBlocks(a, last_a);
 
@@ -251,19 +251,11 @@ TEST_F(KvmStorageTest, VolumeMovesLiveUnderFioAndHotPlugs) {
   ASSERT_EQ(m.status, 200) << m.Describe();
   // The agent sees the new pool in its desired state and the plugin copies the volume live.
   ASSERT_TRUE(WaitFor([&] { return fs::exists(fast) && !fs::exists(slow); }, seconds(120)))
-      << "the volume did not move; agent log:\n" << server_->StderrLog();
+      << "the volume did not move; agent log:\n"
+      << server_->StderrLog();
   ASSERT_TRUE(WaitConsole(id, "devshare-io: done", seconds(120)));
   const std::string console = Console(id);
-  EXPECT_NE(console.find("devshare-io: done rc=0"), std::string::npos) << console;
-  // fio's terse line: field 5 is the job's error code; verify_backlog read every block back.
-  const size_t t = console.find("devshare-io: terse ");
-  ASSERT_NE(t, std::string::npos) << console;
-  std::vector<std::string> fields;
-  std::stringstream terse(console.substr(t + 19, console.find('\n', t) - t - 19));
-  for (std::string f; std::getline(terse, f, ';');) fields.push_back(f);
-  ASSERT_GT(fields.size(), 5u) << console;
-  EXPECT_EQ(fields[4], "0") << "fio reported an error during the move: " << console;
-  EXPECT_NE(fields[5], "0") << "fio read nothing back (no verify): " << console;  // read KiB
+  ExpectFioClean(console);
 
   // Hot-plug a second volume (hdd), see it in the running domain, then detach it.
   Reply add = api_->Post("/v1/vms/" + id + "/volumes",
@@ -305,22 +297,16 @@ TEST_F(KvmTieringTest, HotVolumeMovesUpAndColdOneDownWhileFioRuns) {
   EXPECT_TRUE(WaitFor(
       [&] { return fs::exists(VolumeFile("slow", idle)) && !fs::exists(VolumeFile("fast", idle)); },
       seconds(120)))
-      << "the idle volume did not move down:\n" << server_->StderrLog();
+      << "the idle volume did not move down:\n"
+      << server_->StderrLog();
   EXPECT_TRUE(WaitFor(
       [&] { return fs::exists(VolumeFile("fast", hot)) && !fs::exists(VolumeFile("slow", hot)); },
       seconds(120)))
-      << "the hot volume did not move up:\n" << server_->StderrLog();
+      << "the hot volume did not move up:\n"
+      << server_->StderrLog();
   ASSERT_TRUE(WaitConsole(hot, "devshare-io: done", seconds(120)));
   const std::string console = Console(hot);
-  EXPECT_NE(console.find("devshare-io: done rc=0"), std::string::npos) << console;
-  const size_t t = console.find("devshare-io: terse ");
-  ASSERT_NE(t, std::string::npos) << console;
-  std::vector<std::string> fields;
-  std::stringstream terse(console.substr(t + 19, console.find('\n', t) - t - 19));
-  for (std::string f; std::getline(terse, f, ';');) fields.push_back(f);
-  ASSERT_GT(fields.size(), 5u) << console;
-  EXPECT_EQ(fields[4], "0") << console;
-  EXPECT_NE(fields[5], "0") << console;
+  ExpectFioClean(console);
   // The ledger follows: the API shows the new tiers, and the agent's moves are audited.
   EXPECT_EQ(api_->Get("/v1/vms/" + hot + "/volumes").body["volumes"][0].value("tier", ""), "nvme");
   EXPECT_EQ(api_->Get("/v1/vms/" + idle + "/volumes").body["volumes"][0].value("tier", ""), "hdd");
@@ -337,10 +323,10 @@ TEST_F(KvmTieringTest, HotVolumeMovesUpAndColdOneDownWhileFioRuns) {
 TEST_F(KvmStorageTest, BenchIoMeetsReservationsSharesAndLimits) {
   (void)server_->Stop();  // the bench runs its own control plane and agent
   const std::string out = tmp_->path() + "/io.json";
-  ProcessResult r = RunProcess({DevshareBinary(), "bench", "io", "--guests", "3", "--seconds", "12",
-                                "--schedulers", "mclock,fifo", "--guest-dir", DEVSHARE_GUEST_DIR,
-                                "--out", out},
-                               seconds(600));
+  ProcessResult r =
+      RunProcess({DevshareBinary(), "bench", "io", "--guests", "3", "--seconds", "12",
+                  "--schedulers", "mclock,fifo", "--guest-dir", DEVSHARE_GUEST_DIR, "--out", out},
+                 seconds(600));
   std::printf("%s\n", r.output.c_str());
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const nlohmann::json report = nlohmann::json::parse(ReadAll(out));
@@ -352,11 +338,11 @@ TEST_F(KvmStorageTest, BenchIoMeetsReservationsSharesAndLimits) {
   EXPECT_LT(fifo[0].value("iops_mean", 0.0), fifo[0].value("reservation_iops", 0) * 0.9)
       << "without QoS the first should fall below its reservation: " << fifo.dump();
 
-  ProcessResult l = RunProcess({DevshareBinary(), "bench", "io", "--guests", "1", "--reservations",
-                                "0", "--weights", "1", "--limits", "100", "--seconds", "8",
-                                "--schedulers", "mclock", "--guest-dir", DEVSHARE_GUEST_DIR,
-                                "--out", out},
-                               seconds(300));
+  ProcessResult l =
+      RunProcess({DevshareBinary(), "bench", "io", "--guests", "1", "--reservations", "0",
+                  "--weights", "1", "--limits", "100", "--seconds", "8", "--schedulers", "mclock",
+                  "--guest-dir", DEVSHARE_GUEST_DIR, "--out", out},
+                 seconds(300));
   std::printf("%s\n", l.output.c_str());
   ASSERT_EQ(l.exit_code, 0) << l.output;
   const nlohmann::json limited = nlohmann::json::parse(ReadAll(out))["runs"][0]["guests"][0];
