@@ -22,8 +22,6 @@ Status HostNotFound(const std::string& name) {
   return Status::NotFound("host '" + name + "' not found (its agent registers it first)");
 }
 
-Status VmNotFound(const std::string& id) { return Status::NotFound("vm '" + id + "' not found"); }
-
 struct Observed {
   std::string state;
   std::string detail;

@@ -191,6 +191,25 @@ Status ServiceContext::RecordRefusal(const Principal& p, const std::string& oper
   return r.ok() ? Status::Ok() : r.status();
 }
 
+Status VmNotFound(const std::string& id) { return Status::NotFound("vm '" + id + "' not found"); }
+
+Result<Reply> ServiceContext::ReadVm(const Principal& p, const std::string& operation,
+                                     const std::string& id,
+                                     const std::function<nlohmann::json(const VmEntry&)>& read) {
+  DS_RETURN_IF_ERROR(Authorize(p, operation));
+  Reply r;
+  Status visible;
+  {
+    std::shared_lock<std::shared_mutex> lock(ledger_mu());
+    const VmEntry* vm = ledger().FindVm(id);
+    if (vm == nullptr) return VmNotFound(id);
+    visible = AuthorizeOnVm(p, operation, vm->record.tenant_id, vm->record.host, VmNotFound(id));
+    if (visible.ok()) r.body = read(*vm);
+  }
+  if (!visible.ok()) return Refuse(p, operation, "vm/" + id, visible);
+  return r;
+}
+
 Status ServiceContext::Refuse(const Principal& p, const std::string& operation,
                               const std::string& object, Status refusal) {
   Status recorded = RecordRefusal(p, operation, object, ErrorFromStatus(refusal));

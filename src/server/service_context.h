@@ -57,6 +57,9 @@ struct ControlPlaneOptions {
   std::shared_ptr<const std::vector<VmRequest>> workload_history;
 };
 
+// NotFound "vm '<id>' not found": a missing VM, and one the caller may not see.
+Status VmNotFound(const std::string& id);
+
 class ServiceContext {
  public:
   // All pointers outlive the context; `options.now_unix_ms` is set.
@@ -124,6 +127,11 @@ class ServiceContext {
   // Authorize(p, operation); a PermissionDenied is audited as a refusal of `object`, an
   // Unauthenticated answer is returned unaudited (HttpApi audits requests without a token).
   Status Check(const Principal& p, std::string_view operation, const std::string& object);
+  // Reads the VM `id` for `operation` (AuthorizeOnVm: its tenant, or its host's agent) under the
+  // ledger's shared lock: Reply{read(vm)}. NotFound for a missing VM; a VM `p` may not see is
+  // answered exactly like a missing one and audited as a refusal.
+  Result<Reply> ReadVm(const Principal& p, const std::string& operation, const std::string& id,
+                       const std::function<nlohmann::json(const VmEntry&)>& read);
   // The same with AuthorizeHost: an agent token only for its own host.
   Status CheckHost(const Principal& p, std::string_view operation, const std::string& host);
 

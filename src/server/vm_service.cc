@@ -12,8 +12,6 @@
 namespace devshare::server {
 namespace {
 
-Status VmNotFound(const std::string& id) { return Status::NotFound("vm '" + id + "' not found"); }
-
 Status Unschedulable(const placement::PlacementOutcome& outcome, const Ledger& ledger,
                      const VmSpec& spec, const std::string& tenant,
                      const std::vector<ClosedHost>& closed) {
@@ -147,19 +145,7 @@ Result<Reply> VmService::List(const Principal& p) {
 }
 
 Result<Reply> VmService::Get(const Principal& p, const std::string& id) {
-  DS_RETURN_IF_ERROR(Authorize(p, "vm.get"));
-  Reply r;
-  Status visible;
-  {
-    std::shared_lock<std::shared_mutex> lock(ctx_.ledger_mu());
-    const VmEntry* vm = ctx_.ledger().FindVm(id);
-    if (vm == nullptr) return VmNotFound(id);
-    visible = AuthorizeOnVm(p, "vm.get", vm->record.tenant_id, vm->record.host, VmNotFound(id));
-    if (visible.ok()) r.body = VmJson(ctx_, *vm);
-  }
-  // Another tenant's VM: answered exactly like a missing one, and audited as a denial.
-  if (!visible.ok()) return ctx_.Refuse(p, "vm.get", "vm/" + id, visible);
-  return r;
+  return ctx_.ReadVm(p, "vm.get", id, [this](const VmEntry& vm) { return VmJson(ctx_, vm); });
 }
 
 Result<Reply> VmService::Delete(const Principal& p, const std::string& id, bool force) {

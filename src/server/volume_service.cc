@@ -8,11 +8,6 @@
 #include "server/json_fields.h"
 
 namespace devshare::server {
-namespace {
-
-Status VmNotFound(const std::string& id) { return Status::NotFound("vm '" + id + "' not found"); }
-
-}  // namespace
 
 nlohmann::json VolumeService::VolumesJson(const VmEntry& vm) {
   nlohmann::json list = nlohmann::json::array();
@@ -30,19 +25,7 @@ nlohmann::json VolumeService::VolumesJson(const VmEntry& vm) {
 }
 
 Result<Reply> VolumeService::List(const Principal& p, const std::string& vm_id) {
-  DS_RETURN_IF_ERROR(Authorize(p, "volume.list"));
-  Reply r;
-  Status visible;
-  {
-    std::shared_lock<std::shared_mutex> lock(ctx_.ledger_mu());
-    const VmEntry* vm = ctx_.ledger().FindVm(vm_id);
-    if (vm == nullptr) return VmNotFound(vm_id);
-    visible =
-        AuthorizeOnVm(p, "volume.list", vm->record.tenant_id, vm->record.host, VmNotFound(vm_id));
-    if (visible.ok()) r.body = VolumesJson(*vm);
-  }
-  if (!visible.ok()) return ctx_.Refuse(p, "volume.list", "vm/" + vm_id, visible);
-  return r;
+  return ctx_.ReadVm(p, "volume.list", vm_id, [](const VmEntry& vm) { return VolumesJson(vm); });
 }
 
 Result<Reply> VolumeService::Attach(const Principal& p, const std::string& vm_id,

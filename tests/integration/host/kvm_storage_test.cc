@@ -114,10 +114,16 @@ class KvmStorageTest : public ::testing::Test {
 
   void TearDown() override {
     if (!skip_.empty()) return;
-    for (const std::string& id : vms_) (void)api_->Delete("/v1/vms/" + id + "?force=true");
-    WaitFor([&] { return api_->Get("/v1/vms").body.value("vms", nlohmann::json::array()).empty(); },
-            seconds(60));
-    (void)server_->Stop();
+    if (server_->running()) {
+      for (const std::string& id : vms_) (void)api_->Delete("/v1/vms/" + id + "?force=true");
+      WaitFor(
+          [&] {
+            Reply r = api_->Get("/v1/vms");
+            return r.is_json() && r.body.value("vms", nlohmann::json::array()).empty();
+          },
+          seconds(60));
+      (void)server_->Stop();
+    }
     // serve leaves nbdkit running for its guests: this test stops it, and any domain left.
     const pid_t nbd = static_cast<pid_t>(std::atol(ReadAll(NbdkitPidFile()).c_str()));
     if (nbd > 0) ::kill(nbd, SIGKILL);
