@@ -175,11 +175,17 @@ void HostAgent::ReleaseVolumes(const RealizationContext& ctx, const std::string&
     std::lock_guard<std::mutex> lock(mu_);
     server = volumes_;
   }
+  std::map<std::string, std::string> moving_from;  // export -> the file a live move copies from
+  if (server != nullptr) {
+    for (const VolumeExport& e : server->Exports()) moving_from[e.export_name] = e.moving_from;
+  }
   for (const auto& [name, v] : ReadRecord(path)) {
     if (server != nullptr && !v.export_name.empty()) (void)server->Remove(v.export_name);
     std::error_code ec;
     fs::remove(v.file, ec);
     fs::remove(v.file + ".part", ec);
+    auto from = moving_from.find(v.export_name);
+    if (from != moving_from.end() && !from->second.empty()) fs::remove(from->second, ec);
   }
   std::error_code ec;
   fs::remove(path, ec);
@@ -265,9 +271,15 @@ Status HostAgent::UpdateVolumes(const RealizationContext& ctx, const GuestReques
     } else if (!detached.ok() && detached.code() != StatusCode::kNotFound) {
       return detached;
     }
-    if (server != nullptr && !r.export_name.empty()) (void)server->Remove(r.export_name);
     std::error_code ec;
+    if (server != nullptr && !r.export_name.empty()) {
+      for (const VolumeExport& e : server->Exports()) {
+        if (e.export_name == r.export_name && !e.moving_from.empty()) fs::remove(e.moving_from, ec);
+      }
+      (void)server->Remove(r.export_name);
+    }
     fs::remove(r.file, ec);
+    fs::remove(r.file + ".part", ec);
     notes->push_back("volume " + name + " detached and deleted");
   }
   if (redefine) DS_RETURN_IF_ERROR(hypervisor_->Redefine(spec.name, BuildDomainXml(spec)));
