@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -124,9 +125,18 @@ class KvmStorageTest : public ::testing::Test {
           seconds(60));
       (void)server_->Stop();
     }
-    // serve leaves nbdkit running for its guests: this test stops it, and any domain left.
-    const pid_t nbd = static_cast<pid_t>(std::atol(ReadAll(NbdkitPidFile()).c_str()));
-    if (nbd > 0) ::kill(nbd, SIGKILL);
+    // serve leaves nbdkit running for its guests: this test stops every nbdkit serving from its
+    // folder (the pid file names the last one only), and any domain left.
+    std::error_code ec;
+    for (const fs::directory_entry& e : fs::directory_iterator("/proc", ec)) {
+      const std::string pid = e.path().filename().string();
+      if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::string cmd = ReadAll("/proc/" + pid + "/cmdline");
+      std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+      if (cmd.rfind("nbdkit ", 0) == 0 && cmd.find(tmp_->path()) != std::string::npos) {
+        ::kill(static_cast<pid_t>(std::atol(pid.c_str())), SIGKILL);
+      }
+    }
     for (const std::string& id : vms_) {
       RunProcess({"/usr/bin/virsh", "-c", "qemu:///system", "destroy", "devshare-" + id});
       RunProcess({"/usr/bin/virsh", "-c", "qemu:///system", "undefine", "devshare-" + id});
