@@ -29,6 +29,12 @@ nlohmann::json AllocationToJson(const Allocation& a) {
                         {"mode", s.unit_index >= 0 ? "vf" : "virtio"},
                         {"bandwidth_mbps", {{"min", s.rate}, {"max", s.rate_limit}}}};
     if (s.unit_index >= 0) d["vf"] = s.unit_index;
+    if (!s.network_id.empty()) {
+      d["network_id"] = s.network_id;
+      d["segment"] = s.segment_id;
+      d["mac"] = s.mac;
+      d["address"] = s.address;
+    }
     devices.push_back(std::move(d));
   }
   for (const DeviceSlice& s : a.volumes) {
@@ -71,6 +77,10 @@ Result<DeviceSlice> UnitSliceFromJson(const nlohmann::json& d, const Host& host,
     s.units = s.unit_index >= 0 ? 1 : 0;
     s.rate = IntAt(d, "bandwidth_mbps", "min", 0);
     s.rate_limit = IntAt(d, "bandwidth_mbps", "max", 0);
+    s.network_id = d.value("network_id", "");
+    s.segment_id = d.value("segment", int64_t{0});
+    s.mac = d.value("mac", "");
+    s.address = d.value("address", "");
   } else {
     s.name = d.value("volume", "");
     s.units = d.value("size_gib", int64_t{0});

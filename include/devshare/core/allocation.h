@@ -31,6 +31,12 @@ struct DeviceSlice {
   int64_t rate_limit = 0;  // cap, not counted: NIC bandwidth max, volume IOPS limit (0 = none)
   int64_t weight = 0;      // volume: mClock IOPS weight
   std::string name;        // NIC: network; volume: its name
+  // NIC on a tenant network: the ledger's binding (network_id empty for a NIC on a provider
+  // network, which is placed but gets no guest interface).
+  std::string network_id;  // "net-<hex>"
+  int64_t segment_id = 0;  // the network's VLAN / VXLAN id (1..4094)
+  std::string mac;         // "52:54:00:xx:xx:xx", unique in the network
+  std::string address;     // "10.1.0.5/24": the NIC's address and the network's prefix length
 };
 
 struct Allocation {
