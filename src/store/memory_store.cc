@@ -31,6 +31,7 @@ struct State {
   std::map<std::string, HostRecord> hosts;            // by name
   std::map<std::string, VmRecord> vms;                // by id
   std::map<std::string, ImageRecord> images;          // by name
+  std::map<std::string, NetworkRecord> networks;      // by id
   std::map<std::pair<std::string, std::string>, IdempotencyRecord> idempotency;
   std::vector<AuditRecord> audit;  // seq i+1 at index i
 };
@@ -81,6 +82,8 @@ class MemoryTxn final : public Txn {
   Status DeleteVm(const std::string& id) override;
   Status InsertImage(const ImageRecord& image) override;
   Status DeleteImage(const std::string& name) override;
+  Status InsertNetwork(const NetworkRecord& network) override;
+  Status DeleteNetwork(const std::string& id) override;
   Status InsertIdempotency(const IdempotencyRecord& r) override;
   Result<AuditRecord> AppendAudit(AuditRecord r) override;
   Status Commit() override;
@@ -130,6 +133,7 @@ class MemoryStore final : public Store {
       committed.hosts = state_.hosts;
       committed.vms = state_.vms;
       committed.images = state_.images;
+      committed.networks = state_.networks;
       committed.idempotency = state_.idempotency;
       ApplyUndo(committed, undo_, 0);
       view = &committed;
@@ -141,6 +145,7 @@ class MemoryStore final : public Store {
     for (const auto& [id, vm] : view->vms) snap.vms.push_back(vm);
     for (const auto& [key, r] : view->idempotency) snap.idempotency.push_back(r);
     for (const auto& [name, image] : view->images) snap.images.push_back(image);
+    for (const auto& [id, n] : view->networks) snap.networks.push_back(n);
     snap.audit_records = static_cast<int64_t>(committed_audit_);
     return snap;
   }
@@ -416,6 +421,37 @@ Status MemoryTxn::DeleteImage(const std::string& name) {
   if (it == s.images.end()) return Status::NotFound("unknown image '" + name + "'");
   store_->undo_.push_back([old = std::move(it->second)](State& st) { st.images[old.name] = old; });
   s.images.erase(it);
+  return Status::Ok();
+}
+
+Status MemoryTxn::InsertNetwork(const NetworkRecord& n) {
+  DS_RETURN_IF_ERROR(CheckOpen());
+  std::lock_guard<std::mutex> lock(store_->mu_);
+  State& s = store_->state_;
+  bool taken = s.networks.count(n.id) > 0;
+  for (const auto& [id, other] : s.networks) {
+    taken = taken || other.segment_id == n.segment_id ||
+            (other.tenant_id == n.tenant_id && other.name == n.name);
+  }
+  if (taken) {
+    return Status::AlreadyExists("network " + n.id + ": its id, name '" + n.name +
+                                 "' in the tenant or segment " + std::to_string(n.segment_id) +
+                                 " is taken");
+  }
+  if (!s.tenants.count(n.tenant_id)) return Status::NotFound("unknown tenant '" + n.tenant_id + "'");
+  s.networks.emplace(n.id, n);
+  store_->undo_.push_back([id = n.id](State& st) { st.networks.erase(id); });
+  return Status::Ok();
+}
+
+Status MemoryTxn::DeleteNetwork(const std::string& id) {
+  DS_RETURN_IF_ERROR(CheckOpen());
+  std::lock_guard<std::mutex> lock(store_->mu_);
+  State& s = store_->state_;
+  auto it = s.networks.find(id);
+  if (it == s.networks.end()) return Status::NotFound("unknown network '" + id + "'");
+  store_->undo_.push_back([old = std::move(it->second)](State& st) { st.networks[old.id] = old; });
+  s.networks.erase(it);
   return Status::Ok();
 }
 

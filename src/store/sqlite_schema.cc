@@ -91,6 +91,19 @@ CREATE TABLE images (
   created_unix_ms INTEGER NOT NULL
 );
 )sql"},
+    // 3 (networks): tenants' networks, each with a segment id unique among the existing ones.
+    {3, R"sql(
+CREATE TABLE networks (
+  id               TEXT    NOT NULL PRIMARY KEY,
+  tenant_id        TEXT    NOT NULL REFERENCES tenants(id),
+  name             TEXT    NOT NULL,
+  cidr             TEXT    NOT NULL,
+  segment_id       INTEGER NOT NULL UNIQUE CHECK (segment_id BETWEEN 1 AND 4094),
+  physical_network TEXT    NOT NULL,
+  created_unix_ms  INTEGER NOT NULL,
+  UNIQUE (tenant_id, name)
+);
+)sql"},
 };
 
 }  // namespace

@@ -59,6 +59,8 @@ enum class Sql {
   kDeleteVm,
   kInsertImage,
   kDeleteImage,
+  kInsertNetwork,
+  kDeleteNetwork,
   kInsertIdempotency,
   kReadHead,
   kInsertAudit,
@@ -68,6 +70,7 @@ enum class Sql {
   kSelectHosts,
   kSelectVms,
   kSelectImages,
+  kSelectNetworks,
   kSelectIdempotency,
   kCountAudit,
   kSelectAudit,
@@ -104,6 +107,9 @@ constexpr std::array<const char*, static_cast<size_t>(Sql::kCount)> kSqlText = {
     "INSERT INTO images (name, kind, file, kernel, initrd, cmdline, created_unix_ms) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     "DELETE FROM images WHERE name = ?1",
+    "INSERT INTO networks (id, tenant_id, name, cidr, segment_id, physical_network, "
+    "created_unix_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    "DELETE FROM networks WHERE id = ?1",
     "INSERT INTO idempotency (tenant_id, key, request_sha256_hex, http_status, response_json, "
     "created_unix_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     "SELECT seq, hash_hex FROM audit_head WHERE id = 1",
@@ -117,6 +123,8 @@ constexpr std::array<const char*, static_cast<size_t>(Sql::kCount)> kSqlText = {
     "SELECT id, tenant_id, name, host, spec_json, allocation_json, state, created_unix_ms, "
     "updated_unix_ms, power, reboot_seq, state_detail FROM vms ORDER BY id",
     "SELECT name, kind, file, kernel, initrd, cmdline, created_unix_ms FROM images ORDER BY name",
+    "SELECT id, tenant_id, name, cidr, segment_id, physical_network, created_unix_ms FROM networks "
+    "ORDER BY id",
     "SELECT tenant_id, key, request_sha256_hex, http_status, response_json, created_unix_ms "
     "FROM idempotency ORDER BY tenant_id, key",
     "SELECT count(*) FROM audit",
@@ -407,6 +415,8 @@ class SqliteTxn final : public Txn {
   Status DeleteVm(const std::string& id) override;
   Status InsertImage(const ImageRecord& image) override;
   Status DeleteImage(const std::string& name) override;
+  Status InsertNetwork(const NetworkRecord& network) override;
+  Status DeleteNetwork(const std::string& id) override;
   Status InsertIdempotency(const IdempotencyRecord& r) override;
   Result<AuditRecord> AppendAudit(AuditRecord r) override;
   Status Commit() override;
@@ -595,6 +605,10 @@ class SqliteStore final : public Store {
     DS_RETURN_IF_ERROR(ForEachRow(Sql::kSelectImages, [&](const Stmt& st) {
       snap.images.push_back(ImageRecord{st.Text(0), st.Text(1), st.Text(2), st.Text(3), st.Text(4),
                                         st.Text(5), st.Int(6)});
+    }));
+    DS_RETURN_IF_ERROR(ForEachRow(Sql::kSelectNetworks, [&](const Stmt& st) {
+      snap.networks.push_back(NetworkRecord{st.Text(0), st.Text(1), st.Text(2), st.Text(3),
+                                            st.Int(4), st.Text(5), st.Int(6)});
     }));
     DS_RETURN_IF_ERROR(ForEachRow(Sql::kSelectIdempotency, [&](const Stmt& st) {
       snap.idempotency.push_back(IdempotencyRecord{
@@ -864,6 +878,37 @@ Status SqliteTxn::DeleteImage(const std::string& name) {
   int rc = st.Step();
   if (rc != SQLITE_DONE) return Fail(rc, "deleting image '" + name + "'");
   if (sqlite3_changes(c_->db()) == 0) return Status::NotFound("unknown image '" + name + "'");
+  return Status::Ok();
+}
+
+Status SqliteTxn::InsertNetwork(const NetworkRecord& n) {
+  DS_RETURN_IF_ERROR(CheckOpen());
+  DS_ASSIGN_OR_RETURN(sqlite3_stmt * raw, c_->Get(Sql::kInsertNetwork));
+  Stmt st(raw);
+  st.Bind(1, n.id).Bind(2, n.tenant_id).Bind(3, n.name).Bind(4, n.cidr).Bind(5, n.segment_id);
+  st.Bind(6, n.physical_network).Bind(7, n.created_unix_ms);
+  int rc = st.Step();
+  if (rc == SQLITE_DONE) return Status::Ok();
+  Status s = Fail(rc, "inserting network '" + n.id + "'");
+  if (IsUniqueViolation(rc) && broken_.ok()) {
+    return Status::AlreadyExists("network " + n.id + ": its id, name '" + n.name +
+                                 "' in the tenant or segment " + std::to_string(n.segment_id) +
+                                 " is taken");
+  }
+  if (rc == SQLITE_CONSTRAINT_FOREIGNKEY && broken_.ok()) {
+    return Status::NotFound("unknown tenant '" + n.tenant_id + "'");
+  }
+  return s;
+}
+
+Status SqliteTxn::DeleteNetwork(const std::string& id) {
+  DS_RETURN_IF_ERROR(CheckOpen());
+  DS_ASSIGN_OR_RETURN(sqlite3_stmt * raw, c_->Get(Sql::kDeleteNetwork));
+  Stmt st(raw);
+  st.Bind(1, id);
+  int rc = st.Step();
+  if (rc != SQLITE_DONE) return Fail(rc, "deleting network '" + id + "'");
+  if (sqlite3_changes(c_->db()) == 0) return Status::NotFound("unknown network '" + id + "'");
   return Status::Ok();
 }
 

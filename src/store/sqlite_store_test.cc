@@ -75,10 +75,11 @@ TEST_F(SqliteStoreTest, MigrationsAreRecordedAndPragmasSet) {
   }
   RawDb raw(path);
   auto rows = raw.Query("SELECT version, applied_unix_ms FROM schema_migrations ORDER BY version");
-  ASSERT_EQ(rows.size(), 2u);
+  ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[0][0], "1");
   EXPECT_EQ(rows[1][0], "2");
-  EXPECT_EQ(std::to_string(SqliteLatestSchemaVersion()), "2");
+  EXPECT_EQ(rows[2][0], "3");
+  EXPECT_EQ(std::to_string(SqliteLatestSchemaVersion()), "3");
   for (const auto& row : rows) EXPECT_GT(std::stoll(row[1]), 0);
   EXPECT_EQ(raw.Query("PRAGMA journal_mode")[0][0], "wal");
   auto tables = raw.Query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
@@ -86,7 +87,8 @@ TEST_F(SqliteStoreTest, MigrationsAreRecordedAndPragmasSet) {
   for (const auto& r : tables) names.push_back(r[0]);
   EXPECT_EQ(names,
             (std::vector<std::string>{"audit", "audit_head", "hosts", "idempotency", "images",
-                                      "schema_migrations", "tenants", "tokens", "vms"}));
+                                      "networks", "schema_migrations", "tenants", "tokens",
+                                      "vms"}));
 }
 
 // Builds a database of schema version `version` from the released migrations (exactly what an
@@ -153,7 +155,8 @@ TEST_F(SqliteStoreTest, VersionOneDatabaseMigratesAndKeepsItsRowsWithDefaults) {
   ASSERT_NE(store, nullptr);
   ExpectSameSnapshot(std::move(store->Load()).value(), want);
   RawDb raw(path);
-  EXPECT_EQ(raw.Query("SELECT max(version) FROM schema_migrations")[0][0], "2");
+  EXPECT_EQ(raw.Query("SELECT max(version) FROM schema_migrations")[0][0],
+            std::to_string(SqliteLatestSchemaVersion()));
 }
 
 TEST_F(SqliteStoreTest, FailedMigrationLeavesTheOldSchema) {

@@ -83,6 +83,7 @@ class StoreConformanceTest : public testing::TestWithParam<std::string> {
     ASSERT_TRUE(txn->InsertToken({"k-1", Sha256Hex("secret"), "t-1", "admin", 1100}).ok());
     ASSERT_TRUE(txn->InsertToken(AgentToken("k-agent", "h1")).ok());
     ASSERT_TRUE(txn->InsertImage(DiskImage("debian")).ok());
+    ASSERT_TRUE(txn->InsertNetwork(Network("net-1", "t-1", "blue", 100)).ok());
     ASSERT_TRUE(txn->InsertVm(Vm("vm-1", "h1")).ok());
     ASSERT_TRUE(txn->GuardHost("h1", 1).ok());
     ASSERT_TRUE(txn->InsertIdempotency({"t-1", "key-1", Sha256Hex("POST /v1/vms {}"), 201,
@@ -367,6 +368,35 @@ TEST_P(StoreConformanceTest, ImagesInsertDuplicatesAndDelete) {
   ExpectSameRecords(Load().images, {KernelImage("debian"), KernelImage("vmlinuz")});
 }
 
+TEST_P(StoreConformanceTest, NetworksAreUniqueByIdTenantNameAndSegment) {
+  Seed();
+  auto txn = Begin();
+  ASSERT_TRUE(txn->InsertTenant(Tenant("t-2", "beta")).ok());
+  ASSERT_TRUE(txn->InsertNetwork(Network("net-1", "t-1", "blue", 100)).ok());
+  ASSERT_TRUE(txn->InsertNetwork(Network("net-2", "t-2", "blue", 101)).ok())
+      << "another tenant may use the same name";
+  for (const NetworkRecord& taken :
+       {Network("net-1", "t-2", "red", 102), Network("net-3", "t-1", "blue", 103),
+        Network("net-4", "t-1", "red", 101)}) {
+    Status s = txn->InsertNetwork(taken);
+    EXPECT_EQ(s.code(), StatusCode::kAlreadyExists) << taken.id << ": " << s.ToString();
+  }
+  Status no_tenant = txn->InsertNetwork(Network("net-5", "t-9", "red", 105));
+  EXPECT_EQ(no_tenant.code(), StatusCode::kNotFound) << no_tenant.ToString();
+  ASSERT_TRUE(txn->Commit().ok());
+  ExpectSameRecords(Load().networks, {Network("net-1", "t-1", "blue", 100),
+                                      Network("net-2", "t-2", "blue", 101)});
+
+  txn = Begin();  // a deleted network's segment and name can be reused
+  ASSERT_TRUE(txn->DeleteNetwork("net-1").ok());
+  Status unknown = txn->DeleteNetwork("net-1");
+  EXPECT_EQ(unknown.code(), StatusCode::kNotFound) << unknown.ToString();
+  ASSERT_TRUE(txn->InsertNetwork(Network("net-6", "t-1", "blue", 100)).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  ExpectSameRecords(Load().networks, {Network("net-2", "t-2", "blue", 101),
+                                      Network("net-6", "t-1", "blue", 100)});
+}
+
 TEST_P(StoreConformanceTest, IdempotencyKeysAreUniquePerTenant) {
   Seed();
   auto txn = Begin();
@@ -571,6 +601,7 @@ TEST_P(StoreConformanceTest, LoadReturnsWhatWasCommitted) {
   want.idempotency = {
       {"t-1", "key-1", Sha256Hex("POST /v1/vms {}"), 201, R"({"id":"vm-1"})", 1200}};
   want.images = {DiskImage("debian")};
+  want.networks = {Network("net-1", "t-1", "blue", 100)};
   want.audit_records = 2;
   ExpectSameSnapshot(Load(), want);
   const StoreSnapshot got = Load();

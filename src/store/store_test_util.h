@@ -33,6 +33,10 @@ inline auto Tie(const VmRecord& r) {
 inline auto Tie(const ImageRecord& r) {
   return std::tie(r.name, r.kind, r.file, r.kernel, r.initrd, r.cmdline, r.created_unix_ms);
 }
+inline auto Tie(const NetworkRecord& r) {
+  return std::tie(r.id, r.tenant_id, r.name, r.cidr, r.segment_id, r.physical_network,
+                  r.created_unix_ms);
+}
 inline auto Tie(const IdempotencyRecord& r) {
   return std::tie(r.tenant_id, r.key, r.request_sha256_hex, r.http_status, r.response_json,
                   r.created_unix_ms);
@@ -51,11 +55,17 @@ inline void ExpectSameSnapshot(const StoreSnapshot& got, const StoreSnapshot& wa
   ExpectSameRecords(got.vms, want.vms);
   ExpectSameRecords(got.idempotency, want.idempotency);
   ExpectSameRecords(got.images, want.images);
+  ExpectSameRecords(got.networks, want.networks);
   EXPECT_EQ(got.audit_records, want.audit_records);
 }
 
 inline TenantRecord Tenant(const std::string& id, const std::string& name) {
   return {id, name, 1000};
+}
+
+inline NetworkRecord Network(const std::string& id, const std::string& tenant,
+                             const std::string& name, int64_t segment) {
+  return {id, tenant, name, "10.1.0.0/24", segment, "default", 1300};
 }
 
 inline VmRecord Vm(const std::string& id, const std::string& host,

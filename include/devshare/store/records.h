@@ -1,5 +1,5 @@
-// Rows of the control plane's durable ledger: tenants, tokens, hosts, VMs, images, idempotency
-// keys and audit records. JSON-valued fields hold documents the server owns (inventory, spec,
+// Rows of the control plane's durable ledger: tenants, tokens, hosts, VMs, images, networks,
+// idempotency keys and audit records. JSON-valued fields hold documents the server owns (inventory, spec,
 // allocation); the store keeps them opaque.
 // Thread-safety: plain value types; no internal synchronisation.
 #ifndef DEVSHARE_STORE_RECORDS_H_
@@ -64,6 +64,19 @@ struct ImageRecord {
   int64_t created_unix_ms = 0;
 };
 
+// A tenant's network: an isolated L2 segment on every host with a VM on it. The ledger gives it
+// a segment id (VLAN / VXLAN id, unique among the networks that exist) and each NIC on it an
+// address of `cidr`.
+struct NetworkRecord {
+  std::string id;  // "net-<hex>"
+  std::string tenant_id;
+  std::string name;              // unique within the tenant
+  std::string cidr;              // "10.1.0.0/24", normalised (host bits zero)
+  int64_t segment_id = 0;        // 1..4094
+  std::string physical_network;  // the host NICs' network it is carried on ("default")
+  int64_t created_unix_ms = 0;
+};
+
 // The answer given to a POST carrying an Idempotency-Key, replayed for a repeat of the key.
 struct IdempotencyRecord {
   std::string tenant_id;
@@ -104,7 +117,8 @@ struct StoreSnapshot {
   std::vector<VmRecord> vms;
   std::vector<IdempotencyRecord> idempotency;
   int64_t audit_records = 0;
-  std::vector<ImageRecord> images;  // by name
+  std::vector<ImageRecord> images;      // by name
+  std::vector<NetworkRecord> networks;  // by id
 };
 
 }  // namespace devshare::store

@@ -73,6 +73,12 @@ class Txn {
   // NotFound when absent. VMs referring to it are the server's concern (their spec_json).
   virtual Status DeleteImage(const std::string& name) = 0;
 
+  // AlreadyExists when the id, (tenant_id, name) or segment_id is taken; NotFound for an
+  // unknown tenant. CIDR overlaps are the server's concern.
+  virtual Status InsertNetwork(const NetworkRecord& network) = 0;
+  // NotFound when absent. NICs on it are the server's concern (it refuses while any exists).
+  virtual Status DeleteNetwork(const std::string& id) = 0;
+
   // AlreadyExists when (tenant_id, key) is taken.
   virtual Status InsertIdempotency(const IdempotencyRecord& r) = 0;
 
