@@ -39,12 +39,13 @@ const Principal kAgentH1 = [] {
 
 TEST(AuthorizerTest, EveryApiOperationHasExactlyOneRule) {
   const std::vector<std::string> api = {
-      "tenant.create", "tenant.list",   "token.create",    "host.put",     "host.list",
-      "host.get",      "host.token",    "host.heartbeat",  "host.desired", "host.cordon",
-      "host.drain",    "host.delete",   "image.create",    "image.list",   "image.delete",
-      "vm.create",     "vm.list",       "vm.get",          "vm.delete",    "vm.resize",
-      "vm.power",      "vm.console",    "vm.console_push", "audit.list",   "volume.list",
-      "volume.attach", "volume.detach", "volume.migrate"};
+      "tenant.create", "tenant.list",   "token.create",    "host.put",       "host.list",
+      "host.get",      "host.token",    "host.heartbeat",  "host.desired",   "host.cordon",
+      "host.drain",    "host.delete",   "image.create",    "image.list",     "image.delete",
+      "vm.create",     "vm.list",       "vm.get",          "vm.delete",      "vm.resize",
+      "vm.power",      "vm.console",    "vm.console_push", "audit.list",     "volume.list",
+      "volume.attach", "volume.detach", "volume.migrate",  "network.create", "network.list",
+      "network.get",   "network.delete"};
   for (const std::string& op : api) EXPECT_NE(FindAccessRule(op), nullptr) << op;
   std::set<std::string_view> names;
   for (const AccessRule& r : AccessRules()) {
@@ -97,6 +98,11 @@ TEST(AuthorizerTest, RolesPerOperation) {
       {"volume.migrate", kAcmeMember, ok, ""},
       {"volume.migrate", kAcmeReader, denied, "a reader cannot migrate volumes"},
       {"volume.migrate", kAgentH1, ok, ""},  // its tiering controller (own host's VMs only)
+      {"network.create", kAcmeMember, ok, ""},
+      {"network.create", kAcmeReader, denied, "a reader cannot create networks"},
+      {"network.list", kAcmeReader, ok, ""},
+      {"network.delete", kAcmeReader, denied, "a reader cannot delete networks"},
+      {"network.delete", kAgentH1, denied, ""},
       {"vm.explode", kSystemAdmin, denied, "no access rule for operation 'vm.explode'"},
   };
   for (const RoleCase& c : cases) {

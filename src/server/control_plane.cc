@@ -65,6 +65,7 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(std::unique_ptr<store::
   raw->volumes_ = std::make_unique<VolumeService>(raw->ctx_.get());
   raw->fleet_ = std::make_unique<FleetService>(raw->ctx_.get());
   raw->images_ = std::make_unique<ImageService>(raw->ctx_.get());
+  raw->networks_ = std::make_unique<NetworkService>(raw->ctx_.get());
   // Hosts with agents get one timeout from now to send their first heartbeat.
   for (const auto& [name, index] : raw->ledger_.host_index()) {
     if (raw->ledger_.FindHost(name)->record.managed) raw->fleet_state_.Expect(name);

@@ -1,5 +1,5 @@
 // ControlPlane: the service behind the REST API, a facade over its parts: the per-resource
-// services (tenant_service, host_service, vm_service, volume_service, image_service, and
+// services (tenant_service, host_service, vm_service, volume_service, image_service, network_service, and
 // fleet_service for the host agents) that authorise by the one access table
 // (authorizer.h) and run the operations, the group committer (group_committer.h) that writes
 // every change with its audit record to the Store, and the Ledger they decide against.
@@ -35,6 +35,7 @@
 #include "server/host_service.h"
 #include "server/image_service.h"
 #include "server/ledger.h"
+#include "server/network_service.h"
 #include "server/service_context.h"
 #include "server/tenant_service.h"
 #include "server/usage_view.h"
@@ -105,6 +106,7 @@ class ControlPlane {
   VolumeService& volumes() { return *volumes_; }
   FleetService& fleet() { return *fleet_; }
   ImageService& images() { return *images_; }
+  NetworkService& networks() { return *networks_; }
 
   ControlPlaneStats Stats() const;
   // Ids of the VMs the ledger places on `host`.
@@ -142,6 +144,7 @@ class ControlPlane {
   std::unique_ptr<VolumeService> volumes_;
   std::unique_ptr<FleetService> fleet_;
   std::unique_ptr<ImageService> images_;
+  std::unique_ptr<NetworkService> networks_;
 };
 
 }  // namespace devshare::server

@@ -44,6 +44,10 @@ class FlakyStore : public store::Store {
     Status DeleteVm(const std::string& id) override { return inner_->DeleteVm(id); }
     Status InsertImage(const store::ImageRecord& i) override { return inner_->InsertImage(i); }
     Status DeleteImage(const std::string& name) override { return inner_->DeleteImage(name); }
+    Status InsertNetwork(const store::NetworkRecord& n) override {
+      return inner_->InsertNetwork(n);
+    }
+    Status DeleteNetwork(const std::string& id) override { return inner_->DeleteNetwork(id); }
     Status InsertIdempotency(const store::IdempotencyRecord& r) override {
       return inner_->InsertIdempotency(r);
     }

@@ -231,6 +231,24 @@ void HttpApi::FleetRoutes(const Handle& handle) {
                   [this](const httplib::Request& req, const Principal& p) {
                     return ToResponse(cp_->images().Delete(p, req.matches[1]));
                   }));
+  s.Post("/v1/networks", handle("network.create", "network.create",
+                                [this, key](const httplib::Request& req, const Principal& p) {
+                                  return ToResponse(cp_->networks().Create(p, req.body, key(req)));
+                                }));
+  s.Get("/v1/networks",
+        handle("network.list", "network.list", [this](const httplib::Request&, const Principal& p) {
+          return ToResponse(cp_->networks().List(p));
+        }));
+  s.Get(
+      R"(/v1/networks/([^/]+))",
+      handle("network.get", "network.get", [this](const httplib::Request& req, const Principal& p) {
+        return ToResponse(cp_->networks().Get(p, req.matches[1]));
+      }));
+  s.Delete(R"(/v1/networks/([^/]+))",
+           handle("network.delete", "network.delete",
+                  [this](const httplib::Request& req, const Principal& p) {
+                    return ToResponse(cp_->networks().Delete(p, req.matches[1]));
+                  }));
   s.Get(
       R"(/v1/vms/([^/]+)/volumes)",
       handle("volume.list", "volume.list", [this](const httplib::Request& req, const Principal& p) {

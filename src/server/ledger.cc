@@ -157,6 +157,10 @@ Status Ledger::Load(const store::StoreSnapshot& snap) {
   for (const store::IdempotencyRecord& r : snap.idempotency) AddIdempotency(r);
   images_.clear();
   for (const store::ImageRecord& i : snap.images) AddImage(i);
+  networks_.clear();
+  network_addresses_.clear();
+  macs_.clear();
+  for (const store::NetworkRecord& n : snap.networks) AddNetwork(n);
   // Hosts in name order: the node rank that breaks score ties is stable across restarts.
   std::vector<store::HostRecord> hosts = snap.hosts;
   std::sort(hosts.begin(), hosts.end(),
@@ -190,6 +194,7 @@ Status Ledger::Load(const store::StoreSnapshot& snap) {
     vm.spec.request.id = r.id;
     vm.spec.request.tenant = r.tenant_id;
     IndexGroup(vm, +1);
+    IndexNics(vm, +1);
     host_vms_[r.host].insert(r.id);
     vms_.emplace(r.id, std::move(vm));
   }
@@ -370,22 +375,32 @@ Result<placement::Framework*> Ledger::FrameworkFor(const std::string& policy) {
 
 Result<placement::PlacementOutcome> Ledger::Place(const std::string& vm_id,
                                                   const std::string& tenant, const VmSpec& spec,
-                                                  const std::vector<ClosedHost>& closed) {
+                                                  const std::vector<ClosedHost>& closed,
+                                                  const std::vector<DeviceSlice>* previous_nics) {
   DS_ASSIGN_OR_RETURN(placement::Framework * fw, FrameworkFor(spec.policy));
-  DS_RETURN_IF_ERROR(CheckNicsAgainstFleet(spec.request));
-  VmRequest req = spec.request;
+  VmRequest req = ForPlacement(spec.request, tenant);
+  DS_RETURN_IF_ERROR(CheckNicsAgainstFleet(spec.request, req));
   req.id = vm_id;
   req.tenant = tenant;
   if (!spec.anti_affinity_group.empty()) {
     req.avoid_host_ids = GroupHosts(tenant, spec.anti_affinity_group);
   }
   req.closed_hosts = closed;
-  return fw->Schedule(req, cluster_);
+  DS_ASSIGN_OR_RETURN(placement::PlacementOutcome outcome, fw->Schedule(req, cluster_));
+  if (!outcome.placed()) return outcome;
+  Status bound = BindNics(vm_id, tenant, spec.request, previous_nics, outcome.allocation.nics);
+  if (!bound.ok()) {
+    ReleasePlacement(outcome.allocation);
+    return bound;
+  }
+  return outcome;
 }
 
-Status Ledger::CheckNicsAgainstFleet(const VmRequest& req) const {
+Status Ledger::CheckNicsAgainstFleet(const VmRequest& asked, const VmRequest& req) const {
   for (size_t i = 0; i < req.nics.size(); ++i) {
     const NicRequest& n = req.nics[i];
+    const bool tenant_network =
+        asked.nics[i].network != n.network || FindTenantNetwork(req.tenant, n.network) != nullptr;
     bool network = false, sriov = false;
     for (const Host& h : cluster_.hosts) {
       for (const Device& d : h.devices) {
@@ -395,9 +410,21 @@ Status Ledger::CheckNicsAgainstFleet(const VmRequest& req) const {
       }
     }
     const std::string field = "field 'nics[" + std::to_string(i) + "]";
+    if (!network && !tenant_network) {
+      return Status::NotFound(field + ".network': network '" + n.network +
+                              "' not found (neither a network of this tenant nor a provider "
+                              "network of any host's NIC)");
+    }
     if (!network) {
-      return Status::InvalidArgument(field + ".network': no host has a NIC on network '" +
-                                     n.network + "'");
+      return Status::InvalidArgument(field + ".network': network '" + asked.nics[i].network +
+                                     "' is carried on physical network '" + n.network +
+                                     "', which no host has a NIC on");
+    }
+    if (!tenant_network && !asked.nics[i].address.empty()) {
+      return Status::InvalidArgument(field +
+                                     ".address': only a NIC on a network of the tenant "
+                                     "(POST /v1/networks) takes an address; '" +
+                                     n.network + "' is a provider network");
     }
     if (n.vf && !sriov) {
       return Status::InvalidArgument(field + ".vf': no NIC on network '" + n.network +
@@ -431,6 +458,7 @@ std::vector<std::string> Ledger::GroupHosts(const std::string& tenant,
 
 void Ledger::AddVm(VmEntry vm) {
   IndexGroup(vm, +1);
+  IndexNics(vm, +1);
   host_vms_[vm.record.host].insert(vm.record.id);
   std::string id = vm.record.id;
   vms_[id] = std::move(vm);
@@ -442,6 +470,7 @@ Result<VmEntry> Ledger::RemoveVm(const std::string& id) {
   VmEntry vm = std::move(it->second);
   vms_.erase(it);
   IndexGroup(vm, -1);
+  IndexNics(vm, -1);
   if (auto h = host_vms_.find(vm.record.host); h != host_vms_.end()) {
     h->second.erase(id);
     if (h->second.empty()) host_vms_.erase(h);
@@ -700,6 +729,8 @@ Status Ledger::ReplaceVm(VmEntry vm) {
   HostState& h = cluster_.states[it->second.allocation.host_index];
   DS_RETURN_IF_ERROR(h.Release(it->second.allocation));
   DS_RETURN_IF_ERROR(h.ApplyUnchecked(vm.allocation));
+  IndexNics(it->second, -1);
+  IndexNics(vm, +1);
   it->second = std::move(vm);
   return Status::Ok();
 }
@@ -719,7 +750,7 @@ nlohmann::json Ledger::ExplainCandidates(const VmSpec& spec, const std::string& 
   nlohmann::json out = nlohmann::json::array();
   auto fw_it = frameworks_.find(spec.policy.empty() ? default_policy_ : spec.policy);
   if (fw_it == frameworks_.end()) return out;
-  VmRequest req = spec.request;
+  VmRequest req = ForPlacement(spec.request, tenant);
   req.tenant = tenant;
   if (!spec.anti_affinity_group.empty()) {
     req.avoid_host_ids = GroupHosts(tenant, spec.anti_affinity_group);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "devshare/core/host_state.h"
+#include "devshare/core/ipv4.h"
 #include "devshare/core/result.h"
 #include "devshare/placement/registry.h"
 #include "devshare/store/records.h"
@@ -89,6 +90,25 @@ class Ledger {
   void AddImage(const store::ImageRecord& image) { images_[image.name] = image; }
   void RemoveImage(const std::string& name) { images_.erase(name); }
 
+  // --- tenant networks (ledger_networks.cc)
+  const std::map<std::string, store::NetworkRecord>& networks() const { return networks_; }
+  const store::NetworkRecord* FindNetwork(const std::string& id) const;
+  // The network of `tenant` whose id or name is `ref`; null when the tenant has none.
+  const store::NetworkRecord* FindTenantNetwork(const std::string& tenant,
+                                                const std::string& ref) const;
+  // The lowest segment id in kFirstSegmentId..kLastSegmentId that no network holds (a deleted
+  // network's id comes free); ResourceExhausted when every one is taken.
+  Result<int64_t> FreeSegmentId() const;
+  // AlreadyExists (reason network_overlap) naming the network of `tenant` whose CIDR overlaps
+  // `cidr`. Networks of other tenants may overlap: they never share a segment.
+  Status CheckCidrFree(const std::string& tenant, const Ipv4Cidr& cidr) const;
+  void AddNetwork(const store::NetworkRecord& n) { networks_[n.id] = n; }
+  void RemoveNetwork(const std::string& id) { networks_.erase(id); }
+  // The VMs with a NIC on the network, sorted (empty when none).
+  std::vector<std::string> VmsOnNetwork(const std::string& id) const;
+  // The addresses taken on the network (address -> VM id).
+  const std::map<uint32_t, std::string>& NetworkAddresses(const std::string& id) const;
+
   // --- VMs
   const std::unordered_map<std::string, VmEntry>& vms() const { return vms_; }
   const VmEntry* FindVm(const std::string& id) const;
@@ -98,9 +118,13 @@ class Ledger {
   // the cluster; the caller records the VM with AddVm or undoes with ReleasePlacement.
   // InvalidArgument for an unknown policy; the outcome tells unschedulable apart.
   // `closed` hosts (cordoned, draining, unreachable) are not used.
-  Result<placement::PlacementOutcome> Place(const std::string& vm_id, const std::string& tenant,
-                                            const VmSpec& spec,
-                                            const std::vector<ClosedHost>& closed = {});
+  // NICs naming one of the tenant's networks are placed on host NICs of its physical network
+  // and bound (BindNics): `previous_nics` (a re-placed VM's old slices) keeps their MAC and
+  // address. NotFound naming the field for a network neither the tenant's nor on a host NIC.
+  Result<placement::PlacementOutcome> Place(
+      const std::string& vm_id, const std::string& tenant, const VmSpec& spec,
+      const std::vector<ClosedHost>& closed = {},
+      const std::vector<DeviceSlice>* previous_nics = nullptr);
   void ReleasePlacement(const Allocation& a);
   void AddVm(VmEntry vm);  // REQUIRES: its allocation is applied (Place) or re-applied
   // Removes the VM and frees its allocation. NotFound when absent.
@@ -136,11 +160,24 @@ class Ledger {
   std::vector<std::string> GroupHosts(const std::string& tenant, const std::string& group) const;
 
  private:
+  // `req` with each NIC on a tenant network sent to that network's physical network.
+  VmRequest ForPlacement(const VmRequest& req, const std::string& tenant) const;
+  // Fills the tenant-network binding of the placed NIC slices of `vm_id`: network id, segment,
+  // a MAC unique among all NICs, and the asked or lowest free address (the network's first
+  // address, its second (kept for a gateway) and its broadcast are never given).
+  // InvalidArgument for an address outside the network; AlreadyExists (address_in_use) for a
+  // taken one; ResourceExhausted (network_full) when no address is free.
+  Status BindNics(const std::string& vm_id, const std::string& tenant, const VmRequest& req,
+                  const std::vector<DeviceSlice>* previous, std::vector<DeviceSlice>& nics) const;
+  void IndexNics(const VmEntry& vm, int delta);
   Status RebuildCluster();  // Reset states and re-apply every VM's allocation
   Result<placement::Framework*> FrameworkFor(const std::string& policy);
-  // InvalidArgument naming the field when a NIC asks for a network no host has, or for a VF
-  // on a network whose NICs have no SR-IOV: no capacity could ever come free for it.
-  Status CheckNicsAgainstFleet(const VmRequest& req) const;
+  // NotFound naming the field for a network that is neither the tenant's nor on any host NIC;
+  // InvalidArgument for a tenant network whose physical network no host has, an address on a
+  // provider network, or a VF on a network whose NICs have no SR-IOV: no capacity could ever
+  // come free for it.
+  // `asked` is the request as given, `req` its ForPlacement form (tenant set).
+  Status CheckNicsAgainstFleet(const VmRequest& asked, const VmRequest& req) const;
   void IndexGroup(const VmEntry& vm, int delta);
   // Swaps vm's allocation for `next` on its host (capacity checked, generation bumped): the
   // host's ResourceExhausted/FailedPrecondition message when it does not fit, nothing changed.
@@ -162,7 +199,14 @@ class Ledger {
   std::map<std::string, std::map<std::string, int>> groups_;  // tenant/group -> host -> VMs
   std::map<std::string, std::unique_ptr<placement::Framework>> frameworks_;
   std::map<std::string, store::ImageRecord> images_;
+  std::map<std::string, store::NetworkRecord> networks_;
+  std::map<std::string, std::map<uint32_t, std::string>> network_addresses_;  // -> VM id
+  std::set<std::string> macs_;                                                // of every bound NIC
 };
+
+// Segment ids given to tenant networks (VLAN ids 100..4094; below 100 is left to the site).
+inline constexpr int64_t kFirstSegmentId = 100;
+inline constexpr int64_t kLastSegmentId = 4094;
 
 // JSON of an allocation's concrete devices, and back (GPU ordinals from device ids on `host`).
 nlohmann::json AllocationToJson(const Allocation& a);

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <functional>
 
+#include "devshare/core/ipv4.h"
 #include "server/json_fields.h"
 
 namespace devshare::server {
@@ -142,9 +143,20 @@ Status ParseNics(const nlohmann::json* list, VmSpec& spec) {
     DS_RETURN_IF_ERROR(ParseBandwidth(bw, r.FieldPath("bandwidth_mbps"), &n.bandwidth_min_mbps,
                                       &n.bandwidth_max_mbps));
     DS_ASSIGN_OR_RETURN(n.vf, r.Bool("vf", false, false));
-    out.push_back({{"network", n.network},
-                   {"bandwidth_mbps", BandwidthJson(n.bandwidth_min_mbps, n.bandwidth_max_mbps)},
-                   {"vf", n.vf}});
+    DS_ASSIGN_OR_RETURN(n.address, r.String("address", false, 15));
+    if (!n.address.empty()) {
+      Result<uint32_t> a = ParseIpv4(n.address);
+      if (!a.ok()) {
+        return Status::InvalidArgument("field '" + r.FieldPath("address") +
+                                       "': " + a.status().message());
+      }
+    }
+    nlohmann::json nic = {
+        {"network", n.network},
+        {"bandwidth_mbps", BandwidthJson(n.bandwidth_min_mbps, n.bandwidth_max_mbps)},
+        {"vf", n.vf}};
+    if (!n.address.empty()) nic["address"] = n.address;
+    out.push_back(std::move(nic));
     spec.request.nics.push_back(std::move(n));
     return Status::Ok();
   }));

@@ -26,8 +26,8 @@ struct VmSpec {
 };
 
 // Fields: name, cpu_milli, memory_mib (required); gpu {count, milli} | {profile} (+ models);
-// nics [{network (default "default"), bandwidth_mbps {min, max}, vf}]; volumes [{name, size_gib,
-// tier nvme|ssd|hdd, iops {reservation, weight 1..10000, limit}}];
+// nics [{network (default "default"), bandwidth_mbps {min, max}, vf, address}]; volumes [{name,
+// size_gib, tier nvme|ssd|hdd, iops {reservation, weight 1..10000, limit}}];
 // qos {cpu_weight 1..10000 (default 100), cpu_cap_pct 1..100, disk_read_iops, disk_write_iops,
 // disk_read_bytes_sec, disk_write_bytes_sec, net_mbps}; isolation_floor; anti_affinity_group;
 // required_traits, forbidden_traits; policy; image (a catalogue name: the caller checks it

@@ -438,7 +438,8 @@ Status MemoryTxn::InsertNetwork(const NetworkRecord& n) {
                                  "' in the tenant or segment " + std::to_string(n.segment_id) +
                                  " is taken");
   }
-  if (!s.tenants.count(n.tenant_id)) return Status::NotFound("unknown tenant '" + n.tenant_id + "'");
+  if (!s.tenants.count(n.tenant_id))
+    return Status::NotFound("unknown tenant '" + n.tenant_id + "'");
   s.networks.emplace(n.id, n);
   store_->undo_.push_back([id = n.id](State& st) { st.networks.erase(id); });
   return Status::Ok();

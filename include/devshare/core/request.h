@@ -47,6 +47,7 @@ struct NicRequest {
   int64_t bandwidth_min_mbps = 0;
   int64_t bandwidth_max_mbps = 0;
   bool vf = false;
+  std::string address;  // tenant network: the IPv4 address asked for ("" = the ledger picks)
 };
 
 // One volume of `size_gib` on a disk of `tier`, with mClock IOPS terms: `iops_reservation`

@@ -200,7 +200,6 @@ TEST_F(ServerDevices, BadRequestsNameTheField) {
       {{{"nics", {{{"bandwidth_mbps", {{"min", 6000}, {"max", 5000}}}}}}},
        "nics[0].bandwidth_mbps.min"},
       {{{"nics", {{{"network", "storage"}, {"vf", true}}}}}, "nics[0].vf"},
-      {{{"nics", {{{"network", "nowhere"}}}}}, "nics[0].network"},
       {{{"nics", {{{"network", "default"}, {"queues", 4}}}}}, "nics[0].queues"},
       {{{"volumes", {{{"name", "d"}, {"size_gib", 5}, {"tier", "ssd"}, {"iops", {{"x", 1}}}}}}},
        "volumes[0].iops.x"},
@@ -213,6 +212,15 @@ TEST_F(ServerDevices, BadRequestsNameTheField) {
     EXPECT_NE(r.body.value("message", std::string()).find(c.field), std::string::npos)
         << body.dump() << " -> " << r.Describe();
   }
+  // A network that is neither the tenant's nor on any host's NIC is not found.
+  Reply nowhere = api.Post("/v1/vms", nlohmann::json{{"name", "vm"},
+                                                     {"cpu_milli", 500},
+                                                     {"memory_mib", 512},
+                                                     {"nics", {{{"network", "nowhere"}}}}});
+  EXPECT_EQ(nowhere.status, 404) << nowhere.Describe();
+  EXPECT_NE(nowhere.body.value("message", std::string()).find("nics[0].network"),
+            std::string::npos)
+      << nowhere.Describe();
   // Nothing was placed by any of them.
   EXPECT_EQ(api.Get("/v1/vms").body["vms"].size(), 0u);
   ASSERT_TRUE(server.Stop());

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "devshare/core/ipv4.h"
 #include "devshare/store/audit_chain.h"
 #include "devshare/store/store.h"
 
@@ -236,6 +237,37 @@ StoreCheck CheckStore(const std::string& db_path) {
   };
   std::map<std::pair<std::string, std::string>, UnitUse> unit_used;  // (host, device) -> use
 
+  // I6: tenant networks: segment ids distinct; CIDRs of one tenant disjoint; each bound NIC on
+  // a network of its VM's tenant, inside its CIDR, no address twice in a network, no MAC twice.
+  std::map<std::string, store::NetworkRecord> networks;
+  std::map<int64_t, std::string> segments;
+  for (const store::NetworkRecord& n : snap->networks) {
+    networks[n.id] = n;
+    if (!segments.emplace(n.segment_id, n.id).second) {
+      bad("network " + n.id + ": segment " + std::to_string(n.segment_id) + " also held by " +
+          segments[n.segment_id]);
+    }
+    for (const store::NetworkRecord& o : snap->networks) {
+      Result<Ipv4Cidr> a = ParseCidr(n.cidr), b = ParseCidr(o.cidr);
+      if (!a.ok() || !b.ok()) {
+        bad("network " + n.id + ": CIDR " + n.cidr + " or " + o.cidr + " does not parse");
+      } else if (o.id < n.id && o.tenant_id == n.tenant_id && a->Overlaps(*b)) {
+        bad("networks " + o.id + " and " + n.id + " of tenant " + n.tenant_id + " overlap");
+      }
+    }
+  }
+  std::map<std::pair<std::string, std::string>, std::string> addresses;  // (net, ip) -> vm
+  std::map<std::string, std::string> macs;                               // mac -> vm
+  // The physical network a NIC of `tenant` asking for `network` is placed on.
+  auto physical = [&](const std::string& tenant, const std::string& network) {
+    for (const auto& [id, n] : networks) {
+      if (n.tenant_id == tenant && (n.id == network || n.name == network)) {
+        return n.physical_network;
+      }
+    }
+    return network;
+  };
+
   for (const auto& v : snap->vms) {
     const std::string who = "vm " + v.id + " (" + v.name + ")";
     StoredVm sv{v.id, v.tenant_id, v.name, v.host, nlohmann::json()};
@@ -296,7 +328,30 @@ StoreCheck CheckStore(const std::string& db_path) {
     };
     for (size_t i = 0; i < nic_slices.size() && i < nspec.size(); ++i) {
       const auto& d = nic_slices[i];
-      UnitUse* use = use_of(d, "nic", nspec[i].value("network", std::string()));
+      const std::string asked = nspec[i].value("network", std::string());
+      if (d.contains("network_id")) {
+        const std::string net_id = d.value("network_id", std::string());
+        const std::string ip = d.value("address", std::string())
+                                   .substr(0, d.value("address", std::string()).find('/'));
+        auto n = networks.find(net_id);
+        Result<uint32_t> a = ParseIpv4(ip);
+        if (n == networks.end() || n->second.tenant_id != v.tenant_id) {
+          bad(who + ": a NIC is on network " + net_id + ", not one of its tenant's");
+        } else if (!a.ok() || !ParseCidr(n->second.cidr)->Contains(*a)) {
+          bad(who + ": NIC address " + ip + " is outside " + n->second.cidr);
+        } else if (d.value("segment", int64_t{-1}) != n->second.segment_id) {
+          bad(who + ": NIC segment " + d["segment"].dump() + " is not the network's");
+        }
+        if (!addresses.emplace(std::make_pair(net_id, ip), v.id).second) {
+          bad("network " + net_id + ": address " + ip + " given to " + addresses[{net_id, ip}] +
+              " and " + v.id);
+        }
+        const std::string mac = d.value("mac", std::string());
+        if (mac.empty() || !macs.emplace(mac, v.id).second) {
+          bad("MAC '" + mac + "' given to " + macs[mac] + " and " + v.id);
+        }
+      }
+      UnitUse* use = use_of(d, "nic", physical(v.tenant_id, asked));
       if (use == nullptr) continue;
       const bool vf = nspec[i].value("vf", false);
       if (vf != d.contains("vf")) bad(who + ": a NIC's VF use differs from the request");

@@ -116,7 +116,10 @@ struct StoreCheck {
 //  I5 the audit chain verifies against the head (VerifyAuditChain), and replaying the audit
 //     records (vm.create ok -> add with detail.allocation, vm.resize and volume.attach|detach|
 //     migrate ok -> replace, vm.delete ok -> remove) gives exactly the VM table (ids, hosts,
-//     allocations).
+//     allocations);
+//  I6 tenant networks: segment ids distinct, one tenant's CIDRs disjoint; a bound NIC is on a
+//     network of its VM's tenant, inside its CIDR, with its segment; no address twice in a
+//     network and no MAC twice (a tenant network's NIC counts on its physical network for I4).
 StoreCheck CheckStore(const std::string& db_path);
 
 }  // namespace devshare::it
