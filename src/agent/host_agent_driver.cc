@@ -34,7 +34,8 @@ Result<host::GuestRequest> GuestRequestFor(const DesiredVm& vm, const Host& host
     g.boot.initrd = vm.image->initrd;
     g.boot.cmdline = vm.image->cmdline;
   }
-  // The PCI address of each VF the allocation names, from the PF's discovered VF list.
+  // The PCI address of each VF the allocation names, from the PF's discovered VF list, with the
+  // slice's tenant-network binding (MAC, VLAN = segment id; none for a slice without network).
   for (const DeviceSlice& nic : g.allocation.nics) {
     if (nic.unit_index < 0) continue;
     const Device* pf = nullptr;
@@ -56,7 +57,13 @@ Result<host::GuestRequest> GuestRequestFor(const DesiredVm& vm, const Host& host
       return Status::FailedPrecondition("vm " + vm.id + ": " + nic.device_id + " has no VF " +
                                         std::to_string(nic.unit_index));
     }
-    g.vf_addresses.push_back(vfs[nic.unit_index]);
+    host::GuestVf vf;
+    vf.address = vfs[nic.unit_index];
+    if (!nic.network_id.empty()) {
+      vf.mac = nic.mac;
+      vf.vlan_id = nic.segment_id;
+    }
+    g.vfs.push_back(std::move(vf));
   }
   return g;
 }

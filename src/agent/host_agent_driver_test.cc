@@ -112,26 +112,48 @@ TEST_F(HostAgentDriverTest, PowerListAndConsoleGoThroughHostAgent) {
   EXPECT_EQ(driver_->Stop(id).code(), StatusCode::kNotFound);
 }
 
-// A VF slice becomes the PCI address of that VF, from the PF's discovered list.
-TEST_F(HostAgentDriverTest, VfSlicesBecomeVfAddresses) {
+// A VF slice becomes the PCI address of that VF, from the PF's discovered list, with the
+// ledger's binding (MAC, VLAN = segment id) when the slice is on a tenant network.
+TEST_F(HostAgentDriverTest, VfSlicesBecomeVfsWithTheirBinding) {
   Host h = Host::MakeGpuHost("self", 4000, 4096, 0, "A100");
   Device nic = Device::Nic("nic0", "default", 4, 10000);
   nic.attributes["vf_pci_addresses"] = "0000:3b:00.2,0000:3b:00.3";
   h.devices.push_back(nic);
-  Allocation a;
-  a.cpu_milli = 1000;
-  a.memory_mib = 64;
-  DeviceSlice vf;
-  vf.kind = DeviceKind::kNic;
-  vf.device_id = "nic0";
-  vf.units = 1;
-  vf.unit_index = 1;
-  a.nics.push_back(vf);
-  DesiredVm vm = DesiredFromServerJson("agentvf", 1000, 100);
-  vm.allocation = server::AllocationToJson(a);
-  Result<host::GuestRequest> req = GuestRequestFor(vm, h);
-  ASSERT_TRUE(req.ok()) << req.status().ToString();
-  EXPECT_EQ(req->vf_addresses, std::vector<std::string>{"0000:3b:00.3"});
+  struct Case {
+    std::string name;
+    int vf_index;
+    std::string network_id, mac;
+    int64_t segment_id;
+    std::string want_address, want_mac;
+    int64_t want_vlan;
+  } cases[] = {
+      {"legacy slice: no binding", 1, "", "52:54:00:00:00:99", 0, "0000:3b:00.3", "", 0},
+      {"tenant network", 0, "net-0a1b", "52:54:00:12:34:56", 120, "0000:3b:00.2",
+       "52:54:00:12:34:56", 120},
+  };
+  for (const Case& c : cases) {
+    Allocation a;
+    a.cpu_milli = 1000;
+    a.memory_mib = 64;
+    DeviceSlice vf;
+    vf.kind = DeviceKind::kNic;
+    vf.device_id = "nic0";
+    vf.units = 1;
+    vf.unit_index = c.vf_index;
+    vf.network_id = c.network_id;
+    vf.mac = c.mac;
+    vf.segment_id = c.segment_id;
+    vf.address = c.network_id.empty() ? "" : "10.1.0.5/24";
+    a.nics.push_back(vf);
+    DesiredVm vm = DesiredFromServerJson("agentvf", 1000, 100);
+    vm.allocation = server::AllocationToJson(a);
+    Result<host::GuestRequest> req = GuestRequestFor(vm, h);
+    ASSERT_TRUE(req.ok()) << c.name << ": " << req.status().ToString();
+    ASSERT_EQ(req->vfs.size(), 1u) << c.name;
+    EXPECT_EQ(req->vfs[0].address, c.want_address) << c.name;
+    EXPECT_EQ(req->vfs[0].mac, c.want_mac) << c.name;
+    EXPECT_EQ(req->vfs[0].vlan_id, c.want_vlan) << c.name;
+  }
 }
 
 }  // namespace

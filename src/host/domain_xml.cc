@@ -216,7 +216,11 @@ std::string BuildDomainXml(const DomainSpec& s) {
     x << "    <interface type='hostdev' managed='yes'>\n";
     if (!v.mac.empty()) x << "      <mac address='" << EscapeXml(v.mac) << "'/>\n";
     x << "      <source>\n        <address type='pci' " << AddressAttributes(*a) << "/>\n"
-      << "      </source>\n    </interface>\n";
+      << "      </source>\n";
+    if (v.vlan_id > 0) {
+      x << "      <vlan>\n        <tag id='" << v.vlan_id << "'/>\n      </vlan>\n";
+    }
+    x << "    </interface>\n";
   }
   for (const NetInterface& n : s.nics) {
     if (n.network.empty()) {

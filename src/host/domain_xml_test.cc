@@ -73,7 +73,8 @@ TEST(DomainXmlTest, WritesEveryPart) {
   s.pci_hostdevs.push_back({"0000:17:00.0", "gpu0", false});
   s.mdev_hostdevs.push_back(
       {"c2177883-f1bb-47f0-914d-32a22e3a8804", "gpu1", "0000:18:00.0", "nvidia-471"});
-  s.vf_interfaces.push_back({"0000:3b:00.2", "52:54:00:6d:90:02"});
+  s.vf_interfaces.push_back({"0000:3b:00.2", "52:54:00:6d:90:02", 0});
+  s.vf_interfaces.push_back({"0000:3b:00.3", "52:54:00:6d:90:03", 120});
   s.comments.push_back("a -- comment");
   const std::string x = BuildDomainXml(s);
   EXPECT_TRUE(Contains(x, "<domain type='kvm'>"));
@@ -97,6 +98,13 @@ TEST(DomainXmlTest, WritesEveryPart) {
   EXPECT_TRUE(Contains(x,
                        "<address type='pci' domain='0x0000' bus='0x3b' slot='0x00' "
                        "function='0x2'/>"));
+  EXPECT_TRUE(Contains(x,
+                       "<mac address='52:54:00:6d:90:03'/>\n      <source>\n        <address "
+                       "type='pci' domain='0x0000' bus='0x3b' slot='0x00' function='0x3'/>\n"
+                       "      </source>\n      <vlan>\n        <tag id='120'/>\n      </vlan>\n"
+                       "    </interface>"))
+      << x;
+  EXPECT_EQ(x.find("<vlan>"), x.rfind("<vlan>"));  // the untagged VF has none
   EXPECT_TRUE(Contains(x, "<!-- a - - comment -->"));
   EXPECT_FALSE(Contains(x, "<quota>-1"));
 }
@@ -147,7 +155,7 @@ TEST_F(VirtXmlValidateTest, PlannedDomainsValidate) {
     int64_t cpu_milli, memory_mib;
     nlohmann::json qos;
     std::vector<DeviceSlice> gpus;
-    std::vector<std::string> vfs;
+    std::vector<GuestVf> vfs;
     std::string type;
     GuestImage image;
   };
@@ -211,7 +219,15 @@ TEST_F(VirtXmlValidateTest, PlannedDomainsValidate) {
        1024,
        {{"net_mbps", 1000}},
        {},
-       {"0000:3b:00.2", "0000:3b:08.1"},
+       {{"0000:3b:00.2", "", 0}, {"0000:3b:08.1", "", 0}},
+       "kvm",
+       GuestImage::kNone},
+      {"vfs_on_tenant_networks",
+       1000,
+       1024,
+       {},
+       {},
+       {{"0000:3b:00.2", "52:54:00:0a:00:05", 1}, {"0000:3b:08.1", "52:54:00:0b:00:07", 4094}},
        "kvm",
        GuestImage::kNone},
       {"test_driver", 1000, 128, {}, {}, {}, "test", GuestImage::kSpin},
@@ -224,7 +240,7 @@ TEST_F(VirtXmlValidateTest, PlannedDomainsValidate) {
     r.allocation.memory_mib = c.memory_mib;
     r.allocation.gpus = c.gpus;
     r.qos = c.qos;
-    r.vf_addresses = c.vfs;
+    r.vfs = c.vfs;
     RealizationContext cx = ctx;
     cx.domain_type = c.type;
     cx.image = c.image;

@@ -202,7 +202,16 @@ Result<HostInventory> BuildInventory(const DiscoveredHost& h, const InventoryOpt
     body["nics"].push_back(std::move(j));
     std::map<std::string, std::string> a = pci_attributes(f);
     a[kAttrVfAddresses] = Join(f.vfs);
-    if (!f.net_interfaces.empty()) a["interface"] = f.net_interfaces[0];
+    if (!f.net_interfaces.empty()) {
+      a[kAttrNetdev] = f.net_interfaces[0];
+      if (f.net_interfaces.size() > 1) {
+        inv.notes.push_back("NIC " + f.address + " has " + std::to_string(f.net_interfaces.size()) +
+                            " netdevs: " + f.net_interfaces[0] + " addresses its VFs");
+      }
+    } else {
+      inv.notes.push_back("NIC " + f.address +
+                          " has no netdev (sysfs net/ is empty): its VFs' rates cannot be set");
+    }
     inv.device_attributes[id] = std::move(a);
   }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "host/host_test_util.h"
 #include "server/host_spec.h"
 
@@ -59,7 +61,7 @@ TEST(InventoryJsonTest, Gpu8ServerParsesAsAHostSpec) {
   EXPECT_EQ(nic.id, "nic0");
   EXPECT_EQ(nic.inventory.total, 64);
   EXPECT_EQ(nic.attributes.at(kAttrPciAddress), "0000:3b:00.0");
-  EXPECT_EQ(nic.attributes.at("interface"), "ens1f0np0");
+  EXPECT_EQ(nic.attributes.at(kAttrNetdev), "ens1f0np0");
   // Per GPU group membership, as the realization check sees it.
   std::map<std::string, int> per_group;
   for (const Device& d : host.devices) {
@@ -113,6 +115,38 @@ TEST(InventoryJsonTest, OddHostStillGivesAValidInventory) {
   EXPECT_TRUE(spec.ok()) << spec.status().ToString() << "\n" << inv->body.dump(2);
   EXPECT_EQ(inv->body["gpus"].size(), 1u);
   EXPECT_EQ(inv->body["gpus"][0]["model"], "T4");
+}
+
+// The PF's netdev (first sysfs net/ entry) is the name the agent addresses its VFs by; a PF
+// without one (the odd tree's i40e) gets no attribute and a note saying what that costs.
+TEST(InventoryJsonTest, PfNetdevAttribute) {
+  struct Case {
+    std::string fixture;
+    std::string netdev;  // "" = no attribute
+    std::string note;    // a note that must be present ("" = none asked)
+  } cases[] = {
+      {"gpu8", "ens1f0np0", ""},
+      {"odd", "", "NIC 0000:00:05.0 has no netdev (sysfs net/ is empty)"},
+  };
+  for (const Case& c : cases) {
+    Result<DiscoveredHost> d = testutil::DiscoverFixture(c.fixture);
+    ASSERT_TRUE(d.ok()) << c.fixture;
+    if (d->memory_total_kib <= 0) d->memory_total_kib = 8 * 1024 * 1024;
+    Result<HostInventory> inv = BuildInventory(*d, {});
+    ASSERT_TRUE(inv.ok()) << c.fixture << ": " << inv.status().ToString();
+    ASSERT_EQ(inv->device_attributes.count("nic0"), 1u) << c.fixture;
+    const std::map<std::string, std::string>& a = inv->device_attributes.at("nic0");
+    if (c.netdev.empty()) {
+      EXPECT_EQ(a.count(kAttrNetdev), 0u) << c.fixture;
+    } else {
+      EXPECT_EQ(a.at(kAttrNetdev), c.netdev) << c.fixture;
+    }
+    if (!c.note.empty()) {
+      EXPECT_TRUE(std::any_of(inv->notes.begin(), inv->notes.end(), [&](const std::string& n) {
+        return n.find(c.note) == 0;
+      })) << c.fixture;
+    }
+  }
 }
 
 TEST(InventoryJsonTest, ThisMachineRegisters) {

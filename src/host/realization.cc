@@ -50,6 +50,17 @@ std::string Attr(const Device& d, const char* key) {
   return it == d.attributes.end() ? "" : it->second;
 }
 
+// "52:54:00:0a:0b:0c": six pairs of hex digits separated by ':'.
+bool IsMac(std::string_view mac) {
+  if (mac.size() != 17) return false;
+  for (size_t i = 0; i < mac.size(); ++i) {
+    const char c = mac[i];
+    const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (i % 3 == 2 ? c != ':' : !hex) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 CgroupVersion DetectCgroupVersion(const std::string& sysfs_root) {
@@ -419,8 +430,17 @@ Result<DomainSpec> PlanDomain(const GuestRequest& request, const RealizationCont
     s.mdev_hostdevs.push_back(std::move(m));
   }
   DS_RETURN_IF_ERROR(CheckIommuGroups(pci_ids, ctx.host));
-  for (const std::string& vf : request.vf_addresses) {
-    s.vf_interfaces.push_back({vf, VfMac(request.vm_id, vf)});
+  for (const GuestVf& vf : request.vfs) {
+    if (vf.vlan_id < 0 || vf.vlan_id > 4094) {
+      return Status::InvalidArgument("VM " + request.vm_id + ": VF " + vf.address + ": VLAN " +
+                                     std::to_string(vf.vlan_id) + " is outside 1..4094");
+    }
+    if (!vf.mac.empty() && !IsMac(vf.mac)) {
+      return Status::InvalidArgument("VM " + request.vm_id + ": VF " + vf.address + ": bad MAC '" +
+                                     vf.mac + "' (expected xx:xx:xx:xx:xx:xx)");
+    }
+    s.vf_interfaces.push_back(
+        {vf.address, vf.mac.empty() ? VfMac(request.vm_id, vf.address) : vf.mac, vf.vlan_id});
   }
   return s;
 }

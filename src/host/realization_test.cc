@@ -205,12 +205,34 @@ TEST(PlanDomainTest, TestHostsWithoutAddressesGetNoHostdev) {
 TEST(PlanDomainTest, VfInterfaces) {
   RealizationContext ctx;
   GuestRequest r = Request(1000, 1024);
-  r.vf_addresses = {"0000:3b:00.2"};
+  r.vfs = {{"0000:3b:00.2", "", 0}, {"0000:3b:00.3", "52:54:00:ab:cd:ef", 120}};
   Result<DomainSpec> s = PlanDomain(r, ctx);
-  ASSERT_TRUE(s.ok());
-  ASSERT_EQ(s->vf_interfaces.size(), 1u);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->vf_interfaces.size(), 2u);
+  // Legacy (no network): a MAC deterministic per (vm, VF), untagged.
   EXPECT_EQ(s->vf_interfaces[0].mac, VfMac("vm-1", "0000:3b:00.2"));
   EXPECT_EQ(s->vf_interfaces[0].mac.rfind("52:54:00:", 0), 0u);
+  EXPECT_EQ(s->vf_interfaces[0].vlan_id, 0);
+  // On a tenant network: the ledger's MAC and the segment as VLAN tag.
+  EXPECT_EQ(s->vf_interfaces[1].address, "0000:3b:00.3");
+  EXPECT_EQ(s->vf_interfaces[1].mac, "52:54:00:ab:cd:ef");
+  EXPECT_EQ(s->vf_interfaces[1].vlan_id, 120);
+}
+
+TEST(PlanDomainTest, BadVfBindingIsInvalid) {
+  const GuestVf bad[] = {
+      {"0000:3b:00.2", "", 4095},
+      {"0000:3b:00.2", "", -1},
+      {"0000:3b:00.2", "52:54:00:ab:cd", 10},
+      {"0000:3b:00.2", "52:54:00:ab:cd:eg", 10},
+      {"0000:3b:00.2", "52-54-00-ab-cd-ef", 10},
+  };
+  for (const GuestVf& vf : bad) {
+    GuestRequest r = Request(1000, 1024);
+    r.vfs = {vf};
+    EXPECT_EQ(PlanDomain(r, RealizationContext{}).status().code(), StatusCode::kInvalidArgument)
+        << vf.mac << " vlan " << vf.vlan_id;
+  }
 }
 
 TEST(IdsTest, DeterministicAndDistinct) {

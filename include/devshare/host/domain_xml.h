@@ -88,9 +88,12 @@ struct MdevHostdev {  // <hostdev type='mdev'>: the mdev must exist before the d
   std::string type;  // mdev type dir, e.g. "nvidia-471"
 };
 
-struct VfInterface {  // <interface type='hostdev'>: an SR-IOV VF as the guest's NIC
-  std::string address;
-  std::string mac;  // "52:54:00:xx:xx:xx"
+// <interface type='hostdev' managed='yes'>: an SR-IOV VF as the guest's NIC. libvirt sets the MAC
+// and the VLAN on the VF itself (through its PF) before the guest starts and restores them after.
+struct VfInterface {
+  std::string address;  // the VF's PCI BDF
+  std::string mac;      // "52:54:00:xx:xx:xx"; empty = none written (libvirt picks one)
+  int64_t vlan_id = 0;  // <vlan><tag id=.../></vlan>, 1..4094; 0 = untagged (no <vlan>)
 };
 
 struct DomainSpec {

@@ -38,6 +38,10 @@ inline constexpr const char* kAttrIommuGroup = "iommu_group";
 inline constexpr const char* kAttrIommuCompanions = "iommu_companions";
 inline constexpr const char* kAttrMdevTypes = "mdev_types";          // comma list of type dirs
 inline constexpr const char* kAttrVfAddresses = "vf_pci_addresses";  // comma list (NIC PFs)
+// The PF's network interface (first entry of its sysfs net/ directory, e.g. "ens1f0np0"): the
+// name `ip link set <netdev> vf N ...` addresses it by (vf_settings.h). Absent when the PF has
+// no netdev (driver unbound, or the port is in a mode without one).
+inline constexpr const char* kAttrNetdev = "netdev";
 
 struct HostInventory {
   nlohmann::json body;  // for PUT /v1/hosts/{name}

@@ -58,13 +58,20 @@ struct GuestBoot {
   std::string kernel, initrd, cmdline;  // kernel: direct boot
 };
 
+// One SR-IOV VF NIC of a VM: which VF, and the tenant-network binding the ledger gave it.
+struct GuestVf {
+  std::string address;  // the VF's PCI BDF
+  std::string mac;      // the ledger's MAC; empty (a slice without network) = VfMac(vm, address)
+  int64_t vlan_id = 0;  // the network's segment id (1..4094); 0 = untagged (no network)
+};
+
 // One placed VM as the control plane hands it over.
 struct GuestRequest {
   std::string vm_id;
   std::string tenant;
   Allocation allocation;                          // cpu_milli, memory_mib, gpus (by device id)
   nlohmann::json qos = nlohmann::json::object();  // server::VmSpec::qos (normalised)
-  std::vector<std::string> vf_addresses;          // SR-IOV VFs given to the VM (PCI BDFs)
+  std::vector<GuestVf> vfs;                       // SR-IOV VFs given to the VM, in NIC order
   GuestBoot boot;
   std::string hostname;  // seed local-hostname; empty = from `name`, else the VM id
   std::string ssh_key;   // one "ssh-... AAAA... comment" line for the seed's user-data; may be ""
@@ -158,7 +165,8 @@ int64_t MemoryHardLimitMib(int64_t memory_mib);
 // it); numatune = nodes of the
 // guest CPUs; boot disk (spin image, path only: the caller writes it) with iotune from qos
 // disk_*; each whole GPU with a known pci_address -> PCI hostdev (plus IOMMU companions); a
-// share of a GPU that offers mdev types -> mdev hostdev; VF addresses -> hostdev interfaces.
+// share of a GPU that offers mdev types -> mdev hostdev; each VF -> a hostdev interface with its
+// MAC and VLAN tag (rates are not domain XML: vf_settings.h plans them on the PF).
 // Devices without an address produce no hostdev and a comment saying so. Volumes: PlanVolumes'
 // disks after the others.
 // With request.boot.kind set (a real guest): "disk" boots GuestFiles::disk (vda, virtio, qcow2:
@@ -166,7 +174,8 @@ int64_t MemoryHardLimitMib(int64_t memory_mib);
 // KernelCmdline(boot.cmdline) and gets GuestFiles::disk as scratch disk; both get the seed as a
 // read-only vdb, a virtio NIC (ctx.network; "" or kUserNetwork = user-mode) and the serial
 // console logged to GuestFiles::console_log. Image paths are made absolute (AbsolutePath).
-// InvalidArgument for an empty vm id or a non-positive cpu/memory, an unknown boot kind, a disk
+// InvalidArgument for an empty vm id or a non-positive cpu/memory, a VF VLAN outside 0..4094 or a
+// VF MAC not of the form "xx:xx:xx:xx:xx:xx" (hex), an unknown boot kind, a disk
 // image without file or a kernel image without kernel, a bad ssh key; NotFound for a device id
 // the host does not have; FailedPrecondition when the IOMMU-group rule would be broken.
 Result<DomainSpec> PlanDomain(const GuestRequest& request, const RealizationContext& ctx);
