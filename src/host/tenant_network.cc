@@ -295,8 +295,9 @@ Result<NetPlan> PlanTenantNetwork(const TenantNetOptions& options,
     const std::string parent_burst = std::to_string(qos::ResolveHtbParentBurst(ho));
     plan.setup.push_back(Cmd({"ip", "link", "add", "name", ifb, "type", "ifb"}, true));
     plan.setup.push_back(Cmd({"ip", "link", "set", "dev", ifb, "up"}));
-    plan.setup.push_back(Cmd({"tc", "qdisc", "replace", "dev", ifb, "root", "handle", "1:", "htb",
-                              "default", Minor(kIfbDefaultMinor)}));
+    plan.setup.push_back(Cmd({"tc", "qdisc", "add", "dev", ifb, "root", "handle", "1:", "htb",
+                              "default", Minor(kIfbDefaultMinor)},
+                             true));  // htb has no change operation: exists on a re-apply
     plan.setup.push_back(
         Cmd({"tc", "class", "replace", "dev", ifb, "parent", "1:", "classid", "1:1", "htb", "rate",
              Bits(ho.parent_rate_bytes_per_s), "ceil", Bits(ho.parent_rate_bytes_per_s), "burst",

@@ -214,7 +214,7 @@ TEST(TenantNetworkPlan, CommandsApplyAndTearDown) {
           " drop; add element bridge t ports { \"" + p.tap + "\" : jump port-" + p.tap + " }'",
       "ip link add name " + p.ifb + " type ifb",
       "ip link set dev " + p.ifb + " up",
-      "tc qdisc replace dev " + p.ifb + " root handle 1: htb default 2",
+      "tc qdisc add dev " + p.ifb + " root handle 1: htb default 2",
       // 1000 Mbit/s: burst = 1 ms = 125000 bytes.
       "tc class replace dev " + p.ifb +
           " parent 1: classid 1:1 htb rate 1000000000bit ceil 1000000000bit burst 125000 "
