@@ -9,6 +9,8 @@ KVM_PACKAGES := qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-
 # The real guest of tools/build_guest.sh (fio and iperf3 are copied into its initramfs with their
 # libraries; the kernel and busybox-static are fetched with apt-get download, not installed).
 GUEST_PACKAGES := fio iperf3 lz4
+# Tenant networks (the net CTest label): nft for the bridge-family anti-spoofing rules, ping.
+NET_PACKAGES := nftables iputils-ping iperf3
 
 .PHONY: all deps test-deps build run test test-slow clean libvirt-up libvirt-down guest
 
@@ -24,6 +26,8 @@ test-deps:
 	  echo "note: could not install $(KVM_PACKAGES); the kvm test will be skipped"
 	@./tools/install_packages.sh $(GUEST_PACKAGES) || \
 	  echo "note: could not install $(GUEST_PACKAGES); the real-guest test will be skipped"
+	@./tools/install_packages.sh $(NET_PACKAGES) || \
+	  echo "note: could not install $(NET_PACKAGES); the tenant network test will be skipped"
 
 build: deps
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release

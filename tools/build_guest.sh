@@ -196,6 +196,7 @@ if [ -n "$seed" ] && mount -o ro "$seed" /mnt/seed 2>/dev/null; then
   v="$(sed -n 's/^instance-id: *//p' /mnt/seed/meta-data | tr -d '\r"' | head -1)"
   [ -n "$v" ] && instance="$v"
   [ -f /mnt/seed/user-data ] && cp /mnt/seed/user-data /etc/user-data
+  [ -f /mnt/seed/network-config ] && cp /mnt/seed/network-config /etc/network-config
   umount /mnt/seed
 else
   echo "devshare-guest: no NoCloud seed (label cidata) found" >/dev/ttyS0
@@ -204,7 +205,28 @@ hostname "$host"
 echo "$host" >/etc/hostname
 echo "devshare-guest: booted hostname=$host instance=$instance" >/dev/ttyS0
 ip link set lo up
-if [ -e /sys/class/net/eth0 ]; then
+# Tenant NICs: static addresses from the seed's network-config (version 2, as devshare writes
+# it: per NIC a "macaddress:" line, then "- a.b.c.d/n" lines under "addresses:").
+static=" "
+if [ -f /etc/network-config ]; then
+  mac=""
+  while read -r key val; do
+    case "$key" in
+      macaddress:) mac="$(echo "$val" | tr -d '"' | tr 'A-F' 'a-f')" ;;
+      -)
+        [ -n "$mac" ] || continue
+        for d in /sys/class/net/*; do
+          [ "$(cat "$d/address" 2>/dev/null)" = "$mac" ] || continue
+          ifname="${d##*/}"
+          ip addr add "$val" dev "$ifname" && ip link set "$ifname" up
+          static="$static$ifname "
+          echo "devshare-guest: net $ifname $mac $val" >/dev/ttyS0
+        done ;;
+    esac
+  done </etc/network-config
+fi
+# The user-mode NIC (a VM without tenant NICs): DHCP from QEMU's slirp.
+if [ -e /sys/class/net/eth0 ] && [ "${static#* eth0 }" = "$static" ]; then
   udhcpc -i eth0 -s /etc/udhcpc.script -t 5 -T 1 -A 5 -b -q >/dev/null 2>&1 &
 fi
 io="$(sed -n 's/.*devshare\.io=\([^ ]*\).*/\1/p' /proc/cmdline)"

@@ -223,14 +223,23 @@ std::string BuildDomainXml(const DomainSpec& s) {
     x << "    </interface>\n";
   }
   for (const NetInterface& n : s.nics) {
-    if (n.network.empty()) {
+    if (!n.bridge.empty()) {
+      x << "    <interface type='bridge'>\n";
+    } else if (n.network.empty()) {
       x << "    <interface type='user'>\n";
     } else {
       x << "    <interface type='network'>\n"
         << "      <source network='" << EscapeXml(n.network) << "'/>\n";
     }
     if (!n.mac.empty()) x << "      <mac address='" << EscapeXml(n.mac) << "'/>\n";
-    x << "      <model type='virtio'/>\n    </interface>\n";
+    if (!n.bridge.empty()) x << "      <source bridge='" << EscapeXml(n.bridge) << "'/>\n";
+    if (!n.target_dev.empty()) x << "      <target dev='" << EscapeXml(n.target_dev) << "'/>\n";
+    x << "      <model type='virtio'/>\n";
+    if (n.inbound_average_kbytes_per_s > 0) {
+      x << "      <bandwidth>\n        <inbound average='" << n.inbound_average_kbytes_per_s
+        << "'/>\n      </bandwidth>\n";
+    }
+    x << "    </interface>\n";
   }
   if (!s.console_log.empty()) {
     const std::string source = "<source path='" + EscapeXml(s.console_log) + "' append='on'/>";

@@ -113,10 +113,15 @@ Status WriteSeedIso(const NoCloudSeed& seed, const std::string& path) {
   if (ec) return Status::Unavailable("cannot create " + dir + ": " + ec.message());
   Status s = WriteFileAtomically(dir + "/meta-data", seed.meta_data, 0644);
   if (s.ok()) s = WriteFileAtomically(dir + "/user-data", seed.user_data, 0644);
+  std::vector<std::string> argv = {"genisoimage",      "-quiet",          "-output", tmp,
+                                   "-volid",           "cidata",          "-joliet", "-rock",
+                                   dir + "/user-data", dir + "/meta-data"};
+  if (s.ok() && !seed.network_config.empty()) {
+    s = WriteFileAtomically(dir + "/network-config", seed.network_config, 0644);
+    argv.push_back(dir + "/network-config");
+  }
   if (s.ok()) {
-    s = RunTool({"genisoimage", "-quiet", "-output", tmp, "-volid", "cidata", "-joliet", "-rock",
-                 dir + "/user-data", dir + "/meta-data"},
-                "writing NoCloud seed " + path + " (Debian package genisoimage)");
+    s = RunTool(argv, "writing NoCloud seed " + path + " (Debian package genisoimage)");
   }
   if (s.ok()) {
     fs::rename(tmp, path, ec);

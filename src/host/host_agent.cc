@@ -25,6 +25,13 @@ HostAgent::HostAgent(std::unique_ptr<Hypervisor> hypervisor, RealizationContext 
     : hypervisor_(std::move(hypervisor)), context_(std::move(context)) {
   context_.domain_type = hypervisor_->domain_type();
   context_.runtime_dir = AbsolutePath(context_.runtime_dir);
+  SetNetworking(HostNetworking::kAuto);
+}
+
+void HostAgent::SetNetworking(HostNetworking mode, std::unique_ptr<CommandRunner> runner) {
+  networking_ = mode == HostNetworking::kOn ||
+                (mode == HostNetworking::kAuto && context_.domain_type != "test");
+  runner_ = runner ? std::move(runner) : std::make_unique<PosixCommandRunner>();
 }
 
 RealizationContext HostAgent::context() const {
@@ -59,17 +66,11 @@ std::string HostAgent::ConsoleLogPath(const std::string& vm_id) const {
 RealizationContext HostAgent::ResolvedContext() {
   RealizationContext ctx = context();
   if (!ctx.network.empty()) return ctx;
-  Result<bool> active = hypervisor_->NetworkActive("default");
-  if (active.ok() && *active) {
-    ctx.network = "default";
-    AddNote("virtio NICs on libvirt network 'default'");
-  } else {
-    ctx.network = std::string(kUserNetwork);
-    AddNote(
-        "virtio NICs use user-mode networking (<interface type='user'>, NAT, guest 10.0.2.15, "
-        "not reachable from the host): libvirt network 'default' is not active" +
-        (active.ok() ? std::string() : " (" + active.status().message() + ")"));
-  }
+  ctx.network = std::string(kUserNetwork);
+  AddNote(
+      "guests without a tenant NIC get user-mode networking (<interface type='user'>: per-VM "
+      "NAT, guest 10.0.2.15, not reachable from the host); libvirt's shared 'default' network "
+      "is never used, guests of different tenants there could talk to each other");
   return ctx;
 }
 
@@ -141,10 +142,17 @@ Result<DomainStatus> HostAgent::Realize(const GuestRequest& request) {
     undo();
     return fail(prepared);
   }
-  Status started = hypervisor_->DefineAndStart(BuildDomainXml(*spec));
+  Status started = SetUpNetwork(ctx, request);
+  if (started.ok()) started = hypervisor_->DefineAndStart(BuildDomainXml(*spec));
+  // The taps exist now: route what the guest sends through its host NIC's HTB.
+  if (started.ok()) {
+    started = StartNetwork(ctx, request.vm_id);
+    if (!started.ok()) (void)hypervisor_->DestroyAndUndefine(spec->name);
+  }
   if (!started.ok()) {
     // Defined meanwhile: the files are now that domain's.
     if (started.code() == StatusCode::kAlreadyExists) return started;
+    TearDownNetwork(ctx, request.vm_id);
     unexport();
     undo();
     std::error_code ec;
@@ -167,6 +175,7 @@ Status HostAgent::Remove(const std::string& vm_id) {
     RemoveFile(f);
   }
   ReleaseVolumes(ctx, vm_id);
+  TearDownNetwork(ctx, vm_id);
   std::lock_guard<std::mutex> lock(mu_);
   failed_.erase(vm_id);
   return Status::Ok();
@@ -174,6 +183,7 @@ Status HostAgent::Remove(const std::string& vm_id) {
 
 Status HostAgent::Start(const std::string& vm_id) {
   Status s = hypervisor_->Start(DomainName(vm_id));
+  if (s.ok()) s = StartNetwork(context(), vm_id);  // new taps on every start
   if (s.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
     failed_.erase(vm_id);
@@ -224,6 +234,9 @@ Result<ResizeOutcome> HostAgent::Update(const GuestRequest& request) {
                         " MiB applies at the next start of " + spec.name);
   }
   DS_RETURN_IF_ERROR(UpdateVolumes(ctx, request, spec, &out.notes));
+  // Also how a restarted agent adopts running guests: their network is set up again (idempotent).
+  DS_RETURN_IF_ERROR(SetUpNetwork(ctx, request));
+  if (running) DS_RETURN_IF_ERROR(StartNetwork(ctx, request.vm_id));
   Result<DomainCpuInfo> info = hypervisor_->CpuInfo(spec.name);
   if (info.ok() && info->vcpus != spec.vcpus) {
     out.notes.push_back("vCPU count stays " + std::to_string(info->vcpus) + " (wanted " +

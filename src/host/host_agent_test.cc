@@ -96,10 +96,12 @@ TEST_F(RealGuestAgentTest, KernelGuestFilesPowerConsoleRemove) {
   EXPECT_TRUE(Contains(*xml, "<kernel>/nonexistent/vmlinuz</kernel>")) << *xml;
   EXPECT_TRUE(Contains(*xml, "<cmdline>quiet console=ttyS0</cmdline>"));
   EXPECT_TRUE(Contains(*xml, f.seed));
-  // The test driver has an active "default" network: the NIC goes there, and a note says so.
-  EXPECT_TRUE(Contains(*xml, "network='default'")) << *xml;
+  // Never libvirt's shared "default" network (the test driver has one): user-mode, noted.
+  EXPECT_TRUE(Contains(*xml, "<interface type='user'>")) << *xml;
+  EXPECT_FALSE(Contains(*xml, "network='default'")) << *xml;
   ASSERT_FALSE(agent_->notes().empty());
-  EXPECT_TRUE(Contains(agent_->notes().front(), "network 'default'"));
+  EXPECT_TRUE(Contains(agent_->notes().front(), "user-mode networking"));
+  EXPECT_FALSE(agent_->networking()) << "the test driver turns host networking off";
 
   // Power.
   ASSERT_TRUE(agent_->Stop("vm-k").ok());
@@ -126,6 +128,58 @@ TEST_F(RealGuestAgentTest, KernelGuestFilesPowerConsoleRemove) {
   ASSERT_TRUE(agent_->Remove("vm-k").ok());
   for (const std::string& p : {f.disk, f.seed, f.console_log}) EXPECT_FALSE(fs::exists(p)) << p;
   EXPECT_EQ(agent_->State("vm-k").status().code(), StatusCode::kNotFound);
+}
+
+// A tenant NIC: bridge interface in the XML, network-config in the seed, the plan's setup
+// before start, the tap redirect after it, teardown on Remove (commands recorded, not run).
+TEST_F(RealGuestAgentTest, TenantNicIsRealizedThroughTheRunner) {
+  RealizationContext ctx = agent_->context();
+  ctx.host.devices.push_back(Device::Nic("nic0", "prov", 0, 1000));
+  agent_->SetHost(ctx.host);
+  auto runner = std::make_unique<RecordingCommandRunner>();
+  RecordingCommandRunner* rec = runner.get();
+  agent_->SetNetworking(HostNetworking::kOn, std::move(runner));
+  GuestRequest r = Kernel("vm-x");
+  DeviceSlice nic;
+  nic.kind = DeviceKind::kNic;
+  nic.device_id = "nic0";
+  nic.network_id = "net-1a";
+  nic.segment_id = 42;
+  nic.mac = "52:54:00:12:34:56";
+  nic.address = "10.7.0.5/24";
+  nic.rate = 50;
+  nic.rate_limit = 200;
+  r.allocation.nics.push_back(nic);
+  Result<DomainStatus> st = agent_->Realize(r);
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  const std::string dom = agent_->DomainName("vm-x");
+  const std::string tap = TenantTapName(ctx.tenant_net, dom, 0);
+  const std::string bridge = TenantBridgeName(ctx.tenant_net, "self", 42);
+  Result<std::string> xml = agent_->hypervisor().DomainXml(dom);
+  ASSERT_TRUE(xml.ok());
+  EXPECT_TRUE(Contains(*xml, "<interface type='bridge'>")) << *xml;
+  EXPECT_TRUE(Contains(*xml, "<source bridge='" + bridge + "'/>")) << *xml;
+  EXPECT_TRUE(Contains(*xml, "<target dev='" + tap + "'/>")) << *xml;
+  EXPECT_TRUE(Contains(*xml, "<inbound average='25000'/>")) << *xml;
+  EXPECT_FALSE(Contains(*xml, "type='user'")) << "tenant NICs replace the user-mode NIC";
+  const std::vector<std::string> calls = rec->CallTexts();
+  ASSERT_FALSE(calls.empty());
+  EXPECT_EQ(calls.front().rfind("nft 'add table bridge devshare", 0), 0u) << calls.front();
+  EXPECT_TRUE(Contains(calls.back(), "tc filter replace dev " + tap + " parent ffff:"))
+      << calls.back();
+  const fs::path record = runtime_ / "network" / (dom + ".json");
+  EXPECT_TRUE(fs::exists(record));
+  // Adopting (Update) re-applies the same commands.
+  rec->Clear();
+  ASSERT_TRUE(agent_->Update(r).ok());
+  EXPECT_EQ(rec->CallTexts(), calls);
+  rec->Clear();
+  ASSERT_TRUE(agent_->Remove("vm-x").ok());
+  const std::vector<std::string> down = rec->CallTexts();
+  ASSERT_FALSE(down.empty());
+  EXPECT_TRUE(Contains(down.front(), "delete element bridge devshare ports")) << down.front();
+  EXPECT_EQ(down.back(), "ip link del dev " + TenantIfbName(ctx.tenant_net, "self", "nic0"));
+  EXPECT_FALSE(fs::exists(record));
 }
 
 TEST_F(RealGuestAgentTest, DiskGuestGetsAnOverlayAndAMissingBaseLeavesNothing) {

@@ -185,6 +185,7 @@ Result<NoCloudSeed> BuildNoCloudSeed(const GuestRequest& request) {
   seed.meta_data =
       "instance-id: " + request.vm_id + "\nlocal-hostname: " + GuestHostname(request) + "\n";
   seed.user_data = "#cloud-config\n";
+  seed.network_config = NetworkConfigV2(request.allocation);
   if (!request.ssh_key.empty()) {
     std::string quoted;  // a YAML double-quoted scalar
     for (char c : request.ssh_key) {
@@ -325,6 +326,10 @@ Result<DomainSpec> PlanDomain(const GuestRequest& request, const RealizationCont
   io.write_bytes_sec = QosInt(request.qos, "disk_write_bytes_sec", 0);
   const GuestFiles files = GuestFilePaths(ctx, request.vm_id);
   const GuestBoot& boot = request.boot;
+  Result<std::vector<TenantPort>> ports = PlanTenantPorts(ctx.tenant_net, s.name, a, ctx.host, {});
+  if (!ports.ok()) {
+    return Status(ports.status().code(), "VM " + request.vm_id + ": " + ports.status().message());
+  }
   if (!boot.kind.empty()) {
     DomainDisk disk;
     disk.source_path = files.disk;
@@ -360,10 +365,12 @@ Result<DomainSpec> PlanDomain(const GuestRequest& request, const RealizationCont
     seed.bus = "virtio";
     seed.readonly = true;
     s.disks.push_back(std::move(seed));
-    NetInterface nic;
-    if (ctx.network != kUserNetwork) nic.network = ctx.network;
-    nic.mac = VfMac(s.name, "virtio-nic0");
-    s.nics.push_back(std::move(nic));
+    if (ports->empty()) {  // no tenant NIC: one NIC of its own, user-mode unless told otherwise
+      NetInterface nic;
+      if (ctx.network != kUserNetwork) nic.network = ctx.network;
+      nic.mac = VfMac(s.name, "virtio-nic0");
+      s.nics.push_back(std::move(nic));
+    }
     s.console_log = files.console_log;
   } else if (ctx.image == GuestImage::kSpin) {
     DomainDisk d;
@@ -373,6 +380,19 @@ Result<DomainSpec> PlanDomain(const GuestRequest& request, const RealizationCont
   } else {
     s.comments.push_back("no disk (guest image none): the guest idles in firmware");
     if (io.Any()) s.comments.push_back("qos disk limits kept for a disk; this guest has none");
+  }
+  for (const TenantPort& p : *ports) {
+    NetInterface nic;
+    nic.bridge = p.bridge;
+    nic.mac = p.mac;
+    nic.target_dev = p.tap;
+    const DeviceSlice& slice = a.nics[static_cast<size_t>(p.nic_index)];
+    if (slice.rate_limit > 0) nic.inbound_average_kbytes_per_s = slice.rate_limit * 125;
+    s.comments.push_back("NIC " + std::to_string(p.nic_index) + ": tenant network " + p.network_id +
+                         " (segment " + std::to_string(p.segment_id) + ") " + p.address +
+                         ", bandwidth min " + std::to_string(p.min_mbps) + " / max " +
+                         std::to_string(p.max_mbps) + " Mbps on " + p.host_nic);
+    s.nics.push_back(std::move(nic));
   }
   DS_ASSIGN_OR_RETURN(std::vector<VolumePlan> volumes, PlanVolumes(request, ctx));
   for (VolumePlan& v : volumes) {

@@ -23,8 +23,14 @@ Duration UntilNonNegative(TokenBucket& b, TimePoint now) {
 
 }  // namespace
 
-Result<std::unique_ptr<Htb>> Htb::Create(HtbOptions options, std::vector<HtbClassSpec> specs,
-                                         TimePoint start) {
+int64_t ResolveHtbParentBurst(const HtbOptions& options) {
+  return options.parent_burst_bytes > 0
+             ? options.parent_burst_bytes
+             : DefaultBurst(options.parent_rate_bytes_per_s, options.mtu_bytes);
+}
+
+Result<std::vector<HtbClassSpec>> ResolveHtbClasses(const HtbOptions& options,
+                                                    std::vector<HtbClassSpec> specs) {
   if (!(options.parent_rate_bytes_per_s > 0)) {
     return Status::InvalidArgument("htb: parent rate must be > 0");
   }
@@ -32,16 +38,9 @@ Result<std::unique_ptr<Htb>> Htb::Create(HtbOptions options, std::vector<HtbClas
     return Status::InvalidArgument("htb: r2q and mtu must be >= 1");
   }
   if (specs.empty()) return Status::InvalidArgument("htb: at least one leaf class");
-  const int64_t parent_burst =
-      options.parent_burst_bytes > 0
-          ? options.parent_burst_bytes
-          : DefaultBurst(options.parent_rate_bytes_per_s, options.mtu_bytes);
-  DS_ASSIGN_OR_RETURN(TokenBucket parent,
-                      TokenBucket::Create(options.parent_rate_bytes_per_s, parent_burst, start));
-  std::vector<Leaf> leaves;
   double rate_sum = 0;
   for (size_t i = 0; i < specs.size(); ++i) {
-    HtbClassSpec s = specs[i];
+    HtbClassSpec& s = specs[i];
     const std::string p = "htb class " + std::to_string(i) + " ('" + s.name + "')";
     if (!(s.rate_bytes_per_s > 0)) return Status::InvalidArgument(p + ": rate must be > 0");
     if (s.ceil_bytes_per_s == 0) s.ceil_bytes_per_s = s.rate_bytes_per_s;
@@ -51,20 +50,32 @@ Result<std::unique_ptr<Htb>> Htb::Create(HtbOptions options, std::vector<HtbClas
     if (s.prio < 0 || s.prio > 7) return Status::InvalidArgument(p + ": prio must be 0..7");
     if (s.burst_bytes == 0) s.burst_bytes = DefaultBurst(s.rate_bytes_per_s, options.mtu_bytes);
     if (s.cburst_bytes == 0) s.cburst_bytes = DefaultBurst(s.ceil_bytes_per_s, options.mtu_bytes);
-    rate_sum += s.rate_bytes_per_s;
-    int64_t quantum = s.quantum_bytes;
-    if (quantum <= 0) {
-      quantum =
+    if (s.quantum_bytes <= 0) {
+      s.quantum_bytes =
           std::clamp<int64_t>(static_cast<int64_t>(s.rate_bytes_per_s / options.r2q), 1000, 200000);
     }
+    rate_sum += s.rate_bytes_per_s;
+  }
+  if (rate_sum > options.parent_rate_bytes_per_s * (1 + 1e-9)) {
+    return Status::InvalidArgument("htb: the leaves' rates add up to more than the parent rate");
+  }
+  return specs;
+}
+
+Result<std::unique_ptr<Htb>> Htb::Create(HtbOptions options, std::vector<HtbClassSpec> specs,
+                                         TimePoint start) {
+  DS_ASSIGN_OR_RETURN(std::vector<HtbClassSpec> resolved,
+                      ResolveHtbClasses(options, std::move(specs)));
+  DS_ASSIGN_OR_RETURN(
+      TokenBucket parent,
+      TokenBucket::Create(options.parent_rate_bytes_per_s, ResolveHtbParentBurst(options), start));
+  std::vector<Leaf> leaves;
+  for (const HtbClassSpec& s : resolved) {
     DS_ASSIGN_OR_RETURN(TokenBucket rb,
                         TokenBucket::Create(s.rate_bytes_per_s, s.burst_bytes, start));
     DS_ASSIGN_OR_RETURN(TokenBucket cb,
                         TokenBucket::Create(s.ceil_bytes_per_s, s.cburst_bytes, start));
-    leaves.push_back(Leaf{s, rb, cb, quantum, {quantum, quantum}, {}});
-  }
-  if (rate_sum > options.parent_rate_bytes_per_s * (1 + 1e-9)) {
-    return Status::InvalidArgument("htb: the leaves' rates add up to more than the parent rate");
+    leaves.push_back(Leaf{s, rb, cb, s.quantum_bytes, {s.quantum_bytes, s.quantum_bytes}, {}});
   }
   return std::unique_ptr<Htb>(new Htb(parent, std::move(leaves)));
 }

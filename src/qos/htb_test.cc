@@ -128,5 +128,32 @@ TEST(Htb, BadSpecs) {
   EXPECT_NE(std::string::npos, r.status().message().find("'p'")) << r.status().message();
 }
 
+// ResolveHtbClasses fills the defaults Create uses (the host agent writes them to tc).
+TEST(Htb, ResolveFillsDefaults) {
+  HtbOptions opt;
+  opt.parent_rate_bytes_per_s = 125e6;  // 1 Gbit/s
+  HtbClassSpec fixed{"fixed", 1e6, 2e6, 5000, 6000, 3, 4000};
+  auto r = ResolveHtbClasses(opt, {{"a", 1000}, {"b", 12.5e6, 125e6}, fixed});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->size(), 3u);
+  // a: tiny rate -> ceil = rate, bursts 2 x mtu, quantum clamped up to 1000.
+  EXPECT_EQ((*r)[0].ceil_bytes_per_s, 1000);
+  EXPECT_EQ((*r)[0].burst_bytes, 3000);
+  EXPECT_EQ((*r)[0].cburst_bytes, 3000);
+  EXPECT_EQ((*r)[0].quantum_bytes, 1000);
+  // b: 100 Mbit/s rate, 1 Gbit/s ceil -> burst 12500, cburst 125000, quantum 1.25e6/10 clamped.
+  EXPECT_EQ((*r)[1].burst_bytes, 12500);
+  EXPECT_EQ((*r)[1].cburst_bytes, 125000);
+  EXPECT_EQ((*r)[1].quantum_bytes, 200000);
+  // Explicit values stay.
+  EXPECT_EQ((*r)[2].burst_bytes, 5000);
+  EXPECT_EQ((*r)[2].cburst_bytes, 6000);
+  EXPECT_EQ((*r)[2].quantum_bytes, 4000);
+  EXPECT_EQ(ResolveHtbParentBurst(opt), 125000);
+  // The guarantee check Create makes.
+  EXPECT_FALSE(ResolveHtbClasses(opt, {{"x", 100e6}, {"y", 30e6}}).ok());
+  EXPECT_TRUE(ResolveHtbClasses(opt, {{"x", 100e6}, {"y", 25e6}}).ok());
+}
+
 }  // namespace
 }  // namespace devshare::qos

@@ -68,11 +68,18 @@ struct DomainDisk {
 // virDomainAttachDevice / DetachDevice take it.
 std::string BuildDiskXml(const DomainDisk& disk, std::string_view indent = "");
 
-// A virtio NIC: on a libvirt network (<interface type='network'>) or, with `network` empty,
-// QEMU's user-mode (slirp) networking (<interface type='user'>: NAT, guest 10.0.2.15).
+// A virtio NIC: on a tenant network's Linux bridge (<interface type='bridge'>, `bridge` set,
+// with a deterministic tap name and the cap toward the guest), on a libvirt network
+// (<interface type='network'>), or, with both empty, QEMU's user-mode (slirp) networking
+// (<interface type='user'>: per-VM NAT, guest 10.0.2.15).
 struct NetInterface {
   std::string network;
-  std::string mac;  // "52:54:00:xx:xx:xx"
+  std::string mac;         // "52:54:00:xx:xx:xx"
+  std::string bridge;      // tenant network bridge (TenantBridgeName)
+  std::string target_dev;  // <target dev>: the tap's name (TenantTapName); empty = libvirt's
+  // <bandwidth><inbound average>: most the guest receives, kilobytes (1000 B) per second;
+  // 0 = no cap.
+  int64_t inbound_average_kbytes_per_s = 0;
 };
 
 struct PciHostdev {        // <hostdev type='pci'> (whole GPU, or a function going with it)

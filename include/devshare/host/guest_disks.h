@@ -30,9 +30,9 @@ Status CreateOverlay(const std::string& base, const std::string& overlay);
 // Creates an empty qcow2 disk of size_bytes at `path` (folder created 0755). Unavailable on
 // failure.
 Status CreateScratchDisk(const std::string& path, int64_t size_bytes);
-// Writes the ISO 9660 seed (volume id "cidata", Joliet + Rock Ridge) with meta-data and
-// user-data to `path`, atomically (a temporary name, then rename). Unavailable when genisoimage
-// (Debian package genisoimage) is missing or fails.
+// Writes the ISO 9660 seed (volume id "cidata", Joliet + Rock Ridge) with meta-data,
+// user-data and (when set) network-config to `path`, atomically (a temporary name, then rename).
+// Unavailable when genisoimage (Debian package genisoimage) is missing or fails.
 Status WriteSeedIso(const NoCloudSeed& seed, const std::string& path);
 
 }  // namespace devshare::host

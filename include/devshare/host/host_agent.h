@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "devshare/core/result.h"
+#include "devshare/host/command_runner.h"
 #include "devshare/host/hypervisor.h"
 #include "devshare/host/realization.h"
 #include "devshare/host/volume_server.h"
@@ -36,6 +37,11 @@ struct ReconcileReport {
   bool clean() const { return missing.empty() && orphans.empty() && not_running.empty(); }
 };
 
+// Whether the agent realizes tenant networks on this host (bridges, nft, IFB/HTB, tap
+// redirects): kAuto = on unless the hypervisor is libvirt's test driver (no taps, and a demo
+// must not touch the host's links).
+enum class HostNetworking { kAuto, kOn, kOff };
+
 class HostAgent {
  public:
   // REQUIRES: hypervisor != nullptr. context.domain_type is overwritten with the hypervisor's;
@@ -47,6 +53,10 @@ class HostAgent {
   // Choices made while realizing (e.g. which network the virtio NICs use), once each; for logs
   // and the agent's heartbeat.
   std::vector<std::string> notes() const;
+  // Host networking mode and the runner of its commands (nullptr = PosixCommandRunner). Call
+  // before the first Realize.
+  void SetNetworking(HostNetworking mode, std::unique_ptr<CommandRunner> runner = nullptr);
+  bool networking() const { return networking_; }
   // Replaces the host model (after registration or a PUT of this host's inventory).
   void SetHost(Host host);
 
@@ -124,7 +134,20 @@ class HostAgent {
   Status UpdateVolumes(const RealizationContext& ctx, const GuestRequest& request,
                        const DomainSpec& spec, std::vector<std::string>* notes);
 
+  // Tenant networks (host_agent_network.cc). Each VM's ports are recorded in
+  // <runtime_dir>/network/<domain>.json, so shared bridges / IFBs and HTB class ids are known
+  // after an agent restart. Setup (before start; also on Update, which adopts running guests)
+  // and post-start (tap redirect; after every start) are idempotent; teardown after destroy.
+  std::string NetworkRecordPath(const RealizationContext& ctx, const std::string& vm_id) const;
+  std::vector<TenantPort> OtherPorts(const RealizationContext& ctx, const std::string& vm_id) const;
+  Status SetUpNetwork(const RealizationContext& ctx, const GuestRequest& request);
+  Status StartNetwork(const RealizationContext& ctx, const std::string& vm_id);
+  void TearDownNetwork(const RealizationContext& ctx, const std::string& vm_id);
+
   std::unique_ptr<Hypervisor> hypervisor_;
+  bool networking_ = false;                // set before use (constructor / SetNetworking)
+  std::unique_ptr<CommandRunner> runner_;  // host networking commands
+  std::mutex net_mu_;                      // serializes network records and commands
   mutable std::mutex mu_;
   RealizationContext context_;                 // guarded by mu_
   std::map<std::string, std::string> failed_;  // vm id -> last realization error; by mu_

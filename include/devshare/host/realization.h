@@ -20,6 +20,7 @@
 #include "devshare/core/result.h"
 #include "devshare/host/domain_xml.h"
 #include "devshare/host/storage_pool.h"
+#include "devshare/host/tenant_network.h"
 #include "devshare/qos/cpu_qos_mapping.h"
 
 namespace devshare::host {
@@ -78,8 +79,9 @@ struct GuestRequest {
   std::string name;      // the VM's name in the ledger
 };
 
-// RealizationContext::network values: "" = libvirt's "default" network when it is active, else
-// user-mode networking (HostAgent decides and notes it); kUserNetwork = user-mode (slirp).
+// RealizationContext::network values: "" or kUserNetwork = user-mode networking (slirp: per-VM
+// NAT). libvirt's shared "default" network is never chosen by itself: guests of different
+// tenants on it could talk to each other. Tenant NICs go on their network's bridge instead.
 inline constexpr std::string_view kUserNetwork = "user";
 inline constexpr int64_t kScratchDiskBytes = int64_t{1} << 30;  // kernel images' per-VM disk
 
@@ -96,9 +98,12 @@ struct RealizationContext {
   // HostAgent makes it so).
   std::string runtime_dir = "/var/lib/devshare";
   std::string domain_prefix = std::string(kDomainPrefix);  // distinct per agent on one libvirt
-  // Libvirt network of a real guest's virtio NIC: a network name, kUserNetwork, or "" (see
-  // kUserNetwork; PlanDomain treats "" as user-mode).
+  // Libvirt network of the virtio NIC of a real guest without tenant NICs: an operator-chosen
+  // network name, kUserNetwork, or "" (user-mode too).
   std::string network;
+  // Tenant networks (tenant_network.h): link-name prefix and nft table. Whether the agent runs
+  // the ip / tc / nft commands is HostAgent's choice (HostNetworking).
+  TenantNetOptions tenant_net;
   // Also write <memtune><hard_limit> (MemoryHardLimitMib). Off by default: libvirt turns a hard
   // limit into the QEMU process's locked-memory rlimit, which needs CAP_SYS_RESOURCE (these
   // machines' containers lack it: QEMU then fails to start), and a limit too low OOM-kills QEMU.
@@ -148,6 +153,9 @@ std::string GuestHostname(const GuestRequest& request);
 struct NoCloudSeed {
   std::string meta_data;  // "instance-id: <vm id>\nlocal-hostname: <host>\n"
   std::string user_data;  // "#cloud-config\n" [+ ssh_authorized_keys with request.ssh_key]
+  // NetworkConfigV2(request.allocation): static addresses of the tenant NICs; "" = none (the
+  // seed then has no network-config file).
+  std::string network_config;
 };
 // InvalidArgument when ssh_key holds a line break or a control character.
 Result<NoCloudSeed> BuildNoCloudSeed(const GuestRequest& request);
@@ -172,8 +180,11 @@ int64_t MemoryHardLimitMib(int64_t memory_mib);
 // With request.boot.kind set (a real guest): "disk" boots GuestFiles::disk (vda, virtio, qcow2:
 // the caller creates it as an overlay on boot.file), "kernel" boots boot.kernel/initrd with
 // KernelCmdline(boot.cmdline) and gets GuestFiles::disk as scratch disk; both get the seed as a
-// read-only vdb, a virtio NIC (ctx.network; "" or kUserNetwork = user-mode) and the serial
-// console logged to GuestFiles::console_log. Image paths are made absolute (AbsolutePath).
+// read-only vdb, without tenant NICs one virtio NIC (ctx.network; "" or kUserNetwork =
+// user-mode), and the serial console logged to GuestFiles::console_log. Image paths are made
+// absolute (AbsolutePath). Every guest gets one <interface type='bridge'> per tenant NIC
+// (PlanTenantPorts: its network's bridge, its tap name, its MAC, <bandwidth><inbound> = the
+// NIC's max when the ledger set one); the ports' errors are returned.
 // InvalidArgument for an empty vm id or a non-positive cpu/memory, a VF VLAN outside 0..4094 or a
 // VF MAC not of the form "xx:xx:xx:xx:xx:xx" (hex), an unknown boot kind, a disk
 // image without file or a kernel image without kernel, a bad ssh key; NotFound for a device id

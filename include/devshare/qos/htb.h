@@ -33,6 +33,16 @@ struct HtbOptions {
   int64_t mtu_bytes = 1500;
 };
 
+// The leaves as Htb::Create uses them, every default filled in: ceil (0 -> rate), burst and
+// cburst (0 -> max(rate x 1 ms, 2 x mtu)), quantum (0 -> rate / r2q clamped to 1000..200000).
+// The host agent writes these to `tc class ... htb` so the kernel shapes like the model.
+// InvalidArgument like Create: parent rate <= 0, r2q or mtu < 1, no leaves, a leaf with rate
+// <= 0, ceil < rate or prio outside 0..7, or leaves' rates summing above the parent rate.
+Result<std::vector<HtbClassSpec>> ResolveHtbClasses(const HtbOptions& options,
+                                                    std::vector<HtbClassSpec> leaves);
+// The parent's burst Create uses: options.parent_burst_bytes, else max(rate x 1 ms, 2 x mtu).
+int64_t ResolveHtbParentBurst(const HtbOptions& options);
+
 enum class HtbMode { kCanSend, kMayBorrow, kCantSend };  // green, yellow, red
 
 struct HtbPacket {
