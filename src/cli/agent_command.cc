@@ -31,6 +31,7 @@
 #include "devshare/host/discovery.h"
 #include "devshare/host/domain_xml.h"
 #include "devshare/host/host_agent.h"
+#include "devshare/host/host_link.h"
 #include "devshare/host/hypervisor.h"
 #include "devshare/host/inventory_json.h"
 #include "devshare/host/storage_pool.h"
@@ -69,6 +70,12 @@ constexpr const char* kAgentHelp =
     "                         capacity_gib defaults to the free space. Volumes on mclock/fifo\n"
     "                         pools reach guests over NBD through devshare's nbdkit plugin\n"
     "                         (docs/storage.md); scheduler none gives plain files\n"
+    "  --nic NAME:NETWORK:MBPS[,netdev=IF]\n"
+    "                         a host NIC without SR-IOV carrying tenant networks "
+    "(docs/networks.md):\n"
+    "                         offered as NIC NAME on NETWORK with line rate MBPS (its guests'\n"
+    "                         bandwidth guarantees sum to at most that; HTB shapes to it);\n"
+    "                         several are separated by ';'\n"
     "  --calibrate-ms N       length of each calibration phase (default 500)\n"
     "  --nbdkit-plugin PATH   devshare's plugin (default: next to this binary)\n"
     "  --migration-mbps N     bandwidth of live volume moves, all together (default 64)\n"
@@ -173,6 +180,9 @@ Result<Setup> SetUpHost(const AgentConfig& config) {
     o.guest_cpus = *cpus;
   }
   DS_RETURN_IF_ERROR(SetUpPools(config, o));
+  if (!config.nics.empty()) {
+    DS_ASSIGN_OR_RETURN(o.links, host::ParseHostLinkFlags(config.nics));
+  }
   DS_ASSIGN_OR_RETURN(s.inventory, host::BuildInventory(found, o));
   const int64_t cpu_reserve = config.reserve_cpu_milli;
   const int64_t mem_reserve = config.reserve_memory_mib;
@@ -354,7 +364,7 @@ int RunAgentCommand(const std::vector<std::string>& args) {
       args,
       {"server", "token-file", "name", "hypervisor", "runtime-dir", "guest-cpuset",
        "reserve-cpu-milli", "reserve-memory-mib", "domain-prefix", "sysfs-root", "guest-image",
-       "pool", "calibrate-ms", "nbdkit-plugin", "migration-mbps", "tiering-period-s"},
+       "pool", "nic", "calibrate-ms", "nbdkit-plugin", "migration-mbps", "tiering-period-s"},
       {});
   if (!flags.ok()) return Usage(flags.status().message());
   for (const char* f : {"server", "token-file", "name", "hypervisor", "runtime-dir"}) {
@@ -381,6 +391,11 @@ int RunAgentCommand(const std::vector<std::string>& args) {
     Result<std::vector<std::string>> pools = SplitPoolFlags(flags->Get("pool"));
     if (!pools.ok()) return Usage(pools.status().message());
     config.pools = *pools;
+  }
+  config.nics = flags->Get("nic", "");
+  if (!config.nics.empty()) {
+    Result<std::vector<host::HostLink>> links = host::ParseHostLinkFlags(config.nics);
+    if (!links.ok()) return Usage(links.status().message());
   }
   Result<int64_t> cal = flags->GetInt("calibrate-ms", config.calibrate_ms, 50, 60'000);
   if (!cal.ok()) return Usage(cal.status().message());

@@ -35,6 +35,8 @@ struct AgentConfig {
   // Storage pools (`--pool NAME:TIER:DIR[,iops=N,mbps=M,capacity_gib=G,scheduler=S]`,
   // host::ParsePoolFlag); undeclared speed is calibrated for `calibrate_ms` per phase.
   std::vector<std::string> pools;
+  // Host links (`--nic NAME:NETWORK:MBPS[,netdev=IF]`, several separated by ';'; host_link.h).
+  std::string nics;
   int64_t calibrate_ms = 500;
   std::string nbdkit_plugin;    // "" = host::FindNbdkitPlugin()
   int64_t migration_mbps = 64;  // live moves between pools, all together

@@ -62,6 +62,7 @@ struct ServeConfig {
   std::string runtime_dir = "./var/run";       // guest images
   std::string sysfs_root = "/sys";
   std::vector<std::string> pools;  // --pool: the local host's storage pools (AgentConfig::pools)
+  std::string nics;                // --nic: the local host's links (AgentConfig::nics)
   int64_t migration_mbps = 64;     // --migration-mbps (AgentConfig::migration_mbps)
   int64_t tiering_period_ms = 10'000;  // --tiering-period-s (AgentConfig::tiering_period_ms)
   // Audit records for refusals of requests without a valid token: per second, and burst.

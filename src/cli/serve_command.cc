@@ -42,7 +42,8 @@ constexpr const char* kServeUsage =
     "                      [--host-timeout 30]\n"
     "                      [--local-host NAME [--hypervisor test:///default|qemu:///system]\n"
     "                       [--guest-cpuset LIST] [--guest-image none|spin]\n"
-    "                       [--runtime-dir ./var/run] [--pool NAME:TIER:DIR[,...][;...]]]\n"
+    "                       [--runtime-dir ./var/run] [--pool NAME:TIER:DIR[,...][;...]]\n"
+    "                       [--nic NAME:NETWORK:MBPS[,netdev=IF][;...]]]\n"
     "Serves the REST API (docs/api.md) until SIGINT or SIGTERM. The admin token file is created\n"
     "with a fresh random token (mode 0600) when missing; its holder is an admin of the 'system'\n"
     "tenant.\n"
@@ -51,7 +52,8 @@ constexpr const char* kServeUsage =
     "vCPUs limited to --guest-cpuset) and realizes the VMs placed there as libvirt domains\n"
     "(docs/host-agent.md); at start it reconciles libvirt's devshare-* domains with the ledger.\n"
     "--pool declares its storage pools as `devshare agent --pool` does (docs/storage.md), with\n"
-    "--migration-mbps and --tiering-period-s as there.\n"
+    "--migration-mbps and --tiering-period-s as there; --nic its host links as `devshare agent\n"
+    "--nic` (docs/networks.md).\n"
     "Requests without a valid token are refused (401) and audited at most\n"
     "--unauthenticated-audit-rate per second (bursts of --unauthenticated-audit-burst; 0 = all);\n"
     "the others are counted in the next record and in /metrics.\n"
@@ -147,6 +149,7 @@ Status StartLocalAgent(const ServeConfig& config, ServerBundle& bundle) {
   agent.sysfs_root = config.sysfs_root;
   agent.guest_image = config.guest_image;
   agent.pools = config.pools;
+  agent.nics = config.nics;
   agent.migration_mbps = config.migration_mbps;
   agent.tiering_period_ms = config.tiering_period_ms;
   agent.log = [](const std::string& line) {
@@ -240,7 +243,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
                    {"listen", "db", "admin-token-file", "policy", "threads", "local-host",
                     "hypervisor", "guest-cpuset", "guest-image", "runtime-dir", "sysfs-root",
                     "unauthenticated-audit-rate", "unauthenticated-audit-burst", "workload-history",
-                    "host-timeout", "pool", "migration-mbps", "tiering-period-s"},
+                    "host-timeout", "pool", "nic", "migration-mbps", "tiering-period-s"},
                    {});
   if (!flags.ok()) return Fail("serve", flags.status());
   ServeConfig config;
@@ -259,6 +262,11 @@ int RunServeCommand(const std::vector<std::string>& args) {
     if (!pools.ok()) return Fail("serve", pools.status());
     config.pools = *pools;
   }
+  config.nics = flags->Get("nic", "");
+  if (!config.nics.empty()) {
+    Result<std::vector<host::HostLink>> links = host::ParseHostLinkFlags(config.nics);
+    if (!links.ok()) return Fail("serve", links.status());
+  }
   Result<int64_t> mig = flags->GetInt("migration-mbps", config.migration_mbps, 1, 100'000);
   if (!mig.ok()) return Fail("serve", mig.status());
   config.migration_mbps = *mig;
@@ -266,7 +274,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
       flags->GetDouble("tiering-period-s", config.tiering_period_ms / 1000.0, 0, 86'400);
   if (!tier_s.ok()) return Fail("serve", tier_s.status());
   config.tiering_period_ms = static_cast<int64_t>(*tier_s * 1000);
-  for (const char* f : {"hypervisor", "guest-cpuset", "guest-image", "runtime-dir", "pool",
+  for (const char* f : {"hypervisor", "guest-cpuset", "guest-image", "runtime-dir", "pool", "nic",
                         "migration-mbps", "tiering-period-s"}) {
     if (flags->Has(f) && config.local_host.empty()) {
       return Fail("serve",

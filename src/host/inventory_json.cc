@@ -215,6 +215,20 @@ Result<HostInventory> BuildInventory(const DiscoveredHost& h, const InventoryOpt
     inv.device_attributes[id] = std::move(a);
   }
 
+  for (const HostLink& l : options.links) {
+    for (const json& n : body["nics"]) {
+      if (n["id"] == l.name) {
+        return Status::InvalidArgument("--nic " + l.name + ": a discovered SR-IOV NIC has that id");
+      }
+    }
+    body["nics"].push_back(
+        {{"id", l.name}, {"network", l.network}, {"line_rate_mbps", l.line_rate_mbps}});
+    if (!l.netdev.empty()) inv.device_attributes[l.name] = {{kAttrNetdev, l.netdev}};
+    inv.notes.push_back("NIC " + l.name + " (--nic): network " + l.network + ", " +
+                        std::to_string(l.line_rate_mbps) + " Mbps" +
+                        (l.netdev.empty() ? ", host-local bridges" : ", uplink " + l.netdev));
+  }
+
   // --- disks
   body["disks"] = json::array();
   constexpr int64_t kGiB = int64_t{1} << 30;

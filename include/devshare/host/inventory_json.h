@@ -14,6 +14,7 @@
 #include "devshare/core/host.h"
 #include "devshare/core/result.h"
 #include "devshare/host/discovery.h"
+#include "devshare/host/host_link.h"
 #include "devshare/host/storage_pool.h"
 
 namespace devshare::host {
@@ -28,6 +29,9 @@ struct InventoryOptions {
   // are these pools (one disk each, attributes pool_dir / pool_scheduler / pool_mbps) and no
   // discovered block device: a volume needs a pool to live in.
   std::vector<StoragePool> pools;
+  // Host links (--nic): NICs without SR-IOV carrying tenant networks, offered after the
+  // discovered PFs (id = name, network, line_rate_mbps; attribute netdev when named).
+  std::vector<HostLink> links;
 };
 
 // Device attribute keys set by ApplyDeviceAttributes (and read by realization.h).
