@@ -229,6 +229,8 @@ fi
 if [ -e /sys/class/net/eth0 ] && [ "${static#* eth0 }" = "$static" ]; then
   udhcpc -i eth0 -s /etc/udhcpc.script -t 5 -T 1 -A 5 -b -q >/dev/null 2>&1 &
 fi
+net="$(sed -n 's/.*devshare\.net=\([^ ]*\).*/\1/p' /proc/cmdline)"
+[ -n "$net" ] && /usr/bin/devshare-net "$net" >/dev/ttyS0 2>&1 &
 io="$(sed -n 's/.*devshare\.io=\([^ ]*\).*/\1/p' /proc/cmdline)"
 [ -n "$io" ] && /usr/bin/devshare-io "$io" >/dev/ttyS0 2>&1 &
 while true; do
@@ -294,6 +296,77 @@ echo "devshare-io: terse $(grep '^3;fio' /tmp/terse)"
 echo "devshare-io: done rc=$rc $(head -c 300 /tmp/err | tr '\n' ' ')"
 EOF
 chmod 0755 "$root/usr/bin/devshare-io"
+
+# devshare-net: the guest side of `devshare bench net` and the network tests, run by /init when
+# the kernel command line holds devshare.net=MODE:ARGS (MACs written with '-' for ':'). Every
+# mode serves its host name over HTTP on port 80 (busybox httpd) and prints
+# "devshare-net: ready <unix s> <addresses>"; then
+#   serve:N                 runs N iperf3 servers on ports 5201..5200+N;
+#   send:IP:PORT:SECS:START waits until unix time START, then iperf3 -c IP -p PORT for SECS with
+#                           the server's per-second report ("devshare-net: iperf <line>") and
+#                           "devshare-net: send-done rc=<rc>";
+#   probe:IPS:START[:SPOOF_IP/N:SPOOF_MAC]
+#                           at START, for each IP of the '+'-separated IPS: ping and HTTP, printing
+#                           "devshare-net: reach <ip> ping=ok|fail http=<host name>|fail"; then,
+#                           with a spoof, at START+45 sets eth0's MAC / address to those and
+#                           prints the same as "devshare-net: spoofed-reach ...";
+#                           "devshare-net: probe-done" at the end.
+cat >"$root/usr/bin/devshare-net" <<'EOF'
+#!/bin/sh
+IFS=: read -r mode a1 a2 a3 a4 a5 <<ARGS
+$1
+ARGS
+mkdir -p /www && hostname >/www/index.html
+httpd -p 80 -h /www
+i=0
+while [ -z "$(ip -4 addr show dev eth0 2>/dev/null | grep inet)" ] && [ $i -lt 100 ]; do
+  sleep 0.1; i=$((i + 1))
+done
+echo "devshare-net: ready $(date +%s) $(ip -4 -o addr show | awk '{print $2"="$4}' | tr '\n' ' ')"
+wait_until() { while [ "$(date +%s)" -lt "$1" ]; do sleep 0.2; done; }
+reach() {  # $1 label, $2 '+'-separated addresses
+  for ip in $(echo "$2" | tr '+' ' '); do
+    if ping -c 2 -W 2 "$ip" >/dev/null 2>&1; then p=ok; else p=fail; fi
+    h="$(wget -T 3 -q -O - "http://$ip/" 2>/dev/null | head -c 64)"
+    echo "devshare-net: $1 $ip ping=$p http=${h:-fail}"
+  done
+}
+case "$mode" in
+  serve)
+    port=5201
+    while [ "$port" -le $((5200 + a1)) ]; do iperf3 -s -p "$port" -D; port=$((port + 1)); done
+    echo "devshare-net: serving $a1" ;;
+  send)
+    wait_until "$a4"
+    echo "devshare-net: send-start $(date +%s)"
+    rc=1
+    i=0
+    while [ $rc -ne 0 ] && [ $i -lt 30 ]; do  # the server's guest may still be booting
+      iperf3 -c "$a1" -p "$a2" -t "$a3" -i 1 -f m --get-server-output >/tmp/iperf 2>&1
+      rc=$?
+      [ $rc -ne 0 ] && { sleep 1; i=$((i + 1)); }
+    done
+    while IFS= read -r line; do echo "devshare-net: iperf $line"; done </tmp/iperf
+    echo "devshare-net: send-done rc=$rc" ;;
+  probe)
+    wait_until "$a2"
+    reach reach "$a1"
+    if [ -n "$a3" ]; then
+      wait_until $((a2 + 45))
+      ip link set eth0 down
+      ip link set eth0 address "$(echo "$a4" | tr '-' ':')"
+      ip addr flush dev eth0
+      ip addr add "$a3" dev eth0
+      ip link set eth0 up
+      echo "devshare-net: spoofed $(cat /sys/class/net/eth0/address) $a3"
+      sleep 1
+      reach spoofed-reach "$a1"
+    fi
+    echo "devshare-net: probe-done" ;;
+  *) echo "devshare-net: unknown mode '$mode'" ;;
+esac
+EOF
+chmod 0755 "$root/usr/bin/devshare-net"
 
 # --- pack ---
 tmp_img="$out/initramfs.img.tmp"

@@ -18,6 +18,9 @@ int RunBenchCommand(const std::vector<std::string>& args) {
   if (!args.empty() && args[0] == "io") {
     return RunBenchIoCommand(std::vector<std::string>(args.begin() + 1, args.end()));
   }
+  if (!args.empty() && args[0] == "net") {
+    return RunBenchNetCommand(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
   if (!args.empty() && args[0] == "vm-start") {
     return RunBenchVmStartCommand(std::vector<std::string>(args.begin() + 1, args.end()));
   }
@@ -32,6 +35,7 @@ int RunBenchCommand(const std::vector<std::string>& args) {
         "usage: devshare bench api --help   (REST API throughput)\n"
         "       devshare bench vm-start --help   (POST /v1/vms to guest running)\n"
         "       devshare bench io --help   (storage QoS measured by fio in guests)\n"
+        "       devshare bench net --help   (network QoS measured by iperf3 in guests)\n"
         "       devshare bench (--nodes NODES.csv --pods PODS.csv | --generated-nodes N)\n"
         "                      [--policies ...] [--seeds 42-51] [--jobs 2] [--tune 1.3]\n"
         "                      [--no-grid] [--generator-seed 42]\n"

@@ -19,6 +19,7 @@
 
 #include "cli/agent_run.h"
 #include "cli/bench_client.h"
+#include "cli/bench_fleet.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/flags.h"
@@ -69,29 +70,6 @@ struct GuestRun {
   int rc = -1;
 };
 
-Result<std::vector<int64_t>> IntList(const std::string& s, const std::string& flag, int n,
-                                     int64_t fallback, int64_t min) {
-  std::vector<int64_t> out;
-  if (!s.empty()) {
-    DS_ASSIGN_OR_RETURN(std::vector<std::string> items, ParseList(s, flag));
-    for (const std::string& it : items) {
-      char* end = nullptr;
-      const long long v = std::strtoll(it.c_str(), &end, 10);
-      if (end == it.c_str() || *end != '\0' || v < min) {
-        return Status::InvalidArgument("--" + flag + " " + s + ": '" + it +
-                                       "' is not an integer >= " + std::to_string(min));
-      }
-      out.push_back(v);
-    }
-  }
-  if (static_cast<int>(out.size()) > n) {
-    return Status::InvalidArgument("--" + flag + " has " + std::to_string(out.size()) +
-                                   " values for " + std::to_string(n) + " guests");
-  }
-  while (static_cast<int>(out.size()) < n) out.push_back(fallback);
-  return out;
-}
-
 // "devshare-io: iops <ms> <value>" lines of a console -> per-window IOPS, without the first and
 // the last window (partial: fio's ramp and its end).
 std::vector<double> Windows(const std::string& console) {
@@ -135,73 +113,29 @@ Status WriteGoMark(const std::string& file) {
 
 Result<nlohmann::json> RunScheduler(const IoOptions& o, const std::string& scheduler) {
   const fs::path dir = o.dir / scheduler;
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  ServeConfig config;
-  config.listen = "127.0.0.1:0";
-  config.db = "sqlite:" + (dir / "bench.db").string();
-  config.admin_token_file = (dir / "admin.token").string();
-  DS_ASSIGN_OR_RETURN(std::unique_ptr<ServerBundle> bundle, StartServer(config));
-  std::string admin;
-  std::ifstream(config.admin_token_file) >> admin;
-  BenchClient b(bundle->url, admin);
-
-  const std::string host = "bench-io-" + std::to_string(::getpid());
-  DS_ASSIGN_OR_RETURN(nlohmann::json token, b.Call("POST", "/v1/hosts/" + host + "/tokens"));
   const std::string pool_dir = (dir / "pool").string();
   AgentConfig a;
-  a.server_url = bundle->url;
-  a.token = token.value("token", "");
-  a.name = host;
   a.hypervisor = o.hypervisor;
-  a.runtime_dir = (dir / "run").string();
   a.domain_prefix = "devshare-bio" + std::to_string(::getpid()) + scheduler.substr(0, 1) + "-";
   a.pools = {"bench:ssd:" + pool_dir + ",iops=" + std::to_string(o.pool_iops) +
              ",mbps=" + std::to_string(o.pool_mbps) +
              ",capacity_gib=" + std::to_string(o.guests + 1) + ",scheduler=" + scheduler};
   a.stop_volume_server = true;
-  std::vector<std::string> agent_log;
-  auto log_mu = std::make_shared<std::mutex>();
-  a.log = [&agent_log, log_mu](const std::string& line) {
-    std::lock_guard<std::mutex> lock(*log_mu);
-    agent_log.push_back(line);
-  };
-  const std::string prefix = a.domain_prefix;
-  DS_ASSIGN_OR_RETURN(std::unique_ptr<AgentRun> agent, AgentRun::Start(std::move(a)));
-  std::vector<std::string> ids;
-  std::string failure;
-  auto cleanup = [&] {
-    for (const std::string& id : ids) (void)b.Call("DELETE", "/v1/vms/" + id);
-    const BenchClock::time_point t = BenchClock::now();
-    while (MsSince(t) < 120'000) {
-      Result<nlohmann::json> list = b.Call("GET", "/v1/vms");
-      if (list.ok() && list->value("vms", nlohmann::json::array()).empty()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    agent->Stop();
-    bundle.reset();
-  };
-  const BenchClock::time_point t0 = BenchClock::now();
-  while (failure.empty()) {
-    Result<nlohmann::json> h = b.Call("GET", "/v1/hosts/" + host);
-    if (h.ok() && h->value("status", "") == "ready") break;
-    Status why;
-    if (agent->Failed(&why)) failure = "agent: " + why.message();
-    if (MsSince(t0) > 60'000) failure = host + " never became ready";
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  DS_ASSIGN_OR_RETURN(
+      std::unique_ptr<BenchFleet> fleet,
+      BenchFleet::Start(dir, "bench-io-" + std::to_string(::getpid()), std::move(a)));
+  BenchClient& b = fleet->client();
   const std::string cmdline = "quiet devshare.io=" + o.mode + ":" + o.bs + ":" +
                               std::to_string(o.iodepth) + ":" + std::to_string(o.seconds);
-  if (failure.empty()) {
-    Result<nlohmann::json> im = b.Call("POST", "/v1/images",
-                                       nlohmann::json{{"name", "linux-io"},
-                                                      {"kind", "kernel"},
-                                                      {"kernel", o.guest_dir + "/vmlinuz"},
-                                                      {"initrd", o.guest_dir + "/initramfs.img"},
-                                                      {"cmdline", cmdline}}
-                                           .dump());
-    if (!im.ok()) failure = im.status().message();
-  }
+  std::string failure;
+  Result<nlohmann::json> im = b.Call("POST", "/v1/images",
+                                     nlohmann::json{{"name", "linux-io"},
+                                                    {"kind", "kernel"},
+                                                    {"kernel", o.guest_dir + "/vmlinuz"},
+                                                    {"initrd", o.guest_dir + "/initramfs.img"},
+                                                    {"cmdline", cmdline}}
+                                         .dump());
+  if (!im.ok()) failure = im.status().message();
   for (int i = 0; i < o.guests && failure.empty(); ++i) {
     nlohmann::json volume = {
         {"name", "data"},
@@ -209,55 +143,35 @@ Result<nlohmann::json> RunScheduler(const IoOptions& o, const std::string& sched
         {"tier", "ssd"},
         {"iops",
          {{"reservation", o.reservations[i]}, {"weight", o.weights[i]}, {"limit", o.limits[i]}}}};
-    nlohmann::json body = {{"name", "io" + std::to_string(i)},
-                           {"cpu_milli", 100},
-                           {"memory_mib", o.memory_mib},
-                           {"image", "linux-io"},
-                           {"volumes", nlohmann::json::array({volume})}};
-    Result<nlohmann::json> vm = b.Call("POST", "/v1/vms", body.dump());
-    if (!vm.ok()) {
-      failure = vm.status().message();
-      break;
-    }
-    ids.push_back(vm->value("id", ""));
+    Result<std::string> vm = fleet->CreateVm({{"name", "io" + std::to_string(i)},
+                                              {"cpu_milli", 100},
+                                              {"memory_mib", o.memory_mib},
+                                              {"image", "linux-io"},
+                                              {"volumes", nlohmann::json::array({volume})}});
+    if (!vm.ok()) failure = vm.status().message();
   }
-  std::vector<GuestRun> runs(ids.size());
-  auto poll_consoles = [&](const std::string& marker, double timeout_ms) {
-    const BenchClock::time_point start = BenchClock::now();
-    while (failure.empty()) {
-      bool all = true;
-      for (size_t i = 0; i < ids.size(); ++i) {
-        GuestRun& r = runs[i];
-        r.vm = ids[i];
-        if (r.console.find(marker) != std::string::npos) continue;
-        all = false;
-        Result<nlohmann::json> c = b.Call(
-            "GET", "/v1/vms/" + ids[i] + "/console?offset=" + std::to_string(r.console.size()));
-        if (c.ok()) r.console += c->value("data", "");
-        Result<nlohmann::json> v = b.Call("GET", "/v1/vms/" + ids[i]);
-        if (v.ok() && v->value("state", "") == "failed") {
-          failure = "vm " + ids[i] + " failed: " + v->value("state_detail", "");
-        }
-      }
-      if (all) return;
-      if (MsSince(start) > timeout_ms) {
-        failure = "no '" + marker + "' on every guest console after " +
-                  std::to_string(static_cast<int>(timeout_ms / 1000)) + " s";
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-  };
-  poll_consoles("devshare-io: ready", 180'000);
+  const std::vector<std::string> ids = fleet->vms();
+  std::vector<std::string> consoles;
+  if (failure.empty()) {
+    Status ready = fleet->PollConsoles("devshare-io: ready", 180'000, consoles);
+    if (!ready.ok()) failure = ready.message();
+  }
   for (size_t i = 0; i < ids.size() && failure.empty(); ++i) {
-    Status go =
-        WriteGoMark(host::VolumeFilePath(pool_dir, host::DomainNameForVm(prefix, ids[i]), "data"));
+    Status go = WriteGoMark(host::VolumeFilePath(
+        pool_dir, host::DomainNameForVm(fleet->domain_prefix(), ids[i]), "data"));
     if (!go.ok()) failure = go.message();
   }
-  poll_consoles("devshare-io: done", static_cast<double>(o.seconds) * 1000 + 120'000);
+  if (failure.empty()) {
+    Status done = fleet->PollConsoles("devshare-io: done",
+                                      static_cast<double>(o.seconds) * 1000 + 120'000, consoles);
+    if (!done.ok()) failure = done.message();
+  }
+  consoles.resize(ids.size());
   nlohmann::json out = {{"scheduler", scheduler}, {"guests", nlohmann::json::array()}};
-  for (size_t i = 0; i < runs.size(); ++i) {
-    GuestRun& r = runs[i];
+  for (size_t i = 0; i < ids.size(); ++i) {
+    GuestRun r;
+    r.vm = ids[i];
+    r.console = consoles[i];
     r.windows = Windows(r.console);
     const size_t done = r.console.find("devshare-io: done rc=");
     if (done != std::string::npos) r.rc = std::atoi(r.console.c_str() + done + 21);
@@ -282,14 +196,9 @@ Result<nlohmann::json> RunScheduler(const IoOptions& o, const std::string& sched
          {"fio_rc", r.rc},
          {"fio_said", FioSaid(r.console)}});
   }
-  cleanup();
-  if (!failure.empty()) {
-    std::string tail;
-    for (size_t i = agent_log.size() > 8 ? agent_log.size() - 8 : 0; i < agent_log.size(); ++i) {
-      tail += "\n  agent: " + agent_log[i];
-    }
-    return Status::Unavailable(scheduler + ": " + failure + tail);
-  }
+  const std::string tail = fleet->AgentLogTail(8);
+  fleet->Stop();
+  if (!failure.empty()) return Status::Unavailable(scheduler + ": " + failure + tail);
   return out;
 }
 
@@ -318,13 +227,14 @@ int RunBenchIoCommand(const std::vector<std::string>& args) {
   if (!mbps.ok()) return Fail(cmd, mbps.status());
   o.pool_mbps = *mbps;
   const bool defaults = o.guests == 3 && !flags->Has("reservations") && !flags->Has("weights");
-  auto res =
-      IntList(flags->Get("reservations", defaults ? std::to_string(o.pool_iops / 2) + ",0,0" : ""),
-              "reservations", o.guests, 0, 0);
+  auto res = BenchIntList(
+      flags->Get("reservations", defaults ? std::to_string(o.pool_iops / 2) + ",0,0" : ""),
+      "reservations", o.guests, 0, 0);
   if (!res.ok()) return Fail(cmd, res.status());
-  auto wts = IntList(flags->Get("weights", defaults ? "1,1,2" : ""), "weights", o.guests, 1, 1);
+  auto wts =
+      BenchIntList(flags->Get("weights", defaults ? "1,1,2" : ""), "weights", o.guests, 1, 1);
   if (!wts.ok()) return Fail(cmd, wts.status());
-  auto lim = IntList(flags->Get("limits", ""), "limits", o.guests, 0, 0);
+  auto lim = BenchIntList(flags->Get("limits", ""), "limits", o.guests, 0, 0);
   if (!lim.ok()) return Fail(cmd, lim.status());
   o.reservations = *res;
   o.weights = *wts;

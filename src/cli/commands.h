@@ -21,6 +21,7 @@ int RunBenchCommand(const std::vector<std::string>& args);
 int RunBenchApiCommand(const std::vector<std::string>& args);
 int RunBenchVmStartCommand(const std::vector<std::string>& args);
 int RunBenchIoCommand(const std::vector<std::string>& args);
+int RunBenchNetCommand(const std::vector<std::string>& args);
 int RunServeCommand(const std::vector<std::string>& args);
 int RunAuditCommand(const std::vector<std::string>& args);
 int RunQosSimCommand(const std::vector<std::string>& args);
