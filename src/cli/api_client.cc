@@ -214,4 +214,18 @@ Result<ApiReply> ApiClient::MigrateVolume(const std::string& id, const std::stri
       json{{"tier", tier}}.dump(), key);
 }
 
+Result<ApiReply> ApiClient::CreateNetwork(const json& body, const std::string& key) {
+  return Call("POST", "/v1/networks", body.dump(), key);
+}
+
+Result<ApiReply> ApiClient::ListNetworks() { return Call("GET", "/v1/networks"); }
+
+Result<ApiReply> ApiClient::GetNetwork(const std::string& id) {
+  return Call("GET", "/v1/networks/" + agent::PathSegment(id));
+}
+
+Result<ApiReply> ApiClient::DeleteNetwork(const std::string& id) {
+  return Call("DELETE", "/v1/networks/" + agent::PathSegment(id));
+}
+
 }  // namespace devshare::cli

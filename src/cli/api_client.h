@@ -99,6 +99,12 @@ class ApiClient {
   Result<ApiReply> DetachVolume(const std::string& id, const std::string& name);
   Result<ApiReply> MigrateVolume(const std::string& id, const std::string& name,
                                  const std::string& tier, const std::string& key = "");
+  // Tenant networks (docs/api.md#networks): create from `body` ({"name", "cidr",
+  // "physical_network"}), list, get and delete by id.
+  Result<ApiReply> CreateNetwork(const nlohmann::json& body, const std::string& key = "");
+  Result<ApiReply> ListNetworks();
+  Result<ApiReply> GetNetwork(const std::string& id);
+  Result<ApiReply> DeleteNetwork(const std::string& id);
 
  private:
   ApiClient() = default;

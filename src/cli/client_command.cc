@@ -23,6 +23,7 @@ int RunClientCommand(const std::string& noun, const std::vector<std::string>& ar
   if (noun == "host") return client::RunHost(args);
   if (noun == "image") return client::RunImage(args);
   if (noun == "volume") return client::RunVolume(args);
+  if (noun == "network") return client::RunNetwork(args);
   return client::RunTenant(args);
 }
 

@@ -22,7 +22,8 @@ constexpr const char* kCommonHelp =
     "  --json             print the server's JSON body as is (errors too, on stdout)\n"
     "exit codes: 0 ok; 2 usage error or bad request (400, 413, 422); 3 server unreachable;\n"
     "  4 unauthenticated or forbidden (401, 403); 5 conflict (409: unschedulable, no_room,\n"
-    "  already_exists, concurrent_update, inventory_in_use); 6 not found (404); 1 anything else.\n";
+    "  already_exists, concurrent_update, inventory_in_use, network_overlap, network_in_use,\n"
+    "  address_in_use); 6 not found (404); 1 anything else.\n";
 
 const std::set<std::string> kCommonValueFlags = {"server", "token-file"};
 const std::set<std::string> kCommonBoolFlags = {"json"};

@@ -74,7 +74,8 @@ int RunVm(const std::vector<std::string>& args);
 int RunHost(const std::vector<std::string>& args);
 int RunTenant(const std::vector<std::string>& args);
 int RunImage(const std::vector<std::string>& args);
-int RunVolume(const std::vector<std::string>& args);  // volume_commands.cc
+int RunVolume(const std::vector<std::string>& args);   // volume_commands.cc
+int RunNetwork(const std::vector<std::string>& args);  // network_commands.cc
 // Verbs in their own files: host_admin_commands.cc, vm_console_commands.cc.
 int HostToken(const std::vector<std::string>& args);
 int HostSchedule(const std::string& verb, const std::vector<std::string>& args);  // cordon...

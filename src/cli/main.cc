@@ -30,6 +30,7 @@ constexpr const char* kUsage =
     "         host discover|register|qos-check (this machine)\n"
     "  image  image add|list|delete: the server's boot images (client)\n"
     "  volume volume list|attach|detach|migrate: the volumes of a VM (client)\n"
+    "  network network create|list|show|delete: the tenant's networks (client)\n"
     "  tenant tenant create|list, tenant token NAME|ID --role R (client)\n"
     "  agent  the host agent of a fleet: --server URL --token-file F --name NAME ...\n"
     "  qos-sim  QoS simulator, a scheduler next to fifo: --config FILE [--json]\n"
@@ -51,7 +52,8 @@ int Dispatch(int argc, char** argv) {
   if (cmd == "audit") return devshare::cli::RunAuditCommand(args);
   if (cmd == "qos-sim") return devshare::cli::RunQosSimCommand(args);
   if (cmd == "agent") return devshare::cli::RunAgentCommand(args);
-  if (cmd == "vm" || cmd == "host" || cmd == "tenant" || cmd == "image" || cmd == "volume") {
+  if (cmd == "vm" || cmd == "host" || cmd == "tenant" || cmd == "image" || cmd == "volume" ||
+      cmd == "network") {
     return devshare::cli::RunClientCommand(cmd, args);
   }
   std::fprintf(stderr, "devshare: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);

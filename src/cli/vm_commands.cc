@@ -18,7 +18,7 @@ constexpr const char* kVmHelp =
     "                          [--cpu-weight W] [--cpu-cap-pct P] [--isolation-floor F]\n"
     "                          [--anti-affinity-group G] [--policy P] [--idempotency-key K]\n"
     "                          [--image NAME] [--ssh-key-file ~/.ssh/id_ed25519.pub]\n"
-    "                          [--nic network=NET,min=MBPS,max=MBPS[,vf]]...\n"
+    "                          [--nic network=NET[,address=IP],min=MBPS,max=MBPS[,vf]]...\n"
     "                          [--volume name=N,size=GIB[,tier=T][,iops=R][,weight=W]"
     "[,limit=L]]...\n"
     "       devshare vm list\n"
@@ -32,8 +32,10 @@ constexpr const char* kVmHelp =
     "                             [--idempotency-key K]\n"
     "  --gpu-model may repeat (or take a comma list): any of these models is acceptable.\n"
     "  --isolation-floor: time_slice, mps, hypervisor_sched or hw_partition.\n"
-    "  --nic, --volume may repeat: one NIC / volume each. NIC network defaults to 'default',\n"
-    "  min/max to 0 (none), vf (an SR-IOV function; also vf=true|false) to false. Volume iops\n"
+    "  --nic, --volume may repeat: one NIC / volume each. NIC network (a tenant network's name\n"
+    "  or id, see 'devshare network --help', or a provider network) defaults to 'default';\n"
+    "  address (IPv4, on a tenant network) defaults to the lowest free one; min/max to 0\n"
+    "  (none), vf (an SR-IOV function; also vf=true|false) to false. Volume iops\n"
     "  (reservation), weight (default 1) and limit are sent only when one of them is given.\n"
     "  resize --volume: size grows the volume; iops, weight, limit change its QoS (the others\n"
     "  stay). Volumes of a running VM: 'devshare volume --help'.\n";
@@ -60,12 +62,19 @@ std::string DevicesSummary(const json& vm) {
       std::string s = Str(d, "id");
       const std::string kind = Str(d, "kind", "gpu");
       if (kind == "nic") {
-        // nic0:vf3:1000-5000Mbps, nic1:virtio:100Mbps
+        // nic0:vf3:1000-5000Mbps@storage, nic1:virtio:100Mbps@blue(10.1.0.2/24 02:..:01):
+        // the network, and on a tenant network the NIC's address and MAC.
         const json bw = d.value("bandwidth_mbps", json::object());
         s += d.contains("vf") ? ":vf" + std::to_string(Int(d, "vf")) : ":virtio";
         s += ":" + std::to_string(Int(bw, "min"));
         if (Int(bw, "max") > 0) s += "-" + std::to_string(Int(bw, "max"));
         s += "Mbps";
+        if (d.contains("network")) s += "@" + Str(d, "network");
+        std::vector<std::string> binding;
+        for (const char* k : {"address", "mac"}) {
+          if (!Str(d, k).empty()) binding.push_back(Str(d, k));
+        }
+        if (!binding.empty()) s += "(" + Join(binding, " ") + ")";
       } else if (kind == "disk") {
         // nvme0:data:50GiB
         s += ":" + Str(d, "volume") + ":" + std::to_string(Int(d, "size_gib")) + "GiB";

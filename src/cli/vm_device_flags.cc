@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "devshare/core/ipv4.h"
+
 namespace devshare::cli {
 namespace {
 
@@ -99,8 +101,18 @@ Result<Items> Split(const std::string& flag, const std::string& value,
 }  // namespace
 
 Result<json> ParseCreateNicFlag(const std::string& value) {
-  DS_ASSIGN_OR_RETURN(Items items, Split("--nic", value, {"network", "min", "max", "vf"}, {"vf"}));
+  DS_ASSIGN_OR_RETURN(Items items,
+                      Split("--nic", value, {"network", "address", "min", "max", "vf"}, {"vf"}));
   DS_ASSIGN_OR_RETURN(std::string network, items.Name("network", "default"));
+  std::string address;
+  if (items.Has("address")) {
+    // Only the form: whether it is inside the network and free is the server's to say.
+    address = items.values.at("address").value_or("");
+    if (!ParseIpv4(address).ok()) {
+      return items.Error("address",
+                         "expected an IPv4 address such as 10.1.0.50, got '" + address + "'");
+    }
+  }
   DS_ASSIGN_OR_RETURN(int64_t min, items.Int("min", 0));
   DS_ASSIGN_OR_RETURN(int64_t max, items.Int("max", 0));
   bool vf = false;
@@ -112,7 +124,9 @@ Result<json> ParseCreateNicFlag(const std::string& value) {
       return items.Error("vf", "expected true or false, got '" + *v + "'");
     }
   }
-  return json{{"network", network}, {"bandwidth_mbps", {{"min", min}, {"max", max}}}, {"vf", vf}};
+  json nic = {{"network", network}, {"bandwidth_mbps", {{"min", min}, {"max", max}}}, {"vf", vf}};
+  if (!address.empty()) nic["address"] = address;
+  return nic;
 }
 
 Result<json> ParseCreateVolumeFlag(const std::string& value) {

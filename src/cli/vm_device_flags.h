@@ -16,9 +16,12 @@ namespace devshare::cli {
 // the bare `vf`), an unknown or repeated key, a number that is not a non-negative integer, an
 // empty name, and a missing required key.
 
-// vm create --nic network=default,min=1000,max=5000[,vf | vf=true|false]
-//   -> {"network": "default", "bandwidth_mbps": {"min": 1000, "max": 5000}, "vf": true}
-// network defaults to "default", min/max to 0 (none), vf to false.
+// vm create --nic network=blue[,address=10.1.0.50],min=1000,max=5000[,vf | vf=true|false]
+//   -> {"network": "blue", "bandwidth_mbps": {"min": 1000, "max": 5000}, "vf": true,
+//       "address": "10.1.0.50"}
+// network (a tenant network's name or id, or a provider network) defaults to "default",
+// min/max to 0 (none), vf to false; "address" only when given, and it must be a dotted-quad
+// IPv4 address (no prefix length; the server checks it lies in the network and is free).
 Result<nlohmann::json> ParseCreateNicFlag(const std::string& value);
 
 // vm create --volume name=data,size=50[,tier=nvme][,iops=500][,weight=1][,limit=0]

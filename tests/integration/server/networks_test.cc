@@ -2,12 +2,15 @@
 // and overlapping CIDRs across (not within) tenants; NICs bound to an address of the network
 // (asked or the lowest free) and a MAC, none twice, also after kill -9; a network in use is not
 // deleted; bad input answers 400 / 404 / 409 naming the field and the reason; another tenant
-// sees nothing. Every state is checked in the SQLite file (CheckStore I4, I6).
+// sees nothing; the CLI's network verbs print and exit accordingly. Every state is checked in
+// the SQLite file (CheckStore I4, I6).
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "tests/integration/server/server_process.h"
 #include "tests/integration/server/test_util.h"
@@ -230,6 +233,110 @@ TEST_F(ServerNetworks, NicRequestsOnOtherTenantsOrUnknownNetworksAreRefused) {
         << c.nics.dump() << " -> " << r.Describe();
   }
   EXPECT_EQ(api.Get("/v1/vms").body["vms"].size(), 0u);
+  ExpectStoreConsistent();
+}
+
+// `devshare network create|list|show|delete` and `vm create --nic ...,address=` against the same
+// server: output, names resolved to ids, server errors with their code and exit code.
+TEST_F(ServerNetworks, CliVerbs) {
+  const std::string member_file = tmp_->path() + "/member.token";
+  const std::string reader_file = tmp_->path() + "/reader.token";
+  std::ofstream(member_file) << member_ << "\n";
+  std::ofstream(reader_file) << reader_ << "\n";
+  auto cli = [&](std::vector<std::string> args, const std::string& token_file = "") {
+    std::vector<std::string> argv = {DevshareBinary()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(), {"--server", server_->url(), "--token-file",
+                             token_file.empty() ? member_file : token_file});
+    return RunProcess(argv);
+  };
+  auto has = [](const ProcessResult& r, const std::string& text) {
+    return r.output.find(text) != std::string::npos;
+  };
+  ProcessResult blue = cli({"network", "create", "blue", "--cidr", "10.1.0.0/24"});
+  ASSERT_EQ(blue.exit_code, 0) << blue.output;
+  EXPECT_TRUE(has(blue, "name:             blue\n")) << blue.output;
+  EXPECT_TRUE(has(blue, "cidr:             10.1.0.0/24\n")) << blue.output;
+  EXPECT_TRUE(has(blue, "segment:          100\n")) << blue.output;
+  EXPECT_TRUE(has(blue, "physical_network: default\n")) << blue.output;
+  ProcessResult red =
+      cli({"network", "create", "red", "--cidr", "10.2.0.0/16", "--physical-network", "storage"});
+  ASSERT_EQ(red.exit_code, 0) << red.output;
+  // Refusals: an overlapping CIDR (409), host bits (400), a reader (403), no --cidr (usage).
+  ProcessResult overlap = cli({"network", "create", "green", "--cidr", "10.1.0.128/25"});
+  EXPECT_EQ(overlap.exit_code, 5) << overlap.output;
+  EXPECT_TRUE(has(overlap, "devshare network create: network_overlap: field 'cidr': "))
+      << overlap.output;
+  ProcessResult host_bits = cli({"network", "create", "green", "--cidr", "10.3.0.5/24"});
+  EXPECT_EQ(host_bits.exit_code, 2) << host_bits.output;
+  EXPECT_TRUE(has(host_bits, "10.3.0.0/24")) << host_bits.output;
+  ProcessResult reader = cli({"network", "create", "green", "--cidr", "10.3.0.0/24"}, reader_file);
+  EXPECT_EQ(reader.exit_code, 4) << reader.output;
+  ProcessResult no_cidr = cli({"network", "create", "green"});
+  EXPECT_EQ(no_cidr.exit_code, 2) << no_cidr.output;
+  EXPECT_TRUE(has(no_cidr, "--cidr is required")) << no_cidr.output;
+
+  ProcessResult list = cli({"network", "list"}, reader_file);
+  ASSERT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_EQ(list.output.rfind("ID ", 0), 0u) << list.output;
+  EXPECT_TRUE(has(list, "  blue  ")) << list.output;
+  EXPECT_TRUE(has(list, "10.2.0.0/16")) << list.output;
+  EXPECT_FALSE(has(list, "green")) << list.output;
+
+  // A VM with a fixed address on blue: its views show network, address and MAC.
+  ProcessResult bad_ip = cli({"vm", "create", "--name", "a", "--cpu-milli", "500", "--memory-mib",
+                              "512", "--nic", "network=blue,address=10.1.0.256"});
+  EXPECT_EQ(bad_ip.exit_code, 2) << bad_ip.output;
+  EXPECT_TRUE(has(bad_ip, "--nic: key 'address': expected an IPv4 address")) << bad_ip.output;
+  ProcessResult vm = cli({"vm", "create", "--name", "a", "--cpu-milli", "500", "--memory-mib",
+                          "512", "--nic", "network=blue,address=10.1.0.50,min=100"});
+  ASSERT_EQ(vm.exit_code, 0) << vm.output;
+  EXPECT_TRUE(has(vm, ":virtio:100Mbps@blue(10.1.0.50/24 ")) << vm.output;
+  const std::string vm_id = vm.output.substr(vm.output.find("vm-", vm.output.find("id:")), 19);
+  ProcessResult vms = cli({"vm", "list"});
+  EXPECT_TRUE(has(vms, vm_id)) << vms.output;
+  EXPECT_TRUE(has(vms, "@blue(10.1.0.50/24 ")) << vms.output;
+  ProcessResult taken = cli({"vm", "create", "--name", "b", "--cpu-milli", "500", "--memory-mib",
+                             "512", "--nic", "network=blue,address=10.1.0.50"});
+  EXPECT_EQ(taken.exit_code, 5) << taken.output;
+  EXPECT_TRUE(has(taken, "address_in_use")) << taken.output;
+
+  // show by name and by id; the NIC table names the VM and its address.
+  ProcessResult show = cli({"network", "show", "blue"});
+  ASSERT_EQ(show.exit_code, 0) << show.output;
+  EXPECT_TRUE(has(show, "nics:             1\n")) << show.output;
+  EXPECT_TRUE(has(show, vm_id + "  10.1.0.50/24  ")) << show.output;
+  ProcessResult json = cli({"network", "show", "blue", "--json"});
+  ASSERT_EQ(json.exit_code, 0) << json.output;
+  const nlohmann::json doc = nlohmann::json::parse(json.output, nullptr, false);
+  ASSERT_FALSE(doc.is_discarded()) << json.output;
+  const std::string blue_id = doc.value("id", std::string());
+  ASSERT_EQ(doc["nics"].size(), 1u) << json.output;
+  EXPECT_EQ(doc["nics"][0]["vm"], vm_id);
+  ProcessResult by_id = cli({"network", "show", blue_id});
+  EXPECT_EQ(by_id.exit_code, 0) << by_id.output;
+  EXPECT_TRUE(has(by_id, "name:             blue\n")) << by_id.output;
+
+  // Unknown names answer 404; another tenant's network is unknown; in use is 409.
+  ProcessResult unknown = cli({"network", "show", "nope"});
+  EXPECT_EQ(unknown.exit_code, 6) << unknown.output;
+  EXPECT_TRUE(has(unknown, "devshare network show: not_found: ")) << unknown.output;
+  EXPECT_EQ(cli({"network", "delete", "nope"}).exit_code, 6);
+  const std::string other_file = tmp_->path() + "/other.token";
+  std::ofstream(other_file) << other_ << "\n";
+  EXPECT_EQ(cli({"network", "show", "blue"}, other_file).exit_code, 6);
+  EXPECT_EQ(cli({"network", "delete", blue_id}, other_file).exit_code, 6);
+  ProcessResult in_use = cli({"network", "delete", "blue"});
+  EXPECT_EQ(in_use.exit_code, 5) << in_use.output;
+  EXPECT_TRUE(has(in_use, "devshare network delete: network_in_use: ")) << in_use.output;
+
+  ASSERT_EQ(cli({"vm", "delete", vm_id}).exit_code, 0);
+  ProcessResult deleted = cli({"network", "delete", "blue"});
+  EXPECT_EQ(deleted.exit_code, 0) << deleted.output;
+  EXPECT_EQ(deleted.output, "deleted network " + blue_id + " (blue)\n");
+  ProcessResult after = cli({"network", "list"});
+  EXPECT_FALSE(has(after, "blue")) << after.output;
+  EXPECT_TRUE(has(after, "red")) << after.output;
   ExpectStoreConsistent();
 }
 
