@@ -305,7 +305,7 @@ chmod 0755 "$root/usr/bin/devshare-io"
 #   send:IP:PORT:SECS:START waits until unix time START, then iperf3 -c IP -p PORT for SECS with
 #                           the server's per-second report ("devshare-net: iperf <line>") and
 #                           "devshare-net: send-done rc=<rc>";
-#   probe:IPS:START[:SPOOF_IP/N:SPOOF_MAC]
+#   probe:IPS:START[:SPOOF_IP/N:SPOOF_MAC|keep]
 #                           at START, for each IP of the '+'-separated IPS: ping and HTTP, printing
 #                           "devshare-net: reach <ip> ping=ok|fail http=<host name>|fail"; then,
 #                           with a spoof, at START+45 sets eth0's MAC / address to those and
@@ -327,7 +327,8 @@ wait_until() { while [ "$(date +%s)" -lt "$1" ]; do sleep 0.2; done; }
 reach() {  # $1 label, $2 '+'-separated addresses
   for ip in $(echo "$2" | tr '+' ' '); do
     if ping -c 2 -W 2 "$ip" >/dev/null 2>&1; then p=ok; else p=fail; fi
-    h="$(wget -T 3 -q -O - "http://$ip/" 2>/dev/null | head -c 64)"
+    # busybox-static's wget crashes (static NSS); HTTP/1.0 over nc: the body is the last line.
+    h="$(printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 "$ip" 80 2>/dev/null | tail -n 1 | head -c 64)"
     echo "devshare-net: $1 $ip ping=$p http=${h:-fail}"
   done
 }
@@ -354,7 +355,7 @@ case "$mode" in
     if [ -n "$a3" ]; then
       wait_until $((a2 + 45))
       ip link set eth0 down
-      ip link set eth0 address "$(echo "$a4" | tr '-' ':')"
+      [ "$a4" = keep ] || ip link set eth0 address "$(echo "$a4" | tr '-' ':')"
       ip addr flush dev eth0
       ip addr add "$a3" dev eth0
       ip link set eth0 up

@@ -160,13 +160,20 @@ TEST_F(RealGuestAgentTest, TenantNicIsRealizedThroughTheRunner) {
   EXPECT_TRUE(Contains(*xml, "<interface type='bridge'>")) << *xml;
   EXPECT_TRUE(Contains(*xml, "<source bridge='" + bridge + "'/>")) << *xml;
   EXPECT_TRUE(Contains(*xml, "<target dev='" + tap + "'/>")) << *xml;
-  EXPECT_TRUE(Contains(*xml, "<inbound average='25000'/>")) << *xml;
+  EXPECT_FALSE(Contains(*xml, "<bandwidth>")) << "the cap toward the guest is a tbf on the tap";
   EXPECT_FALSE(Contains(*xml, "type='user'")) << "tenant NICs replace the user-mode NIC";
   const std::vector<std::string> calls = rec->CallTexts();
   ASSERT_FALSE(calls.empty());
   EXPECT_EQ(calls.front().rfind("nft 'add table bridge devshare", 0), 0u) << calls.front();
   EXPECT_TRUE(Contains(calls.back(), "tc filter replace dev " + tap + " parent ffff:"))
       << calls.back();
+  bool tbf = false;  // max 200 Mbps toward the guest: 25 MB/s, 250 kB of burst
+  for (const std::string& c : calls) {
+    tbf = tbf || c == "tc qdisc replace dev " + tap +
+                          " root tbf rate 200000000bit burst 250000 "
+                          "latency 50ms";
+  }
+  EXPECT_TRUE(tbf) << "no tbf on the tap";
   const fs::path record = runtime_ / "network" / (dom + ".json");
   EXPECT_TRUE(fs::exists(record));
   // Adopting (Update) re-applies the same commands.

@@ -386,8 +386,6 @@ Result<DomainSpec> PlanDomain(const GuestRequest& request, const RealizationCont
     nic.bridge = p.bridge;
     nic.mac = p.mac;
     nic.target_dev = p.tap;
-    const DeviceSlice& slice = a.nics[static_cast<size_t>(p.nic_index)];
-    if (slice.rate_limit > 0) nic.inbound_average_kbytes_per_s = slice.rate_limit * 125;
     s.comments.push_back("NIC " + std::to_string(p.nic_index) + ": tenant network " + p.network_id +
                          " (segment " + std::to_string(p.segment_id) + ") " + p.address +
                          ", bandwidth min " + std::to_string(p.min_mbps) + " / max " +

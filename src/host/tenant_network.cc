@@ -336,6 +336,14 @@ Result<NetPlan> PlanTenantNetwork(const TenantNetOptions& options,
   }
   // Once the taps exist: every frame the guest sends goes through its host NIC's IFB first.
   for (const TenantPort& p : ports) {
+    // Toward the guest: its cap (the line rate when the ledger set none) as a token bucket on the
+    // tap's egress, 10 ms of burst (libvirt's <bandwidth><inbound> needs sfq, which not every
+    // kernel has: this one has not).
+    const double cap_bytes_per_s = static_cast<double>(p.max_mbps) * 125000.0;
+    const int64_t burst = std::max<int64_t>(static_cast<int64_t>(cap_bytes_per_s / 100), 2 * 1514);
+    plan.post_start.push_back(
+        Cmd({"tc", "qdisc", "replace", "dev", p.tap, "root", "tbf", "rate", Bits(cap_bytes_per_s),
+             "burst", std::to_string(burst), "latency", "50ms"}));
     plan.post_start.push_back(
         Cmd({"sysctl", "-q", "-w", "net.ipv6.conf." + p.tap + ".disable_ipv6=1"}, true));
     plan.post_start.push_back(

@@ -230,14 +230,17 @@ TEST(TenantNetworkPlan, CommandsApplyAndTearDown) {
           "' classid 1:" + minor,
   };
   EXPECT_EQ(setup, expected_setup);
-  EXPECT_EQ(Texts(plan->post_start),
-            (std::vector<std::string>{
-                "sysctl -q -w net.ipv6.conf." + p.tap + ".disable_ipv6=1",
-                "tc qdisc replace dev " + p.tap + " handle ffff: ingress",
-                "tc filter replace dev " + p.tap +
-                    " parent ffff: protocol all pref 1 handle 1 bpf bytecode '1,6 0 0 "
-                    "4294967295' action mirred egress redirect dev " +
-                    p.ifb}));
+  EXPECT_EQ(
+      Texts(plan->post_start),
+      (std::vector<std::string>{
+          // toward the guest: max 200 Mbit/s, 10 ms of burst
+          "tc qdisc replace dev " + p.tap + " root tbf rate 200000000bit burst 250000 latency 50ms",
+          "sysctl -q -w net.ipv6.conf." + p.tap + ".disable_ipv6=1",
+          "tc qdisc replace dev " + p.tap + " handle ffff: ingress",
+          "tc filter replace dev " + p.tap +
+              " parent ffff: protocol all pref 1 handle 1 bpf bytecode '1,6 0 0 "
+              "4294967295' action mirred egress redirect dev " +
+              p.ifb}));
   const std::vector<std::string> teardown = Texts(plan->teardown);
   EXPECT_TRUE(AnyContains(teardown, "delete element bridge t ports { \"" + p.tap + "\" }"));
   EXPECT_TRUE(AnyContains(teardown, "delete chain bridge t port-" + p.tap));
