@@ -222,9 +222,10 @@ TEST(TenantNetworkPlan, CommandsApplyAndTearDown) {
       "tc class replace dev " + p.ifb +
           " parent 1:1 classid 1:2 htb rate 8000bit ceil 8000bit burst 3000 cburst 3000 "
           "quantum 1000",
-      // min 100 Mbit/s, max 200: bursts 12500 / 25000 bytes, quantum rate / 10 = 200000 (clamp).
+      // min 100 Mbit/s, max 200: burst 1 ms of rate = 12500 bytes, cburst 10 ms of ceil = 250000
+      // (kCeilBurstMs), quantum rate / 10 = 200000 (clamped).
       "tc class replace dev " + p.ifb + " parent 1:1 classid 1:" + minor +
-          " htb rate 100000000bit ceil 200000000bit burst 12500 cburst 25000 quantum 200000",
+          " htb rate 100000000bit ceil 200000000bit burst 12500 cburst 250000 quantum 200000",
       "tc filter replace dev " + p.ifb + " parent 1: protocol all pref " +
           std::to_string(p.class_minor) + " handle 1 bpf bytecode '" + SourceMacBytecode(p.mac) +
           "' classid 1:" + minor,
