@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "devshare/core/ipv4.h"
 #include "devshare/qos/htb.h"
 
 namespace devshare::host {
@@ -80,41 +81,6 @@ std::string TenantTapName(const TenantNetOptions& options, std::string_view doma
   return options.name_prefix + "t" + Hex(Fnv1a(domain_name), 8) + "-" + std::to_string(nic_index);
 }
 
-Result<std::string> ParseIpv4Cidr(std::string_view cidr) {
-  const auto bad = [&] {
-    return Status::InvalidArgument("address '" + std::string(cidr) +
-                                   "' is no IPv4 a.b.c.d/n (n 1..32)");
-  };
-  const size_t slash = cidr.find('/');
-  if (slash == std::string_view::npos) return bad();
-  const std::string_view ip = cidr.substr(0, slash);
-  const std::string_view len = cidr.substr(slash + 1);
-  int parts = 0;
-  size_t i = 0;
-  while (i <= ip.size()) {
-    size_t j = ip.find('.', i);
-    if (j == std::string_view::npos) j = ip.size();
-    const std::string_view part = ip.substr(i, j - i);
-    if (part.empty() || part.size() > 3) return bad();
-    int v = 0;
-    for (char c : part) {
-      if (c < '0' || c > '9') return bad();
-      v = v * 10 + (c - '0');
-    }
-    if (v > 255) return bad();
-    ++parts;
-    i = j + 1;
-  }
-  if (parts != 4 || len.empty() || len.size() > 2) return bad();
-  int n = 0;
-  for (char c : len) {
-    if (c < '0' || c > '9') return bad();
-    n = n * 10 + (c - '0');
-  }
-  if (n < 1 || n > 32) return bad();
-  return std::string(ip);
-}
-
 Result<std::string> NormalizeMac(std::string_view mac) {
   std::string out;
   if (mac.size() != 17) return Status::InvalidArgument("MAC '" + std::string(mac) + "' malformed");
@@ -177,10 +143,10 @@ Result<std::vector<TenantPort>> PlanTenantPorts(const TenantNetOptions& options,
     Result<std::string> mac = NormalizeMac(s.mac);
     if (!mac.ok()) return Status::InvalidArgument(what + ": " + mac.status().message());
     p.mac = *mac;
-    Result<std::string> ip = ParseIpv4Cidr(s.address);
-    if (!ip.ok()) return Status::InvalidArgument(what + ": " + ip.status().message());
+    Result<Ipv4Interface> ip = ParseIpv4Interface(s.address, 1, 32);
+    if (!ip.ok()) return Status::InvalidArgument(what + ": address " + ip.status().message());
     p.address = s.address;
-    p.ip = *ip;
+    p.ip = FormatIpv4(ip->address);
     const Device* dev = nullptr;
     for (const Device& d : host.devices) {
       if (d.id == s.device_id) dev = &d;
@@ -399,7 +365,7 @@ std::string NetworkConfigV2(const Allocation& allocation) {
     const DeviceSlice& s = allocation.nics[i];
     if (s.network_id.empty() || s.mac.empty() || s.address.empty()) continue;
     Result<std::string> mac = NormalizeMac(s.mac);
-    if (!mac.ok() || !ParseIpv4Cidr(s.address).ok()) continue;
+    if (!mac.ok() || !ParseIpv4Interface(s.address, 1, 32).ok()) continue;
     if (out.empty()) out = "version: 2\nethernets:\n";
     out += "  nic" + std::to_string(i) + ":\n    match:\n      macaddress: \"" + *mac +
            "\"\n    addresses:\n      - " + s.address + "\n";
