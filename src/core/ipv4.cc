@@ -48,21 +48,39 @@ std::string Ipv4Cidr::ToString() const {
   return FormatIpv4(base) + "/" + std::to_string(prefix_len);
 }
 
-Result<Ipv4Cidr> ParseCidr(std::string_view text, int min_prefix_len, int max_prefix_len) {
+namespace {
+
+// "a.b.c.d/n" split and checked; `what` names the kind of text in messages ("a CIDR block").
+Result<Ipv4Interface> ParseWithPrefix(std::string_view text, const std::string& what,
+                                      int min_prefix_len, int max_prefix_len) {
   const size_t slash = text.find('/');
-  if (slash == std::string_view::npos) return Bad(text, "a CIDR block (a.b.c.d/n)");
-  Result<uint32_t> base = ParseIpv4(text.substr(0, slash));
-  if (!base.ok()) return Bad(text, "a CIDR block (a.b.c.d/n)");
+  if (slash == std::string_view::npos) return Bad(text, what + " (a.b.c.d/n)");
+  Result<uint32_t> address = ParseIpv4(text.substr(0, slash));
+  if (!address.ok()) return Bad(text, what + " (a.b.c.d/n)");
   const int n = ParsePart(text.substr(slash + 1));
-  if (n < 0 || n > 32) return Bad(text, "a CIDR block (a.b.c.d/n, n 0..32)");
+  if (n < 0 || n > 32) return Bad(text, what + " (a.b.c.d/n, n 0..32)");
   if (n < min_prefix_len || n > max_prefix_len) {
-    return Bad(text, "a CIDR block with a prefix length of " + std::to_string(min_prefix_len) +
-                         ".." + std::to_string(max_prefix_len));
+    return Bad(text, what + " with a prefix length of " + std::to_string(min_prefix_len) + ".." +
+                         std::to_string(max_prefix_len));
   }
-  Ipv4Cidr c{*base, n};
+  return Ipv4Interface{*address, n};
+}
+
+}  // namespace
+
+Result<Ipv4Interface> ParseIpv4Interface(std::string_view text, int min_prefix_len,
+                                         int max_prefix_len) {
+  return ParseWithPrefix(text, "an IPv4 interface address", min_prefix_len, max_prefix_len);
+}
+
+Result<Ipv4Cidr> ParseCidr(std::string_view text, int min_prefix_len, int max_prefix_len) {
+  DS_ASSIGN_OR_RETURN(const Ipv4Interface parsed,
+                      ParseWithPrefix(text, "a CIDR block", min_prefix_len, max_prefix_len));
+  const int n = parsed.prefix_len;
+  Ipv4Cidr c{parsed.address, n};
   const uint32_t host_mask = n == 32 ? 0 : (uint32_t{0xffffffff} >> n);
-  if ((*base & host_mask) != 0) {
-    c.base = *base & ~host_mask;
+  if ((parsed.address & host_mask) != 0) {
+    c.base = parsed.address & ~host_mask;
     return Bad(text, "a CIDR block: host bits are set (the block is " + c.ToString() + ")");
   }
   return c;

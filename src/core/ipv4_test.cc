@@ -47,6 +47,36 @@ TEST(Ipv4Test, ParsesCidrBlocksAndRefusesHostBits) {
   EXPECT_EQ(ParseCidr("0.0.0.0/0")->size(), uint64_t{1} << 32);
 }
 
+// Interface addresses (a VM NIC's "10.1.0.5/24"): host bits are the point; same syntax as CIDR.
+TEST(Ipv4Test, ParsesInterfaceAddresses) {
+  struct Case {
+    const char* in;
+    bool ok;
+    const char* ip;
+    int prefix_len;
+  } cases[] = {{"10.1.0.5/24", true, "10.1.0.5", 24},
+               {"192.168.255.1/32", true, "192.168.255.1", 32},
+               {"10.1.0.5", false, "", 0},
+               {"10.1.0/24", false, "", 0},
+               {"10.1.0.256/24", false, "", 0},
+               {"10.1.0.5/0", false, "", 0},
+               {"10.1.0.5/33", false, "", 0},
+               {"a.b.c.d/8", false, "", 0},
+               {"010.1.0.5/24", false, "", 0},
+               {"10.1.0.5/24 ", false, "", 0}};
+  for (const Case& c : cases) {
+    Result<Ipv4Interface> r = ParseIpv4Interface(c.in, 1, 32);
+    EXPECT_EQ(r.ok(), c.ok) << c.in;
+    if (!r.ok()) {
+      EXPECT_NE(r.status().message().find(c.in), std::string::npos) << r.status().message();
+      continue;
+    }
+    EXPECT_EQ(FormatIpv4(r->address), c.ip);
+    EXPECT_EQ(r->prefix_len, c.prefix_len);
+  }
+  EXPECT_TRUE(ParseIpv4Interface("10.1.0.5/0").ok()) << "prefix 0 allowed by default";
+}
+
 TEST(Ipv4Test, OverlapIsSymmetricAndExact) {
   struct Case {
     const char* a;

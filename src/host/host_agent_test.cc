@@ -10,9 +10,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 
 #include "devshare/host/guest_disks.h"
+#include "host/host_test_util.h"
 
 namespace devshare::host {
 namespace {
@@ -47,7 +50,8 @@ class RealGuestAgentTest : public ::testing::Test {
     std::error_code ec;
     fs::remove_all(runtime_, ec);
   }
-  std::unique_ptr<HostAgent> MakeAgent(const std::string& prefix) {
+  std::unique_ptr<HostAgent> MakeAgent(const std::string& prefix,
+                                       const std::function<void(RealizationContext&)>& edit = {}) {
     Result<std::unique_ptr<Hypervisor>> hv = OpenHypervisor("test:///default");
     EXPECT_TRUE(hv.ok()) << hv.status().ToString();
     if (!hv.ok()) return nullptr;
@@ -55,6 +59,7 @@ class RealGuestAgentTest : public ::testing::Test {
     ctx.host = Host::MakeGpuHost("self", 2000, 4096, 0, "A100");
     ctx.runtime_dir = runtime_.string();
     ctx.domain_prefix = prefix;
+    if (edit) edit(ctx);
     return std::make_unique<HostAgent>(std::move(*hv), ctx);
   }
   GuestRequest Kernel(const std::string& vm) {
@@ -187,6 +192,167 @@ TEST_F(RealGuestAgentTest, TenantNicIsRealizedThroughTheRunner) {
   EXPECT_TRUE(Contains(down.front(), "delete element bridge devshare ports")) << down.front();
   EXPECT_EQ(down.back(), "ip link del dev " + TenantIfbName(ctx.tenant_net, "self", "nic0"));
   EXPECT_FALSE(fs::exists(record));
+}
+
+// Records commands like RecordingCommandRunner and notes, for each, whether the VM's domain
+// existed when it ran (so a test can tell "before start" from "after").
+class DomainProbeRunner : public RecordingCommandRunner {
+ public:
+  Status Run(const Argv& argv) override {
+    domain_existed_.push_back(hypervisor_ != nullptr && hypervisor_->State(domain_).ok());
+    return RecordingCommandRunner::Run(argv);
+  }
+  void Watch(Hypervisor* hypervisor, std::string domain) {
+    hypervisor_ = hypervisor;
+    domain_ = std::move(domain);
+  }
+  const std::vector<bool>& domain_existed() const { return domain_existed_; }
+  void ClearAll() {
+    Clear();
+    domain_existed_.clear();
+  }
+
+ private:
+  Hypervisor* hypervisor_ = nullptr;
+  std::string domain_;
+  std::vector<bool> domain_existed_;
+};
+
+// SR-IOV VF NICs on the gpu8 fixture (nic0 = PF 0000:3b:00.0, netdev ens1f0np0; VF k at
+// 0000:3b:00.<2+k>): PlanVfSettings' PF commands run through the agent's runner before the
+// domain exists, the VF is recorded in the network record, Remove resets its rates.
+class VfAgentTest : public RealGuestAgentTest {
+ protected:
+  void SetUp() override {
+    RealGuestAgentTest::SetUp();
+    if (IsSkipped()) return;
+    Result<Host> gpu8 = testutil::RegisteredFixtureHost("gpu8");
+    ASSERT_TRUE(gpu8.ok()) << gpu8.status().ToString();
+    host_ = *gpu8;
+  }
+  // An agent on the gpu8 host whose PF checks read `sysfs_root`, networking on, commands
+  // recorded by rec_.
+  void UseAgent(const std::string& sysfs_root) {
+    agent_ =
+        MakeAgent("devshare-ut-" + std::to_string(::getpid()) + "-", [&](RealizationContext& c) {
+          c.host = host_;
+          c.sysfs_root = sysfs_root;
+        });
+    ASSERT_NE(agent_, nullptr);
+    auto runner = std::make_unique<DomainProbeRunner>();
+    rec_ = runner.get();
+    rec_->Watch(&agent_->hypervisor(), agent_->DomainName("vm-x"));
+    agent_->SetNetworking(HostNetworking::kOn, std::move(runner));
+  }
+  // vm-x with VF 3 of nic0 on tenant network net-1a (segment 120), min 1000 / max 5000 Mbps.
+  GuestRequest VfGuest() {
+    GuestRequest r = Kernel("vm-x");
+    DeviceSlice nic;
+    nic.kind = DeviceKind::kNic;
+    nic.device_id = "nic0";
+    nic.units = 1;
+    nic.unit_index = 3;
+    nic.network_id = "net-1a";
+    nic.segment_id = 120;
+    nic.mac = "52:54:00:0a:00:05";
+    nic.address = "10.7.0.5/24";
+    nic.rate = 1000;
+    nic.rate_limit = 5000;
+    r.allocation.nics.push_back(nic);
+    r.vfs.push_back({"0000:3b:00.5", nic.mac, nic.segment_id});
+    return r;
+  }
+  static std::string FixtureSys() { return testutil::kSysfsFixtures + "/gpu8/sys"; }
+
+  Host host_;
+  DomainProbeRunner* rec_ = nullptr;
+};
+
+TEST_F(VfAgentTest, RatesBeforeStartResetOnRemove) {
+  ASSERT_NO_FATAL_FAILURE(UseAgent(FixtureSys()));
+  Result<DomainStatus> st = agent_->Realize(VfGuest());
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(st->state, DomainState::kRunning);
+  const std::vector<std::string> want = {
+      "ip link set ens1f0np0 vf 3 max_tx_rate 5000 min_tx_rate 1000",
+      "ip link set ens1f0np0 vf 3 spoofchk on"};
+  EXPECT_EQ(rec_->CallTexts(), want);
+  EXPECT_EQ(rec_->domain_existed(), std::vector<bool>(want.size(), false))
+      << "the PF commands run before the domain is defined and started";
+  Result<std::string> xml = agent_->hypervisor().DomainXml(agent_->DomainName("vm-x"));
+  ASSERT_TRUE(xml.ok());
+  EXPECT_TRUE(Contains(*xml, "<interface type='hostdev'")) << *xml;
+
+  // The record: what Remove (which has only the VM id) resets.
+  const fs::path record = runtime_ / "network" / (agent_->DomainName("vm-x") + ".json");
+  std::ifstream in(record);
+  const nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << record;
+  ASSERT_EQ(j["vfs"].size(), 1u) << j.dump();
+  EXPECT_EQ(j["vfs"][0]["pf_netdev"], "ens1f0np0");
+  EXPECT_EQ(j["vfs"][0]["vf_index"], 3);
+  EXPECT_EQ(j["vfs"][0]["vf_address"], "0000:3b:00.5");
+  EXPECT_TRUE(j["ports"].empty()) << "a VF is no tenant bridge port";
+
+  // Adopting (Update) applies the same rates again.
+  rec_->ClearAll();
+  ASSERT_TRUE(agent_->Update(VfGuest()).ok());
+  EXPECT_EQ(rec_->CallTexts(), want);
+
+  rec_->ClearAll();
+  ASSERT_TRUE(agent_->Remove("vm-x").ok());
+  EXPECT_EQ(rec_->CallTexts(),
+            std::vector<std::string>{"ip link set ens1f0np0 vf 3 max_tx_rate 0 min_tx_rate 0"});
+  EXPECT_EQ(rec_->domain_existed(), std::vector<bool>{false}) << "reset after destroy";
+  EXPECT_FALSE(fs::exists(record));
+}
+
+TEST_F(VfAgentTest, MissingPfFailsTheVmNamingThePf) {
+  // A sysfs tree without the PF (unplugged, or renumbered since discovery).
+  const fs::path empty_sys = runtime_ / "empty-sys";
+  fs::create_directories(empty_sys / "bus/pci/devices");
+  ASSERT_NO_FATAL_FAILURE(UseAgent(empty_sys.string()));
+  Result<DomainStatus> st = agent_->Realize(VfGuest());
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.status().code(), StatusCode::kFailedPrecondition) << st.status().ToString();
+  const std::string msg = st.status().message();
+  EXPECT_TRUE(Contains(msg, "VM vm-x: VF settings: ")) << msg;
+  EXPECT_TRUE(Contains(msg, "nic0 (PF 0000:3b:00.0, netdev ens1f0np0) VF 3")) << msg;
+  EXPECT_TRUE(rec_->calls().empty()) << "nothing runs for a VM whose PF fails its check";
+  Result<DomainStatus> state = agent_->State("vm-x");
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->state, DomainState::kFailed);
+  EXPECT_EQ(state->detail, msg);
+  EXPECT_EQ(agent_->hypervisor().State(agent_->DomainName("vm-x")).status().code(),
+            StatusCode::kNotFound);
+  EXPECT_FALSE(fs::exists(runtime_ / "network" / (agent_->DomainName("vm-x") + ".json")));
+}
+
+TEST_F(VfAgentTest, FailingPfCommandFailsTheVmAndResetsTheVf) {
+  ASSERT_NO_FATAL_FAILURE(UseAgent(FixtureSys()));
+  rec_->FailWhenStartsWith("ip link set ens1f0np0 vf 3 spoofchk",
+                           "RTNETLINK answers: Operation not supported");
+  Result<DomainStatus> st = agent_->Realize(VfGuest());
+  ASSERT_FALSE(st.ok());
+  const std::string msg = st.status().message();
+  EXPECT_TRUE(Contains(msg, "VM vm-x: VF 3 of nic0 (PF 0000:3b:00.0, netdev ens1f0np0): ")) << msg;
+  EXPECT_TRUE(Contains(msg, "Operation not supported")) << msg;
+  EXPECT_EQ(agent_->State("vm-x")->state, DomainState::kFailed);
+  EXPECT_EQ(agent_->hypervisor().State(agent_->DomainName("vm-x")).status().code(),
+            StatusCode::kNotFound);
+  // The rates set before the failing command are undone at once.
+  ASSERT_FALSE(rec_->CallTexts().empty());
+  EXPECT_EQ(rec_->CallTexts().back(), "ip link set ens1f0np0 vf 3 max_tx_rate 0 min_tx_rate 0");
+}
+
+// Networking off (the test driver's default): no PF commands, no record.
+TEST_F(VfAgentTest, NetworkingOffSkipsVfSettings) {
+  ASSERT_NO_FATAL_FAILURE(UseAgent(FixtureSys()));
+  agent_->SetNetworking(HostNetworking::kAuto);  // test driver: off
+  ASSERT_FALSE(agent_->networking());
+  ASSERT_TRUE(agent_->Realize(VfGuest()).ok());
+  EXPECT_FALSE(fs::exists(runtime_ / "network"));
+  ASSERT_TRUE(agent_->Remove("vm-x").ok());
 }
 
 TEST_F(RealGuestAgentTest, DiskGuestGetsAnOverlayAndAMissingBaseLeavesNothing) {

@@ -76,20 +76,7 @@ TEST(TenantNetworkNames, ShortDistinctAndNotLibvirtReserved) {
   EXPECT_EQ(TenantTapName(o, "d", 0).substr(0, 3), "dst");
 }
 
-TEST(TenantNetworkParse, CidrAndMac) {
-  struct Case {
-    const char* in;
-    bool ok;
-    const char* ip;
-  } cases[] = {{"10.1.0.5/24", true, "10.1.0.5"}, {"192.168.255.1/32", true, "192.168.255.1"},
-               {"10.1.0.5", false, ""},           {"10.1.0/24", false, ""},
-               {"10.1.0.256/24", false, ""},      {"10.1.0.5/0", false, ""},
-               {"10.1.0.5/33", false, ""},        {"a.b.c.d/8", false, ""}};
-  for (const Case& c : cases) {
-    Result<std::string> r = ParseIpv4Cidr(c.in);
-    EXPECT_EQ(r.ok(), c.ok) << c.in;
-    if (r.ok()) EXPECT_EQ(*r, c.ip);
-  }
+TEST(TenantNetworkParse, Mac) {
   EXPECT_EQ(*NormalizeMac("52:54:00:AB:cd:01"), "52:54:00:ab:cd:01");
   EXPECT_FALSE(NormalizeMac("52:54:00:ab:cd").ok());
   EXPECT_FALSE(NormalizeMac("52-54-00-ab-cd-01").ok());
@@ -222,9 +209,10 @@ TEST(TenantNetworkPlan, CommandsApplyAndTearDown) {
       "tc class replace dev " + p.ifb +
           " parent 1:1 classid 1:2 htb rate 8000bit ceil 8000bit burst 3000 cburst 3000 "
           "quantum 1000",
-      // min 100 Mbit/s, max 200: bursts 12500 / 25000 bytes, quantum rate / 10 = 200000 (clamp).
+      // min 100 Mbit/s, max 200: burst 1 ms of rate = 12500 bytes, cburst 10 ms of ceil = 250000
+      // (kCeilBurstMs), quantum rate / 10 = 200000 (clamped).
       "tc class replace dev " + p.ifb + " parent 1:1 classid 1:" + minor +
-          " htb rate 100000000bit ceil 200000000bit burst 12500 cburst 25000 quantum 200000",
+          " htb rate 100000000bit ceil 200000000bit burst 12500 cburst 250000 quantum 200000",
       "tc filter replace dev " + p.ifb + " parent 1: protocol all pref " +
           std::to_string(p.class_minor) + " handle 1 bpf bytecode '" + SourceMacBytecode(p.mac) +
           "' classid 1:" + minor,

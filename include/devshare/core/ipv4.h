@@ -1,5 +1,5 @@
-// IPv4 addresses and CIDR blocks for tenant networks: parsing with exact error messages,
-// formatting, containment and overlap.
+// IPv4 addresses, CIDR blocks and interface addresses (address/prefix) for tenant networks:
+// parsing with exact error messages, formatting, containment and overlap.
 // Thread-safety: pure functions and value types.
 #ifndef DEVSHARE_CORE_IPV4_H_
 #define DEVSHARE_CORE_IPV4_H_
@@ -32,6 +32,18 @@ std::string FormatIpv4(uint32_t address);
 // "a.b.c.d/n". InvalidArgument for a malformed text, a prefix outside
 // min_prefix_len..max_prefix_len, or host bits set ("10.1.0.5/24": give "10.1.0.0/24").
 Result<Ipv4Cidr> ParseCidr(std::string_view text, int min_prefix_len = 0, int max_prefix_len = 32);
+
+// An interface address with its network's prefix length, "10.1.0.5/24": unlike a CIDR block,
+// host bits are what it is about.
+struct Ipv4Interface {
+  uint32_t address = 0;
+  int prefix_len = 0;  // 0..32
+};
+
+// "a.b.c.d/n" with the address as ParseIpv4 takes it. InvalidArgument quoting the text for a
+// malformed text or a prefix outside min_prefix_len..max_prefix_len.
+Result<Ipv4Interface> ParseIpv4Interface(std::string_view text, int min_prefix_len = 0,
+                                         int max_prefix_len = 32);
 
 }  // namespace devshare
 

@@ -134,10 +134,13 @@ class HostAgent {
   Status UpdateVolumes(const RealizationContext& ctx, const GuestRequest& request,
                        const DomainSpec& spec, std::vector<std::string>* notes);
 
-  // Tenant networks (host_agent_network.cc). Each VM's ports are recorded in
-  // <runtime_dir>/network/<domain>.json, so shared bridges / IFBs and HTB class ids are known
-  // after an agent restart. Setup (before start; also on Update, which adopts running guests)
-  // and post-start (tap redirect; after every start) are idempotent; teardown after destroy.
+  // Tenant networks and VF settings (host_agent_network.cc). Each VM's ports and the VFs whose
+  // PF settings (PlanVfSettings against ctx.sysfs_root) were applied are recorded in
+  // <runtime_dir>/network/<domain>.json, so shared bridges / IFBs, HTB class ids and the VFs to
+  // reset are known after an agent restart. Setup (before start; also on Update, which adopts
+  // running guests) and post-start (tap redirect; after every start) are idempotent; a PF that
+  // fails its sysfs check or a failing `ip link set PF vf N` fails setup naming the VM and the
+  // PF. Teardown after destroy also resets the recorded VFs' rates. All off unless networking_.
   std::string NetworkRecordPath(const RealizationContext& ctx, const std::string& vm_id) const;
   std::vector<TenantPort> OtherPorts(const RealizationContext& ctx, const std::string& vm_id) const;
   Status SetUpNetwork(const RealizationContext& ctx, const GuestRequest& request);

@@ -104,6 +104,9 @@ struct RealizationContext {
   // Tenant networks (tenant_network.h): link-name prefix and nft table. Whether the agent runs
   // the ip / tc / nft commands is HostAgent's choice (HostNetworking).
   TenantNetOptions tenant_net;
+  // Where the agent checks the PFs of SR-IOV VF NICs before setting their rates
+  // (PlanVfSettings); tests point it at a fixture tree.
+  std::string sysfs_root = "/sys";
   // Also write <memtune><hard_limit> (MemoryHardLimitMib). Off by default: libvirt turns a hard
   // limit into the QEMU process's locked-memory rlimit, which needs CAP_SYS_RESOURCE (these
   // machines' containers lack it: QEMU then fails to start), and a limit too low OOM-kills QEMU.

@@ -64,8 +64,6 @@ struct TenantPort {
   bool operator==(const TenantPort&) const = default;
 };
 
-// "a.b.c.d/n" (n 1..32) -> the address without prefix. InvalidArgument otherwise.
-Result<std::string> ParseIpv4Cidr(std::string_view cidr);
 // "52:54:00:AB:cd:01" -> "52:54:00:ab:cd:01". InvalidArgument unless six hex pairs.
 Result<std::string> NormalizeMac(std::string_view mac);
 

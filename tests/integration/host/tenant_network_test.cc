@@ -1,7 +1,8 @@
 // Tenant networks for real (labels integration, net): applies PlanTenantNetwork's commands on
 // this host with network namespaces + veth pairs standing in for guests and their taps, and
-// checks connectivity within a network, isolation between networks, anti-spoofing, the HTB cap
-// and teardown. Needs root with CAP_NET_ADMIN, nft, ping and iperf3; skips with the reason
+// checks connectivity within a network, isolation between networks, anti-spoofing, the HTB cap,
+// the HTB floor and cap under contention (three senders at once through one host NIC) and
+// teardown. Needs root with CAP_NET_ADMIN, nft, ping and iperf3; skips with the reason
 // otherwise. Every name carries the prefix "zt" and the test's pid; TearDown removes them all.
 #include "devshare/host/tenant_network.h"
 
@@ -9,6 +10,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -33,6 +36,12 @@ struct Guest {
   std::vector<TenantPort> ports;
 };
 
+// HTB counts whole frames (1514 bytes for 1448 bytes of TCP payload with timestamps), iperf3
+// counts payload: a class shaped to R bit/s of frames carries R * kPayloadShare of payload.
+constexpr double kPayloadShare = 1448.0 / 1514.0;
+constexpr int64_t kLineMbps = 200;  // line rate L of host NIC nic1 in the contention cases
+constexpr int kContentionSeconds = 8;
+
 class TenantNetworkIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -47,6 +56,8 @@ class TenantNetworkIntegrationTest : public ::testing::Test {
     opt_.nft_table = "zt_test_" + tag_;
     host_.id = "zt-host-" + tag_;
     host_.devices.push_back(Device::Nic("nic0", "prov", 0, 1000));
+    // The contended host NIC of the contention cases.
+    host_.devices.push_back(Device::Nic("nic1", "prov", 0, kLineMbps));
     const std::string probe = "ztprobe" + tag_;
     CommandResult r = Exec({"ip", "link", "add", "name", probe, "type", "ifb"});
     if (r.exit_code != 0) GTEST_SKIP() << "cannot create an IFB (CAP_NET_ADMIN?): " << r.output;
@@ -57,6 +68,7 @@ class TenantNetworkIntegrationTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    for (const std::string& f : outputs_) ::unlink(f.c_str());
     for (const std::string& pidfile : pidfiles_) {
       std::ifstream in(pidfile);
       int pid = 0;
@@ -86,18 +98,20 @@ class TenantNetworkIntegrationTest : public ::testing::Test {
   // A "guest": a netns whose eth0 is the peer of a veth named like the tap, on the plan's
   // bridge (what libvirt does for <interface type='bridge'>).
   void AddGuest(const std::string& name, int64_t segment, const std::string& mac,
-                const std::string& address, int64_t max_mbps) {
+                const std::string& address, int64_t max_mbps, int64_t min_mbps = 0,
+                const std::string& host_nic = "nic0") {
     Guest g;
     g.ns = "zt-" + tag_ + "-" + name;
     g.mac = mac;
     g.address = address;
     DeviceSlice s;
     s.kind = DeviceKind::kNic;
-    s.device_id = "nic0";
+    s.device_id = host_nic;
     s.network_id = "net-" + std::to_string(segment);
     s.segment_id = segment;
     s.mac = mac;
     s.address = address;
+    s.rate = min_mbps;
     s.rate_limit = max_mbps;
     Allocation a;
     a.nics.push_back(s);
@@ -127,25 +141,75 @@ class TenantNetworkIntegrationTest : public ::testing::Test {
     return Ok({"ip", "netns", "exec", from.ns, "ping", "-c", "1", "-W", "1", "-q", ip});
   }
 
+  // Starts a one-off iperf3 server (JSON output, for --get-server-output) in `to` on `port` and
+  // waits until it listens. False when it does not start.
+  bool StartServer(const Guest& to, int port) {
+    const std::string pidfile = "/tmp/" + to.ns + "-iperf-" + std::to_string(port) + ".pid";
+    pidfiles_.push_back(pidfile);
+    if (!Ok({"ip", "netns", "exec", to.ns, "iperf3", "-s", "-1", "-D", "-J", "-p",
+             std::to_string(port), "-I", pidfile})) {
+      return false;
+    }
+    for (int i = 0; i < 50; ++i) {  // the daemon needs a moment to listen
+      CommandResult r =
+          Exec({"ip", "netns", "exec", to.ns, "ss", "-Hltn", "sport = :" + std::to_string(port)});
+      if (r.exit_code == 0 && r.output.find("LISTEN") != std::string::npos) return true;
+      ::usleep(50 * 1000);
+    }
+    return false;
+  }
+
   // iperf3 from `from` to `to` for `seconds`; received bits/s, or -1.
   double Iperf(const Guest& from, const Guest& to, const std::string& to_ip, int seconds) {
-    const std::string pidfile = "/tmp/" + to.ns + "-iperf.pid";
-    pidfiles_.push_back(pidfile);
-    if (!Ok({"ip", "netns", "exec", to.ns, "iperf3", "-s", "-1", "-D", "-p", "5299", "-I",
-             pidfile})) {
-      return -1;
-    }
-    CommandResult r;
-    for (int i = 0; i < 20; ++i) {  // the daemon needs a moment to listen
-      r = Exec({"ip", "netns", "exec", from.ns, "iperf3", "-J", "-c", to_ip, "-p", "5299", "-t",
-                std::to_string(seconds), "-O", "1"});
-      if (r.exit_code == 0) break;
-      ::usleep(100 * 1000);
-    }
+    if (!StartServer(to, 5299)) return -1;
+    CommandResult r = Exec({"ip", "netns", "exec", from.ns, "iperf3", "-J", "-c", to_ip, "-p",
+                            "5299", "-t", std::to_string(seconds), "-O", "1"});
     if (r.exit_code != 0) return -1;
     nlohmann::json j = nlohmann::json::parse(r.output, nullptr, false);
     if (j.is_discarded()) return -1;
     return j["end"]["sum_received"]["bits_per_second"].get<double>();
+  }
+
+  // Every sender of `from` sends to its own iperf3 server in `to` (ports 5301, 5302, ...) at
+  // once for `seconds` after 1 s omitted (slow start). Returns, per sender, the receiver-side
+  // payload rate (bit/s) of each full 1 s window the server reported (omitted ones and the
+  // short last one left out); a test failure and no windows when a run fails.
+  std::vector<std::vector<double>> IperfAtOnce(const std::vector<const Guest*>& from,
+                                               const Guest& to, const std::string& to_ip,
+                                               int seconds) {
+    std::vector<std::vector<double>> out(from.size());
+    std::string script;
+    std::vector<std::string> files;
+    for (size_t i = 0; i < from.size(); ++i) {
+      const int port = 5301 + static_cast<int>(i);
+      if (!StartServer(to, port)) {
+        ADD_FAILURE() << "iperf3 server on port " << port << " did not start";
+        return out;
+      }
+      files.push_back("/tmp/" + from[i]->ns + "-iperf.json");
+      outputs_.push_back(files.back());
+      script += "ip netns exec " + from[i]->ns + " iperf3 -J --get-server-output -c " + to_ip +
+                " -p " + std::to_string(port) + " -t " + std::to_string(seconds) + " -O 1 > " +
+                files.back() + " 2>&1 & ";
+    }
+    script += "wait";
+    Exec({"sh", "-c", script});
+    for (size_t i = 0; i < from.size(); ++i) {
+      std::ifstream in(files[i]);
+      const nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+      if (j.is_discarded() || !j.contains("server_output_json")) {
+        ADD_FAILURE() << from[i]->ns << ": no iperf3 JSON with the server's output in " << files[i];
+        continue;
+      }
+      for (const nlohmann::json& iv : j["server_output_json"]["intervals"]) {
+        const nlohmann::json& sum = iv["sum"];
+        if (sum.value("omitted", false)) continue;
+        if (sum.value("seconds", 0.0) < 0.99) continue;  // the short last window
+        out[i].push_back(sum["bits_per_second"].get<double>());
+      }
+      if (out[i].empty()) ADD_FAILURE() << from[i]->ns << ": no full 1 s window";
+    }
+    return out;
   }
 
   std::string tag_;
@@ -153,6 +217,7 @@ class TenantNetworkIntegrationTest : public ::testing::Test {
   Host host_;
   std::vector<Guest> guests_;
   std::vector<std::string> pidfiles_;
+  std::vector<std::string> outputs_;  // iperf3 JSON files, removed by TearDown
   bool ready_ = false;
 };
 
@@ -174,11 +239,10 @@ TEST_F(TenantNetworkIntegrationTest, IsolationAntiSpoofingBandwidthAndTeardown) 
   EXPECT_FALSE(Ping(a1, "10.250.0.3"));
   EXPECT_FALSE(Ping(b1, "10.250.0.2"));
 
-  // The cap: a1 -> a2 through the IFB's HTB class with ceil kMaxMbps. HTB counts whole frames
-  // (1514 bytes for 1448 bytes of TCP payload with timestamps), iperf3 counts payload.
+  // The cap: a1 -> a2 through the IFB's HTB class with ceil kMaxMbps (payload: kPayloadShare).
   const double bps = Iperf(a1, a2, "10.250.0.2", 3);
   ASSERT_GT(bps, 0) << "iperf3 failed";
-  const double expected = kMaxMbps * 1e6 * 1448.0 / 1514.0;
+  const double expected = kMaxMbps * 1e6 * kPayloadShare;
   std::printf("[ measure  ] a1 capped at %lld Mbps: iperf3 %.1f Mbit/s (expected payload %.1f)\n",
               static_cast<long long>(kMaxMbps), bps / 1e6, expected / 1e6);
   EXPECT_NEAR(bps, expected, expected * 0.05);
@@ -230,6 +294,112 @@ TEST_F(TenantNetworkIntegrationTest, IsolationAntiSpoofingBandwidthAndTeardown) 
   }
   const std::string rules = Exec({"nft", "list", "table", "bridge", opt_.nft_table}).output;
   EXPECT_EQ(rules.find("port-"), std::string::npos) << rules;
+}
+
+// Three senders s1..s3 on one network through host NIC nic1 (line rate L = kLineMbps), all
+// sending at once to a receiver r on nic0 (so its ACKs do not compete for nic1's HTB).
+class TenantNetworkContentionTest : public TenantNetworkIntegrationTest {
+ protected:
+  // Adds the receiver and the senders with (min, max) Mbps each.
+  void AddSenders(const std::vector<std::pair<int64_t, int64_t>>& min_max) {
+    ASSERT_NO_FATAL_FAILURE(AddGuest("r", 3, "52:54:00:7c:00:10", "10.251.0.10/24", 0));
+    for (size_t i = 0; i < min_max.size(); ++i) {
+      const std::string n = std::to_string(i + 1);
+      ASSERT_NO_FATAL_FAILURE(AddGuest("s" + n, 3, "52:54:00:7c:00:0" + n, "10.251.0." + n + "/24",
+                                       min_max[i].second, min_max[i].first, "nic1"));
+    }
+    for (size_t i = 1; i < guests_.size(); ++i) {
+      ASSERT_TRUE(Ping(guests_[i], "10.251.0.10")) << guests_[i].ns;
+    }
+  }
+  // Runs the senders at once and prints each one's windows (`s1_limit` says s1's min / max) and
+  // the per-window sums. Empty when a sender has no window (IperfAtOnce failed the test).
+  std::vector<std::vector<double>> RunAndPrint(const std::string& s1_limit) {
+    std::vector<const Guest*> senders;
+    for (size_t i = 1; i < guests_.size(); ++i) senders.push_back(&guests_[i]);
+    std::vector<std::vector<double>> w =
+        IperfAtOnce(senders, guests_[0], "10.251.0.10", kContentionSeconds);
+    for (const std::vector<double>& v : w) {
+      if (v.empty()) return {};
+    }
+    for (size_t i = 0; i < w.size(); ++i) {
+      std::printf("[ measure  ] s%zu (%s) Mbit/s per 1 s window: %s\n", i + 1,
+                  i == 0 ? s1_limit.c_str() : "min 0, max 0", Mbits(w[i]).c_str());
+    }
+    std::printf("[ measure  ] sum Mbit/s per window: %s (line rate payload %.1f)\n",
+                Mbits(Sums(w)).c_str(), kLineMbps * kPayloadShare);
+    return w;
+  }
+  // Per-window sums over the senders (window k of each run; the runs start within a few ms).
+  static std::vector<double> Sums(const std::vector<std::vector<double>>& w) {
+    size_t n = w.front().size();
+    for (const std::vector<double>& v : w) n = std::min(n, v.size());
+    std::vector<double> sums(n, 0.0);
+    for (const std::vector<double>& v : w) {
+      for (size_t k = 0; k < n; ++k) sums[k] += v[k];
+    }
+    return sums;
+  }
+  // Every window is contended: s2 and s3 borrow (their HTB rate is 8 kbit/s; > 1 Mbit/s means
+  // they are backlogged) and the host NIC is full (>= 0.9 L); and the sum stays <= L (+5 %).
+  static void ExpectContended(const std::vector<std::vector<double>>& w, double line_bps) {
+    for (size_t i = 1; i < w.size(); ++i) {
+      for (double x : w[i]) EXPECT_GT(x, 1e6) << "s" << i + 1 << " idle: " << Mbits(w[i]);
+    }
+    for (double x : Sums(w)) {
+      EXPECT_GE(x, 0.9 * line_bps) << "host NIC not full: " << Mbits(Sums(w));
+      EXPECT_LE(x, 1.05 * line_bps) << "above the line rate: " << Mbits(Sums(w));
+    }
+  }
+  static std::string Mbits(const std::vector<double>& v) {
+    std::string out;
+    char buf[32];
+    for (double x : v) {
+      std::snprintf(buf, sizeof buf, "%s%.1f", out.empty() ? "" : " ", x / 1e6);
+      out += buf;
+    }
+    return out;
+  }
+};
+
+// The floor: s1 has min 0.5 L, s2 and s3 none; all max 0 (= L). While all three send, s1 gets
+// >= 0.9 x its floor (payload) in >= 95 % of its full windows, and the three together never
+// more than L (payload, +5 %).
+TEST_F(TenantNetworkContentionTest, MinGuaranteeHoldsUnderContention) {
+  constexpr int64_t kMinMbps = kLineMbps / 2;
+  ASSERT_NO_FATAL_FAILURE(AddSenders({{kMinMbps, 0}, {0, 0}, {0, 0}}));
+  const std::vector<std::vector<double>> w =
+      RunAndPrint("min " + std::to_string(kMinMbps) + ", max 0");
+  ASSERT_EQ(w.size(), 3u);
+  const double floor_bps = kMinMbps * 1e6 * kPayloadShare;
+  const double line_bps = kLineMbps * 1e6 * kPayloadShare;
+  const long held =
+      std::count_if(w[0].begin(), w[0].end(), [&](double x) { return x >= 0.9 * floor_bps; });
+  EXPECT_GE(held * 100, static_cast<long>(w[0].size()) * 95)
+      << "s1 held 0.9 x its floor (" << 0.9 * floor_bps / 1e6 << " Mbit/s) in " << held << " of "
+      << w[0].size() << " windows: " << Mbits(w[0]);
+  ExpectContended(w, line_bps);
+}
+
+// The cap while the others are busy: s1 has max M = 0.2 L (no floor; below its fair third, so
+// it is entitled to all of M), s2 and s3 send at line rate; s1 stays within 5 % of M
+// (payload): never above it in a full window, within 5 % of it on average.
+TEST_F(TenantNetworkContentionTest, MaxCapHoldsUnderContention) {
+  constexpr int64_t kMaxMbps = 40;
+  ASSERT_NO_FATAL_FAILURE(AddSenders({{0, kMaxMbps}, {0, 0}, {0, 0}}));
+  const std::vector<std::vector<double>> w = RunAndPrint("min 0, max " + std::to_string(kMaxMbps));
+  ASSERT_EQ(w.size(), 3u);
+  const double cap_bps = kMaxMbps * 1e6 * kPayloadShare;
+  const double line_bps = kLineMbps * 1e6 * kPayloadShare;
+  // Never above M; on average within 5 % of it (single windows dip to ~0.9 M when TCP backs
+  // off after a drop in the class's queue).
+  for (double x : w[0]) EXPECT_LE(x, 1.05 * cap_bps) << Mbits(w[0]);
+  double mean = 0;
+  for (double x : w[0]) mean += x / static_cast<double>(w[0].size());
+  std::printf("[ measure  ] s1 mean %.1f Mbit/s (cap payload %.1f), lowest window %.1f\n",
+              mean / 1e6, cap_bps / 1e6, *std::min_element(w[0].begin(), w[0].end()) / 1e6);
+  EXPECT_NEAR(mean, cap_bps, 0.05 * cap_bps) << Mbits(w[0]);
+  ExpectContended(w, line_bps);
 }
 
 }  // namespace
