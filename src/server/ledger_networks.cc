@@ -104,7 +104,10 @@ Status Ledger::BindNics(const std::string& vm_id, const std::string& tenant, con
             ? &(*previous)[i]
             : nullptr;
     std::string asked = req.nics[i].address;
-    if (asked.empty() && old != nullptr) asked = old->address.substr(0, old->address.find('/'));
+    if (asked.empty() && old != nullptr) {
+      Result<Ipv4Interface> kept = ParseIpv4Interface(old->address);
+      if (kept.ok()) asked = FormatIpv4(kept->address);
+    }
     uint32_t address = 0;
     // The first usable address (network + 1) is kept for a gateway; the broadcast is not given.
     const uint32_t first = cidr.base + 2, last = cidr.last() - 1;
@@ -158,16 +161,16 @@ Status Ledger::BindNics(const std::string& vm_id, const std::string& tenant, con
 void Ledger::IndexNics(const VmEntry& vm, int delta) {
   for (const DeviceSlice& s : vm.allocation.nics) {
     if (s.network_id.empty()) continue;
-    Result<uint32_t> a = ParseIpv4(s.address.substr(0, s.address.find('/')));
+    Result<Ipv4Interface> a = ParseIpv4Interface(s.address);
     if (delta > 0) {
-      if (a.ok()) network_addresses_[s.network_id][*a] = vm.record.id;
+      if (a.ok()) network_addresses_[s.network_id][a->address] = vm.record.id;
       macs_.insert(s.mac);
       continue;
     }
     if (a.ok()) {
       auto it = network_addresses_.find(s.network_id);
       if (it != network_addresses_.end()) {
-        it->second.erase(*a);
+        it->second.erase(a->address);
         if (it->second.empty()) network_addresses_.erase(it);
       }
     }

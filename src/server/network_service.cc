@@ -121,7 +121,8 @@ nlohmann::json NetworkService::DetailJson(const Ledger& ledger, const store::Net
     const VmEntry* vm = ledger.FindVm(vm_id);
     if (vm == nullptr) continue;
     for (const DeviceSlice& s : vm->allocation.nics) {
-      if (s.network_id == id && s.address.substr(0, s.address.find('/')) == FormatIpv4(address)) {
+      Result<Ipv4Interface> at = ParseIpv4Interface(s.address);
+      if (s.network_id == id && at.ok() && at->address == address) {
         nics.push_back(
             {{"vm", vm_id}, {"address", s.address}, {"mac", s.mac}, {"host", vm->record.host}});
       }

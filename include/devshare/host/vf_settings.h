@@ -12,10 +12,9 @@
 #include "devshare/core/allocation.h"
 #include "devshare/core/host.h"
 #include "devshare/core/result.h"
+#include "devshare/host/command_runner.h"
 
 namespace devshare::host {
-
-using Argv = std::vector<std::string>;  // argv[0] is the program ("ip", looked up on PATH)
 
 // The settings of one VF NIC, on its PF.
 struct VfPfSettings {

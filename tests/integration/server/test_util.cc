@@ -331,13 +331,12 @@ StoreCheck CheckStore(const std::string& db_path) {
       const std::string asked = nspec[i].value("network", std::string());
       if (d.contains("network_id")) {
         const std::string net_id = d.value("network_id", std::string());
-        const std::string ip = d.value("address", std::string())
-                                   .substr(0, d.value("address", std::string()).find('/'));
         auto n = networks.find(net_id);
-        Result<uint32_t> a = ParseIpv4(ip);
+        Result<Ipv4Interface> a = ParseIpv4Interface(d.value("address", std::string()));
+        const std::string ip = a.ok() ? FormatIpv4(a->address) : d.value("address", std::string());
         if (n == networks.end() || n->second.tenant_id != v.tenant_id) {
           bad(who + ": a NIC is on network " + net_id + ", not one of its tenant's");
-        } else if (!a.ok() || !ParseCidr(n->second.cidr)->Contains(*a)) {
+        } else if (!a.ok() || !ParseCidr(n->second.cidr)->Contains(a->address)) {
           bad(who + ": NIC address " + ip + " is outside " + n->second.cidr);
         } else if (d.value("segment", int64_t{-1}) != n->second.segment_id) {
           bad(who + ": NIC segment " + d["segment"].dump() + " is not the network's");
