@@ -17,6 +17,7 @@
 namespace devshare::cli {
 
 int Fail(const std::string& command, const Status& status);
+int RunSimRightsize(const Flags& flags);  // sim_rightsize_command.cc
 
 namespace {
 
@@ -39,7 +40,9 @@ constexpr const char* kSimHelp =
     "  --no-prior         devshare starts without the trace's typical pods and learns them\n"
     "                     from the arrivals (the other policies keep them: they define them)\n"
     "  --mode inflate     the FGD protocol (default); --mode replay: arrivals and departures in\n"
-    "                     trace time, failed pods wait FIFO (with backfill) and retry\n"
+    "                     trace time, failed pods wait FIFO (with backfill) and retry;\n"
+    "                     --mode rightsize --usage DIR: per-pod usage series through every\n"
+    "                     sizing policy (devshare sim --mode rightsize --help)\n"
     "  --max-wait 86400   replay: seconds a pod may wait before it counts as never ran\n"
     "  --arrival-speedup 1  replay: divide inter-arrival times by this (lifetimes kept)\n";
 
@@ -138,9 +141,11 @@ int Fail(const std::string& command, const Status& status) {
 int RunSimCommand(const std::vector<std::string>& args) {
   auto flags = Flags::Parse(args,
                             {"nodes", "pods", "policies", "seeds", "tune", "jobs", "out", "peer",
-                             "mode", "max-wait", "arrival-speedup"},
+                             "mode", "max-wait", "arrival-speedup", "usage", "forecasters",
+                             "quantile", "margin", "horizon", "gpu-memory-gib", "half"},
                             {"json", "quiet", "help", "check-peer", "bound", "holes", "no-prior"});
   if (!flags.ok()) return Fail("sim", flags.status());
+  if (flags->Get("mode", "inflate") == "rightsize") return RunSimRightsize(*flags);
   if (flags->Has("help")) {
     std::fputs(kSimHelp, stdout);
     return kExitOk;
@@ -188,8 +193,9 @@ int RunSimCommand(const std::vector<std::string>& args) {
   if (!pods.ok()) return Fail("sim", pods.status());
   if (mode == "replay") return RunReplay(*flags, *nodes, *pods, opt, registry);
   if (mode != "inflate") {
-    return Fail("sim", Status::InvalidArgument("--mode: '" + mode +
-                                               "' is not a mode (want inflate or replay)"));
+    return Fail("sim",
+                Status::InvalidArgument("--mode: '" + mode +
+                                        "' is not a mode (want inflate, replay or rightsize)"));
   }
 
   const bool progress = !flags->Has("quiet") && isatty(STDERR_FILENO);
