@@ -142,7 +142,7 @@ int RunSimCommand(const std::vector<std::string>& args) {
   auto flags = Flags::Parse(args,
                             {"nodes", "pods", "policies", "seeds", "tune", "jobs", "out", "peer",
                              "mode", "max-wait", "arrival-speedup", "usage", "forecasters",
-                             "quantile", "margin", "horizon", "gpu-memory-gib", "half"},
+                             "quantile", "margin", "margins", "horizon", "gpu-memory-gib", "half"},
                             {"json", "quiet", "help", "check-peer", "bound", "holes", "no-prior"});
   if (!flags.ok()) return Fail("sim", flags.status());
   if (flags->Get("mode", "inflate") == "rightsize") return RunSimRightsize(*flags);

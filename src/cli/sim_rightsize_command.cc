@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "cli/commands.h"
@@ -25,6 +26,8 @@ constexpr const char* kSimRightsizeHelp =
     "  --quantile 0.95    devshare: the quantile of the next window's peak each forecaster "
     "predicts\n"
     "  --margin 0.1       devshare: safety margin over the forecast\n"
+    "  --margins a,b,..   devshare: one row per margin and forecaster (the slack/violation\n"
+    "                     frontier), instead of --margin\n"
     "  --horizon 300      seconds of the window whose peak is forecast (and of accuracy windows)\n"
     "  --gpu-memory-gib 80  GPU memory for packing (every pod must fit one GPU)\n"
     "  --half 0|1         only the pods of one hash half (a split not looked at when tuning)\n"
@@ -59,8 +62,24 @@ int RunSimRightsize(const Flags& flags) {
   }
   auto quantile = flags.GetDouble("quantile", 0.95, 0.5, 0.9999);
   if (!quantile.ok()) return Fail("sim", quantile.status());
-  auto margin = flags.GetDouble("margin", 0.10, 0, 2);
-  if (!margin.ok()) return Fail("sim", margin.status());
+  std::vector<double> margins;
+  if (flags.Has("margins")) {
+    auto list = ParseList(flags.Get("margins"), "margins");
+    if (!list.ok()) return Fail("sim", list.status());
+    for (const std::string& m : *list) {
+      char* end = nullptr;
+      const double v = std::strtod(m.c_str(), &end);
+      if (m.empty() || *end != '\0' || !(v >= 0 && v <= 2)) {
+        return Fail("sim",
+                    Status::InvalidArgument("--margins: '" + m + "' is not a number in 0..2"));
+      }
+      margins.push_back(v);
+    }
+  } else {
+    auto margin = flags.GetDouble("margin", 0.10, 0, 2);
+    if (!margin.ok()) return Fail("sim", margin.status());
+    margins.push_back(*margin);
+  }
   auto horizon = flags.GetInt("horizon", 300, 60, 86'400);
   if (!horizon.ok()) return Fail("sim", horizon.status());
   auto gib = flags.GetDouble("gpu-memory-gib", 80, 1, 4096);
@@ -88,7 +107,7 @@ int RunSimRightsize(const Flags& flags) {
     }
   }
   sim::RightsizeOptions opt;
-  opt.policies = sim::DefaultRightsizePolicies(forecasters, *quantile, *margin, *horizon);
+  opt.policies = sim::DefaultRightsizePolicies(forecasters, *quantile, margins, *horizon);
   opt.gpu_memory_capacity_mib = *gib * 1024;
   opt.horizon_s = *horizon;
   opt.jobs = static_cast<int>(*jobs);

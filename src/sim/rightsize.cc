@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "devshare/core/json_writer.h"
 #include "devshare/sim/stats.h"
 
 namespace devshare::sim {
@@ -248,7 +249,8 @@ Result<RightsizePolicyResult> RunPolicy(const std::vector<PodUsage>& pods, int64
 }  // namespace
 
 std::vector<RightsizePolicy> DefaultRightsizePolicies(const std::vector<std::string>& forecasters,
-                                                      double quantile, double margin,
+                                                      double quantile,
+                                                      const std::vector<double>& margins,
                                                       int64_t horizon_s) {
   std::vector<RightsizePolicy> out;
   RightsizePolicy peak;
@@ -273,20 +275,23 @@ std::vector<RightsizePolicy> DefaultRightsizePolicies(const std::vector<std::str
   ap.description = "Autopilot's recommender: p98 of 5-min peaks, half-life 12 h, +10 %";
   out.push_back(ap);
   for (const std::string& f : forecasters) {
-    RightsizePolicy d;
-    d.name = "devshare-" + f;
-    d.forecaster = f;
-    d.forecast.quantile = quantile;
-    d.forecast.horizon_s = horizon_s;
-    d.forecast.half_life_s = 3600;
-    d.margin = margin;
-    char buf[160];
-    std::snprintf(buf, sizeof buf,
-                  "devshare's controller, forecaster %s: p%g of the next %lld s "
-                  "peak, +%g %%, shrinks at most every 10 min",
-                  f.c_str(), quantile * 100, static_cast<long long>(horizon_s), margin * 100);
-    d.description = buf;
-    out.push_back(d);
+    for (double margin : margins) {
+      RightsizePolicy d;
+      d.name = "devshare-" + f;
+      if (margins.size() > 1) d.name += "@" + FormatDecimal(margin, 3);
+      d.forecaster = f;
+      d.forecast.quantile = quantile;
+      d.forecast.horizon_s = horizon_s;
+      d.forecast.half_life_s = 3600;
+      d.margin = margin;
+      char buf[160];
+      std::snprintf(buf, sizeof buf,
+                    "devshare's controller, forecaster %s: p%g of the next %lld s "
+                    "peak, +%g %%, shrinks at most every 10 min",
+                    f.c_str(), quantile * 100, static_cast<long long>(horizon_s), margin * 100);
+      d.description = buf;
+      out.push_back(d);
+    }
   }
   RightsizePolicy oracle;
   oracle.name = "oracle";

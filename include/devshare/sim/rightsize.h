@@ -42,8 +42,11 @@ struct RightsizeOptions {
 
 // The policies of one run: static-peak, static-p95, autopilot (Autopilot's recommender with its
 // published settings), devshare-<f> for each forecaster f with devshare's settings, oracle.
+// With several margins, one row per forecaster and margin, named devshare-<f>@<margin>: the
+// slack/violation frontier.
 std::vector<RightsizePolicy> DefaultRightsizePolicies(const std::vector<std::string>& forecasters,
-                                                      double quantile, double margin,
+                                                      double quantile,
+                                                      const std::vector<double>& margins,
                                                       int64_t horizon_s);
 
 struct ResourceMetrics {
