@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <mutex>
 #include <thread>
@@ -151,6 +152,25 @@ struct Gpu {
   int pods = 0;
 };
 
+// GPUs a first-fit-decreasing packing of `sizes` (0 = absent) uses.
+int FirstFitDecreasing(std::vector<double> sizes, double capacity) {
+  std::sort(sizes.begin(), sizes.end(), std::greater<>());
+  std::vector<double> free;
+  for (double s : sizes) {
+    if (s <= 0) break;
+    bool placed = false;
+    for (double& f : free) {
+      if (f + 1e-9 >= s) {
+        f -= s;
+        placed = true;
+        break;
+      }
+    }
+    if (!placed) free.push_back(capacity - s);
+  }
+  return static_cast<int>(free.size());
+}
+
 // Packs GPU-memory allocations over time: arrivals best-fit, a grow in place when the GPU has
 // room, else the pod moves to the best-fitting GPU with room (a new one if none).
 void Pack(const std::vector<PodUsage>& pods, const std::vector<std::vector<double>>& alloc,
@@ -215,7 +235,8 @@ void Pack(const std::vector<PodUsage>& pods, const std::vector<std::vector<doubl
     }
     int in_use = 0;
     for (const Gpu& g : gpus) in_use += g.pods > 0;
-    out.gpus_needed = std::max(out.gpus_needed, in_use);
+    out.gpus_online = std::max(out.gpus_online, in_use);
+    out.gpus_needed = std::max(out.gpus_needed, FirstFitDecreasing(held, capacity));
     out.gpus_lower_bound =
         std::max(out.gpus_lower_bound, static_cast<int>(std::ceil(total / capacity - 1e-9)));
     out.allocated_gib[t] = total / 1024;

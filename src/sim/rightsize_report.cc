@@ -2,8 +2,8 @@
 // with SVG plots (GPU memory allocated over time per policy against usage, slack vs violations,
 // GPUs needed).
 #include <algorithm>
-#include <cstdarg>
 #include <cmath>
+#include <cstdarg>
 #include <cstdio>
 #include <filesystem>
 
@@ -168,16 +168,16 @@ std::string RightsizeTable(const RightsizeResult& r) {
   std::string out;
   out += Line("%d pods, %lld periods of %lld s; GPU memory (the packed resource):\n", r.pods,
               static_cast<long long>(r.periods), static_cast<long long>(r.period_s));
-  out += Line("%-22s %9s %11s %14s %6s %8s %6s %8s\n", "policy", "slack %", "violation %",
-              "resizes/pod-h", "GPUs", "vs peak", "moves", "wall s");
+  out += Line("%-22s %9s %11s %14s %6s %8s %6s %7s %6s %8s\n", "policy", "slack %", "violation %",
+              "resizes/pod-h", "GPUs", "vs peak", "bound", "online", "moves", "wall s");
   for (const RightsizePolicyResult& p : r.policies) {
     const ResourceMetrics& m = p.Of(UsageResource::kGpuMemory);
     const std::string vs = VsPeak(r, p);
-    out += Line("%-22s %9s %11s %14s %6d %8s %6lld %8s\n", p.policy.c_str(),
+    out += Line("%-22s %9s %11s %14s %6d %8s %6d %7d %6lld %8s\n", p.policy.c_str(),
                 Num(m.slack_pct, 1).c_str(), Num(m.violation_pct, 2).c_str(),
                 Num(m.resizes_per_pod_hour, 2).c_str(), p.gpus_needed,
-                vs.empty() ? "-" : (vs + "%").c_str(), static_cast<long long>(p.moves),
-                Num(p.wall_s, 2).c_str());
+                vs.empty() ? "-" : (vs + "%").c_str(), p.gpus_lower_bound, p.gpus_online,
+                static_cast<long long>(p.moves), Num(p.wall_s, 2).c_str());
   }
   out +=
       "\nforecast accuracy per resource: pinball loss (% of mean peak; lower is better) / "
@@ -209,7 +209,12 @@ std::string RightsizeJson(const RightsizeResult& r) {
   for (const RightsizePolicyResult& p : r.policies) {
     j.BeginObject().Key("policy").String(p.policy).Key("description").String(p.description);
     j.Key("gpus_needed").Int(p.gpus_needed).Key("gpus_lower_bound").Int(p.gpus_lower_bound);
-    j.Key("moves").Int(p.moves).Key("wall_s").Double(p.wall_s, 3);
+    j.Key("gpus_online")
+        .Int(p.gpus_online)
+        .Key("moves")
+        .Int(p.moves)
+        .Key("wall_s")
+        .Double(p.wall_s, 3);
     for (int k = 0; k < kUsageResources; ++k) {
       const ResourceMetrics& m = p.metrics[k];
       j.Key(UsageResourceName(static_cast<UsageResource>(k))).BeginObject();
@@ -244,11 +249,14 @@ Status WriteRightsizeOutputs(const RightsizeResult& r, const std::string& title,
   html += "<p>" + std::to_string(r.pods) + " pods, " + std::to_string(r.periods) + " periods of " +
           std::to_string(r.period_s) +
           " s. Slack = unused allocation, % of allocation, over pod-minutes; a violation is a "
-          "pod-minute whose usage is above its allocation; GPUs are packed by GPU-memory "
-          "allocation over time (a grow that does not fit in place moves the pod).</p>\n";
+          "pod-minute whose usage is above its allocation. GPUs: the most GPUs a first-fit-"
+          "decreasing packing of one minute's GPU-memory allocations needs, over the run (shares "
+          "re-placed as they change); GPUs online: packing as pods come and grow, without "
+          "re-placing (a grow that does not fit in place moves the pod).</p>\n";
   html +=
       "<table><tr><th>policy</th><th>GPU memory slack %</th><th>violations %</th>"
-      "<th>resizes / pod-hour</th><th>GPUs</th><th>vs static-peak %</th><th>moves</th>"
+      "<th>resizes / pod-hour</th><th>GPUs</th><th>vs static-peak %</th><th>GPUs online</th>"
+      "<th>moves</th>"
       "<th>pinball % (mem / busy / memory)</th><th>covered within 25 % slack</th>"
       "<th>what it is</th></tr>\n";
   for (const RightsizePolicyResult& p : r.policies) {

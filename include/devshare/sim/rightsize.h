@@ -64,9 +64,13 @@ struct RightsizePolicyResult {
   std::string policy;
   std::string description;
   ResourceMetrics metrics[kUsageResources];
-  int gpus_needed = 0;       // peak GPUs in use, packing by GPU-memory allocation
+  // GPUs to host every pod, packing by GPU-memory allocation: the max over time of a
+  // first-fit-decreasing packing of that minute's allocations (shares may be re-placed).
+  int gpus_needed = 0;
   int gpus_lower_bound = 0;  // max over time of ceil(sum of allocations / capacity)
-  int64_t moves = 0;         // grows that did not fit in place
+  // Online, without re-placing: arrivals best-fit, a grow in place or else the pod moves.
+  int gpus_online = 0;
+  int64_t moves = 0;  // online: grows that did not fit in place
   double wall_s = 0;
   std::vector<double> allocated_gib;  // [period] sum of GPU-memory allocations
   const ResourceMetrics& Of(UsageResource r) const { return metrics[static_cast<int>(r)]; }
