@@ -174,7 +174,7 @@ int FirstFitDecreasing(std::vector<double> sizes, double capacity) {
 // Packs GPU-memory allocations over time: arrivals best-fit, a grow in place when the GPU has
 // room, else the pod moves to the best-fitting GPU with room (a new one if none).
 void Pack(const std::vector<PodUsage>& pods, const std::vector<std::vector<double>>& alloc,
-          int64_t periods, double capacity, RightsizePolicyResult& out) {
+          int64_t periods, double capacity, int64_t count_from, RightsizePolicyResult& out) {
   std::vector<Gpu> gpus;
   std::vector<int> where(pods.size(), -1);
   std::vector<double> held(pods.size(), 0);
@@ -233,13 +233,14 @@ void Pack(const std::vector<PodUsage>& pods, const std::vector<std::vector<doubl
       }
       held[k] = want;
     }
+    out.allocated_gib[t] = total / 1024;
+    if (t < count_from) continue;
     int in_use = 0;
     for (const Gpu& g : gpus) in_use += g.pods > 0;
     out.gpus_online = std::max(out.gpus_online, in_use);
     out.gpus_needed = std::max(out.gpus_needed, FirstFitDecreasing(held, capacity));
     out.gpus_lower_bound =
         std::max(out.gpus_lower_bound, static_cast<int>(std::ceil(total / capacity - 1e-9)));
-    out.allocated_gib[t] = total / 1024;
   }
 }
 
@@ -262,7 +263,8 @@ Result<RightsizePolicyResult> RunPolicy(const std::vector<PodUsage>& pods, int64
     }
     out.metrics[k] = acc.Finish(p.kind == RightsizePolicy::Kind::kController, period_s);
   }
-  Pack(pods, gpu_alloc, periods, opt.gpu_memory_capacity_mib, out);
+  Pack(pods, gpu_alloc, periods, opt.gpu_memory_capacity_mib,
+       std::min(periods - 1, opt.gpu_count_after_s / period_s), out);
   out.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return out;
 }

@@ -248,9 +248,11 @@ Status WriteRightsizeOutputs(const RightsizeResult& r, const std::string& title,
                      EscapeXml(title) + "</h1>\n";
   html += "<p>" + std::to_string(r.pods) + " pods, " + std::to_string(r.periods) + " periods of " +
           std::to_string(r.period_s) +
-          " s. Slack = unused allocation, % of allocation, over pod-minutes; a violation is a "
+          " s; every pod starts at its peak (its user's ask). Slack = unused allocation, % of "
+          "allocation, over pod-minutes; a violation is a "
           "pod-minute whose usage is above its allocation. GPUs: the most GPUs a first-fit-"
-          "decreasing packing of one minute's GPU-memory allocations needs, over the run (shares "
+          "decreasing packing of one minute's GPU-memory allocations needs, after the first hour "
+          "(shares "
           "re-placed as they change); GPUs online: packing as pods come and grow, without "
           "re-placing (a grow that does not fit in place moves the pod).</p>\n";
   html +=

@@ -118,6 +118,7 @@ class RightsizeRun : public ::testing::Test {
     o.policies = std::move(policies);
     o.horizon_s = 60;
     o.jobs = 1;
+    o.gpu_count_after_s = 0;
     Result<RightsizeResult> r = RunRightsize(pods, periods, 60, o, registry_);
     EXPECT_TRUE(r.ok()) << r.status().message();
     return r.ok() ? *r : RightsizeResult{};

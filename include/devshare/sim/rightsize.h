@@ -38,6 +38,9 @@ struct RightsizeOptions {
   double gpu_memory_capacity_mib = 80 * 1024;  // per GPU, for packing and the allocation cap
   int64_t horizon_s = 300;                     // windows of forecast accuracy and the oracle
   int jobs = 2;                                // worker threads (one policy each)
+  // GPUs are counted from this second of the run on: the trace's pods are all running when it
+  // starts, each at its user's ask, so the first minutes say nothing about a policy.
+  int64_t gpu_count_after_s = 3600;
 };
 
 // The policies of one run: static-peak, static-p95, autopilot (Autopilot's recommender with its
