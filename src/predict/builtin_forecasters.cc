@@ -5,6 +5,8 @@ namespace devshare::predict {
 
 void RegisterBuiltinForecasters(ForecasterRegistry& registry) {
   (void)registry.Register("last", MakeLastValue);
+  (void)registry.Register("ewma", MakeEwma);
+  (void)registry.Register("autopilot", MakeAutopilot);
 }
 
 }  // namespace devshare::predict
