@@ -7,6 +7,7 @@ void RegisterBuiltinForecasters(ForecasterRegistry& registry) {
   (void)registry.Register("last", MakeLastValue);
   (void)registry.Register("ewma", MakeEwma);
   (void)registry.Register("autopilot", MakeAutopilot);
+  (void)registry.Register("holt_winters", MakeHoltWinters);
 }
 
 }  // namespace devshare::predict
