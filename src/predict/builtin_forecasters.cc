@@ -8,6 +8,7 @@ void RegisterBuiltinForecasters(ForecasterRegistry& registry) {
   (void)registry.Register("ewma", MakeEwma);
   (void)registry.Register("autopilot", MakeAutopilot);
   (void)registry.Register("holt_winters", MakeHoltWinters);
+  (void)registry.Register("qgb", MakeQgb);
 }
 
 }  // namespace devshare::predict
