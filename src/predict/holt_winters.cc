@@ -7,8 +7,8 @@
 // season is decomposed: the trend is the phase-matched slope (x[t] - x[t-m]) / m (else, after a
 // gap, first to last sample of the season), the seasonal term of each phase is its sample minus
 // the line through the season's mean with that slope (missing phases 0), and the level is the
-// line's value; then the usual update applies. A gap of g periods
-// extrapolates l + g*b (the trend extrapolation is capped at one season) before the update.
+// line's value; then the usual update applies. A gap of g periods extrapolates l + g*b (g capped
+// at one season) before the update, and the phase advances by g.
 // Point forecast h steps ahead: l + h*b + s[phase+h]; Predict = max(0, max over h = 1..H of it
 // + the empirical p-quantile of the last 240 errors (peak of the next horizon - that max)). The
 // errors made with Holt's model are discarded when the seasonal model takes over.
