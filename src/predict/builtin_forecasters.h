@@ -10,6 +10,10 @@
 namespace devshare::predict {
 
 std::unique_ptr<Forecaster> MakeLastValue(const ForecastOptions& options);
+std::unique_ptr<Forecaster> MakeEwma(const ForecastOptions& options);
+std::unique_ptr<Forecaster> MakeAutopilot(const ForecastOptions& options);
+std::unique_ptr<Forecaster> MakeHoltWinters(const ForecastOptions& options);
+std::unique_ptr<Forecaster> MakeQgb(const ForecastOptions& options);
 
 }  // namespace devshare::predict
 
