@@ -139,10 +139,26 @@ int Fail(const std::string& command, const Status& status) {
 }
 
 int RunSimCommand(const std::vector<std::string>& args) {
-  auto flags = Flags::Parse(args,
-                            {"nodes", "pods", "policies", "seeds", "tune", "jobs", "out", "peer",
-                             "mode", "max-wait", "arrival-speedup", "usage", "forecasters",
-                             "quantile", "margin", "margins", "horizon", "gpu-memory-gib", "half"},
+  auto flags = Flags::Parse(args, {"nodes",
+                                   "pods",
+                                   "policies",
+                                   "seeds",
+                                   "tune",
+                                   "jobs",
+                                   "out",
+                                   "peer",
+                                   "mode",
+                                   "max-wait",
+                                   "arrival-speedup",
+                                   "usage",
+                                   "forecasters",
+                                   "quantile",
+                                   "margin",
+                                   "margins",
+                                   "horizon",
+                                   "half-life",
+                                   "gpu-memory-gib",
+                                   "half"},
                             {"json", "quiet", "help", "check-peer", "bound", "holes", "no-prior"});
   if (!flags.ok()) return Fail("sim", flags.status());
   if (flags->Get("mode", "inflate") == "rightsize") return RunSimRightsize(*flags);

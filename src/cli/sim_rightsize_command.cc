@@ -25,9 +25,11 @@ constexpr const char* kSimRightsizeHelp =
     "  --forecasters a,b  devshare controller rows, one per forecaster (default: all built-in)\n"
     "  --quantile 0.95    devshare: the quantile of the next window's peak each forecaster "
     "predicts\n"
-    "  --margin 0.1       devshare: safety margin over the forecast\n"
+    "  --margin 0.08      devshare: safety margin over the forecast\n"
     "  --margins a,b,..   devshare: one row per margin and forecaster (the slack/violation\n"
     "                     frontier), instead of --margin\n"
+    "  --half-life 3600   devshare: seconds after which a sample's weight halves (ewma,\n"
+    "                     autopilot)\n"
     "  --horizon 300      seconds of the window whose peak is forecast (and of accuracy windows)\n"
     "  --gpu-memory-gib 80  GPU memory for packing (every pod must fit one GPU)\n"
     "  --half 0|1         only the pods of one hash half (a split not looked at when tuning)\n"
@@ -76,12 +78,14 @@ int RunSimRightsize(const Flags& flags) {
       margins.push_back(v);
     }
   } else {
-    auto margin = flags.GetDouble("margin", 0.10, 0, 2);
+    auto margin = flags.GetDouble("margin", 0.08, 0, 2);
     if (!margin.ok()) return Fail("sim", margin.status());
     margins.push_back(*margin);
   }
   auto horizon = flags.GetInt("horizon", 300, 60, 86'400);
   if (!horizon.ok()) return Fail("sim", horizon.status());
+  auto half_life = flags.GetDouble("half-life", 3600, 60, 30 * 86'400.0);
+  if (!half_life.ok()) return Fail("sim", half_life.status());
   auto gib = flags.GetDouble("gpu-memory-gib", 80, 1, 4096);
   if (!gib.ok()) return Fail("sim", gib.status());
   auto jobs = flags.GetInt("jobs", 2, 1, 256);
@@ -107,7 +111,8 @@ int RunSimRightsize(const Flags& flags) {
     }
   }
   sim::RightsizeOptions opt;
-  opt.policies = sim::DefaultRightsizePolicies(forecasters, *quantile, margins, *horizon);
+  opt.policies =
+      sim::DefaultRightsizePolicies(forecasters, *quantile, margins, *horizon, *half_life);
   opt.gpu_memory_capacity_mib = *gib * 1024;
   opt.horizon_s = *horizon;
   opt.jobs = static_cast<int>(*jobs);

@@ -274,7 +274,7 @@ Result<RightsizePolicyResult> RunPolicy(const std::vector<PodUsage>& pods, int64
 std::vector<RightsizePolicy> DefaultRightsizePolicies(const std::vector<std::string>& forecasters,
                                                       double quantile,
                                                       const std::vector<double>& margins,
-                                                      int64_t horizon_s) {
+                                                      int64_t horizon_s, double half_life_s) {
   std::vector<RightsizePolicy> out;
   RightsizePolicy peak;
   peak.name = "static-peak";
@@ -305,7 +305,7 @@ std::vector<RightsizePolicy> DefaultRightsizePolicies(const std::vector<std::str
       d.forecaster = f;
       d.forecast.quantile = quantile;
       d.forecast.horizon_s = horizon_s;
-      d.forecast.half_life_s = 3600;
+      d.forecast.half_life_s = half_life_s;
       d.margin = margin;
       char buf[160];
       std::snprintf(buf, sizeof buf,

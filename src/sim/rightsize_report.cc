@@ -243,7 +243,9 @@ Status WriteRightsizeOutputs(const RightsizeResult& r, const std::string& title,
                      EscapeXml(title) +
                      "</title><style>body{font-family:Helvetica,Arial,sans-serif;margin:24px}"
                      "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;"
-                     "text-align:right}td:first-child,th:first-child{text-align:left}</style>"
+                     "text-align:right}td:first-child,th:first-child,td:last-child{text-align:left}"
+                     "td:last-child{font-size:"
+                     "small;max-width:28em}</style>"
                      "</head><body>\n<h1>" +
                      EscapeXml(title) + "</h1>\n";
   html += "<p>" + std::to_string(r.pods) + " pods, " + std::to_string(r.periods) + " periods of " +
@@ -266,10 +268,10 @@ Status WriteRightsizeOutputs(const RightsizeResult& r, const std::string& title,
     html += "<tr><td>" + EscapeXml(p.policy) + "</td><td>" + Num(m.slack_pct, 1) + "</td><td>" +
             Num(m.violation_pct, 2) + "</td><td>" + Num(m.resizes_per_pod_hour, 2) + "</td><td>" +
             std::to_string(p.gpus_needed) + "</td><td>" + VsPeak(r, p) + "</td><td>" +
-            std::to_string(p.moves) + "</td><td>" + Num(p.metrics[0].pinball_pct, 2) + " / " +
-            Num(p.metrics[1].pinball_pct, 2) + " / " + Num(p.metrics[2].pinball_pct, 2) +
-            "</td><td>" + Num(m.covered_25_pct, 1) + "</td><td>" + EscapeXml(p.description) +
-            "</td></tr>\n";
+            std::to_string(p.gpus_online) + "</td><td>" + std::to_string(p.moves) + "</td><td>" +
+            Num(p.metrics[0].pinball_pct, 2) + " / " + Num(p.metrics[1].pinball_pct, 2) + " / " +
+            Num(p.metrics[2].pinball_pct, 2) + "</td><td>" + Num(m.covered_25_pct, 1) +
+            "</td><td>" + EscapeXml(p.description) + "</td></tr>\n";
   }
   html += "</table>\n";
   html += "<figure>" + TimelinePlot(r) + "</figure>\n";
