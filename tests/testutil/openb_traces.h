@@ -12,17 +12,22 @@
 
 namespace devshare::testutil {
 
-// <traces>/alibaba-gpu-2023.
-inline std::filesystem::path OpenbTraceDir() {
+// <traces>: the folder holding alibaba-gpu-2023/ and alibaba-genai-2026/.
+inline std::filesystem::path TracesRoot() {
 #ifdef DEVSHARE_DEFAULT_TRACES_DIR
   constexpr const char* kBuilt = DEVSHARE_DEFAULT_TRACES_DIR;
 #else
   constexpr const char* kBuilt = "../shared/traces";
 #endif
   const char* env = std::getenv("DEVSHARE_TRACES_DIR");
-  const std::filesystem::path root = env != nullptr && *env != '\0' ? env : kBuilt;
-  return root / "alibaba-gpu-2023";
+  return env != nullptr && *env != '\0' ? env : kBuilt;
 }
+
+// <traces>/alibaba-gpu-2023.
+inline std::filesystem::path OpenbTraceDir() { return TracesRoot() / "alibaba-gpu-2023"; }
+
+// <traces>/alibaba-genai-2026: the GenAI serving fleet's per-pod usage series.
+inline std::filesystem::path GenAiUsageDir() { return TracesRoot() / "alibaba-genai-2026"; }
 
 // Full path of one openb file, e.g. OpenbFile("openb_pod_list_default.csv").
 inline std::string OpenbFile(const std::string& name) { return (OpenbTraceDir() / name).string(); }
