@@ -345,6 +345,7 @@ Result<RightsizeResult> RunRightsize(const std::vector<PodUsage>& pods, int64_t 
   result.used_gib.assign(static_cast<size_t>(periods), 0);
   for (const PodUsage& p : pods) {
     const UsageSeries& s = p.Of(UsageResource::kGpuMemory);
+    result.gpu_pods += s.Samples() > 0;
     for (size_t i = 0; i < s.values.size(); ++i) {
       if (!std::isnan(s.values[i])) result.used_gib[s.first + i] += s.values[i] / 1024;
     }

@@ -166,8 +166,10 @@ std::string GpuBars(const RightsizeResult& r) {
 
 std::string RightsizeTable(const RightsizeResult& r) {
   std::string out;
-  out += Line("%d pods, %lld periods of %lld s; GPU memory (the packed resource):\n", r.pods,
-              static_cast<long long>(r.periods), static_cast<long long>(r.period_s));
+  out += Line(
+      "%d pods (%d with GPU memory), %lld periods of %lld s; GPU memory (the packed "
+      "resource):\n",
+      r.pods, r.gpu_pods, static_cast<long long>(r.periods), static_cast<long long>(r.period_s));
   out += Line("%-22s %9s %11s %14s %6s %8s %6s %7s %6s %8s\n", "policy", "slack %", "violation %",
               "resizes/pod-h", "GPUs", "vs peak", "bound", "online", "moves", "wall s");
   for (const RightsizePolicyResult& p : r.policies) {
@@ -248,7 +250,8 @@ Status WriteRightsizeOutputs(const RightsizeResult& r, const std::string& title,
                      "small;max-width:28em}</style>"
                      "</head><body>\n<h1>" +
                      EscapeXml(title) + "</h1>\n";
-  html += "<p>" + std::to_string(r.pods) + " pods, " + std::to_string(r.periods) + " periods of " +
+  html += "<p>" + std::to_string(r.pods) + " pods (" + std::to_string(r.gpu_pods) +
+          " with GPU memory), " + std::to_string(r.periods) + " periods of " +
           std::to_string(r.period_s) +
           " s; every pod starts at its peak (its user's ask). Slack = unused allocation, % of "
           "allocation, over pod-minutes; a violation is a "

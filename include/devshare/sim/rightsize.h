@@ -81,6 +81,7 @@ struct RightsizePolicyResult {
 
 struct RightsizeResult {
   int pods = 0;
+  int gpu_pods = 0;  // pods with a GPU-memory series
   int64_t periods = 0;
   int64_t period_s = 60;
   std::vector<double> used_gib;  // [period] sum of GPU memory used
