@@ -14,7 +14,10 @@ namespace {
 
 constexpr const char* kVmHelp =
     "usage: devshare vm create --name N --cpu-milli X --memory-mib Y [--gpu-count C]\n"
-    "                          [--gpu-milli M] [--gpu-profile P] [--gpu-model A100]...\n"
+    "                          [--gpu-milli M] [--gpu-memory SIZE] [--gpu-profile P]\n"
+    "                          [--gpu-vgpu vgpu-<N>g] [--gpu-model A100]...\n"
+    "                          [--gpu count=C,milli=M,memory=SIZE[,profile=P|vgpu=V]"
+    "[,model=A|B]]\n"
     "                          [--cpu-weight W] [--cpu-cap-pct P] [--isolation-floor F]\n"
     "                          [--anti-affinity-group G] [--policy P] [--idempotency-key K]\n"
     "                          [--image NAME] [--ssh-key-file ~/.ssh/id_ed25519.pub]\n"
@@ -27,10 +30,18 @@ constexpr const char* kVmHelp =
     "       devshare vm start|stop|reboot ID\n"
     "       devshare vm console ID [--follow] [--from-offset N]\n"
     "       devshare vm resize ID [--cpu-milli X] [--memory-mib Y] [--gpu-milli M]\n"
+    "                             [--gpu-memory SIZE [--move]]\n"
     "                             [--volume name=N[,size=GIB][,iops=R][,weight=W][,limit=L]]...\n"
     "                             [--nic index=I,min=MBPS,max=MBPS]...\n"
     "                             [--idempotency-key K]\n"
     "  --gpu-model may repeat (or take a comma list): any of these models is acceptable.\n"
+    "  GPU memory SIZE: 12G, 12GiB, 512M or a number of MiB; per GPU (a share's framebuffer;\n"
+    "  for whole GPUs the least each must have). --gpu-vgpu: a time-sliced vGPU profile\n"
+    "  (vgpu-4g, vgpu-8g, ...: its GPU's compute share follows). --gpu gives the same keys in\n"
+    "  one flag (not with the --gpu-* flags).\n"
+    "  resize --gpu-memory/--gpu-milli change a GPU share in place; when its GPU lacks room the\n"
+    "  answer is 409 gpu_memory_full, and --move lets the share move to another GPU of the\n"
+    "  same host that has room.\n"
     "  --isolation-floor: time_slice, mps, hypervisor_sched or hw_partition.\n"
     "  --nic, --volume may repeat: one NIC / volume each. NIC network (a tenant network's name\n"
     "  or id, see 'devshare network --help', or a provider network) defaults to 'default';\n"
@@ -44,9 +55,13 @@ std::string GpuSummary(const json& vm) {
   const json gpu = vm.value("gpu", json::object());
   const int64_t count = Int(gpu, "count");
   if (count == 0 && !gpu.contains("profile")) return "-";
-  std::string s = gpu.contains("profile")
-                      ? Str(gpu, "profile")
+  std::string s = gpu.contains("profile") ? Str(gpu, "profile")
+                  : gpu.contains("vgpu")
+                      ? Str(gpu, "vgpu")
                       : std::to_string(count) + "x" + std::to_string(Int(gpu, "milli", 1000)) + "m";
+  if (!gpu.contains("vgpu") && Int(gpu, "memory_mib") > 0) {
+    s += "/" + std::to_string(Int(gpu, "memory_mib")) + "MiB";
+  }
   if (gpu.contains("models") && gpu["models"].is_array() && !gpu["models"].empty()) {
     std::vector<std::string> models;
     for (const json& m : gpu["models"]) models.push_back(m.is_string() ? m.get<std::string>() : "");
@@ -80,8 +95,11 @@ std::string DevicesSummary(const json& vm) {
         s += ":" + Str(d, "volume") + ":" + std::to_string(Int(d, "size_gib")) + "GiB";
       } else if (d.contains("profile")) {
         s += ":" + Str(d, "profile") + "@" + std::to_string(Int(d, "start_slot"));
+      } else if (d.contains("vgpu")) {
+        s += ":" + Str(d, "vgpu");  // gpu0:vgpu-8g
       } else if (!d.value("whole", false)) {
-        s += ":" + std::to_string(Int(d, "milli")) + "m";
+        s += ":" + std::to_string(Int(d, "milli")) + "m";  // gpu0:500m:12288MiB
+        if (Int(d, "memory_mib") > 0) s += ":" + std::to_string(Int(d, "memory_mib")) + "MiB";
       }
       out.push_back(s);
     }
@@ -144,15 +162,17 @@ int VmCreate(const std::vector<std::string>& raw) {
     if (!list.ok()) return Usage(cmd, list.status().message());
     models.insert(models.end(), list->begin(), list->end());
   }
-  json nics = json::array(), volumes = json::array();
+  json nics = json::array(), volumes = json::array(), gpu_flag = json::array();
   Status st = TakeDeviceFlags(args, "nic", ParseCreateNicFlag, nics);
   if (st.ok()) st = TakeDeviceFlags(args, "volume", ParseCreateVolumeFlag, volumes);
+  if (st.ok()) st = TakeDeviceFlags(args, "gpu", ParseCreateGpuFlag, gpu_flag);
   if (!st.ok()) return Usage(cmd, st.message());
+  if (gpu_flag.size() > 1) return Usage(cmd, "--gpu: given twice (one GPU request per VM)");
   Result<Parsed> p =
       ParseArgs(args,
                 {"name", "cpu-milli", "memory-mib", "gpu-count", "gpu-milli", "gpu-profile",
-                 "cpu-weight", "cpu-cap-pct", "isolation-floor", "anti-affinity-group", "policy",
-                 "idempotency-key", "image", "ssh-key-file"},
+                 "gpu-memory", "gpu-vgpu", "cpu-weight", "cpu-cap-pct", "isolation-floor",
+                 "anti-affinity-group", "policy", "idempotency-key", "image", "ssh-key-file"},
                 {}, 0, "");
   if (!p.ok()) return Usage(cmd, p.status().message());
   const Flags& f = p->flags;
@@ -176,11 +196,23 @@ int VmCreate(const std::vector<std::string>& raw) {
   json body = {{"name", f.Get("name")}};
   st = put_ints(body, {{"cpu-milli", "cpu_milli"}, {"memory-mib", "memory_mib"}}, true);
   if (!st.ok()) return Usage(cmd, st.message());
-  if (f.Has("gpu-count") || f.Has("gpu-milli") || f.Has("gpu-profile") || !models.empty()) {
+  const bool gpu_flags = f.Has("gpu-count") || f.Has("gpu-milli") || f.Has("gpu-profile") ||
+                         f.Has("gpu-memory") || f.Has("gpu-vgpu") || !models.empty();
+  if (!gpu_flag.empty() && gpu_flags) {
+    return Usage(cmd, "--gpu: give the GPU either as --gpu k=v,... or with the --gpu-* flags");
+  }
+  if (!gpu_flag.empty()) body["gpu"] = gpu_flag[0];
+  if (gpu_flags) {
     json gpu = json::object();
     st = put_ints(gpu, {{"gpu-count", "count"}, {"gpu-milli", "milli"}}, false);
     if (!st.ok()) return Usage(cmd, st.message());
+    if (f.Has("gpu-memory")) {
+      Result<int64_t> mib = ParseMemoryMib(f.Get("gpu-memory"), "--gpu-memory");
+      if (!mib.ok()) return Usage(cmd, mib.status().message());
+      gpu["memory_mib"] = *mib;
+    }
     if (f.Has("gpu-profile")) gpu["profile"] = f.Get("gpu-profile");
+    if (f.Has("gpu-vgpu")) gpu["vgpu"] = f.Get("gpu-vgpu");
     if (!models.empty()) gpu["models"] = models;
     body["gpu"] = gpu;
   }
@@ -248,8 +280,9 @@ int VmResize(const std::vector<std::string>& raw) {
   Status st = TakeDeviceFlags(args, "volume", ParseResizeVolumeFlag, volumes);
   if (st.ok()) st = TakeDeviceFlags(args, "nic", ParseResizeNicFlag, nics);
   if (!st.ok()) return Usage(cmd, st.message());
-  Result<Parsed> p = ParseArgs(args, {"cpu-milli", "memory-mib", "gpu-milli", "idempotency-key"},
-                               {}, 1, "the VM id");
+  Result<Parsed> p =
+      ParseArgs(args, {"cpu-milli", "memory-mib", "gpu-milli", "gpu-memory", "idempotency-key"},
+                {"move"}, 1, "the VM id");
   if (!p.ok()) return Usage(cmd, p.status().message());
   json body = json::object();
   for (const auto& [flag, field] :
@@ -260,11 +293,23 @@ int VmResize(const std::vector<std::string>& raw) {
     if (!v.ok()) return Usage(cmd, v.status().message());
     body[field] = *v;
   }
+  if (p->flags.Has("gpu-memory")) {
+    Result<int64_t> mib = ParseMemoryMib(p->flags.Get("gpu-memory"), "--gpu-memory");
+    if (!mib.ok()) return Usage(cmd, mib.status().message());
+    body["gpu_memory_mib"] = *mib;
+  }
   if (!volumes.empty()) body["volumes"] = volumes;
   if (!nics.empty()) body["nics"] = nics;
   if (body.empty()) {
     return Usage(cmd,
-                 "give at least one of --cpu-milli, --memory-mib, --gpu-milli, --volume, --nic");
+                 "give at least one of --cpu-milli, --memory-mib, --gpu-milli, --gpu-memory, "
+                 "--volume, --nic");
+  }
+  if (p->flags.Has("move")) {
+    if (!body.contains("gpu_milli") && !body.contains("gpu_memory_mib")) {
+      return Usage(cmd, "--move moves a GPU share: give --gpu-memory or --gpu-milli with it");
+    }
+    body["move"] = true;
   }
   return Finish(cmd, *p, p->api.ResizeVm(p->positionals[0], body, p->flags.Get("idempotency-key")),
                 PrintVm);

@@ -1,7 +1,9 @@
 // Parsers of the --nic / --volume values: see vm_device_flags.h.
 #include "cli/vm_device_flags.h"
 
+#include <cctype>
 #include <charconv>
+#include <climits>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -188,6 +190,64 @@ Result<json> ParseResizeVolumeFlag(const std::string& value) {
   }
   if (!iops.empty()) volume["iops"] = iops;
   return volume;
+}
+
+Result<int64_t> ParseMemoryMib(const std::string& value, const std::string& what) {
+  // <N>[M|MiB|G|GiB] (case-insensitive unit); a bare number is MiB.
+  size_t digits = 0;
+  while (digits < value.size() && value[digits] >= '0' && value[digits] <= '9') ++digits;
+  std::string unit = value.substr(digits);
+  for (char& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  int64_t n = -1;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + digits, n);
+  int64_t scale = 0;
+  if (unit.empty() || unit == "m" || unit == "mib") scale = 1;
+  if (unit == "g" || unit == "gib") scale = 1024;
+  if (digits == 0 || ec != std::errc() || end != value.data() + digits || scale == 0 ||
+      n > INT64_MAX / 1024) {
+    return Status::InvalidArgument(
+        what + ": expected a size such as 12G, 12GiB, 512M or 512 (MiB), got '" + value + "'");
+  }
+  return n * scale;
+}
+
+Result<json> ParseCreateGpuFlag(const std::string& value) {
+  DS_ASSIGN_OR_RETURN(
+      Items items,
+      Split("--gpu", value, {"count", "milli", "memory", "profile", "vgpu", "model"}, {}));
+  json gpu = json::object();
+  for (const char* key : {"count", "milli"}) {
+    if (!items.Has(key)) continue;
+    DS_ASSIGN_OR_RETURN(int64_t v, items.Int(key, 0));
+    gpu[key] = v;
+  }
+  if (items.Has("memory")) {
+    DS_ASSIGN_OR_RETURN(
+        int64_t mib, ParseMemoryMib(items.values.at("memory").value_or(""), "--gpu: key 'memory'"));
+    gpu["memory_mib"] = mib;
+  }
+  for (const char* key : {"profile", "vgpu"}) {
+    if (!items.Has(key)) continue;
+    DS_ASSIGN_OR_RETURN(std::string v, items.Name(key, ""));
+    gpu[key] = v;
+  }
+  if (items.Has("model")) {
+    // One or several models, '|'-separated (',' separates the flag's items).
+    DS_ASSIGN_OR_RETURN(std::string models, items.Name("model", ""));
+    json list = json::array();
+    size_t start = 0;
+    while (true) {
+      const size_t bar = models.find('|', start);
+      const std::string m = models.substr(start, bar == std::string::npos ? bar : bar - start);
+      if (m.empty()) return items.Error("model", "empty model in '" + models + "'");
+      list.push_back(m);
+      if (bar == std::string::npos) break;
+      start = bar + 1;
+    }
+    gpu["models"] = list;
+  }
+  if (gpu.empty()) return Status::InvalidArgument("--gpu: give at least one key");
+  return gpu;
 }
 
 }  // namespace devshare::cli

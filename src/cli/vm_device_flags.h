@@ -1,5 +1,6 @@
-// The values of `devshare vm create|resize --nic ... --volume ...`: comma lists of key=value
-// items turned into the JSON objects of the request body's "nics" and "volumes" arrays.
+// The values of `devshare vm create|resize --nic ... --volume ... --gpu ...`: comma lists of
+// key=value items turned into the JSON objects of the request body's "nics" and "volumes" arrays
+// and its "gpu" object; and memory sizes ("12G").
 // Thread-safety: pure functions.
 #ifndef DEVSHARE_CLI_VM_DEVICE_FLAGS_H_
 #define DEVSHARE_CLI_VM_DEVICE_FLAGS_H_
@@ -41,6 +42,16 @@ Result<nlohmann::json> ParseResizeNicFlag(const std::string& value);
 // name and at least one of size, iops, weight, limit are required; only the given keys are
 // sent (the server keeps the others).
 Result<nlohmann::json> ParseResizeVolumeFlag(const std::string& value);
+
+// A memory size: <N>[M|MiB|G|GiB] (unit case-insensitive; a bare number is MiB) -> MiB, e.g.
+// "12G" -> 12288. InvalidArgument prefixed with `what` (e.g. "--gpu-memory") otherwise.
+Result<int64_t> ParseMemoryMib(const std::string& value, const std::string& what);
+
+// vm create --gpu count=1,milli=500,memory=12G[,profile=3g.20gb | vgpu=vgpu-8g][,model=T4|A10]
+//   -> {"count": 1, "milli": 500, "memory_mib": 12288, "models": ["T4", "A10"]}
+// Only the given keys are sent (the server fills in count 1, milli 1000); memory as in
+// ParseMemoryMib; model takes one model or several separated by '|'.
+Result<nlohmann::json> ParseCreateGpuFlag(const std::string& value);
 
 }  // namespace devshare::cli
 

@@ -59,6 +59,13 @@ TEST(VmDeviceFlagsTest, ValidValues) {
        R"({"index":0,"bandwidth_mbps":{"min":2000,"max":8000}})"},
       {"resize nic max only", ParseResizeNicFlag, "index=2,max=8000",
        R"({"index":2,"bandwidth_mbps":{"max":8000}})"},
+      {"gpu share with memory", ParseCreateGpuFlag, "count=1,milli=500,memory=12G",
+       R"({"count":1,"milli":500,"memory_mib":12288})"},
+      {"gpu memory in MiB", ParseCreateGpuFlag, "memory=512,model=T4|A10",
+       R"({"memory_mib":512,"models":["T4","A10"]})"},
+      {"gpu vgpu", ParseCreateGpuFlag, "vgpu=vgpu-8g", R"({"vgpu":"vgpu-8g"})"},
+      {"gpu profile", ParseCreateGpuFlag, "profile=3g.40gb,model=A100-80GB",
+       R"({"profile":"3g.40gb","models":["A100-80GB"]})"},
   };
   for (const Valid& c : cases) {
     Result<json> got = c.parse(c.value);
@@ -133,12 +140,31 @@ TEST(VmDeviceFlagsTest, MalformedValuesNameFlagAndKey) {
       {"resize nic without index", ParseResizeNicFlag, "min=1", "--nic: key 'index' is required"},
       {"resize nic without bounds", ParseResizeNicFlag, "index=0",
        "--nic: give key 'min' or 'max' (or both)"},
+      {"gpu memory unit", ParseCreateGpuFlag, "memory=12T",
+       "--gpu: key 'memory': expected a size such as 12G, 12GiB, 512M or 512 (MiB), got '12T'"},
+      {"gpu memory negative", ParseCreateGpuFlag, "memory=-1G",
+       "--gpu: key 'memory': expected a size such as 12G, 12GiB, 512M or 512 (MiB), got '-1G'"},
+      {"gpu unknown key", ParseCreateGpuFlag, "mem=1G",
+       "--gpu: unknown key 'mem' (known: count, milli, memory, profile, vgpu, model)"},
   };
   for (const Invalid& c : cases) {
     Result<json> got = c.parse(c.value);
     ASSERT_FALSE(got.ok()) << c.name << ": got " << got->dump();
     EXPECT_TRUE(got.status().IsInvalidArgument()) << c.name;
     EXPECT_EQ(got.status().message(), c.message) << c.name;
+  }
+}
+
+TEST(VmDeviceFlagsTest, MemorySizes) {
+  EXPECT_EQ(*ParseMemoryMib("12G", "--gpu-memory"), 12288);
+  EXPECT_EQ(*ParseMemoryMib("12gib", "--gpu-memory"), 12288);
+  EXPECT_EQ(*ParseMemoryMib("512M", "--gpu-memory"), 512);
+  EXPECT_EQ(*ParseMemoryMib("700", "--gpu-memory"), 700);
+  EXPECT_EQ(*ParseMemoryMib("0", "--gpu-memory"), 0);
+  for (const char* bad : {"", "G", "1.5G", "12 G", "12GB", "x"}) {
+    Result<int64_t> got = ParseMemoryMib(bad, "--gpu-memory");
+    EXPECT_FALSE(got.ok()) << bad;
+    if (!got.ok()) EXPECT_EQ(got.status().message().rfind("--gpu-memory: ", 0), 0u) << bad;
   }
 }
 

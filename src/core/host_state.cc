@@ -1,4 +1,5 @@
-// HostState bookkeeping: capacity checks, whole-vs-shared exclusivity, MIG interval packing.
+// HostState bookkeeping: capacity checks, whole-vs-shared exclusivity, MIG interval packing,
+// GPU memory and the one-vGPU-profile-per-GPU rule.
 #include "devshare/core/host_state.h"
 
 #include <algorithm>
@@ -13,6 +14,13 @@ bool Overlaps(const PartitionInstance& p, int start, int size) {
 }
 
 }  // namespace
+
+int64_t PartitionMemoryMib(const Device& d, const PartitionProfile& p) {
+  if (d.memory_mib > 0 && d.geometry != nullptr && d.geometry->memory_slices > 0) {
+    return d.memory_mib * p.memory_slices / d.geometry->memory_slices;
+  }
+  return p.memory_mib;
+}
 
 HostState::HostState(const Host* host)
     : host_(host),
@@ -202,6 +210,19 @@ int HostState::FindPartitionStart(int g, const PartitionProfile& profile) const 
   return -1;
 }
 
+GpuMemoryFit HostState::VgpuFit(int g, int64_t memory_mib, const std::string& vgpu) const {
+  const Device& d = gpu_device(g);
+  const GpuUsage& u = gpu_usage_[g];
+  if (vgpu.empty()) return u.vgpu_shares > 0 ? GpuMemoryFit::kVgpuMixed : GpuMemoryFit::kFits;
+  if (d.mode != SharingMode::kTimeSliced) return GpuMemoryFit::kVgpuNeedsTimeSliced;
+  if (!GpuOffersVgpu(d.memory_mib, memory_mib)) return GpuMemoryFit::kVgpuNotOffered;
+  // Reference §4.2: all time-sliced vGPUs on one GPU are of one type unless the GPU supports
+  // heterogeneous sizes; free-size shares are another mechanism and never mix with vGPUs.
+  if (u.shares > u.vgpu_shares) return GpuMemoryFit::kVgpuMixed;
+  if (u.vgpu_shares > 0 && u.vgpu != vgpu && !d.vgpu_mixed_sizes) return GpuMemoryFit::kVgpuMixed;
+  return GpuMemoryFit::kFits;
+}
+
 Status HostState::CheckSlice(const DeviceSlice& s) const {
   if (s.gpu < 0 || s.gpu >= gpu_count()) {
     return Status::InvalidArgument("host " + host_->id + ": no GPU ordinal " +
@@ -245,6 +266,38 @@ Status HostState::CheckSlice(const DeviceSlice& s) const {
   if (s.milli <= 0 || s.milli > gpu_free_[s.gpu]) {
     return Status::ResourceExhausted(where + ": requested " + std::to_string(s.milli) +
                                      " milli, free " + std::to_string(gpu_free_[s.gpu]));
+  }
+  if (s.memory_mib < 0) {
+    return Status::InvalidArgument(where + ": negative GPU memory_mib in a slice");
+  }
+  if (!s.vgpu.empty()) {
+    Result<int64_t> mib = ParseVgpuProfile(s.vgpu);
+    if (!mib.ok() || *mib != s.memory_mib) {
+      return Status::InvalidArgument(where + ": vGPU slice " + s.vgpu + " with memory_mib " +
+                                     std::to_string(s.memory_mib));
+    }
+  }
+  switch (GpuShareMemoryFit(s.gpu, s.memory_mib, s.vgpu)) {
+    case GpuMemoryFit::kFits:
+      return Status::Ok();
+    case GpuMemoryFit::kMemoryFull:
+      return Status::ResourceExhausted(
+          where + ": requested " + std::to_string(s.memory_mib) + " MiB GPU memory, free " +
+          std::to_string(gpu_free_memory_mib(s.gpu)) + " of " + std::to_string(d.memory_mib));
+    case GpuMemoryFit::kVgpuNotOffered: {
+      const std::string offered = VgpuProfilesOffered(d.memory_mib);
+      return Status::InvalidArgument(where + " (" + std::to_string(d.memory_mib) +
+                                     " MiB) offers no vGPU profile " + s.vgpu +
+                                     " (offers: " + (offered.empty() ? "none" : offered) + ")");
+    }
+    case GpuMemoryFit::kVgpuNeedsTimeSliced:
+      return Status::FailedPrecondition(where + " is not time-sliced: vGPU profile " + s.vgpu +
+                                        " needs a time_sliced GPU");
+    case GpuMemoryFit::kVgpuMixed:
+      return Status::FailedPrecondition(
+          where + " holds " + (u.vgpu_shares > 0 ? "vGPU profile " + u.vgpu : "free-size shares") +
+          ": all vGPUs on one GPU are of one profile (asked " +
+          (s.vgpu.empty() ? "a free-size share" : s.vgpu) + ")");
   }
   return Status::Ok();
 }
@@ -293,10 +346,12 @@ Status HostState::ApplyUnchecked(const Allocation& a) {
     if (s.whole) {
       u.whole = true;
       u.used_milli = DeviceCapacityMilli(d);
+      u.used_memory_mib = d.memory_mib;
       gpu_free_[s.gpu] = 0;
     } else if (d.mode == SharingMode::kPartitioned) {
       const PartitionProfile* p = d.geometry->Find(s.profile);
       u.partitions.push_back({s.start_slot, p->memory_slices, p->compute_slices});
+      u.used_memory_mib += PartitionMemoryMib(d, *p);
       int compute_used = 0;
       for (const PartitionInstance& q : u.partitions) compute_used += q.compute_slices;
       u.used_milli = kMilliPerDevice * compute_used / d.geometry->compute_slices;
@@ -305,6 +360,10 @@ Status HostState::ApplyUnchecked(const Allocation& a) {
     } else {
       u.shares++;
       u.used_milli += s.milli;
+      u.used_memory_mib += s.memory_mib;
+      if (!s.vgpu.empty()) {
+        if (u.vgpu_shares++ == 0) u.vgpu = s.vgpu;
+      }
       gpu_free_[s.gpu] -= static_cast<int32_t>(s.milli);
       if (!a.tenant.empty()) u.tenants.push_back(a.tenant);
     }
@@ -338,7 +397,8 @@ Status HostState::Release(const Allocation& a) {
                       q.compute_slices == p->compute_slices;
              });
     } else {
-      held = !u.whole && u.shares > 0 && u.used_milli >= s.milli;
+      held = !u.whole && u.shares > 0 && u.used_milli >= s.milli &&
+             u.used_memory_mib >= s.memory_mib && (s.vgpu.empty() || u.vgpu_shares > 0);
     }
     if (!held) {
       return Status::FailedPrecondition("host " + host_->id + ": release of " + a.request_id +
@@ -363,6 +423,9 @@ Status HostState::Release(const Allocation& a) {
       auto it = std::find_if(u.partitions.begin(), u.partitions.end(),
                              [&](const PartitionInstance& p) { return p.start == s.start_slot; });
       if (it != u.partitions.end()) u.partitions.erase(it);
+      if (const PartitionProfile* p = d.geometry->Find(s.profile)) {
+        u.used_memory_mib -= PartitionMemoryMib(d, *p);
+      }
       int compute_used = 0;
       for (const PartitionInstance& q : u.partitions) compute_used += q.compute_slices;
       u.used_milli = kMilliPerDevice * compute_used / d.geometry->compute_slices;
@@ -370,6 +433,8 @@ Status HostState::Release(const Allocation& a) {
     } else {
       u.shares--;
       u.used_milli -= s.milli;
+      u.used_memory_mib -= s.memory_mib;
+      if (!s.vgpu.empty() && --u.vgpu_shares == 0) u.vgpu.clear();
       gpu_free_[s.gpu] += static_cast<int32_t>(s.milli);
     }
     if (!a.tenant.empty() && !s.whole) {

@@ -69,14 +69,36 @@ Status ValidateGpu(const VmRequest& r) {
   const std::string who = "request " + r.id;
   const GpuRequest& gpu = r.gpu;
   if (gpu.count < 0) return Status::InvalidArgument(who + ": gpu count < 0");
+  if (gpu.memory_mib < 0) {
+    return Status::InvalidArgument(who + ": gpu.memory_mib " + std::to_string(gpu.memory_mib) +
+                                   " < 0");
+  }
   if (gpu.count == 0) {
-    if (gpu.milli != 0 || !gpu.profile.empty()) {
-      return Status::InvalidArgument(who + ": gpu milli/profile given with gpu count 0");
+    if (gpu.milli != 0 || !gpu.profile.empty() || !gpu.vgpu.empty() || gpu.memory_mib != 0) {
+      return Status::InvalidArgument(who +
+                                     ": gpu milli/profile/vgpu/memory_mib given with gpu count 0");
     }
     return Status::Ok();
   }
   if (!gpu.profile.empty()) {
     if (gpu.count != 1) return Status::InvalidArgument(who + ": a partition profile needs count 1");
+    if (!gpu.vgpu.empty()) {
+      return Status::InvalidArgument(who + ": gpu.vgpu: give a partition profile or a vGPU one");
+    }
+    if (gpu.memory_mib != 0) {
+      return Status::InvalidArgument(who + ": gpu.memory_mib: a partition's memory is its " +
+                                     "profile's (" + gpu.profile + ")");
+    }
+    return Status::Ok();
+  }
+  if (!gpu.vgpu.empty()) {
+    Result<int64_t> mib = ParseVgpuProfile(gpu.vgpu);
+    if (!mib.ok()) return Status::InvalidArgument(who + ": gpu.vgpu: " + mib.status().message());
+    if (gpu.count != 1 || gpu.milli != 0 || gpu.memory_mib != *mib) {
+      return Status::InvalidArgument(who + ": gpu.vgpu " + gpu.vgpu +
+                                     " is one GPU (count 1) with milli 0 and memory_mib " +
+                                     std::to_string(*mib));
+    }
     return Status::Ok();
   }
   if (gpu.milli <= 0 || gpu.milli > kMilliPerDevice) {

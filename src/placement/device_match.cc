@@ -5,6 +5,10 @@
 
 namespace devshare::placement {
 
+bool GpuCanTakeShare(const VmRequest& req, const HostState& h, int g) {
+  return g >= 0 && g < h.gpu_count() && GpuFitsShare(req, h, g);
+}
+
 GpuChoice SelectGpusByRule(const VmRequest& req, const HostState& h, FitRule rule) {
   GpuChoice c;
   if (!req.gpu.Any()) return c;

@@ -30,13 +30,33 @@ inline bool GpuUsableBy(const VmRequest& req, const HostState& h, int g) {
   return true;
 }
 
+// Milli a share takes on GPU g: the request's, or for a vGPU profile 1000 / the instances of
+// it that fit the GPU's memory (-1 when the GPU does not offer the profile).
+inline int ShareMilliOnGpu(const VmRequest& req, const HostState& h, int g) {
+  if (req.gpu.vgpu.empty()) return req.gpu.milli;
+  return VgpuMilli(req.gpu.memory_mib, h.gpu_device(g).memory_mib);
+}
+
+// A share fits GPU g if its milli and its GPU memory fit (and a vGPU profile may join the GPU).
 inline bool GpuFitsShare(const VmRequest& req, const HostState& h, int g) {
   const Device& d = h.gpu_device(g);
   if (d.mode != SharingMode::kFractional && d.mode != SharingMode::kTimeSliced) return false;
-  return h.gpu_free_milli()[g] >= req.gpu.milli && !h.gpu_usage(g).whole && GpuUsableBy(req, h, g);
+  const int milli = ShareMilliOnGpu(req, h, g);
+  if (milli < 0 || h.gpu_free_milli()[g] < milli || h.gpu_usage(g).whole) return false;
+  if ((req.gpu.memory_mib > 0 || h.gpu_usage(g).vgpu_shares > 0) &&
+      h.GpuShareMemoryFit(g, req.gpu.memory_mib, req.gpu.vgpu) != GpuMemoryFit::kFits) {
+    return false;
+  }
+  return GpuUsableBy(req, h, g);
 }
 
+// A whole GPU fits if it is fully free and, when the request names a least memory, has it
+// (a GPU of unknown memory is not constrained).
 inline bool GpuFitsWhole(const VmRequest& req, const HostState& h, int g) {
+  if (req.gpu.memory_mib > 0) {
+    const int64_t cap = h.gpu_memory_capacity_mib(g);
+    if (cap > 0 && cap < req.gpu.memory_mib) return false;
+  }
   return h.gpu_fully_free(g) && GpuUsableBy(req, h, g);
 }
 
@@ -62,6 +82,7 @@ inline std::string RequestShapeKey(const VmRequest& req) {
   std::string key = std::to_string(req.cpu_milli) + "/" + std::to_string(req.gpu.count) + "/" +
                     std::to_string(req.gpu.milli) + "/" + req.gpu.profile;
   for (const std::string& m : req.gpu.models) key += "/" + m;
+  if (req.gpu.memory_mib > 0) key += "/mem" + std::to_string(req.gpu.memory_mib) + req.gpu.vgpu;
   return key;
 }
 
@@ -70,7 +91,7 @@ inline int MilliOnGpu(const VmRequest& req, const HostState& h, int g) {
   if (req.gpu.IsPartition()) {
     return GpuPartitionStart(req, h, g) < 0 ? -1 : PartitionMilli(req, h, g);
   }
-  return GpuFitsShare(req, h, g) ? req.gpu.milli : -1;
+  return GpuFitsShare(req, h, g) ? ShareMilliOnGpu(req, h, g) : -1;
 }
 
 // The GpuChoice of one shared or partition request placed on GPU `gpu` (empty if gpu < 0).

@@ -20,15 +20,21 @@ Status GpuSelector::Select(const VmRequest& req, const HostState& state, int hos
     DeviceSlice s;
     s.gpu = g;
     s.device_id = state.gpu_device(g).id;
+    const Device& d = state.gpu_device(g);
     if (req.gpu.IsWhole()) {
       s.whole = true;
-      s.milli = state.gpu_device(g).inventory.Capacity();
+      s.milli = d.inventory.Capacity();
+      s.memory_mib = d.memory_mib;
     } else if (req.gpu.IsPartition()) {
       s.profile = req.gpu.profile;
       s.start_slot = choice.start_slot;
       s.milli = PartitionMilli(req, state, g);
+      const PartitionProfile* p = d.geometry ? d.geometry->Find(req.gpu.profile) : nullptr;
+      if (p != nullptr) s.memory_mib = PartitionMemoryMib(d, *p);
     } else {
-      s.milli = req.gpu.milli;
+      s.milli = ShareMilliOnGpu(req, state, g);
+      s.memory_mib = req.gpu.memory_mib;
+      s.vgpu = req.gpu.vgpu;
     }
     a.gpus.push_back(std::move(s));
   }
@@ -41,6 +47,10 @@ std::string PlacementOutcome::Summary(int total_hosts) const {
     for (const DeviceSlice& d : allocation.gpus) {
       s += " " + d.device_id + (d.whole ? " whole" : " " + std::to_string(d.milli) + "m");
       if (!d.profile.empty()) s += " " + d.profile + "@" + std::to_string(d.start_slot);
+      if (!d.vgpu.empty()) s += " " + d.vgpu;
+      if (!d.whole && d.profile.empty() && d.memory_mib > 0) {
+        s += " " + std::to_string(d.memory_mib) + "MiB";
+      }
     }
     for (const DeviceSlice& d : allocation.nics) {
       s += " " + d.device_id + (d.unit_index >= 0 ? " vf" + std::to_string(d.unit_index) : "");

@@ -34,6 +34,8 @@ constexpr HttpMapping kHttpMappings[] = {
     {StatusCode::kResourceExhausted, "", 409, "conflict"},
     {StatusCode::kResourceExhausted, "no_room", 409, "no_room"},
     {StatusCode::kResourceExhausted, "network_full", 409, "network_full"},
+    {StatusCode::kResourceExhausted, "gpu_memory_full", 409, "gpu_memory_full"},
+    {StatusCode::kResourceExhausted, "gpu_full", 409, "gpu_full"},
     {StatusCode::kResourceExhausted, "payload_too_large", 413, "payload_too_large"},
     {StatusCode::kAborted, "", 409, "concurrent_update"},
     {StatusCode::kUnavailable, "", 503, "unavailable"},

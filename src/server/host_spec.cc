@@ -12,6 +12,7 @@ namespace {
 constexpr int64_t kMaxCpuMilli = 100'000'000;         // 100k CPUs
 constexpr int64_t kMaxMemoryMib = 1'099'511'627'776;  // 1 EiB in MiB
 constexpr size_t kMaxDevices = 1024;
+constexpr int64_t kMaxGpuMemoryMib = int64_t{1} << 30;  // 1 PiB
 
 std::string Item(const std::string& list, size_t i) { return list + "[" + std::to_string(i) + "]"; }
 
@@ -48,14 +49,28 @@ Status ParseGpu(const nlohmann::json& j, const std::string& path, int numa_nodes
   d.isolation = *iso;
   DS_ASSIGN_OR_RETURN(int64_t numa, r.Int("numa_node", false, 0, numa_nodes - 1, 0));
   d.numa_node = static_cast<int>(numa);
+  // GPU memory: given, or the model's published size (0 = unknown: not constrained).
+  DS_ASSIGN_OR_RETURN(d.memory_mib,
+                      r.Int("memory_mib", false, 0, kMaxGpuMemoryMib, GpuModelMemoryMib(d.model)));
+  DS_ASSIGN_OR_RETURN(d.vgpu_mixed_sizes, r.Bool("vgpu_mixed_sizes", false, false));
+  if (d.vgpu_mixed_sizes && d.mode != SharingMode::kTimeSliced) {
+    return Status::InvalidArgument("field '" + r.FieldPath("vgpu_mixed_sizes") +
+                                   "': only a time_sliced GPU holds vGPU profiles");
+  }
   DS_ASSIGN_OR_RETURN(std::string geometry, r.String("geometry", false, 32));
   if (d.mode == SharingMode::kPartitioned) {
-    if (geometry.empty()) geometry = "A100_40GB";
-    if (geometry != "A100_40GB") {
-      return Status::InvalidArgument("field '" + r.FieldPath("geometry") + "': unknown geometry '" +
-                                     geometry + "' (known: A100_40GB)");
+    // The model's MIG geometry when not named (A100 -> A100_40GB, H100 -> H100_80GB), else
+    // the A100-40GB one (the only geometry before GPU models chose theirs).
+    if (geometry.empty()) {
+      std::shared_ptr<const PartitionGeometry> by_model = PartitionGeometry::ForModel(d.model);
+      geometry = by_model != nullptr ? by_model->name : "A100_40GB";
     }
-    d.geometry = PartitionGeometry::A100_40GB();
+    d.geometry = PartitionGeometry::ByName(geometry);
+    if (d.geometry == nullptr) {
+      return Status::InvalidArgument("field '" + r.FieldPath("geometry") + "': unknown geometry '" +
+                                     geometry + "' (known: " + PartitionGeometry::KnownNames() +
+                                     ")");
+    }
   } else if (!geometry.empty()) {
     return Status::InvalidArgument("field '" + r.FieldPath("geometry") +
                                    "': only a partitioned GPU has a geometry");
@@ -68,6 +83,8 @@ Status ParseGpu(const nlohmann::json& j, const std::string& path, int numa_nodes
          {"isolation", isolation},
          {"numa_node", numa}};
   if (d.geometry) out["geometry"] = geometry;
+  out["memory_mib"] = d.memory_mib;  // always: an explicit 0 must survive a re-read
+  if (d.vgpu_mixed_sizes) out["vgpu_mixed_sizes"] = true;
   return Status::Ok();
 }
 

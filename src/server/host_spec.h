@@ -20,10 +20,11 @@ struct HostSpec {
 
 // Fields: cpu_milli, memory_mib (required); cpu_allocation_ratio, memory_allocation_ratio,
 // cpu_reserved_milli, memory_reserved_mib; numa [{id, cpu_milli, memory_mib}];
-// gpus [{id, model, sharing, isolation, numa_node, geometry}]; nics [{id, network (default
-// "default"), vfs, numa_node, line_rate_mbps | bandwidth_gbps}]; disks [{id, tier nvme|ssd|hdd,
-// capacity_gib, iops, numa_node}]; traits [string].
-// InvalidArgument naming the field (e.g. "gpus[1].sharing") on any error or unknown field.
+// gpus [{id, model, sharing, isolation, numa_node, geometry (default: the model's MIG
+// geometry), memory_mib (default: the model's size, 0 = unknown), vgpu_mixed_sizes}]; nics [{id,
+// network (default "default"), vfs, numa_node, line_rate_mbps | bandwidth_gbps}]; disks [{id, tier
+// nvme|ssd|hdd, capacity_gib, iops, numa_node}]; traits [string]. InvalidArgument naming the field
+// (e.g. "gpus[1].sharing") on any error or unknown field.
 Result<HostSpec> ParseHostSpec(const std::string& name, const nlohmann::json& body);
 
 }  // namespace devshare::server

@@ -5,6 +5,7 @@
 #include <array>
 #include <string_view>
 
+#include "devshare/placement/framework.h"
 #include "devshare/placement/volume_fit.h"
 #include "server/host_spec.h"
 #include "server/json_fields.h"
@@ -20,6 +21,8 @@ nlohmann::json AllocationToJson(const Allocation& a) {
       d["profile"] = s.profile;
       d["start_slot"] = s.start_slot;
     }
+    d["memory_mib"] = s.memory_mib;
+    if (!s.vgpu.empty()) d["vgpu"] = s.vgpu;
     devices.push_back(std::move(d));
   }
   for (const DeviceSlice& s : a.nics) {
@@ -128,6 +131,8 @@ Result<Allocation> AllocationFromJson(const std::string& json, const Host& host)
     s.whole = d.value("whole", false);
     s.profile = d.value("profile", "");
     s.start_slot = d.value("start_slot", -1);
+    s.memory_mib = d.value("memory_mib", int64_t{0});  // absent in allocations stored before it
+    s.vgpu = d.value("vgpu", "");
     a.gpus.push_back(std::move(s));
   }
   return a;
@@ -380,6 +385,24 @@ Result<placement::PlacementOutcome> Ledger::Place(const std::string& vm_id,
   DS_ASSIGN_OR_RETURN(placement::Framework * fw, FrameworkFor(spec.policy));
   VmRequest req = ForPlacement(spec.request, tenant);
   DS_RETURN_IF_ERROR(CheckNicsAgainstFleet(spec.request, req));
+  if (req.gpu.memory_mib > 0) {
+    // More GPU memory than any GPU has can never fit: the body's fault, not a full fleet.
+    int64_t largest = 0;
+    std::string where;
+    for (const Host& h : cluster_.hosts) {
+      for (const Device& d : h.devices) {
+        if (d.kind != DeviceKind::kGpu || d.memory_mib <= largest) continue;
+        largest = d.memory_mib;
+        where = h.id + " " + d.id;
+      }
+    }
+    if (largest > 0 && req.gpu.memory_mib > largest) {
+      return Status::InvalidArgument(
+          "field 'gpu.memory_mib': " + std::to_string(req.gpu.memory_mib) +
+          " MiB is more than the largest GPU has (" + std::to_string(largest) + " MiB, " + where +
+          ")");
+    }
+  }
   req.id = vm_id;
   req.tenant = tenant;
   if (!spec.anti_affinity_group.empty()) {
@@ -493,12 +516,17 @@ Result<VmEntry> Ledger::Resize(const std::string& id, const ResizeSpec& r) {
   Allocation next = vm.allocation;
   if (r.cpu_milli > 0) next.cpu_milli = r.cpu_milli;
   if (r.memory_mib > 0) next.memory_mib = r.memory_mib;
-  if (r.gpu_milli > 0) {
-    if (next.gpus.size() != 1 || next.gpus[0].whole || !next.gpus[0].profile.empty()) {
+  const bool gpu_change = r.gpu_milli > 0 || r.gpu_memory_mib >= 0;
+  if (gpu_change) {
+    if (next.gpus.size() != 1 || next.gpus[0].whole || !next.gpus[0].profile.empty() ||
+        !next.gpus[0].vgpu.empty()) {
       return Status::FailedPrecondition(
-          "gpu_milli can change only for a VM holding part of one GPU");
+          "gpu_milli and gpu_memory_mib can change only for a VM holding a free-size share of "
+          "one GPU (a whole GPU, a partition or a vGPU profile has fixed amounts)");
     }
-    next.gpus[0].milli = r.gpu_milli;
+    if (r.gpu_milli > 0) next.gpus[0].milli = r.gpu_milli;
+    if (r.gpu_memory_mib >= 0) next.gpus[0].memory_mib = r.gpu_memory_mib;
+    DS_RETURN_IF_ERROR(FitShareOnHost(vm, r.move, next));
   }
   for (size_t i = 0; i < r.volumes.size(); ++i) {
     const ResizeSpec::Volume& want = r.volumes[i];
@@ -545,9 +573,15 @@ Result<VmEntry> Ledger::Resize(const std::string& id, const ResizeSpec& r) {
   vm.spec.request.memory_mib = next.memory_mib;
   vm.spec.normalized["cpu_milli"] = next.cpu_milli;
   vm.spec.normalized["memory_mib"] = next.memory_mib;
-  if (r.gpu_milli > 0) {
-    vm.spec.request.gpu.milli = static_cast<int>(r.gpu_milli);
-    vm.spec.normalized["gpu"]["milli"] = r.gpu_milli;
+  if (gpu_change) {
+    vm.spec.request.gpu.milli = static_cast<int>(next.gpus[0].milli);
+    vm.spec.request.gpu.memory_mib = next.gpus[0].memory_mib;
+    vm.spec.normalized["gpu"]["milli"] = next.gpus[0].milli;
+    if (next.gpus[0].memory_mib > 0) {
+      vm.spec.normalized["gpu"]["memory_mib"] = next.gpus[0].memory_mib;
+    } else {
+      vm.spec.normalized["gpu"].erase("memory_mib");
+    }
   }
   for (size_t v = 0; v < next.volumes.size() && v < vm.spec.request.volumes.size(); ++v) {
     VolumeRequest& spec = vm.spec.request.volumes[v];
@@ -622,6 +656,76 @@ Status UnknownVolume(const std::string& id, const std::string& name) {
 }
 
 }  // namespace
+
+Status Ledger::FitShareOnHost(const VmEntry& vm, bool move, Allocation& next) const {
+  const HostState& h = cluster_.states[vm.allocation.host_index];
+  const DeviceSlice& now = vm.allocation.gpus[0];
+  DeviceSlice& want = next.gpus[0];
+  const int g = now.gpu;
+  // What this VM could have on its GPU: the free amounts plus its own.
+  const int64_t capacity_mib = h.gpu_memory_capacity_mib(g);
+  const int64_t free_mib = h.gpu_free_memory_mib(g) + now.memory_mib;
+  const int64_t free_milli = h.gpu_free_milli()[g] + now.milli;
+  const bool memory_short = capacity_mib > 0 && want.memory_mib > free_mib;
+  const bool milli_short = want.milli > free_milli;
+  int64_t largest_mib = 0;
+  for (int o = 0; o < h.gpu_count(); ++o) {
+    largest_mib = std::max(largest_mib, h.gpu_memory_capacity_mib(o));
+  }
+  if (largest_mib > 0 && want.memory_mib > largest_mib) {
+    return Status::InvalidArgument("field 'gpu_memory_mib': " + std::to_string(want.memory_mib) +
+                                   " MiB is more than the largest GPU of host " + vm.record.host +
+                                   " has (" + std::to_string(largest_mib) + " MiB)");
+  }
+  if (!memory_short && !milli_short) return Status::Ok();  // in place
+  const std::string reason = memory_short ? "gpu_memory_full" : "gpu_full";
+  const std::string asked = std::to_string(want.memory_mib) + " MiB GPU memory and " +
+                            std::to_string(want.milli) + " milli";
+  nlohmann::json details = {{"host", vm.record.host},
+                            {"gpu", now.device_id},
+                            {"requested_memory_mib", want.memory_mib},
+                            {"free_memory_mib", free_mib},
+                            {"capacity_memory_mib", capacity_mib},
+                            {"requested_milli", want.milli},
+                            {"free_milli", free_milli}};
+  if (!move) {
+    details["hint"] = "resize with \"move\": true (devshare vm resize --move)";
+    return Status::ResourceExhausted(
+               "host " + vm.record.host + " " + now.device_id + " has " + std::to_string(free_mib) +
+               " MiB GPU memory" + (capacity_mib > 0 ? " of " + std::to_string(capacity_mib) : "") +
+               " and " + std::to_string(free_milli) + " milli free for this VM; asked " + asked +
+               ". Resize with \"move\": true (devshare vm resize --move) to move the share to "
+               "another GPU of host " +
+               vm.record.host + " with room")
+        .WithReason(reason, JsonText(details));
+  }
+  // Move: the fitting GPU of the host with the least free memory (best fit; lowest ordinal on
+  // ties), by the same rules as placement's (model, isolation, tenants, vGPU profiles).
+  VmRequest req = vm.spec.request;
+  req.gpu.milli = static_cast<int>(want.milli);
+  req.gpu.memory_mib = want.memory_mib;
+  int best = -1;
+  std::string others;
+  for (int o = 0; o < h.gpu_count(); ++o) {
+    if (o == g) continue;
+    others += (others.empty() ? "" : ", ") + h.gpu_device(o).id + " " +
+              std::to_string(h.gpu_free_memory_mib(o)) + " MiB/" +
+              std::to_string(h.gpu_free_milli()[o]) + " milli";
+    if (!placement::GpuCanTakeShare(req, h, o)) continue;
+    if (best < 0 || h.gpu_free_memory_mib(o) < h.gpu_free_memory_mib(best)) best = o;
+  }
+  if (best < 0) {
+    details["other_gpus"] = others.empty() ? "none" : others;
+    return Status::ResourceExhausted("no other GPU of host " + vm.record.host + " has room for " +
+                                     asked +
+                                     " (free: " + (others.empty() ? "no other GPU" : others) +
+                                     "); the share stays on " + now.device_id)
+        .WithReason(reason, JsonText(details));
+  }
+  want.gpu = best;
+  want.device_id = h.gpu_device(best).id;
+  return Status::Ok();
+}
 
 Status Ledger::SwapAllocation(VmEntry& vm, Allocation next) {
   HostState& h = cluster_.states[vm.allocation.host_index];

@@ -132,6 +132,8 @@ class Ledger {
   // Re-inserts a removed VM and re-applies its allocation (undo of RemoveVm).
   Status RestoreVm(VmEntry vm);
   // Grows/shrinks in place: FailedPrecondition with the reason when the host has no room;
+  // a GPU share (gpu_milli, gpu_memory_mib) stays on its GPU, or with r.move goes to another GPU
+  // of the host: ResourceExhausted gpu_memory_full / gpu_full when neither has room;
   // InvalidArgument naming the field for a volume it lacks, a shrinking volume or a NIC index
   // out of range.
   // On success returns the previous entry (for undo with ReplaceVm).
@@ -182,6 +184,13 @@ class Ledger {
   // Swaps vm's allocation for `next` on its host (capacity checked, generation bumped): the
   // host's ResourceExhausted/FailedPrecondition message when it does not fit, nothing changed.
   Status SwapAllocation(VmEntry& vm, Allocation next);
+  // Resize of vm's GPU share to next.gpus[0]'s milli and memory: OK when its GPU has room
+  // (in place); with `move`, re-points next.gpus[0] at the host's other GPU with room (best fit
+  // by free memory). Otherwise ResourceExhausted, reason gpu_memory_full (memory short) or
+  // gpu_full (milli short), naming the GPU, its free amounts and the ask (details: host, gpu,
+  // requested_/free_/capacity_memory_mib, requested_/free_milli); InvalidArgument for more
+  // memory than any GPU of the host has.
+  Status FitShareOnHost(const VmEntry& vm, bool move, Allocation& next) const;
 
   const placement::PluginRegistry* registry_;
   std::string default_policy_;

@@ -53,33 +53,63 @@ Result<std::vector<std::string>> StringList(FieldReader& r, const char* name) {
   return out;
 }
 
+constexpr int64_t kMaxGpuMemoryMib = int64_t{1} << 30;
+
 Status ParseGpu(const nlohmann::json& j, VmSpec& spec) {
   FieldReader r(j, "gpu");
   GpuRequest& g = spec.request.gpu;
   DS_ASSIGN_OR_RETURN(g.profile, r.String("profile", false, 32));
-  DS_ASSIGN_OR_RETURN(int64_t count, r.Int("count", false, 0, 64, g.profile.empty() ? 1 : 1));
+  DS_ASSIGN_OR_RETURN(g.vgpu, r.String("vgpu", false, 32));
+  DS_ASSIGN_OR_RETURN(int64_t count, r.Int("count", false, 0, 64, 1));
   DS_ASSIGN_OR_RETURN(int64_t milli, r.Int("milli", false, 1, kMilliPerDevice, kMilliPerDevice));
+  DS_ASSIGN_OR_RETURN(g.memory_mib, r.Int("memory_mib", false, 0, kMaxGpuMemoryMib, 0));
   DS_ASSIGN_OR_RETURN(g.models, StringList(r, "models"));
   DS_RETURN_IF_ERROR(r.CheckNoUnknown());
   if (!g.profile.empty()) {
-    if (count != 1 || r.Has("milli")) {
+    if (count != 1 || r.Has("milli") || !g.vgpu.empty()) {
       return Status::InvalidArgument(
           "field 'gpu': a profile request is one partition; "
           "give either {profile} or {count, milli}");
     }
+    if (g.memory_mib != 0) {
+      return Status::InvalidArgument(
+          "field 'gpu.memory_mib': a partition's memory is its profile's (" + g.profile + ")");
+    }
+  } else if (!g.vgpu.empty()) {
+    Result<int64_t> mib = ParseVgpuProfile(g.vgpu);
+    if (!mib.ok()) return Status::InvalidArgument("field 'gpu.vgpu': " + mib.status().message());
+    if (count != 1 || r.Has("milli")) {
+      return Status::InvalidArgument(
+          "field 'gpu.vgpu': a vGPU profile is one share of one GPU "
+          "(its compute share follows from the GPU); give no count or "
+          "milli");
+    }
+    if (r.Has("memory_mib") && g.memory_mib != *mib) {
+      return Status::InvalidArgument("field 'gpu.memory_mib': " + std::to_string(g.memory_mib) +
+                                     " is not the " + g.vgpu + " profile's " +
+                                     std::to_string(*mib));
+    }
+    g.memory_mib = *mib;
+    milli = 0;
   } else if (count > 1 && milli != kMilliPerDevice) {
     return Status::InvalidArgument(
         "field 'gpu.milli': only a single-GPU request (count 1) may "
         "ask for part of a GPU");
+  }
+  if (count == 0 && g.memory_mib != 0) {
+    return Status::InvalidArgument("field 'gpu.memory_mib': given with gpu count 0");
   }
   g.count = static_cast<int>(count);
   g.milli = count == 0 ? 0 : static_cast<int>(milli);
   nlohmann::json out = {{"count", g.count}};
   if (!g.profile.empty()) {
     out["profile"] = g.profile;
+  } else if (!g.vgpu.empty()) {
+    out["vgpu"] = g.vgpu;
   } else if (g.count > 0) {
     out["milli"] = g.milli;  // (no GPU: {"count": 0}, as without a gpu field)
   }
+  if (g.memory_mib > 0) out["memory_mib"] = g.memory_mib;
   if (!g.models.empty()) out["models"] = g.models;
   spec.normalized["gpu"] = std::move(out);
   return Status::Ok();
@@ -321,6 +351,8 @@ Result<ResizeSpec> ParseResizeSpec(const nlohmann::json& body) {
   DS_ASSIGN_OR_RETURN(s.cpu_milli, r.Int("cpu_milli", false, 1, kMaxCpuMilli, -1));
   DS_ASSIGN_OR_RETURN(s.memory_mib, r.Int("memory_mib", false, 1, kMaxMemoryMib, -1));
   DS_ASSIGN_OR_RETURN(s.gpu_milli, r.Int("gpu_milli", false, 1, kMilliPerDevice, -1));
+  DS_ASSIGN_OR_RETURN(s.gpu_memory_mib, r.Int("gpu_memory_mib", false, 0, kMaxGpuMemoryMib, -1));
+  DS_ASSIGN_OR_RETURN(s.move, r.Bool("move", false, false));
   DS_ASSIGN_OR_RETURN(const nlohmann::json* volumes, r.Array("volumes", false, kMaxVolumes));
   DS_RETURN_IF_ERROR(ForEachObject(volumes, "volumes", [&](FieldReader& vr) -> Status {
     ResizeSpec::Volume v;
@@ -359,10 +391,15 @@ Result<ResizeSpec> ParseResizeSpec(const nlohmann::json& body) {
     return Status::Ok();
   }));
   DS_RETURN_IF_ERROR(r.CheckNoUnknown());
-  if (s.cpu_milli < 0 && s.memory_mib < 0 && s.gpu_milli < 0 && s.volumes.empty() &&
-      s.nics.empty()) {
+  if (s.cpu_milli < 0 && s.memory_mib < 0 && s.gpu_milli < 0 && s.gpu_memory_mib < 0 &&
+      s.volumes.empty() && s.nics.empty()) {
     return Status::InvalidArgument(
-        "resize needs at least one of cpu_milli, memory_mib, gpu_milli, volumes, nics");
+        "resize needs at least one of cpu_milli, memory_mib, gpu_milli, gpu_memory_mib, volumes, "
+        "nics");
+  }
+  if (s.move && s.gpu_milli < 0 && s.gpu_memory_mib < 0) {
+    return Status::InvalidArgument(
+        "field 'move': moves a GPU share; give gpu_milli or gpu_memory_mib with it");
   }
   return s;
 }

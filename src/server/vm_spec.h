@@ -25,7 +25,9 @@ struct VmSpec {
   nlohmann::json normalized;
 };
 
-// Fields: name, cpu_milli, memory_mib (required); gpu {count, milli} | {profile} (+ models);
+// Fields: name, cpu_milli, memory_mib (required); gpu {count, milli, memory_mib} | {profile} |
+// {vgpu: "vgpu-<N>g"} (+ models); gpu.memory_mib is per GPU (a share's framebuffer; for whole
+// GPUs the least each must have; not with a profile);
 // nics [{network (default "default"), bandwidth_mbps {min, max}, vf, address}]; volumes [{name,
 // size_gib, tier nvme|ssd|hdd, iops {reservation, weight 1..10000, limit}}];
 // qos {cpu_weight 1..10000 (default 100), cpu_cap_pct 1..100, disk_read_iops, disk_write_iops,
@@ -44,7 +46,9 @@ Result<std::string> ParseVolumeMigrateSpec(const nlohmann::json& body);
 // The normalised JSON of one volume, as in VmSpec::normalized["volumes"].
 nlohmann::json VolumeJson(const VolumeRequest& v);
 
-// Resize body: any of cpu_milli, memory_mib, gpu_milli (for a VM holding one shared GPU),
+// Resize body: any of cpu_milli, memory_mib, gpu_milli and gpu_memory_mib (for a VM holding one
+// free-size GPU share; `move: true` lets the share move to another GPU of the same host when its
+// own lacks room),
 // volumes [{name, size_gib (grow), iops {reservation, weight, limit}}] (size, iops or both; any
 // of the iops terms), nics [{index, bandwidth_mbps {min, max}}] (either or both).
 struct ResizeSpec {
@@ -63,6 +67,8 @@ struct ResizeSpec {
   int64_t cpu_milli = -1;  // -1 = unchanged
   int64_t memory_mib = -1;
   int64_t gpu_milli = -1;
+  int64_t gpu_memory_mib = -1;  // the share's GPU memory (0 = not constrained)
+  bool move = false;            // the share may move to another GPU of the host
   std::vector<Volume> volumes;
   std::vector<Nic> nics;
 };

@@ -21,6 +21,10 @@ struct DeviceSlice {
   bool whole = false;   // the device is held whole (no sharing with anyone)
   std::string profile;  // GPU: partition profile when the device is partitioned
   int start_slot = -1;  // GPU: first memory slice of the partition instance
+  // GPU framebuffer held, MiB: a share's ask (0 = not constrained), all of a whole GPU's, a
+  // partition's part (informational for whole and partition: the device decides).
+  int64_t memory_mib = 0;
+  std::string vgpu;  // GPU: time-sliced vGPU profile of the share ("vgpu-8g"), "" for none
 
   DeviceKind kind = DeviceKind::kGpu;
   // NIC and disk slices (kind kNic / kDisk).

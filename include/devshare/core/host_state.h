@@ -21,14 +21,32 @@ struct PartitionInstance {
   int compute_slices = 0;
 };
 
-// Usage of one GPU. Invariant: `whole` and (shares > 0 || !partitions.empty()) never both hold.
+// Usage of one GPU. Invariant: `whole` and (shares > 0 || !partitions.empty()) never both hold;
+// used_memory_mib <= the device's memory_mib when that is known (> 0); vgpu_shares <= shares and
+// a GPU holding vGPU shares holds no free-size share.
 struct GpuUsage {
   int64_t used_milli = 0;
   bool whole = false;
   int shares = 0;
   std::vector<PartitionInstance> partitions;
   std::vector<std::string> tenants;  // tenants holding shares or partitions, with repeats
+  int64_t used_memory_mib = 0;       // framebuffer held: shares' asks, partitions', whole: all
+  int vgpu_shares = 0;               // shares that are vGPU profiles
+  std::string vgpu;                  // the profile of the first vGPU share held ("" = none)
 };
+
+// Whether a GPU share's memory (and vGPU profile) fits one GPU now, and why not.
+enum class GpuMemoryFit {
+  kFits,
+  kMemoryFull,           // used + asked > the GPU's memory
+  kVgpuNotOffered,       // the GPU's memory is unknown or has no such profile (reference §4.2)
+  kVgpuNeedsTimeSliced,  // vGPU profiles live on time-sliced GPUs only
+  kVgpuMixed,            // another profile (or a free-size share) holds the GPU: one size per GPU
+};
+
+// Framebuffer a partition of `p` takes on partitioned GPU `d`: memory_slices / slices of the
+// GPU's memory when known, the profile's nominal size otherwise.
+int64_t PartitionMemoryMib(const Device& d, const PartitionProfile& p);
 
 // Usage of one NIC or disk. Invariant: `whole` and shares > 0 never both hold.
 struct DeviceUsage {
@@ -85,6 +103,24 @@ class HostState {
   // Lowest free unit index of NIC `device` (a free VF), or -1.
   int FirstFreeUnit(int device) const;
 
+  // GPU g's framebuffer (0 = unknown: not constrained) and what of it is free (when known).
+  int64_t gpu_memory_capacity_mib(int g) const { return gpu_device(g).memory_mib; }
+  int64_t gpu_free_memory_mib(int g) const {
+    return gpu_device(g).memory_mib - gpu_usage_[g].used_memory_mib;
+  }
+  // Would a share of `memory_mib` (vGPU profile `vgpu`, "" = free-size) fit GPU g's memory and
+  // the one-profile-per-GPU rule now? Milli, whole use and tenants are checked elsewhere.
+  GpuMemoryFit GpuShareMemoryFit(int g, int64_t memory_mib, const std::string& vgpu) const {
+    const GpuUsage& u = gpu_usage_[g];
+    if (!vgpu.empty() || u.vgpu_shares > 0) {
+      GpuMemoryFit f = VgpuFit(g, memory_mib, vgpu);
+      if (f != GpuMemoryFit::kFits) return f;
+    }
+    const int64_t cap = gpu_device(g).memory_mib;
+    if (cap > 0 && u.used_memory_mib + memory_mib > cap) return GpuMemoryFit::kMemoryFull;
+    return GpuMemoryFit::kFits;
+  }
+
   // First memory slice where `profile` fits on GPU g now, or -1 (MIG interval packing).
   int FindPartitionStart(int g, const PartitionProfile& profile) const;
 
@@ -99,6 +135,7 @@ class HostState {
 
  private:
   Status CheckSlice(const DeviceSlice& s) const;
+  GpuMemoryFit VgpuFit(int g, int64_t memory_mib, const std::string& vgpu) const;
   // Checks the NIC and disk slices of `a` together (several volumes may share one disk).
   Status CheckUnitSlices(const Allocation& a) const;
   void ApplyUnitSlice(const DeviceSlice& s);

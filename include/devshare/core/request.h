@@ -20,14 +20,22 @@ struct Tenant {
   std::optional<IsolationClass> isolation_floor;
 };
 
-// GPU part of a request: `count` GPUs of `milli` each (1000 = whole), or one partition `profile`.
+// GPU part of a request: `count` GPUs of `milli` each (1000 = whole), or one partition `profile`,
+// or one time-sliced vGPU `vgpu` profile. GPU memory: a share asks `memory_mib` of one GPU's
+// framebuffer (0 = not constrained); a whole GPU takes all of its memory (`memory_mib` is then
+// the least memory each GPU must have); a partition takes its profile's; a vGPU its profile's.
 struct GpuRequest {
   int count = 0;
-  int milli = 0;        // per GPU; < 1000 only when count == 1 (sharing)
+  int milli = 0;        // per GPU; < 1000 only when count == 1 (sharing); 0 for a vGPU profile
   std::string profile;  // partition profile, e.g. "3g.20gb"; then count == 1, milli ignored
+  // vGPU framebuffer profile "vgpu-<N>g" (device.h): then count == 1, milli 0 (the GPU's share
+  // is 1000 / instances that fit it), memory_mib = N GiB. A share (IsShare()).
+  std::string vgpu;
+  int64_t memory_mib = 0;           // per GPU framebuffer, MiB (see above)
   std::vector<std::string> models;  // acceptable models; empty = any
 
   bool Any() const { return count > 0; }
+  bool IsVgpu() const { return !vgpu.empty(); }
   bool IsShare() const { return count == 1 && profile.empty() && milli < kMilliPerDevice; }
   bool IsPartition() const { return count == 1 && !profile.empty(); }
   bool IsWhole() const { return count > 0 && profile.empty() && milli >= kMilliPerDevice; }
@@ -86,7 +94,9 @@ struct VmRequest {
 
   bool HasDevicesBeyondGpus() const { return !nics.empty() || !volumes.empty(); }
 
-  // OK if amounts are in range: non-negative, GPU milli in 1..1000, multi-GPU requests whole;
+  // OK if amounts are in range: non-negative, GPU milli in 1..1000 (0 with a vGPU profile),
+  // multi-GPU requests whole, gpu.memory_mib >= 0 and not given with a partition profile, a
+  // vGPU profile well formed with count 1 and its memory;
   // NIC bandwidth min <= max (max 0 = uncapped); volumes named uniquely, size > 0, known tier,
   // IOPS reservation <= limit (limit 0 = none), weight >= 1. Messages name the field
   // (`nics[0].bandwidth_mbps.min`, `volumes[1].tier`).

@@ -119,6 +119,11 @@ struct PlacementOutcome {
   std::string Summary(int total_hosts) const;
 };
 
+// True if GPU `g` of `host` can take `req`'s single-GPU share now: milli and GPU memory fit, and
+// the model, isolation, tenant and vGPU-profile rules of the filters allow it (for moving a share
+// between GPUs of one host). REQUIRES: req.gpu.IsShare().
+bool GpuCanTakeShare(const VmRequest& req, const HostState& host, int g);
+
 class Framework {
  public:
   Framework(std::string policy, std::vector<std::unique_ptr<FilterPlugin>> filters,

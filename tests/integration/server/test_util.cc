@@ -165,6 +165,7 @@ nlohmann::json CanonicalAllocation(const nlohmann::json& a) {
 struct HostFacts {
   int64_t cpu_cap = 0, mem_cap = 0;
   std::map<std::string, std::string> gpu_sharing;  // gpu id -> sharing mode
+  std::map<std::string, int64_t> gpu_memory_mib;   // gpu id -> framebuffer (0 = unknown)
   struct Unit {
     std::string kind;   // "nic" | "disk"
     int64_t units = 0;  // VFs or GiB
@@ -210,6 +211,7 @@ StoreCheck CheckStore(const std::string& db_path) {
                  inv.value("memory_allocation_ratio", 1.0));
     for (const auto& g : inv.value("gpus", nlohmann::json::array())) {
       f.gpu_sharing[g.value("id", std::string())] = g.value("sharing", std::string("fractional"));
+      f.gpu_memory_mib[g.value("id", std::string())] = g.value("memory_mib", int64_t{0});
     }
     for (const auto& n : inv.value("nics", nlohmann::json::array())) {
       f.units[n.value("id", std::string())] = {"nic", n.value("vfs", int64_t{0}),
@@ -226,6 +228,7 @@ StoreCheck CheckStore(const std::string& db_path) {
 
   struct GpuUse {
     int64_t milli = 0;
+    int64_t memory_mib = 0;
     int holders = 0;
     int whole_holders = 0;
   };
@@ -297,7 +300,10 @@ StoreCheck CheckStore(const std::string& db_path) {
     mem_used[v.host] += mem;
     const nlohmann::json gspec = spec.value("gpu", nlohmann::json::object());
     const int64_t want_count = gspec.value("count", int64_t{0});
-    const int64_t want_milli = gspec.value("milli", int64_t{1000});
+    // A partition or vGPU profile is a share whose milli follows from the GPU.
+    const bool fixed_profile = gspec.contains("profile") || gspec.contains("vgpu");
+    const int64_t want_milli = fixed_profile ? -1 : gspec.value("milli", int64_t{1000});
+    const int64_t want_memory = gspec.value("memory_mib", int64_t{0});
     nlohmann::json devices = nlohmann::json::array();
     nlohmann::json nic_slices = nlohmann::json::array(), disk_slices = nlohmann::json::array();
     for (const auto& d : a.value("devices", nlohmann::json::array())) {
@@ -388,15 +394,20 @@ StoreCheck CheckStore(const std::string& db_path) {
       }
       if (milli < 1 || milli > 1000)
         bad(who + ": GPU " + id + " slice of " + std::to_string(milli));
+      const int64_t memory = d.value("memory_mib", int64_t{0});
       if (whole != (want_milli >= 1000)) {
         bad(who + ": GPU " + id + " whole=" + (whole ? "true" : "false") + " for a request of " +
             std::to_string(want_milli) + " milli");
       }
       if (whole && milli != 1000)
         bad(who + ": whole GPU " + id + " with milli " + std::to_string(milli));
-      if (!whole && milli != want_milli) {
+      if (!whole && !fixed_profile && milli != want_milli) {
         bad(who + ": GPU share of " + std::to_string(milli) + " for a request of " +
             std::to_string(want_milli));
+      }
+      if (!whole && !gspec.contains("profile") && memory != want_memory) {
+        bad(who + ": GPU share of " + std::to_string(memory) + " MiB GPU memory for a request of " +
+            std::to_string(want_memory));
       }
       if (!whole && g->second == "exclusive") {
         bad(who + ": a share of " + std::to_string(milli) + " milli on exclusive GPU " + v.host +
@@ -404,6 +415,7 @@ StoreCheck CheckStore(const std::string& db_path) {
       }
       GpuUse& u = gpu_used[{v.host, id}];
       u.milli += milli;
+      u.memory_mib += memory;
       u.holders += 1;
       u.whole_holders += whole ? 1 : 0;
     }
@@ -423,6 +435,12 @@ StoreCheck CheckStore(const std::string& db_path) {
     const std::string g = key.first + "/" + key.second;
     if (u.milli > 1000)
       bad("GPU " + g + ": " + std::to_string(u.milli) + " milli allocated > 1000");
+    // GPU memory: the slices' sum within the GPU's framebuffer (when known).
+    const int64_t cap = hosts[key.first].gpu_memory_mib[key.second];
+    if (cap > 0 && u.memory_mib > cap) {
+      bad("GPU " + g + ": " + std::to_string(u.memory_mib) + " MiB GPU memory allocated > " +
+          std::to_string(cap));
+    }
     if (u.whole_holders > 0 && u.holders != 1) {
       bad("GPU " + g + ": held whole by " + std::to_string(u.whole_holders) + " VM(s) and " +
           std::to_string(u.holders) + " holder(s) in all");

@@ -106,10 +106,11 @@ struct StoreCheck {
 
 // Opens `db_path` with store::OpenStore + Load (the server must not be running) and checks:
 //  I1 per host: sum of its VMs' cpu_milli / memory_mib <= (total - reserved) * ratio;
-//  I2 per GPU: sum of milli <= 1000; a whole holder is the only holder; a share (whole=false)
-//     never sits on an `exclusive` GPU; every device named exists on the VM's host;
+//  I2 per GPU: sum of milli <= 1000; sum of slices' memory_mib <= the GPU's memory_mib (when
+//     known); a whole holder is the only holder; a share (whole=false) never sits on an
+//     `exclusive` GPU; every device named exists on the VM's host;
 //  I3 every VM's host and tenant exist (no orphan); its allocation matches its spec
-//     (cpu, memory, GPU count/milli, distinct devices);
+//     (cpu, memory, GPU count/milli/memory_mib, distinct devices);
 //  I4 NICs and disks: one slice per requested NIC / volume on an existing device of its network /
 //     tier; per NIC distinct VFs, VFs <= vfs and bandwidth mins <= line_rate_mbps; per disk
 //     GiB <= capacity_gib and IOPS reservations <= iops;

@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "placement/device_match.h"
 #include "placement/plugins/devshare/stranding.h"
 
 namespace devshare::placement::devshare_policy {
@@ -28,8 +29,9 @@ double PackingPrices::Loss(const VmRequest& req, const HostState& h, int gpu, do
   after_.assign(h.gpu_free_milli().begin(), h.gpu_free_milli().end());
   double worth = 0;
   if (gpu >= 0) {
-    after_[gpu] -= req.gpu.milli;
-    worth = prices_.Price(req.gpu.milli);
+    const int milli = ShareMilliOnGpu(req, h, gpu);  // a vGPU profile's depends on the GPU
+    after_[gpu] -= milli;
+    worth = prices_.Price(milli);
   } else if (req.gpu.Any()) {
     TakeWholeGpus(req, h, &after_);
     worth = req.gpu.count;

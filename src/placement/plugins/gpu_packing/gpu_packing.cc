@@ -30,8 +30,11 @@ class GpuPacking final : public ScorePlugin {
     int64_t free_ratio_used = 0;
     for (int g : order_) {
       if (need == 0) break;
-      const int milli = req.gpu.IsPartition() ? PartitionMilli(req, h, g) : req.gpu.milli;
-      if (milli > 0 && free[g] >= milli) {
+      const int milli =
+          req.gpu.IsPartition() ? PartitionMilli(req, h, g) : ShareMilliOnGpu(req, h, g);
+      const bool memory_fits =
+          req.gpu.memory_mib == 0 || !req.gpu.IsShare() || GpuFitsShare(req, h, g);
+      if (milli > 0 && free[g] >= milli && memory_fits) {
         --need;
         if (h.gpu_fully_free(g)) ++fully_free_used;
         free_ratio_used += static_cast<int64_t>(free[g]) * 100 / kMilliPerDevice;
