@@ -8,6 +8,7 @@
 #include "devshare/store/audit_chain.h"
 #include "server/authorizer.h"
 #include "server/json_fields.h"
+#include "server/right_sizing.h"
 
 namespace devshare::server {
 namespace {
@@ -50,6 +51,10 @@ nlohmann::json VmService::VmJson(const ServiceContext& ctx, const VmEntry& vm) {
   j["devices"] = AllocationToJson(vm.allocation)["devices"];
   j["created_unix_ms"] = vm.record.created_unix_ms;
   j["updated_unix_ms"] = vm.record.updated_unix_ms;
+  if (ctx.rightsizing() != nullptr) {
+    nlohmann::json rs = ctx.rightsizing()->VmJson(vm.record.id);
+    if (!rs.is_null()) j["rightsizing"] = std::move(rs);
+  }
   return j;
 }
 
@@ -229,10 +234,17 @@ Result<Reply> VmService::Resize(const Principal& p, const std::string& id, const
   Result<ResizeSpec> spec = j.ok() ? ParseResizeSpec(*j) : Result<ResizeSpec>(j.status());
   if (!spec.ok()) return ctx_.Refuse(p, "vm.resize", "vm/" + id, spec.status());
   const std::string hash = store::Sha256Hex("POST /v1/vms/" + id + "/resize\n" + body);
+  return ApplyResize(p, id, *spec, key, hash, nlohmann::json::object());
+}
+
+Result<Reply> VmService::ApplyResize(const Principal& p, const std::string& id,
+                                     const ResizeSpec& spec, const std::string& key,
+                                     const std::string& hash, const nlohmann::json& audit_extra) {
   Result<Reply> resized = ctx_.Run(
-      [this, p, id, key, hash, spec = *spec](store::Txn& tx, OpResult& r) -> Result<Reply> {
+      [this, p, id, key, hash, spec, audit_extra](store::Txn& tx, OpResult& r) -> Result<Reply> {
         Ledger& ledger = ctx_.ledger();
         r.audit = ctx_.Audit(p, "vm.resize", "vm/" + id);
+        if (!audit_extra.empty()) r.audit.detail_json = JsonText(audit_extra);
         const VmEntry* vm = ledger.FindVm(id);
         if (vm == nullptr) return VmNotFound(id);
         DS_RETURN_IF_ERROR(
@@ -273,8 +285,10 @@ Result<Reply> VmService::Resize(const Principal& p, const std::string& id, const
         Reply reply = Reply::Ok(VmJson(ctx_, updated));
         DS_RETURN_IF_ERROR(ctx_.RecordIdempotent(tx, r, p, key, hash, ToResponse(reply)));
         r.audit.outcome = "ok";
-        r.audit.detail_json = JsonText(
-            nlohmann::json({{"host", host}, {"allocation", AllocationToJson(updated.allocation)}}));
+        nlohmann::json detail = audit_extra;
+        detail["host"] = host;
+        detail["allocation"] = AllocationToJson(updated.allocation);
+        r.audit.detail_json = JsonText(detail);
         return reply;
       });
   return resized;
