@@ -94,7 +94,12 @@ GuestCounters GuestCountersOf(const host::GuestUsage& u) {
   const host::DomainStats& s = u.stats;
   GuestCounters c;
   c.cpu_time_ns = s.cpu_time.count();
-  if (s.available_kib >= 0 && s.usable_kib >= 0) {
+  if (s.balloon_current_kib >= 0 && s.usable_kib >= 0) {
+    // What of its allocation the guest cannot give back: its kernel's own memory (which MemTotal
+    // leaves out), anonymous and tmpfs pages; not the page cache it could drop.
+    c.memory_used_mib = std::max<int64_t>(0, s.balloon_current_kib - s.usable_kib) / 1024;
+    c.memory_source = "usable";
+  } else if (s.available_kib >= 0 && s.usable_kib >= 0) {
     c.memory_used_mib = std::max<int64_t>(0, s.available_kib - s.usable_kib) / 1024;
     c.memory_source = "usable";
   } else if (s.available_kib >= 0 && s.unused_kib >= 0) {

@@ -31,7 +31,9 @@ const ResourceKind kResources[] = {
      [](ResizeSpec& r, int64_t v) { r.cpu_milli = v; }},
     {"memory_mib", "MiB", static_cast<double>(kRightSizeMemoryStepMib),
      [](const RightSizeSpec& s) -> const RightSizeResource& { return s.memory; },
-     [](const UsageSample& u) { return u.memory_mib; },
+     // rss counts the QEMU process (device model, TCG's translation cache) and every page the
+     // guest ever touched: shown, never sized on.
+     [](const UsageSample& u) { return u.memory_source == "rss" ? int64_t{-1} : u.memory_mib; },
      [](const Allocation& a) { return a.memory_mib; },
      [](ResizeSpec& r, int64_t v) { r.memory_mib = v; }},
 };

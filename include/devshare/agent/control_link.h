@@ -32,9 +32,10 @@ inline constexpr const char* kStateFailed = "failed";
 struct VmUsage {
   int64_t window_ms = 0;   // the interval the CPU figure covers
   int64_t cpu_milli = -1;  // CPU-time delta / wall-clock delta x 1000 (-1 at the first reading)
-  // Used memory: balloon stats available - usable (guest MemTotal - MemAvailable: page cache
-  // the guest can drop is not demand), else available - unused (MemTotal - MemFree), else the
-  // QEMU process's rss (an upper bound that does not fall when the guest frees memory).
+  // Used memory: balloon.current - usable (the allocation minus the guest's MemAvailable: its
+  // kernel's memory counts, page cache it can drop does not), else available - usable, else
+  // available - unused (MemTotal - MemFree), else the QEMU process's rss (an upper bound that
+  // does not fall when the guest frees memory; the controller does not size on it).
   int64_t memory_mib = -1;
   std::string memory_source;  // "usable" | "unused" | "rss" | ""
   int64_t gpu_memory_mib = -1;

@@ -22,7 +22,8 @@ Result<host::GuestRequest> GuestRequestFor(const DesiredVm& vm, const Host& host
 // host::DomainStatus -> GuestState (defined -> stopped).
 GuestState GuestStateOf(const host::DomainStatus& d);
 // host::GuestUsage -> GuestCounters: used memory from the balloon statistics, preferring
-// available - usable, then available - unused, then rss (VmUsage::memory_mib says why).
+// balloon.current - usable, then available - usable, available - unused, rss
+// (VmUsage::memory_mib says why).
 GuestCounters GuestCountersOf(const host::GuestUsage& u);
 
 class HostAgentDriver final : public GuestDriver {
