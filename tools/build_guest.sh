@@ -2,7 +2,8 @@
 # Builds devshare's tiny real Linux guest from Debian packages only:
 #   OUT_DIR/vmlinuz            the kernel of Debian's linux-image-cloud-amd64 (extracted, not installed)
 #   OUT_DIR/initramfs.img      an lz4 (legacy) cpio: busybox-static, fio and iperf3 (with the shared libraries ldd names),
-#                              the virtio/isofs modules (with their dependencies) and an /init that
+#                              the virtio (incl. balloon)/isofs modules (with their dependencies),
+#                              the devshare-io / -net / -load test tools and an /init that
 #                              reads the NoCloud seed (label cidata), sets the hostname and prints
 #                              "devshare-guest: booted hostname=<h> instance=<id>" on ttyS0
 #   OUT_DIR/stamp              the inputs of the build; a rerun with the same inputs does nothing
@@ -35,7 +36,7 @@ fail() {
 
 kernel_meta=linux-image-cloud-amd64
 # The modules the guest loads (dependencies are added from each module's depends= field).
-modules=(virtio_pci virtio_blk virtio_net virtio_console isofs)
+modules=(virtio_pci virtio_blk virtio_net virtio_console virtio_balloon isofs)
 
 # fio and iperf3 come from the host (ldd copies their libraries); install them when missing.
 if ! command -v fio >/dev/null || ! command -v iperf3 >/dev/null || ! command -v lz4 >/dev/null; then
@@ -233,6 +234,8 @@ net="$(sed -n 's/.*devshare\.net=\([^ ]*\).*/\1/p' /proc/cmdline)"
 [ -n "$net" ] && /usr/bin/devshare-net "$net" >/dev/ttyS0 2>&1 &
 io="$(sed -n 's/.*devshare\.io=\([^ ]*\).*/\1/p' /proc/cmdline)"
 [ -n "$io" ] && /usr/bin/devshare-io "$io" >/dev/ttyS0 2>&1 &
+load="$(sed -n 's/.*devshare\.load=\([^ ]*\).*/\1/p' /proc/cmdline)"
+[ -n "$load" ] && /usr/bin/devshare-load "$load" >/dev/ttyS0 2>&1 &
 while true; do
   setsid sh -c 'exec sh </dev/ttyS0 >/dev/ttyS0 2>&1'
   sleep 1
@@ -296,6 +299,53 @@ echo "devshare-io: terse $(grep '^3;fio' /tmp/terse)"
 echo "devshare-io: done rc=$rc $(head -c 300 /tmp/err | tr '\n' ' ')"
 EOF
 chmod 0755 "$root/usr/bin/devshare-io"
+
+# devshare-load: the guest side of the right-sizing test, run by /init when the kernel command
+# line holds devshare.load=PHASES: comma-separated MIB:CPU:SECS phases, run in order from boot
+# (SECS 0 = the rest of the guest's life). In a phase the guest holds MIB MiB in a tmpfs (in 8 MiB
+# files, taken only while MemAvailable stays above 32 MiB, so a balloon that has not grown yet
+# slows the ramp instead of OOM-killing it) and, with CPU 1, spins one shell loop (100 % of a
+# vCPU; 0 = idle). It prints "devshare-load: phase mem=MIB cpu=CPU secs=SECS t=<uptime>" at each
+# phase and "devshare-load: held <MiB> avail <MiB> t=<uptime>" every 5 s.
+cat >"$root/usr/bin/devshare-load" <<'EOF'
+#!/bin/sh
+mkdir -p /hog && mount -t tmpfs -o size=90% tmpfs /hog
+spin=""
+held=0
+up() { cut -d' ' -f1 /proc/uptime; }
+avail() { awk '/^MemAvailable:/ { print int($2 / 1024) }' /proc/meminfo; }
+for phase in $(echo "$1" | tr ',' ' '); do
+  IFS=: read -r mib cpu secs <<ARGS
+$phase
+ARGS
+  if [ "$cpu" = 1 ] && [ -z "$spin" ]; then
+    sh -c 'while :; do :; done' &
+    spin=$!
+  elif [ "$cpu" != 1 ] && [ -n "$spin" ]; then
+    kill "$spin"
+    spin=""
+  fi
+  echo "devshare-load: phase mem=$mib cpu=$cpu secs=$secs t=$(up)"
+  start=$(date +%s)
+  n=0
+  while [ "$secs" = 0 ] || [ $(($(date +%s) - start)) -lt "$secs" ]; do
+    while [ "$held" -gt "$mib" ]; do
+      held=$((held - 8))
+      rm -f "/hog/c$held"
+    done
+    k=0
+    while [ "$held" -lt "$mib" ] && [ "$k" -lt 4 ] && [ "$(avail)" -gt 32 ]; do
+      dd if=/dev/zero of="/hog/c$held" bs=1M count=8 2>/dev/null
+      held=$((held + 8))
+      k=$((k + 1))
+    done
+    [ $((n % 5)) = 0 ] && echo "devshare-load: held $held avail $(avail) t=$(up)"
+    n=$((n + 1))
+    sleep 1
+  done
+done
+EOF
+chmod 0755 "$root/usr/bin/devshare-load"
 
 # devshare-net: the guest side of `devshare bench net` and the network tests, run by /init when
 # the kernel command line holds devshare.net=MODE:ARGS (MACs written with '-' for ':'). Every

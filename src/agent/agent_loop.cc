@@ -52,6 +52,7 @@ AgentLoop::AgentLoop(ControlLink& link, GuestDriver& driver, const Clock& clock,
       list_errors_("listing this agent's domains", [this](const std::string& l) { Log(l); }),
       heartbeat_backoff_(Ms(options_.backoff_initial), Ms(options_.backoff_max), options_.seed + 1),
       heartbeat_errors_("heartbeat", [this](const std::string& l) { Log(l); }),
+      usage_errors_("reading guest usage", [this](const std::string& l) { Log(l); }),
       console_backoff_(Ms(options_.backoff_initial), Ms(options_.backoff_max), options_.seed + 2),
       console_errors_("pushing console output", [this](const std::string& l) { Log(l); }),
       console_read_errors_("reading console logs", [this](const std::string& l) { Log(l); }) {}
@@ -213,7 +214,7 @@ Duration AgentLoop::HeartbeatStep() {
   // carries it anyway).
   const bool due = now >= next_heartbeat_ || (kicked && !heartbeat_backoff_.active());
   if (due) {
-    Result<HeartbeatReply> r = link_.Heartbeat(options_.info, Observed());
+    Result<HeartbeatReply> r = link_.Heartbeat(options_.info, WithUsage(Observed()));
     if (r.ok()) {
       heartbeat_errors_.Succeeded();
       heartbeat_backoff_.Reset();
@@ -246,6 +247,47 @@ Duration AgentLoop::HeartbeatStep() {
   }
   const Duration until = std::max(next_heartbeat_ - clock_.Now(), Duration::zero());
   return std::min(until, Ms(options_.state_poll_interval));
+}
+
+std::vector<ObservedVm> AgentLoop::WithUsage(std::vector<ObservedVm> vms) {
+  const TimePoint now = clock_.Now();
+  std::map<std::string, UsageMark> marks;
+  bool failed = false;
+  for (ObservedVm& vm : vms) {
+    if (vm.state != kStateRunning) continue;
+    Result<GuestCounters> c = driver_.Usage(vm.id);
+    if (!c.ok()) {
+      // Not running any more, or a driver without usage: no figures, and nothing to log.
+      const StatusCode code = c.status().code();
+      if (code != StatusCode::kUnavailable && code != StatusCode::kUnimplemented &&
+          code != StatusCode::kNotFound) {
+        usage_errors_.Failed(Status(code, "vm " + vm.id + ": " + c.status().message()));
+        failed = true;
+      }
+      continue;
+    }
+    VmUsage u;
+    auto prev = usage_marks_.find(vm.id);
+    if (prev != usage_marks_.end() && now > prev->second.at &&
+        c->cpu_time_ns >= prev->second.cpu_time_ns) {
+      const int64_t wall_ns =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(now - prev->second.at).count();
+      u.window_ms = wall_ns / 1'000'000;
+      u.cpu_milli = (c->cpu_time_ns - prev->second.cpu_time_ns) * 1000 / wall_ns;
+    }
+    u.memory_mib = c->memory_used_mib;
+    u.memory_source = c->memory_source;
+    u.gpu_memory_mib = c->gpu_memory_mib;
+    u.gpu_busy_pct = c->gpu_busy_pct;
+    u.applied_memory_mib = c->balloon_current_mib;
+    u.applied_max_memory_mib = c->balloon_maximum_mib;
+    u.applied_cpu_cap_milli = c->cpu_cap_milli;
+    marks[vm.id] = UsageMark{c->cpu_time_ns, now};
+    vm.usage = u;
+  }
+  if (!failed) usage_errors_.Succeeded();
+  usage_marks_ = std::move(marks);
+  return vms;
 }
 
 // ---- watch thread

@@ -180,6 +180,52 @@ TEST_F(AgentLoopTest, HeartbeatCarriesStatesAndFollowsTheServerInterval) {
   EXPECT_EQ(link_.heartbeats.size(), 3u);  // the interval
 }
 
+TEST_F(AgentLoopTest, HeartbeatCarriesUsageWithCpuFromTheCpuTimeDelta) {
+  driver_.SetGuest("vm-a", {});
+  GuestCounters c;
+  c.cpu_time_ns = 5'000'000'000;
+  c.memory_used_mib = 300;
+  c.memory_source = "usable";
+  c.balloon_current_mib = 512;
+  c.balloon_maximum_mib = 1024;
+  c.cpu_cap_milli = 500;
+  c.gpu_memory_mib = 4096;
+  driver_.usage["vm-a"] = c;
+  link_.SetDesired(Desired(1, {Vm("vm-a")}));
+  link_.heartbeat_reply.heartbeat_interval = milliseconds(2000);
+  ASSERT_TRUE(loop_->Start().ok());
+  loop_->HeartbeatStep();
+  ASSERT_EQ(link_.heartbeats.size(), 1u);
+  ASSERT_TRUE(link_.heartbeats[0][0].usage.has_value());
+  const VmUsage first = *link_.heartbeats[0][0].usage;
+  EXPECT_EQ(first.cpu_milli, -1);  // no previous reading yet
+  EXPECT_EQ(first.memory_mib, 300);
+  EXPECT_EQ(first.memory_source, "usable");
+  EXPECT_EQ(first.applied_memory_mib, 512);
+  EXPECT_EQ(first.applied_max_memory_mib, 1024);
+  EXPECT_EQ(first.applied_cpu_cap_milli, 500);
+  EXPECT_EQ(first.gpu_memory_mib, 4096);
+  // 2 s later the guest used 0.7 s of CPU: 350 milli-CPU.
+  driver_.usage["vm-a"].cpu_time_ns += 700'000'000;
+  clock_.Advance(milliseconds(2000));
+  loop_->HeartbeatStep();
+  ASSERT_EQ(link_.heartbeats.size(), 2u);
+  EXPECT_EQ(link_.heartbeats[1][0].usage->cpu_milli, 350);
+  EXPECT_EQ(link_.heartbeats[1][0].usage->window_ms, 2000);
+  // Usage changes are no state changes: no extra heartbeat before the interval.
+  driver_.usage["vm-a"].memory_used_mib = 900;
+  loop_->HeartbeatStep();
+  EXPECT_EQ(link_.heartbeats.size(), 2u);
+  // A stopped guest carries none.
+  driver_.guests["vm-a"].state = kStateStopped;
+  loop_->HeartbeatStep();
+  ASSERT_EQ(link_.heartbeats.size(), 3u);
+  EXPECT_FALSE(link_.heartbeats[2][0].usage.has_value());
+  const nlohmann::json body = HeartbeatBody(AgentInfo{}, link_.heartbeats[1]);
+  EXPECT_EQ(body["vms"][0]["usage"]["cpu_milli"], 350);
+  EXPECT_EQ(body["vms"][0]["usage"]["applied"]["memory_mib"], 512);
+}
+
 TEST_F(AgentLoopTest, HeartbeatErrorsBackOffAndReRegisterWhenTheHostIsGone) {
   link_.SetDesired(Desired(1, {}));
   ASSERT_TRUE(loop_->Start().ok());

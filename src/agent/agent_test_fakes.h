@@ -209,6 +209,12 @@ class FakeDriver final : public GuestDriver {
   Status Start(const std::string& vm_id) override { return Power("start", vm_id, kStateRunning); }
   Status Stop(const std::string& vm_id) override { return Power("stop", vm_id, kStateStopped); }
   Status Reboot(const std::string& vm_id) override { return Power("reboot", vm_id, kStateRunning); }
+  Result<GuestCounters> Usage(const std::string& vm_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = usage.find(vm_id);
+    if (it == usage.end()) return Status::Unimplemented("no usage for " + vm_id);
+    return it->second;
+  }
   Result<std::vector<std::string>> ListVmIds() override {
     std::lock_guard<std::mutex> lock(mu_);
     if (!list_status.ok()) return list_status;
@@ -241,7 +247,8 @@ class FakeDriver final : public GuestDriver {
   std::mutex mu_;  // guards the members below while threads run
   std::map<std::string, Guest> guests;
   std::map<std::string, Status> realize_errors;
-  std::atomic<bool> hold_realize{false};  // Realize waits (for real) while true
+  std::map<std::string, GuestCounters> usage;  // Usage(): absent = Unimplemented
+  std::atomic<bool> hold_realize{false};       // Realize waits (for real) while true
   Status list_status;
   std::vector<std::string> calls;
 

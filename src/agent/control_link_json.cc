@@ -71,8 +71,26 @@ json HeartbeatBody(const AgentInfo& agent, const std::vector<ObservedVm>& vms) {
   json out = KeepAliveBody(agent);
   out["vms"] = json::array();
   for (const ObservedVm& v : vms) {
-    out["vms"].push_back(
-        {{"id", v.id}, {"state", v.state}, {"detail", v.detail}, {"domain", v.domain}});
+    json vm = {{"id", v.id}, {"state", v.state}, {"detail", v.detail}, {"domain", v.domain}};
+    if (v.usage) {
+      const VmUsage& u = *v.usage;
+      json usage = {{"window_ms", u.window_ms}};
+      // Only the figures that are known (-1 = not reported).
+      if (u.cpu_milli >= 0) usage["cpu_milli"] = u.cpu_milli;
+      if (u.memory_mib >= 0) {
+        usage["memory_mib"] = u.memory_mib;
+        usage["memory_source"] = u.memory_source;
+      }
+      if (u.gpu_memory_mib >= 0) usage["gpu_memory_mib"] = u.gpu_memory_mib;
+      if (u.gpu_busy_pct >= 0) usage["gpu_busy_pct"] = u.gpu_busy_pct;
+      json applied = json::object();
+      if (u.applied_memory_mib >= 0) applied["memory_mib"] = u.applied_memory_mib;
+      if (u.applied_max_memory_mib >= 0) applied["max_memory_mib"] = u.applied_max_memory_mib;
+      if (u.applied_cpu_cap_milli >= 0) applied["cpu_cap_milli"] = u.applied_cpu_cap_milli;
+      if (!applied.empty()) usage["applied"] = std::move(applied);
+      vm["usage"] = std::move(usage);
+    }
+    out["vms"].push_back(std::move(vm));
   }
   return out;
 }

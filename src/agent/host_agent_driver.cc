@@ -1,6 +1,7 @@
 // HostAgentDriver: the GuestDriver calls on host::HostAgent.
 #include "devshare/agent/host_agent_driver.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "devshare/host/inventory_json.h"
@@ -23,6 +24,9 @@ Result<host::GuestRequest> GuestRequestFor(const DesiredVm& vm, const Host& host
   if (!spec.ok())
     return Status::InvalidArgument("vm " + vm.id + ": spec: " + spec.status().message());
   g.qos = spec->qos;
+  // A right-sized VM boots with room to grow live (docs/rightsizing.md).
+  if (spec->rightsize.memory.enabled) g.max_memory_mib = spec->rightsize.memory.max;
+  if (spec->rightsize.cpu.enabled) g.max_cpu_milli = spec->rightsize.cpu.max;
   g.name = vm.name;
   g.hostname = vm.name;
   g.ssh_key = vm.ssh_key;
@@ -86,6 +90,33 @@ GuestState GuestStateOf(const host::DomainStatus& d) {
   return s;
 }
 
+GuestCounters GuestCountersOf(const host::GuestUsage& u) {
+  const host::DomainStats& s = u.stats;
+  GuestCounters c;
+  c.cpu_time_ns = s.cpu_time.count();
+  if (s.balloon_current_kib >= 0 && s.usable_kib >= 0) {
+    // What of its allocation the guest cannot give back: its kernel's own memory (which MemTotal
+    // leaves out), anonymous and tmpfs pages; not the page cache it could drop.
+    c.memory_used_mib = std::max<int64_t>(0, s.balloon_current_kib - s.usable_kib) / 1024;
+    c.memory_source = "usable";
+  } else if (s.available_kib >= 0 && s.usable_kib >= 0) {
+    c.memory_used_mib = std::max<int64_t>(0, s.available_kib - s.usable_kib) / 1024;
+    c.memory_source = "usable";
+  } else if (s.available_kib >= 0 && s.unused_kib >= 0) {
+    c.memory_used_mib = std::max<int64_t>(0, s.available_kib - s.unused_kib) / 1024;
+    c.memory_source = "unused";
+  } else if (s.rss_kib >= 0) {
+    c.memory_used_mib = s.rss_kib / 1024;
+    c.memory_source = "rss";
+  }
+  if (s.balloon_current_kib >= 0) c.balloon_current_mib = s.balloon_current_kib / 1024;
+  if (s.balloon_maximum_kib >= 0) c.balloon_maximum_mib = s.balloon_maximum_kib / 1024;
+  c.cpu_cap_milli = u.cpu_cap_milli;
+  c.gpu_memory_mib = u.gpu_memory_mib;
+  c.gpu_busy_pct = u.gpu_busy_pct;
+  return c;
+}
+
 Result<GuestState> HostAgentDriver::Realize(const DesiredVm& vm) {
   DS_ASSIGN_OR_RETURN(host::GuestRequest request, GuestRequestFor(vm, agent_.context().host));
   DS_ASSIGN_OR_RETURN(host::DomainStatus d, agent_.Realize(request));
@@ -110,6 +141,11 @@ Status HostAgentDriver::Start(const std::string& vm_id) { return agent_.Start(vm
 Status HostAgentDriver::Stop(const std::string& vm_id) { return agent_.Stop(vm_id); }
 
 Status HostAgentDriver::Reboot(const std::string& vm_id) { return agent_.Reboot(vm_id); }
+
+Result<GuestCounters> HostAgentDriver::Usage(const std::string& vm_id) {
+  DS_ASSIGN_OR_RETURN(host::GuestUsage u, agent_.Usage(vm_id));
+  return GuestCountersOf(u);
+}
 
 // Only this agent's domains (its prefix): other agents may share the libvirt.
 Result<std::vector<std::string>> HostAgentDriver::ListVmIds() { return agent_.ListVmIds(); }

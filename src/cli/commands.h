@@ -51,6 +51,7 @@ struct ServeConfig {
   std::string listen = "127.0.0.1:8080";
   std::string db = "sqlite:./var/devshare.db";
   std::string admin_token_file = "./var/admin.token";
+  std::string rightsize_forecaster;  // empty: autopilot when registered, else last
   std::string policy = "devshare";
   int threads = 64;
   // A host whose agent sends no heartbeat for this long is unreachable (--host-timeout S).

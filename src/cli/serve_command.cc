@@ -39,7 +39,7 @@ constexpr const char* kServeUsage =
     "                      [--admin-token-file ./var/admin.token] [--policy devshare]\n"
     "                      [--threads 64] [--unauthenticated-audit-rate 10]\n"
     "                      [--unauthenticated-audit-burst 100] [--workload-history PODS.csv]\n"
-    "                      [--host-timeout 30]\n"
+    "                      [--host-timeout 30] [--rightsize-forecaster autopilot|last|...]\n"
     "                      [--local-host NAME [--hypervisor test:///default|qemu:///system]\n"
     "                       [--guest-cpuset LIST] [--guest-image none|spin]\n"
     "                       [--runtime-dir ./var/run] [--pool NAME:TIER:DIR[,...][;...]]\n"
@@ -60,7 +60,9 @@ constexpr const char* kServeUsage =
     "--workload-history takes past requests in the openb pod CSV format (docs/formats.md):\n"
     "the typical-pod distribution the fgd policy needs and devshare starts from.\n"
     "--host-timeout S: a host whose agent (devshare agent) sends no heartbeat for S seconds is\n"
-    "unreachable: its VMs show 'unknown' and new VMs avoid it until it returns.\n";
+    "unreachable: its VMs show 'unknown' and new VMs avoid it until it returns.\n"
+    "--rightsize-forecaster: the right-sizing controller's forecaster for VMs whose spec\n"
+    "'rightsize' names none (default autopilot when built in, else last; docs/rightsizing.md).\n";
 
 Result<std::pair<std::string, int>> ParseListen(const std::string& s) {
   size_t colon = s.rfind(':');
@@ -180,6 +182,7 @@ Result<std::unique_ptr<ServerBundle>> StartServer(const ServeConfig& config) {
   options.bootstrap_admin_sha256 = store::Sha256Hex(token);
   options.workload_history = config.workload_history;
   options.host_timeout_ms = config.host_timeout_ms;
+  options.rightsize_forecaster = config.rightsize_forecaster;
   if (!config.local_host.empty()) {
     // Flags of the local agent are checked before anything listens.
     DS_RETURN_IF_ERROR(host::ParseGuestImage(config.guest_image).status());
@@ -238,13 +241,28 @@ int RunServeCommand(const std::vector<std::string>& args) {
       return kExitOk;
     }
   }
-  Result<Flags> flags =
-      Flags::Parse(args,
-                   {"listen", "db", "admin-token-file", "policy", "threads", "local-host",
-                    "hypervisor", "guest-cpuset", "guest-image", "runtime-dir", "sysfs-root",
-                    "unauthenticated-audit-rate", "unauthenticated-audit-burst", "workload-history",
-                    "host-timeout", "pool", "nic", "migration-mbps", "tiering-period-s"},
-                   {});
+  Result<Flags> flags = Flags::Parse(args,
+                                     {"listen",
+                                      "db",
+                                      "admin-token-file",
+                                      "policy",
+                                      "threads",
+                                      "local-host",
+                                      "hypervisor",
+                                      "guest-cpuset",
+                                      "guest-image",
+                                      "runtime-dir",
+                                      "sysfs-root",
+                                      "unauthenticated-audit-rate",
+                                      "unauthenticated-audit-burst",
+                                      "workload-history",
+                                      "host-timeout",
+                                      "pool",
+                                      "nic",
+                                      "migration-mbps",
+                                      "tiering-period-s",
+                                      "rightsize-forecaster"},
+                                     {});
   if (!flags.ok()) return Fail("serve", flags.status());
   ServeConfig config;
   config.listen = flags->Get("listen", config.listen);
@@ -257,6 +275,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
   config.guest_image = flags->Get("guest-image", config.guest_image);
   config.runtime_dir = flags->Get("runtime-dir", config.runtime_dir);
   config.sysfs_root = flags->Get("sysfs-root", config.sysfs_root);
+  config.rightsize_forecaster = flags->Get("rightsize-forecaster", "");
   if (flags->Has("pool")) {
     Result<std::vector<std::string>> pools = SplitPoolFlags(flags->Get("pool"));
     if (!pools.ok()) return Fail("serve", pools.status());

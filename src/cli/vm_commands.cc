@@ -138,6 +138,21 @@ void PrintVm(const json& vm) {
       kv.emplace_back(k, Join(t, ", "));
     }
   }
+  if (vm.contains("rightsize") && vm["rightsize"].is_object()) {
+    kv.emplace_back("rightsize", vm["rightsize"].dump());
+  }
+  if (vm.contains("rightsizing") && vm["rightsizing"].is_object()) {
+    const json& rs = vm["rightsizing"];
+    if (rs.contains("usage")) kv.emplace_back("usage", rs["usage"].dump());
+    // Why each right-sized resource has its size: the controller's latest recommendation.
+    for (const char* k : {"cpu_milli", "memory_mib"}) {
+      if (!rs.contains(k) || !rs[k].is_object()) continue;
+      const json& r = rs[k];
+      kv.emplace_back(std::string("why ") + k, Str(r, "reason", "-") + " [" +
+                                                   Str(r, "outcome", "-") + ", " +
+                                                   TimeOf(r, "time_unix_ms") + "]");
+    }
+  }
   kv.emplace_back("created", TimeOf(vm, "created_unix_ms"));
   kv.emplace_back("updated", TimeOf(vm, "updated_unix_ms"));
   PrintBlock(kv);

@@ -1,6 +1,7 @@
 // BuildDomainXml: element forms from libvirt's formatdomain (reference/qos.md §3.2, §5.3).
 #include "devshare/host/domain_xml.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <sstream>
@@ -137,7 +138,7 @@ std::string BuildDomainXml(const DomainSpec& s) {
     << "    <devshare:vm xmlns:devshare='urn:devshare:vm:1' id='" << EscapeXml(s.vm_id)
     << "' tenant='" << EscapeXml(s.tenant) << "'/>\n"
     << "  </metadata>\n";
-  x << "  <memory unit='MiB'>" << s.memory_mib << "</memory>\n";
+  x << "  <memory unit='MiB'>" << std::max(s.memory_mib, s.max_memory_mib) << "</memory>\n";
   x << "  <currentMemory unit='MiB'>" << s.memory_mib << "</currentMemory>\n";
   x << "  <vcpu placement='static'";
   if (!cpuset.empty()) x << " cpuset='" << cpuset << "'";
@@ -247,6 +248,10 @@ std::string BuildDomainXml(const DomainSpec& s) {
       << "    </serial>\n"
       << "    <console type='file'>\n      " << source << "\n"
       << "      <target type='serial' port='0'/>\n    </console>\n";
+  }
+  if (s.memory_stats_period_s > 0) {
+    x << "    <memballoon model='virtio'>\n      <stats period='" << s.memory_stats_period_s
+      << "'/>\n    </memballoon>\n";
   }
   x << "  </devices>\n";
   x << "</domain>\n";

@@ -367,6 +367,42 @@ class LibvirtHypervisor final : public Hypervisor {
     return std::chrono::nanoseconds(static_cast<int64_t>(info.cpuTime));
   }
 
+  Result<DomainStats> Stats(const std::string& name) override {
+    DomainStats out;
+    DS_ASSIGN_OR_RETURN(out.cpu_time, CpuTime(name));
+    DS_ASSIGN_OR_RETURN(Domain d, Lookup(name));
+    virDomainInfo info{};
+    if (virDomainGetInfo(d.get(), &info) == 0) {
+      out.balloon_current_kib = static_cast<int64_t>(info.memory);
+      out.balloon_maximum_kib = static_cast<int64_t>(info.maxMem);
+    }
+    virDomainMemoryStatStruct stats[VIR_DOMAIN_MEMORY_STAT_NR];
+    const int n = virDomainMemoryStats(d.get(), stats, VIR_DOMAIN_MEMORY_STAT_NR, 0);
+    for (int i = 0; i < n; ++i) {  // n < 0: the driver has none (the test driver): keep -1
+      const auto v = static_cast<int64_t>(stats[i].val);
+      switch (stats[i].tag) {
+        case VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON:
+          out.balloon_current_kib = v;
+          break;
+        case VIR_DOMAIN_MEMORY_STAT_AVAILABLE:
+          out.available_kib = v;
+          break;
+        case VIR_DOMAIN_MEMORY_STAT_UNUSED:
+          out.unused_kib = v;
+          break;
+        case VIR_DOMAIN_MEMORY_STAT_USABLE:
+          out.usable_kib = v;
+          break;
+        case VIR_DOMAIN_MEMORY_STAT_RSS:
+          out.rss_kib = v;
+          break;
+        default:
+          break;
+      }
+    }
+    return out;
+  }
+
   Result<DomainCpuInfo> CpuInfo(const std::string& name) override {
     DS_ASSIGN_OR_RETURN(Domain d, Lookup(name));
     DomainCpuInfo out;

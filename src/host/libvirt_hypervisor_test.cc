@@ -56,6 +56,10 @@ TEST(LibvirtTestDriverTest, DefineStartStateDestroy) {
   EXPECT_TRUE(hv->SetCpuTune(s.name, {4096, 100000, 25000}).ok());
   Result<bool> live = hv->SetMemory(s.name, 32);
   ASSERT_TRUE(live.ok()) << live.status().ToString();
+  Result<DomainStats> stats = hv->Stats(s.name);
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_GT(stats->balloon_maximum_kib, 0);  // the test driver has no guest statistics
+  EXPECT_GE(stats->balloon_current_kib, 0);
   Result<std::vector<DomainStatus>> all = hv->ListDomains();
   ASSERT_TRUE(all.ok());
   bool found = false;
@@ -64,6 +68,25 @@ TEST(LibvirtTestDriverTest, DefineStartStateDestroy) {
   ASSERT_TRUE(hv->DestroyAndUndefine(s.name).ok());
   EXPECT_EQ(hv->State(s.name).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(hv->DestroyAndUndefine(s.name).code(), StatusCode::kNotFound);
+}
+
+TEST(DomainXmlRightSizeTest, RightSizedGuestsGetMemoryHeadroomAndACpuCapAtTheirAllocation) {
+  GuestRequest g;
+  g.vm_id = "vm-rs";
+  g.allocation.cpu_milli = 300;
+  g.allocation.memory_mib = 256;
+  g.max_memory_mib = 1024;
+  g.max_cpu_milli = 2000;
+  RealizationContext ctx;
+  Result<DomainSpec> spec = PlanDomain(g, ctx);
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->vcpus, 2);
+  EXPECT_EQ(spec->cputune.period_us, 100000);
+  EXPECT_EQ(spec->cputune.quota_us, 15000);  // 300 milli over 2 vCPUs
+  const std::string xml = BuildDomainXml(*spec);
+  EXPECT_NE(xml.find("<memory unit='MiB'>1024</memory>"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<currentMemory unit='MiB'>256</currentMemory>"), std::string::npos) << xml;
+  EXPECT_EQ(CpuCapQuotaUs(5, 1), 1000);  // the kernel's minimum
 }
 
 TEST(LibvirtTestDriverTest, BadXmlIsRefusedAndLeavesNothing) {

@@ -284,6 +284,10 @@ Result<std::vector<VolumePlan>> PlanVolumes(const GuestRequest& request,
   return out;
 }
 
+int64_t CpuCapQuotaUs(int64_t cpu_milli, int vcpus) {
+  return std::max<int64_t>(1000, cpu_milli * qos::kCfsPeriodUs / 1000 / std::max(1, vcpus));
+}
+
 Result<DomainSpec> PlanDomain(const GuestRequest& request, const RealizationContext& ctx) {
   const Allocation& a = request.allocation;
   if (request.vm_id.empty()) return Status::InvalidArgument("the VM id is empty");
@@ -296,14 +300,24 @@ Result<DomainSpec> PlanDomain(const GuestRequest& request, const RealizationCont
   s.type = ctx.domain_type;
   s.vm_id = request.vm_id;
   s.tenant = request.tenant;
-  s.vcpus = static_cast<int>((a.cpu_milli + 999) / 1000);
+  s.vcpus = static_cast<int>((std::max(a.cpu_milli, request.max_cpu_milli) + 999) / 1000);
   s.memory_mib = a.memory_mib;
+  s.max_memory_mib = std::max(a.memory_mib, request.max_memory_mib);
   Result<CpuTune> tune = CpuTuneForQos(s.vcpus, QosInt(request.qos, "cpu_weight", 100),
                                        QosInt(request.qos, "cpu_cap_pct", 0), ctx.cgroup);
   if (!tune.ok()) {
     return Status::InvalidArgument("VM " + request.vm_id + ": qos " + tune.status().message());
   }
   s.cputune = *tune;
+  if (request.max_cpu_milli > 0) {
+    const int64_t quota = CpuCapQuotaUs(a.cpu_milli, s.vcpus);
+    if (s.cputune.quota_us <= 0 || quota < s.cputune.quota_us) {
+      s.cputune.period_us = qos::kCfsPeriodUs;
+      s.cputune.quota_us = quota;
+    }
+    s.comments.push_back("right-sized CPU: capped at its allocation, " +
+                         std::to_string(a.cpu_milli) + " milli-CPU");
+  }
   s.cpuset = ctx.guest_cpus;
   s.memory_soft_limit_mib = a.memory_mib;
   if (ctx.memory_hard_limit) s.memory_hard_limit_mib = MemoryHardLimitMib(a.memory_mib);
@@ -372,6 +386,7 @@ Result<DomainSpec> PlanDomain(const GuestRequest& request, const RealizationCont
       s.nics.push_back(std::move(nic));
     }
     s.console_log = files.console_log;
+    s.memory_stats_period_s = 2;  // balloon statistics for the heartbeat's usage
   } else if (ctx.image == GuestImage::kSpin) {
     DomainDisk d;
     d.source_path = files.spin_image;

@@ -66,6 +66,9 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(std::unique_ptr<store::
   raw->fleet_ = std::make_unique<FleetService>(raw->ctx_.get());
   raw->images_ = std::make_unique<ImageService>(raw->ctx_.get());
   raw->networks_ = std::make_unique<NetworkService>(raw->ctx_.get());
+  DS_ASSIGN_OR_RETURN(raw->rightsizing_, RightSizing::Create(raw->ctx_.get(), raw->vms_.get(),
+                                                             raw->options_.rightsize_forecaster));
+  raw->ctx_->set_rightsizing(raw->rightsizing_.get());
   // Hosts with agents get one timeout from now to send their first heartbeat.
   for (const auto& [name, index] : raw->ledger_.host_index()) {
     if (raw->ledger_.FindHost(name)->record.managed) raw->fleet_state_.Expect(name);

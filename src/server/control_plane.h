@@ -1,6 +1,6 @@
 // ControlPlane: the service behind the REST API, a facade over its parts: the per-resource
-// services (tenant_service, host_service, vm_service, volume_service, image_service, network_service, and
-// fleet_service for the host agents) that authorise by the one access table
+// services (tenant_service, host_service, vm_service, volume_service, image_service,
+// network_service, and fleet_service for the host agents) that authorise by the one access table
 // (authorizer.h) and run the operations, the group committer (group_committer.h) that writes
 // every change with its audit record to the Store, and the Ledger they decide against.
 //
@@ -36,6 +36,7 @@
 #include "server/image_service.h"
 #include "server/ledger.h"
 #include "server/network_service.h"
+#include "server/right_sizing.h"
 #include "server/service_context.h"
 #include "server/tenant_service.h"
 #include "server/usage_view.h"
@@ -145,6 +146,7 @@ class ControlPlane {
   std::unique_ptr<FleetService> fleet_;
   std::unique_ptr<ImageService> images_;
   std::unique_ptr<NetworkService> networks_;
+  std::unique_ptr<RightSizing> rightsizing_;
 };
 
 }  // namespace devshare::server

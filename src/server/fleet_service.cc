@@ -11,6 +11,7 @@
 #include "server/authorizer.h"
 #include "server/image_service.h"
 #include "server/json_fields.h"
+#include "server/right_sizing.h"
 
 namespace devshare::server {
 namespace {
@@ -25,7 +26,33 @@ Status HostNotFound(const std::string& name) {
 struct Observed {
   std::string state;
   std::string detail;
+  std::optional<UsageSample> usage;
 };
+
+constexpr int64_t kMaxUsage = int64_t{1} << 40;
+
+// A VM entry's "usage" (docs/rightsizing.md): every figure optional, none negative.
+Result<UsageSample> ParseUsage(const nlohmann::json& j, const std::string& path) {
+  FieldReader r(j, path);
+  UsageSample u;
+  DS_ASSIGN_OR_RETURN(u.window_ms, r.Int("window_ms", false, 0, 86'400'000, 0));
+  DS_ASSIGN_OR_RETURN(u.cpu_milli, r.Int("cpu_milli", false, 0, kMaxUsage, -1));
+  DS_ASSIGN_OR_RETURN(u.memory_mib, r.Int("memory_mib", false, 0, kMaxUsage, -1));
+  DS_ASSIGN_OR_RETURN(u.memory_source, r.String("memory_source", false, 16));
+  DS_ASSIGN_OR_RETURN(u.gpu_memory_mib, r.Int("gpu_memory_mib", false, 0, kMaxUsage, -1));
+  DS_ASSIGN_OR_RETURN(u.gpu_busy_pct, r.Double("gpu_busy_pct", false, 0, 100, -1));
+  DS_ASSIGN_OR_RETURN(const nlohmann::json* applied, r.Object("applied", false));
+  DS_RETURN_IF_ERROR(r.CheckNoUnknown());
+  if (applied != nullptr) {
+    FieldReader ar(*applied, r.FieldPath("applied"));
+    DS_ASSIGN_OR_RETURN(u.applied_memory_mib, ar.Int("memory_mib", false, 0, kMaxUsage, -1));
+    DS_ASSIGN_OR_RETURN(u.applied_max_memory_mib,
+                        ar.Int("max_memory_mib", false, 0, kMaxUsage, -1));
+    DS_ASSIGN_OR_RETURN(u.applied_cpu_cap_milli, ar.Int("cpu_cap_milli", false, 0, kMaxUsage, -1));
+    DS_RETURN_IF_ERROR(ar.CheckNoUnknown());
+  }
+  return u;
+}
 
 bool KnownObservedState(const std::string& s) {
   return s == "creating" || s == "running" || s == "stopped" || s == "failed";
@@ -69,6 +96,10 @@ Result<std::optional<std::map<std::string, Observed>>> ParseHeartbeat(const std:
     }
     DS_ASSIGN_OR_RETURN(o.detail, vr.String("detail", false, 1024));
     DS_RETURN_IF_ERROR(vr.String("domain", false, 256).status());
+    DS_ASSIGN_OR_RETURN(const nlohmann::json* usage, vr.Object("usage", false));
+    if (usage != nullptr) {
+      DS_ASSIGN_OR_RETURN(o.usage, ParseUsage(*usage, vr.FieldPath("usage")));
+    }
     DS_RETURN_IF_ERROR(vr.CheckNoUnknown());
     if (!out.emplace(id, o).second) {
       return Status::InvalidArgument("field '" + path + ".id': vm '" + id + "' reported twice");
@@ -188,6 +219,12 @@ Result<Reply> FleetService::Heartbeat(const Principal& p, const std::string& hos
     }
   }
   ctx_.fleet().Heard(host);
+  // Usage feeds the right-sizing controller; its resizes are operations of their own (audited
+  // as actor "rightsizer"), after the states are written.
+  std::map<std::string, UsageSample> usage;
+  for (const auto& [id, o] : reported) {
+    if (o.usage) usage.emplace(id, *o.usage);
+  }
   if (work) {
     Result<Reply> written = ctx_.Run([this, p, host, liveness_only, obs = reported](
                                          store::Txn& tx, OpResult& r) -> Result<Reply> {
@@ -238,6 +275,7 @@ Result<Reply> FleetService::Heartbeat(const Principal& p, const std::string& hos
     });
     if (!written.ok()) return written.status();
   }
+  if (!usage.empty() && ctx_.rightsizing() != nullptr) ctx_.rightsizing()->Observe(host, usage);
   std::shared_lock<std::shared_mutex> lock(ctx_.ledger_mu());
   const HostEntry* h = ctx_.ledger().FindHost(host);
   if (h == nullptr) return HostNotFound(host);

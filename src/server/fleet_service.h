@@ -24,8 +24,10 @@ class FleetService {
   Result<Reply> CreateAgentToken(const Principal& p, const std::string& host,
                                  const std::string& key);
   // POST /v1/hosts/{name}/heartbeat (without "vms": liveness only): {"agent": {...}, "vms": [{"id",
-  // "state", "detail", "domain"}]}. NotFound for a host not registered; InvalidArgument naming the
-  // field.
+  // "state", "detail", "domain", "usage"}]}. NotFound for a host not registered; InvalidArgument
+  // naming the field. Each "usage" ({window_ms, cpu_milli, memory_mib, memory_source,
+  // gpu_memory_mib, gpu_busy_pct, applied {memory_mib, max_memory_mib, cpu_cap_milli}}) goes to
+  // the right-sizing controller, whose resizes are applied before the answer.
   Result<Reply> Heartbeat(const Principal& p, const std::string& host, const std::string& body);
   // GET /v1/hosts/{name}/desired: answers when the revision differs from `revision` (at once
   // without one), else after it changes or `wait_ms`.

@@ -55,7 +55,12 @@ struct ControlPlaneOptions {
   // devshare prices rare classes by it until it has seen enough of its own. Null or empty: none
   // (`fgd` is then refused as a policy).
   std::shared_ptr<const std::vector<VmRequest>> workload_history;
+  // The right-sizing controller's forecaster for VMs whose spec names none (serve
+  // --rightsize-forecaster); empty = "autopilot" when registered, else "last".
+  std::string rightsize_forecaster;
 };
+
+class RightSizing;  // right_sizing.h
 
 // NotFound "vm '<id>' not found": a missing VM, and one the caller may not see.
 Status VmNotFound(const std::string& id);
@@ -73,6 +78,9 @@ class ServiceContext {
   int64_t Now() const { return options_->now_unix_ms(); }
   FleetState& fleet() const { return *fleet_; }
   ConsoleBuffers& consoles() const { return *consoles_; }
+  // The right-sizing controller (set once by ControlPlane::Open; nullptr before).
+  RightSizing* rightsizing() const { return rightsizing_; }
+  void set_rightsizing(RightSizing* r) { rightsizing_ = r; }
 
   // --- the fleet (REQUIRE the ledger lock, shared or inside an operation)
   // A managed host whose agent's heartbeats stopped.
@@ -151,6 +159,7 @@ class ServiceContext {
   GroupCommitter* committer_;
   FleetState* fleet_;
   ConsoleBuffers* consoles_;
+  RightSizing* rightsizing_ = nullptr;
   Random ids_;  // writer thread only
 
   std::mutex unauth_mu_;

@@ -8,6 +8,7 @@
 #include "devshare/store/audit_chain.h"
 #include "server/authorizer.h"
 #include "server/json_fields.h"
+#include "server/right_sizing.h"
 
 namespace devshare::server {
 namespace {
@@ -50,6 +51,10 @@ nlohmann::json VmService::VmJson(const ServiceContext& ctx, const VmEntry& vm) {
   j["devices"] = AllocationToJson(vm.allocation)["devices"];
   j["created_unix_ms"] = vm.record.created_unix_ms;
   j["updated_unix_ms"] = vm.record.updated_unix_ms;
+  if (ctx.rightsizing() != nullptr) {
+    nlohmann::json rs = ctx.rightsizing()->VmJson(vm.record.id);
+    if (!rs.is_null()) j["rightsizing"] = std::move(rs);
+  }
   return j;
 }
 
@@ -229,6 +234,7 @@ Result<Reply> VmService::Resize(const Principal& p, const std::string& id, const
   Result<ResizeSpec> spec = j.ok() ? ParseResizeSpec(*j) : Result<ResizeSpec>(j.status());
   if (!spec.ok()) return ctx_.Refuse(p, "vm.resize", "vm/" + id, spec.status());
   const std::string hash = store::Sha256Hex("POST /v1/vms/" + id + "/resize\n" + body);
+<<<<<<< HEAD
   Result<Reply> resized = ctx_.Run([this, p, id, key, hash, spec = *spec](
                                        store::Txn& tx, OpResult& r) -> Result<Reply> {
     Ledger& ledger = ctx_.ledger();
@@ -290,6 +296,65 @@ Result<Reply> VmService::Resize(const Principal& p, const std::string& id, const
     r.audit.detail_json = JsonText(detail);
     return reply;
   });
+=======
+  return ApplyResize(p, id, *spec, key, hash, nlohmann::json::object());
+}
+
+Result<Reply> VmService::ApplyResize(const Principal& p, const std::string& id,
+                                     const ResizeSpec& spec, const std::string& key,
+                                     const std::string& hash, const nlohmann::json& audit_extra) {
+  Result<Reply> resized = ctx_.Run(
+      [this, p, id, key, hash, spec, audit_extra](store::Txn& tx, OpResult& r) -> Result<Reply> {
+        Ledger& ledger = ctx_.ledger();
+        r.audit = ctx_.Audit(p, "vm.resize", "vm/" + id);
+        if (!audit_extra.empty()) r.audit.detail_json = JsonText(audit_extra);
+        const VmEntry* vm = ledger.FindVm(id);
+        if (vm == nullptr) return VmNotFound(id);
+        DS_RETURN_IF_ERROR(
+            AuthorizeOnVm(p, "vm.resize", vm->record.tenant_id, vm->record.host, VmNotFound(id)));
+        if (vm->record.power == kPowerDeleted) {
+          return Status::FailedPrecondition("vm " + id + " is being deleted");
+        }
+        if (auto replay = ctx_.ReplayIdempotent(p, key, hash)) {
+          r.write_audit = false;
+          return *replay;
+        }
+        const std::string host = vm->record.host;
+        Result<VmEntry> previous = ledger.Resize(id, spec);
+        if (!previous.ok()) {
+          // A field the VM cannot take (unknown volume, shrinking volume, NIC index) is the
+          // body's fault: 400. Everything else is the host's lack of room: 409 no_room.
+          if (previous.status().IsInvalidArgument()) return previous.status();
+          return Status::ResourceExhausted(previous.status().message())
+              .WithReason("no_room", std::string(previous.status().details_json()));
+        }
+        const uint64_t old_gen = ledger.FindHost(host)->record.generation;
+        r.undo = [&ledger, prev = *previous, host, old_gen] {
+          (void)ledger.ReplaceVm(prev);
+          ledger.SetHostGeneration(host, old_gen);
+        };
+        Result<uint64_t> gen = tx.GuardHost(host, old_gen);
+        if (!gen.ok()) return ServiceContext::RetryIfStale(r, gen.status());
+        const VmEntry& now = *ledger.FindVm(id);
+        store::VmRecord rec = now.record;
+        rec.spec_json = JsonText(now.spec.normalized);
+        rec.allocation_json = JsonText(AllocationToJson(now.allocation));
+        rec.updated_unix_ms = ctx_.Now();
+        DS_RETURN_IF_ERROR(tx.UpdateVm(rec));
+        VmEntry updated = now;
+        updated.record = rec;
+        (void)ledger.ReplaceVm(updated);
+        ledger.SetHostGeneration(host, *gen);
+        Reply reply = Reply::Ok(VmJson(ctx_, updated));
+        DS_RETURN_IF_ERROR(ctx_.RecordIdempotent(tx, r, p, key, hash, ToResponse(reply)));
+        r.audit.outcome = "ok";
+        nlohmann::json detail = audit_extra;
+        detail["host"] = host;
+        detail["allocation"] = AllocationToJson(updated.allocation);
+        r.audit.detail_json = JsonText(detail);
+        return reply;
+      });
+>>>>>>> live
   return resized;
 }
 

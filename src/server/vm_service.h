@@ -34,6 +34,11 @@ class VmService {
   // host's agent applies the change when it sees the new desired state.
   Result<Reply> Resize(const Principal& p, const std::string& id, const std::string& body,
                        const std::string& key);
+  // Resize with a parsed spec; `audit_extra` is merged into the audit record's detail (the
+  // right-sizing controller's reason). `hash` identifies the request for `key`'s idempotency.
+  Result<Reply> ApplyResize(const Principal& p, const std::string& id, const ResizeSpec& spec,
+                            const std::string& key, const std::string& hash,
+                            const nlohmann::json& audit_extra);
   // start | stop | reboot: the desired power state for the host's agent (202).
   // FailedPrecondition on a host without agent.
   Result<Reply> Power(const Principal& p, const std::string& id, const std::string& action);

@@ -339,6 +339,12 @@ Result<VmSpec> ParseVmSpec(const nlohmann::json& body) {
     DS_RETURN_IF_ERROR(CheckSshKey(spec.ssh_key));
     spec.normalized["ssh_key"] = spec.ssh_key;
   }
+  DS_ASSIGN_OR_RETURN(const nlohmann::json* rightsize, r.Object("rightsize", false));
+  if (rightsize != nullptr) {
+    DS_ASSIGN_OR_RETURN(spec.rightsize,
+                        ParseRightSizeSpec(*rightsize, req.cpu_milli, req.memory_mib));
+    spec.normalized["rightsize"] = RightSizeJson(spec.rightsize);
+  }
   DS_RETURN_IF_ERROR(r.CheckNoUnknown());
   Status valid = req.Validate();
   if (!valid.ok()) return Status::InvalidArgument(valid.message());

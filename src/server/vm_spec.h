@@ -11,6 +11,7 @@
 
 #include "devshare/core/request.h"
 #include "devshare/core/result.h"
+#include "server/rightsize_spec.h"
 
 namespace devshare::server {
 
@@ -22,6 +23,7 @@ struct VmSpec {
   std::string policy;   // empty = the server's default
   std::string image;    // a name of the image catalogue; empty = none (the host's default guest)
   std::string ssh_key;  // one OpenSSH public key line for the guest's metadata; may be empty
+  RightSizeSpec rightsize;  // the right-sizing controller's settings (off unless given)
   nlohmann::json normalized;
 };
 
@@ -33,8 +35,8 @@ struct VmSpec {
 // qos {cpu_weight 1..10000 (default 100), cpu_cap_pct 1..100, disk_read_iops, disk_write_iops,
 // disk_read_bytes_sec, disk_write_bytes_sec, net_mbps}; isolation_floor; anti_affinity_group;
 // required_traits, forbidden_traits; policy; image (a catalogue name: the caller checks it
-// exists); ssh_key ("ssh-<type> <base64> [comment]", one line). InvalidArgument naming the field
-// otherwise.
+// exists); ssh_key ("ssh-<type> <base64> [comment]", one line); rightsize (rightsize_spec.h).
+// InvalidArgument naming the field otherwise.
 Result<VmSpec> ParseVmSpec(const nlohmann::json& body);
 
 // One volume object as in a VM spec's `volumes` (the body of POST /v1/vms/{id}/volumes):

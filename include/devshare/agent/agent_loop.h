@@ -3,7 +3,9 @@
 // VMs, remove the agent's other domains, create the missing ones, apply power, reboots and
 // resizes); RunThreads() then runs three threads:
 //   heartbeat: re-reads the guests' states, reports them every heartbeat_interval_ms (the
-//              server's answer sets it) and at once when a state changes;
+//              server's answer sets it) and at once when a state changes, each running VM with
+//              its usage since the previous heartbeat (GuestDriver::Usage: CPU-time delta over
+//              the clock's delta, used memory, GPU figures, the sizes in force);
 //   watch:     long-polls the desired state and reconciles each answer;
 //   console:   tails each guest's serial log and pushes new bytes (resuming at the server's
 //              expected offset after a 409).
@@ -124,6 +126,8 @@ class AgentLoop {
   ObservedVm ObserveNow(const std::string& vm_id, const std::string& failure);
   void RefreshObserved();  // heartbeat thread: re-read the guests the reconcile is not touching
   void Kick(std::atomic<bool>& flag);
+  // Heartbeat thread: `vms` with VmUsage for each running one (CPU from the previous reading).
+  std::vector<ObservedVm> WithUsage(std::vector<ObservedVm> vms);
 
   ControlLink& link_;
   GuestDriver& driver_;
@@ -157,6 +161,12 @@ class AgentLoop {
   Backoff heartbeat_backoff_;
   ErrorLog heartbeat_errors_;
   std::set<std::string> reported_unknown_;
+  struct UsageMark {
+    int64_t cpu_time_ns = 0;
+    TimePoint at{};
+  };
+  std::map<std::string, UsageMark> usage_marks_;  // the previous reading per running VM
+  ErrorLog usage_errors_;
 
   // Console thread.
   std::map<std::string, int64_t> console_offsets_;

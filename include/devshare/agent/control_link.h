@@ -27,12 +27,35 @@ inline constexpr const char* kStateRunning = "running";
 inline constexpr const char* kStateStopped = "stopped";
 inline constexpr const char* kStateFailed = "failed";
 
+// A running VM's usage over the last heartbeat interval, and the sizes in force on its guest
+// (heartbeat "usage" object; docs/rightsizing.md). -1 = not known.
+struct VmUsage {
+  int64_t window_ms = 0;   // the interval the CPU figure covers
+  int64_t cpu_milli = -1;  // CPU-time delta / wall-clock delta x 1000 (-1 at the first reading)
+  // Used memory: balloon.current - usable (the allocation minus the guest's MemAvailable: its
+  // kernel's memory counts, page cache it can drop does not), else available - usable, else
+  // available - unused (MemTotal - MemFree), else the QEMU process's rss (an upper bound that
+  // does not fall when the guest frees memory; the controller does not size on it).
+  int64_t memory_mib = -1;
+  std::string memory_source;  // "usable" | "unused" | "rss" | ""
+  int64_t gpu_memory_mib = -1;
+  double gpu_busy_pct = -1;
+  // In force on the guest: balloon.current, balloon.maximum, the CPU cap (vCPUs x quota).
+  int64_t applied_memory_mib = -1;
+  int64_t applied_max_memory_mib = -1;
+  int64_t applied_cpu_cap_milli = -1;
+  bool operator==(const VmUsage&) const = default;
+};
+
 // One managed VM as the agent sees it (heartbeat body "vms" entry).
 struct ObservedVm {
   std::string id;
   std::string state;   // kState*
   std::string detail;  // libvirt's state and reason, or the realization error
   std::string domain;  // libvirt domain name ("" when there is none)
+  // Set in the heartbeat's copy only (the agent's state snapshots never carry it, so a usage
+  // change is no state change).
+  std::optional<VmUsage> usage;
   bool operator==(const ObservedVm&) const = default;
 };
 

@@ -24,6 +24,17 @@ struct GuestState {
   std::string detail;
 };
 
+// A running guest's raw usage counters (GuestDriver::Usage); -1 = not reported.
+struct GuestCounters {
+  int64_t cpu_time_ns = 0;  // cumulative
+  int64_t memory_used_mib = -1;
+  std::string memory_source;  // VmUsage::memory_source
+  int64_t balloon_current_mib = -1, balloon_maximum_mib = -1;
+  int64_t cpu_cap_milli = -1;
+  int64_t gpu_memory_mib = -1;
+  double gpu_busy_pct = -1;
+};
+
 class GuestDriver {
  public:
   virtual ~GuestDriver() = default;
@@ -42,6 +53,12 @@ class GuestDriver {
   virtual Status Start(const std::string& vm_id) = 0;
   virtual Status Stop(const std::string& vm_id) = 0;
   virtual Status Reboot(const std::string& vm_id) = 0;
+  // The running guest's usage counters. Unavailable when it is not running; Unimplemented (the
+  // default) when the driver has none: the heartbeat then carries no usage.
+  virtual Result<GuestCounters> Usage(const std::string& vm_id) {
+    (void)vm_id;
+    return Status::Unimplemented("this guest driver reports no usage");
+  }
   // VM ids of every domain this agent manages (its domain prefix).
   virtual Result<std::vector<std::string>> ListVmIds() = 0;
   // The serial log from byte `offset`, at most `max_bytes`; empty when nothing new; NotFound

@@ -21,6 +21,10 @@ Result<host::GuestRequest> GuestRequestFor(const DesiredVm& vm, const Host& host
 
 // host::DomainStatus -> GuestState (defined -> stopped).
 GuestState GuestStateOf(const host::DomainStatus& d);
+// host::GuestUsage -> GuestCounters: used memory from the balloon statistics, preferring
+// balloon.current - usable, then available - usable, available - unused, rss
+// (VmUsage::memory_mib says why).
+GuestCounters GuestCountersOf(const host::GuestUsage& u);
 
 class HostAgentDriver final : public GuestDriver {
  public:
@@ -34,6 +38,7 @@ class HostAgentDriver final : public GuestDriver {
   Status Start(const std::string& vm_id) override;
   Status Stop(const std::string& vm_id) override;
   Status Reboot(const std::string& vm_id) override;
+  Result<GuestCounters> Usage(const std::string& vm_id) override;
   Result<std::vector<std::string>> ListVmIds() override;
   Result<std::string> ReadConsole(const std::string& vm_id, int64_t offset,
                                   int64_t max_bytes) override;

@@ -109,7 +109,11 @@ struct DomainSpec {
   std::string vm_id;
   std::string tenant;
   int vcpus = 1;
-  int64_t memory_mib = 0;
+  int64_t memory_mib = 0;      // <currentMemory>: what the guest has at start (balloon target)
+  int64_t max_memory_mib = 0;  // <memory>: the live ceiling of balloon grows; 0 = memory_mib
+  // <memballoon model='virtio'><stats period>: guest memory statistics every this many seconds
+  // (Hypervisor::Stats); 0 = no element (libvirt's default balloon, no statistics).
+  int memory_stats_period_s = 0;
   CpuTune cputune;
   std::vector<int> cpuset;  // host CPUs for <vcpupin> (every vCPU) and <emulatorpin>; empty = none
   int64_t memory_soft_limit_mib = 0;  // <memtune>; 0 = not set

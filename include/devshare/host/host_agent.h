@@ -30,6 +30,18 @@ struct ResizeOutcome {
   std::vector<std::string> notes;
 };
 
+// One reading of a running guest's usage (HostAgent::Usage, once per heartbeat).
+struct GuestUsage {
+  DomainStats stats;           // CPU time and balloon statistics (libvirt domain stats)
+  int64_t cpu_cap_milli = -1;  // the CPU cap in force: vCPUs x quota / period x 1000; -1 none
+  // GPU figures from the per-VM usage file (GpuUsagePath), -1 without one. This is the hook
+  // where NVML / DCGM readings go (nvmlDeviceGetMemoryInfo / DCGM_FI_DEV_FB_USED and
+  // DCGM_FI_DEV_GPU_UTIL of the VM's devices, written by an exporter); this host has no GPUs,
+  // tests write the file.
+  int64_t gpu_memory_mib = -1;
+  double gpu_busy_pct = -1;
+};
+
 struct ReconcileReport {
   std::vector<std::string> missing;       // ledger VMs without a domain
   std::vector<std::string> orphans;       // VM ids of this agent's domains the ledger does not know
@@ -101,6 +113,13 @@ class HostAgent {
   // Applies the request's QoS and memory to the existing domain, live where libvirt allows.
   // NotFound when the VM has no domain.
   Result<ResizeOutcome> Update(const GuestRequest& request);
+  // The running guest's usage (host_agent_usage.cc): Hypervisor::Stats of its domain, the CPU
+  // cap in force (CpuInfo) and the GPU figures of GpuUsagePath when that file exists.
+  // Unavailable when the guest is not running; NotFound when the VM has no domain; a usage file
+  // that does not parse is ignored (its figures stay -1).
+  Result<GuestUsage> Usage(const std::string& vm_id);
+  // <runtime_dir>/usage/<prefix><id>.json: {"gpu_memory_mib": N, "gpu_busy_pct": P} (either).
+  std::string GpuUsagePath(const std::string& vm_id) const;
   // defined / running / failed. NotFound when the VM has no domain and no recorded failure.
   Result<DomainStatus> State(const std::string& vm_id);
   // VM ids of the domains that are this agent's: the name is <prefix><id> and the domain's

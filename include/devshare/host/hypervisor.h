@@ -1,5 +1,6 @@
 // Hypervisor: the calls the host agent makes on libvirt (define+start, destroy+undefine, start /
-// power off / reset, live cputune/memory updates, list, state, CPU time, networks), behind an
+// power off / reset, live cputune/memory updates, list, state, CPU time, usage stats, networks),
+// behind an
 // interface; OpenHypervisor gives the
 // libvirt implementation for any URI (test:///default in-process, qemu:///system real).
 // Thread-safety: implementations are thread-safe (libvirt connections are; the object holds no
@@ -32,6 +33,20 @@ struct DomainCpuInfo {
   int vcpus = 0;
   CpuTune tune;             // shares, vcpu period and quota as libvirt reports them
   std::vector<int> pinned;  // union of the vCPUs' affinity; every host CPU when unpinned
+};
+
+// A running domain's usage counters, as libvirt's domain stats report them (virDomainGetCPUStats
+// and virDomainMemoryStats, i.e. `virsh domstats --cpu-total --balloon`). Memory figures are KiB;
+// -1 = not reported (the balloon statistics need a guest balloon driver and a stats period:
+// <memballoon><stats period>).
+struct DomainStats {
+  std::chrono::nanoseconds cpu_time{0};  // cumulative, all threads of the domain
+  int64_t balloon_current_kib = -1;      // balloon.current: memory the guest has now
+  int64_t balloon_maximum_kib = -1;      // balloon.maximum: <memory>, the live ceiling
+  int64_t available_kib = -1;            // guest MemTotal (shrinks as the balloon inflates)
+  int64_t unused_kib = -1;               // guest MemFree
+  int64_t usable_kib = -1;               // guest MemAvailable (free + reclaimable caches)
+  int64_t rss_kib = -1;                  // resident set of the QEMU process on the host
 };
 
 class Hypervisor {
@@ -82,6 +97,10 @@ class Hypervisor {
   // Cumulative CPU time of the domain (all its threads). Unavailable when not running.
   virtual Result<std::chrono::nanoseconds> CpuTime(const std::string& name) = 0;
   virtual Result<DomainCpuInfo> CpuInfo(const std::string& name) = 0;
+  // CPU time and balloon statistics of the running domain `name` (one call per heartbeat).
+  // Unavailable when it is not running; NotFound when there is no such domain. Figures a driver
+  // does not report stay -1.
+  virtual Result<DomainStats> Stats(const std::string& name) = 0;
   // The domain's XML as libvirt holds it (inactive definition).
   virtual Result<std::string> DomainXml(const std::string& name) = 0;
 };

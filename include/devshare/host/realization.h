@@ -77,7 +77,19 @@ struct GuestRequest {
   std::string hostname;  // seed local-hostname; empty = from `name`, else the VM id
   std::string ssh_key;   // one "ssh-... AAAA... comment" line for the seed's user-data; may be ""
   std::string name;      // the VM's name in the ledger
+  // Right-sizing (docs/rightsizing.md), so the control plane's resizes take effect live:
+  // max_memory_mib > memory_mib boots the guest with <memory> = max and <currentMemory> = the
+  // allocation (grows up to max are balloon deflations, no restart); 0 = no headroom.
+  int64_t max_memory_mib = 0;
+  // > 0: the VM's CPU is right-sized: it gets ceil(max_cpu_milli / 1000) vCPUs and a cap of
+  // exactly its allocation's cpu_milli (per-vCPU quota = cpu_milli x period / 1000 / vCPUs,
+  // the lower of it and qos.cpu_cap_pct's), so a cpu_milli resize is a live quota change.
+  int64_t max_cpu_milli = 0;
 };
+
+// Per-vCPU <quota> (us, period kCfsPeriodUs) that caps `vcpus` vCPUs at `cpu_milli` in all;
+// at least 1000 us (the kernel's minimum).
+int64_t CpuCapQuotaUs(int64_t cpu_milli, int vcpus);
 
 // RealizationContext::network values: "" or kUserNetwork = user-mode networking (slirp: per-VM
 // NAT). libvirt's shared "default" network is never chosen by itself: guests of different
@@ -171,22 +183,22 @@ std::string KernelCmdline(std::string_view cmdline);
 // model, page tables, VFIO pinning): 1 GiB + 1/64 of guest RAM.
 int64_t MemoryHardLimitMib(int64_t memory_mib);
 
-// The domain for `request` on `ctx`'s host. vCPUs = ceil(cpu_milli / 1000); cputune from
-// CpuTuneForQos; memtune soft = memory_mib (hard = MemoryHardLimitMib when the context asks for
-// it); numatune = nodes of the
-// guest CPUs; boot disk (spin image, path only: the caller writes it) with iotune from qos
-// disk_*; each whole GPU with a known pci_address -> PCI hostdev (plus IOMMU companions); a
-// share of a GPU that offers mdev types -> mdev hostdev; each VF -> a hostdev interface with its
-// MAC and VLAN tag (rates are not domain XML: vf_settings.h plans them on the PF).
-// Devices without an address produce no hostdev and a comment saying so. Volumes: PlanVolumes'
-// disks after the others.
-// With request.boot.kind set (a real guest): "disk" boots GuestFiles::disk (vda, virtio, qcow2:
-// the caller creates it as an overlay on boot.file), "kernel" boots boot.kernel/initrd with
-// KernelCmdline(boot.cmdline) and gets GuestFiles::disk as scratch disk; both get the seed as a
-// read-only vdb, without tenant NICs one virtio NIC (ctx.network; "" or kUserNetwork =
-// user-mode), and the serial console logged to GuestFiles::console_log. Image paths are made
-// absolute (AbsolutePath). Every guest gets one <interface type='bridge'> per tenant NIC
-// (PlanTenantPorts: its network's bridge, its tap name, its MAC, <bandwidth><inbound> = the
+// The domain for `request` on `ctx`'s host. vCPUs = ceil(cpu_milli / 1000) (of max_cpu_milli
+// when set, then capped at cpu_milli: CpuCapQuotaUs); cputune from CpuTuneForQos; memory
+// <currentMemory> = memory_mib, <memory> = max(memory_mib, max_memory_mib); real guests get a
+// virtio balloon with 2 s statistics; memtune soft = memory_mib (hard = MemoryHardLimitMib when the
+// context asks for it); numatune = nodes of the guest CPUs; boot disk (spin image, path only: the
+// caller writes it) with iotune from qos disk_*; each whole GPU with a known pci_address -> PCI
+// hostdev (plus IOMMU companions); a share of a GPU that offers mdev types -> mdev hostdev; each VF
+// -> a hostdev interface with its MAC and VLAN tag (rates are not domain XML: vf_settings.h plans
+// them on the PF). Devices without an address produce no hostdev and a comment saying so. Volumes:
+// PlanVolumes' disks after the others. With request.boot.kind set (a real guest): "disk" boots
+// GuestFiles::disk (vda, virtio, qcow2: the caller creates it as an overlay on boot.file), "kernel"
+// boots boot.kernel/initrd with KernelCmdline(boot.cmdline) and gets GuestFiles::disk as scratch
+// disk; both get the seed as a read-only vdb, without tenant NICs one virtio NIC (ctx.network; ""
+// or kUserNetwork = user-mode), and the serial console logged to GuestFiles::console_log. Image
+// paths are made absolute (AbsolutePath). Every guest gets one <interface type='bridge'> per tenant
+// NIC (PlanTenantPorts: its network's bridge, its tap name, its MAC, <bandwidth><inbound> = the
 // NIC's max when the ledger set one); the ports' errors are returned.
 // InvalidArgument for an empty vm id or a non-positive cpu/memory, a VF VLAN outside 0..4094 or a
 // VF MAC not of the form "xx:xx:xx:xx:xx:xx" (hex), an unknown boot kind, a disk
