@@ -234,69 +234,6 @@ Result<Reply> VmService::Resize(const Principal& p, const std::string& id, const
   Result<ResizeSpec> spec = j.ok() ? ParseResizeSpec(*j) : Result<ResizeSpec>(j.status());
   if (!spec.ok()) return ctx_.Refuse(p, "vm.resize", "vm/" + id, spec.status());
   const std::string hash = store::Sha256Hex("POST /v1/vms/" + id + "/resize\n" + body);
-<<<<<<< HEAD
-  Result<Reply> resized = ctx_.Run([this, p, id, key, hash, spec = *spec](
-                                       store::Txn& tx, OpResult& r) -> Result<Reply> {
-    Ledger& ledger = ctx_.ledger();
-    r.audit = ctx_.Audit(p, "vm.resize", "vm/" + id);
-    const VmEntry* vm = ledger.FindVm(id);
-    if (vm == nullptr) return VmNotFound(id);
-    DS_RETURN_IF_ERROR(
-        AuthorizeOnVm(p, "vm.resize", vm->record.tenant_id, vm->record.host, VmNotFound(id)));
-    if (vm->record.power == kPowerDeleted) {
-      return Status::FailedPrecondition("vm " + id + " is being deleted");
-    }
-    if (auto replay = ctx_.ReplayIdempotent(p, key, hash)) {
-      r.write_audit = false;
-      return *replay;
-    }
-    const std::string host = vm->record.host;
-    Result<VmEntry> previous = ledger.Resize(id, spec);
-    if (!previous.ok()) {
-      // A field the VM cannot take (unknown volume, shrinking volume, NIC index) is the
-      // body's fault: 400. A GPU share without room on its GPU (or, with move, on any GPU
-      // of the host) answers 409 gpu_memory_full / gpu_full. Everything else is the host's
-      // lack of room: 409 no_room.
-      if (previous.status().IsInvalidArgument()) return previous.status();
-      if (previous.status().reason() == "gpu_memory_full" ||
-          previous.status().reason() == "gpu_full") {
-        r.audit.detail_json = JsonText(nlohmann::json(
-            {{"message", previous.status().message()}, {"reason", previous.status().reason()}}));
-        return previous.status();
-      }
-      return Status::ResourceExhausted(previous.status().message())
-          .WithReason("no_room", std::string(previous.status().details_json()));
-    }
-    const uint64_t old_gen = ledger.FindHost(host)->record.generation;
-    r.undo = [&ledger, prev = *previous, host, old_gen] {
-      (void)ledger.ReplaceVm(prev);
-      ledger.SetHostGeneration(host, old_gen);
-    };
-    Result<uint64_t> gen = tx.GuardHost(host, old_gen);
-    if (!gen.ok()) return ServiceContext::RetryIfStale(r, gen.status());
-    const VmEntry& now = *ledger.FindVm(id);
-    store::VmRecord rec = now.record;
-    rec.spec_json = JsonText(now.spec.normalized);
-    rec.allocation_json = JsonText(AllocationToJson(now.allocation));
-    rec.updated_unix_ms = ctx_.Now();
-    DS_RETURN_IF_ERROR(tx.UpdateVm(rec));
-    VmEntry updated = now;
-    updated.record = rec;
-    (void)ledger.ReplaceVm(updated);
-    ledger.SetHostGeneration(host, *gen);
-    Reply reply = Reply::Ok(VmJson(ctx_, updated));
-    DS_RETURN_IF_ERROR(ctx_.RecordIdempotent(tx, r, p, key, hash, ToResponse(reply)));
-    r.audit.outcome = "ok";
-    nlohmann::json detail = {{"host", host}, {"allocation", AllocationToJson(updated.allocation)}};
-    if (!previous->allocation.gpus.empty() && !updated.allocation.gpus.empty() &&
-        previous->allocation.gpus[0].device_id != updated.allocation.gpus[0].device_id) {
-      detail["gpu_moved"] = {{"from", previous->allocation.gpus[0].device_id},
-                             {"to", updated.allocation.gpus[0].device_id}};
-    }
-    r.audit.detail_json = JsonText(detail);
-    return reply;
-  });
-=======
   return ApplyResize(p, id, *spec, key, hash, nlohmann::json::object());
 }
 
@@ -323,8 +260,18 @@ Result<Reply> VmService::ApplyResize(const Principal& p, const std::string& id,
         Result<VmEntry> previous = ledger.Resize(id, spec);
         if (!previous.ok()) {
           // A field the VM cannot take (unknown volume, shrinking volume, NIC index) is the
-          // body's fault: 400. Everything else is the host's lack of room: 409 no_room.
+          // body's fault: 400. A GPU share without room on its GPU (or, with move, on any GPU
+          // of the host) answers 409 gpu_memory_full / gpu_full. Everything else is the host's
+          // lack of room: 409 no_room.
           if (previous.status().IsInvalidArgument()) return previous.status();
+          if (previous.status().reason() == "gpu_memory_full" ||
+              previous.status().reason() == "gpu_full") {
+            nlohmann::json detail = audit_extra;
+            detail["message"] = previous.status().message();
+            detail["reason"] = previous.status().reason();
+            r.audit.detail_json = JsonText(detail);
+            return previous.status();
+          }
           return Status::ResourceExhausted(previous.status().message())
               .WithReason("no_room", std::string(previous.status().details_json()));
         }
@@ -351,10 +298,14 @@ Result<Reply> VmService::ApplyResize(const Principal& p, const std::string& id,
         nlohmann::json detail = audit_extra;
         detail["host"] = host;
         detail["allocation"] = AllocationToJson(updated.allocation);
+        if (!previous->allocation.gpus.empty() && !updated.allocation.gpus.empty() &&
+            previous->allocation.gpus[0].device_id != updated.allocation.gpus[0].device_id) {
+          detail["gpu_moved"] = {{"from", previous->allocation.gpus[0].device_id},
+                                 {"to", updated.allocation.gpus[0].device_id}};
+        }
         r.audit.detail_json = JsonText(detail);
         return reply;
       });
->>>>>>> live
   return resized;
 }
 
