@@ -280,5 +280,78 @@ TEST(JsonFieldsTest, MalformedBodiesAreInvalidArgument) {
   EXPECT_TRUE(ParseJsonObject("{\"a\": 1}").ok());
 }
 
+TEST(HostSpecTest, GpuMemoryAndGeometryFollowTheModel) {
+  Result<HostSpec> h = ParseHostSpec("h1", J(R"({"cpu_milli": 8000, "memory_mib": 8192, "gpus": [
+      {"id": "g0", "model": "T4"}, {"id": "g1", "model": "H100", "sharing": "partitioned"},
+      {"id": "g2", "model": "generic"}, {"id": "g3", "model": "A100", "memory_mib": 40536},
+      {"id": "g4", "model": "T4", "memory_mib": 0, "sharing": "time_sliced",
+       "vgpu_mixed_sizes": true}]})"));
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_EQ(h->host.devices[0].memory_mib, 16384);
+  EXPECT_EQ(h->host.devices[1].memory_mib, 81920);
+  EXPECT_EQ(h->host.devices[1].geometry, PartitionGeometry::H100_80GB());
+  EXPECT_EQ(h->normalized["gpus"][1]["geometry"], "H100_80GB");
+  EXPECT_EQ(h->host.devices[2].memory_mib, 0);  // unknown: not constrained
+  EXPECT_EQ(h->host.devices[3].memory_mib, 40536);
+  EXPECT_EQ(h->host.devices[4].memory_mib, 0);  // an explicit 0 stays 0 ...
+  EXPECT_TRUE(h->host.devices[4].vgpu_mixed_sizes);
+  Result<HostSpec> again = ParseHostSpec("h1", h->normalized);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->normalized, h->normalized);  // ... across a re-read
+  EXPECT_EQ(again->host.devices[4].memory_mib, 0);
+  Result<HostSpec> bad = ParseHostSpec(
+      "h1", J(R"({"cpu_milli": 8, "memory_mib": 8, "gpus": [{"id": "g", "memory_mib": -1}]})"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("gpus[0].memory_mib"), std::string::npos)
+      << bad.status().message();
+  bad = ParseHostSpec("h1", J(R"({"cpu_milli": 8, "memory_mib": 8, "gpus": [{"id": "g",
+      "sharing": "partitioned", "geometry": "A30"}]})"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("A100_40GB, A100_80GB, H100_80GB"), std::string::npos);
+}
+
+TEST(VmSpecTest, GpuMemoryAndVgpuProfiles) {
+  Result<VmSpec> v = ParseVmSpec(J(R"({"name": "a", "cpu_milli": 1, "memory_mib": 1,
+      "gpu": {"milli": 500, "memory_mib": 8192}})"));
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(v->request.gpu.memory_mib, 8192);
+  EXPECT_EQ(v->normalized["gpu"]["memory_mib"], 8192);
+  Result<VmSpec> vgpu = ParseVmSpec(J(R"({"name": "a", "cpu_milli": 1, "memory_mib": 1,
+      "gpu": {"vgpu": "vgpu-8g"}})"));
+  ASSERT_TRUE(vgpu.ok()) << vgpu.status().ToString();
+  EXPECT_EQ(vgpu->request.gpu.memory_mib, 8192);
+  EXPECT_EQ(vgpu->request.gpu.milli, 0);
+  EXPECT_TRUE(vgpu->request.gpu.IsShare());
+  Result<VmSpec> again = ParseVmSpec(vgpu->normalized);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->normalized, vgpu->normalized);
+  const struct {
+    const char* gpu;
+    const char* field;
+  } bad[] = {
+      {R"({"milli": 500, "memory_mib": -1})", "gpu.memory_mib"},
+      {R"({"profile": "3g.20gb", "memory_mib": 1024})", "gpu.memory_mib"},
+      {R"({"vgpu": "vgpu-8g", "memory_mib": 4096})", "gpu.memory_mib"},
+      {R"({"vgpu": "vgpu-8g", "milli": 500})", "gpu.vgpu"},
+      {R"({"vgpu": "big"})", "gpu.vgpu"},
+      {R"({"count": 0, "memory_mib": 1024})", "gpu.memory_mib"},
+  };
+  for (const auto& c : bad) {
+    std::string body =
+        std::string(R"({"name": "a", "cpu_milli": 1, "memory_mib": 1, "gpu": )") + c.gpu + "}";
+    Result<VmSpec> got = ParseVmSpec(nlohmann::json::parse(body));
+    ASSERT_FALSE(got.ok()) << c.gpu;
+    EXPECT_NE(got.status().message().find(c.field), std::string::npos)
+        << c.gpu << ": " << got.status().message();
+  }
+  Result<ResizeSpec> r = ParseResizeSpec(J(R"({"gpu_memory_mib": 12288, "move": true})"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->gpu_memory_mib, 12288);
+  EXPECT_TRUE(r->move);
+  Result<ResizeSpec> lone_move = ParseResizeSpec(J(R"({"cpu_milli": 2, "move": true})"));
+  ASSERT_FALSE(lone_move.ok());
+  EXPECT_NE(lone_move.status().message().find("move"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace devshare::server

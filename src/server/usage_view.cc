@@ -82,11 +82,15 @@ nlohmann::json HostUsageJson(const HostState& h, bool with_devices) {
   nlohmann::json gpus = nlohmann::json::array();
   for (int g = 0; g < h.gpu_count(); ++g) {
     const GpuUsage& u = h.gpu_usage(g);
-    gpus.push_back({{"id", h.gpu_device(g).id},
-                    {"used_milli", u.used_milli},
-                    {"whole", u.whole},
-                    {"shares", u.shares},
-                    {"partitions", u.partitions.size()}});
+    nlohmann::json gpu = {{"id", h.gpu_device(g).id},
+                          {"used_milli", u.used_milli},
+                          {"whole", u.whole},
+                          {"shares", u.shares},
+                          {"partitions", u.partitions.size()},
+                          {"memory_mib", h.gpu_memory_capacity_mib(g)},
+                          {"used_memory_mib", u.used_memory_mib}};
+    if (!u.vgpu.empty()) gpu["vgpu"] = u.vgpu;
+    gpus.push_back(std::move(gpu));
   }
   usage["gpus"] = gpus;
   nlohmann::json nics = nlohmann::json::array();

@@ -114,6 +114,12 @@ TEST(ServerGpuMemory, ResizeInPlaceThenFullThenMove) {
   EXPECT_EQ(GpuSlice(moved)["id"], "gpu1");
   EXPECT_EQ(GpuSlice(moved)["memory_mib"], 14 * kGiB);
   EXPECT_EQ(GpuSlice(moved)["milli"], 300);
+  Reply moves = admin.Get("/v1/audit?after=" + std::to_string(audit_before) + "&limit=100");
+  ASSERT_EQ(moves.status, 200) << moves.Describe();
+  const nlohmann::json& last = moves.body["records"].back();
+  EXPECT_EQ(last["operation"], "vm.resize") << last.dump();
+  EXPECT_EQ(last["detail"]["gpu_moved"], nlohmann::json({{"from", "gpu0"}, {"to", "gpu1"}}))
+      << last.dump();
 
   // vm3 fills gpu0 again (10 of its 12 free GiB); vm2 cannot grow to 8 GiB anywhere.
   Reply third = api.Post("/v1/vms", ShareVm("vm3", 300, 10 * kGiB));
