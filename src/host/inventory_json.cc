@@ -360,6 +360,7 @@ nlohmann::json DiscoveryToJson(const DiscoveredHost& h) {
   j["kvm"] = {{"present", h.kvm.present},
               {"usable", h.kvm.usable},
               {"api_version", h.kvm.api_version},
+              {"probe_loop_ms", h.kvm.probe_loop_ms},
               {"detail", h.kvm.detail}};
   j["cpu_flags_count"] = h.cpu_flags.size();
   j["warnings"] = h.warnings;
