@@ -56,7 +56,17 @@ double RightSizer::Round(double v) const {
   return r;
 }
 
+void RightSizer::Propose(int64_t time_s, double allocation) {
+  change_before_s_ = last_change_s_;
+  last_change_s_ = time_s;
+  proposed_ = allocation;
+}
+
 Recommendation RightSizer::Step(int64_t time_s, double usage, double current) {
+  // The previous change did not take effect (a grow without room, a failed resize): it does not
+  // count for the shrink rate limit.
+  if (proposed_ >= 0 && current != proposed_) last_change_s_ = change_before_s_;
+  proposed_ = -1;
   forecaster_->Observe(time_s, usage);
   ++samples_;
   Recommendation rec;
@@ -77,7 +87,7 @@ Recommendation RightSizer::Step(int64_t time_s, double usage, double current) {
     if (target > current) {
       rec.allocation = target;
       rec.change = true;
-      last_change_s_ = time_s;
+      Propose(time_s, target);
       rec.reason = "grow " + Amount(current, unit) + " -> " + Amount(target, unit) + ": usage " +
                    Amount(usage, unit) + " is above the allocation; " + basis;
       return rec;
@@ -92,7 +102,7 @@ Recommendation RightSizer::Step(int64_t time_s, double usage, double current) {
   if (target > current) {
     rec.allocation = target;
     rec.change = true;
-    last_change_s_ = time_s;
+    Propose(time_s, target);
     rec.reason = "grow " + Amount(current, unit) + " -> " + Amount(target, unit) + ": " + basis;
     return rec;
   }
@@ -106,7 +116,7 @@ Recommendation RightSizer::Step(int64_t time_s, double usage, double current) {
     }
     rec.allocation = target;
     rec.change = true;
-    last_change_s_ = time_s;
+    Propose(time_s, target);
     rec.reason = "shrink " + Amount(current, unit) + " -> " + Amount(target, unit) + ": " + basis;
     return rec;
   }

@@ -46,7 +46,8 @@ class RightSizer {
 
   // One usage sample at `time_s` while the VM holds `current`; returns the recommendation.
   // The caller applies it (a ledger resize, or the simulator's packing) and passes the
-  // allocation it really got as `current` next time.
+  // allocation it really got as `current` next time: a change that did not take effect does
+  // not count as the last change of the shrink rate limit.
   Recommendation Step(int64_t time_s, double usage, double current);
 
   const Forecaster& forecaster() const { return *forecaster_; }
@@ -54,11 +55,14 @@ class RightSizer {
 
  private:
   double Round(double v) const;
+  void Propose(int64_t time_s, double allocation);
 
   std::unique_ptr<Forecaster> forecaster_;
   RightSizeOptions options_;
   ForecastOptions forecast_options_;
   int64_t last_change_s_ = INT64_MIN / 2;
+  int64_t change_before_s_ = INT64_MIN / 2;  // last_change_s_ before the proposed change
+  double proposed_ = -1;                     // the last step's changed allocation, -1 = none
   int64_t samples_ = 0;
 };
 
