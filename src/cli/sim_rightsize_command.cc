@@ -31,6 +31,7 @@ constexpr const char* kSimRightsizeHelp =
     "  --half-life 3600   devshare: seconds after which a sample's weight halves (ewma,\n"
     "                     autopilot)\n"
     "  --horizon 300      seconds of the window whose peak is forecast (and of accuracy windows)\n"
+    "  --shrink-interval 600  devshare: at most one shrink per this many seconds\n"
     "  --gpu-memory-gib 80  GPU memory for packing (every pod must fit one GPU)\n"
     "  --half 0|1         only the pods of one hash half (a split not looked at when tuning)\n"
     "  --jobs 2           worker threads, one policy each\n"
@@ -86,6 +87,8 @@ int RunSimRightsize(const Flags& flags) {
   if (!horizon.ok()) return Fail("sim", horizon.status());
   auto half_life = flags.GetDouble("half-life", 3600, 60, 30 * 86'400.0);
   if (!half_life.ok()) return Fail("sim", half_life.status());
+  auto shrink_interval = flags.GetInt("shrink-interval", 600, 0, 86'400);
+  if (!shrink_interval.ok()) return Fail("sim", shrink_interval.status());
   auto gib = flags.GetDouble("gpu-memory-gib", 80, 1, 4096);
   if (!gib.ok()) return Fail("sim", gib.status());
   auto jobs = flags.GetInt("jobs", 2, 1, 256);
@@ -111,8 +114,8 @@ int RunSimRightsize(const Flags& flags) {
     }
   }
   sim::RightsizeOptions opt;
-  opt.policies =
-      sim::DefaultRightsizePolicies(forecasters, *quantile, margins, *horizon, *half_life);
+  opt.policies = sim::DefaultRightsizePolicies(forecasters, *quantile, margins, *horizon,
+                                               *half_life, *shrink_interval);
   opt.gpu_memory_capacity_mib = *gib * 1024;
   opt.horizon_s = *horizon;
   opt.jobs = static_cast<int>(*jobs);

@@ -274,7 +274,8 @@ Result<RightsizePolicyResult> RunPolicy(const std::vector<PodUsage>& pods, int64
 std::vector<RightsizePolicy> DefaultRightsizePolicies(const std::vector<std::string>& forecasters,
                                                       double quantile,
                                                       const std::vector<double>& margins,
-                                                      int64_t horizon_s, double half_life_s) {
+                                                      int64_t horizon_s, double half_life_s,
+                                                      int64_t shrink_interval_s) {
   std::vector<RightsizePolicy> out;
   RightsizePolicy peak;
   peak.name = "static-peak";
@@ -307,11 +308,13 @@ std::vector<RightsizePolicy> DefaultRightsizePolicies(const std::vector<std::str
       d.forecast.horizon_s = horizon_s;
       d.forecast.half_life_s = half_life_s;
       d.margin = margin;
+      d.shrink_interval_s = shrink_interval_s;
       char buf[160];
       std::snprintf(buf, sizeof buf,
                     "devshare's controller, forecaster %s: p%g of the next %lld s "
-                    "peak, +%g %%, shrinks at most every 10 min",
-                    f.c_str(), quantile * 100, static_cast<long long>(horizon_s), margin * 100);
+                    "peak, +%g %%, shrinks at most every %lld s",
+                    f.c_str(), quantile * 100, static_cast<long long>(horizon_s), margin * 100,
+                    static_cast<long long>(shrink_interval_s));
       d.description = buf;
       out.push_back(d);
     }

@@ -50,7 +50,8 @@ struct RightsizeOptions {
 std::vector<RightsizePolicy> DefaultRightsizePolicies(const std::vector<std::string>& forecasters,
                                                       double quantile,
                                                       const std::vector<double>& margins,
-                                                      int64_t horizon_s, double half_life_s = 3600);
+                                                      int64_t horizon_s, double half_life_s = 3600,
+                                                      int64_t shrink_interval_s = 600);
 
 struct ResourceMetrics {
   int64_t pod_periods = 0;          // samples scored
