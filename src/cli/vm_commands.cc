@@ -145,7 +145,7 @@ void PrintVm(const json& vm) {
     const json& rs = vm["rightsizing"];
     if (rs.contains("usage")) kv.emplace_back("usage", rs["usage"].dump());
     // Why each right-sized resource has its size: the controller's latest recommendation.
-    for (const char* k : {"cpu_milli", "memory_mib"}) {
+    for (const char* k : {"cpu_milli", "memory_mib", "gpu_memory_mib"}) {
       if (!rs.contains(k) || !rs[k].is_object()) continue;
       const json& r = rs[k];
       kv.emplace_back(std::string("why ") + k, Str(r, "reason", "-") + " [" +

@@ -11,8 +11,8 @@
 namespace devshare::server {
 namespace {
 
-// The managed resources. GPU memory joins here once a GPU slice carries memory and ResizeSpec a
-// field for it: its usage is UsageSample::gpu_memory_mib.
+// The managed resources. GPU memory is the framebuffer of a free-size share of one GPU (the spec
+// parser refuses gpu_memory for any other kind, and the ledger's resize for a VM moved to one).
 struct ResourceKind {
   const char* name;  // the allocation field and the key in GET /v1/vms/{id}
   const char* unit;  // in reasons
@@ -20,7 +20,7 @@ struct ResourceKind {
   const RightSizeResource& (*bounds)(const RightSizeSpec&);
   int64_t (*usage)(const UsageSample&);
   int64_t (*current)(const Allocation&);
-  void (*set)(ResizeSpec&, int64_t);
+  void (*set)(ResizeSpec&, int64_t, const RightSizeSpec&);
 };
 
 const ResourceKind kResources[] = {
@@ -28,14 +28,22 @@ const ResourceKind kResources[] = {
      [](const RightSizeSpec& s) -> const RightSizeResource& { return s.cpu; },
      [](const UsageSample& u) { return u.cpu_milli; },
      [](const Allocation& a) { return a.cpu_milli; },
-     [](ResizeSpec& r, int64_t v) { r.cpu_milli = v; }},
+     [](ResizeSpec& r, int64_t v, const RightSizeSpec&) { r.cpu_milli = v; }},
     {"memory_mib", "MiB", static_cast<double>(kRightSizeMemoryStepMib),
      [](const RightSizeSpec& s) -> const RightSizeResource& { return s.memory; },
      // rss counts the QEMU process (device model, TCG's translation cache) and every page the
      // guest ever touched: shown, never sized on.
      [](const UsageSample& u) { return u.memory_source == "rss" ? int64_t{-1} : u.memory_mib; },
      [](const Allocation& a) { return a.memory_mib; },
-     [](ResizeSpec& r, int64_t v) { r.memory_mib = v; }},
+     [](ResizeSpec& r, int64_t v, const RightSizeSpec&) { r.memory_mib = v; }},
+    {"gpu_memory_mib", "MiB", static_cast<double>(kRightSizeGpuMemoryStepMib),
+     [](const RightSizeSpec& s) -> const RightSizeResource& { return s.gpu_memory; },
+     [](const UsageSample& u) { return u.gpu_memory_mib; },
+     [](const Allocation& a) { return a.gpus.size() == 1 ? a.gpus[0].memory_mib : int64_t{-1}; },
+     [](ResizeSpec& r, int64_t v, const RightSizeSpec& s) {
+       r.gpu_memory_mib = v;
+       r.move = s.gpu_move;
+     }},
 };
 constexpr size_t kNumResources = sizeof(kResources) / sizeof(kResources[0]);
 
@@ -124,6 +132,7 @@ int RightSizing::Observe(const std::string& host,
   }
   struct Change {
     std::string vm, tenant, forecaster;
+    RightSizeSpec spec;
     size_t k = 0;
     int64_t from = 0, to = 0;
     predict::Recommendation rec;
@@ -195,7 +204,7 @@ int RightSizing::Observe(const std::string& host,
       st.last_step_ms = now_ms;
       for (size_t k = 0; k < kNumResources; ++k) {
         Resource& r = st.resources[k];
-        if (r.sizer == nullptr || r.peak < 0) continue;
+        if (r.sizer == nullptr || r.peak < 0 || s.current[k] < 0) continue;
         const int64_t current = s.current[k];
         const predict::Recommendation rec = r.sizer->Step(now_ms / 1000, r.peak, current);
         r.latest = {{"allocation", static_cast<int64_t>(rec.allocation)},
@@ -216,7 +225,7 @@ int RightSizing::Observe(const std::string& host,
         }
         r.latest["outcome"] = "applying";
         changes.push_back(
-            Change{id, s.tenant, forecaster, k, current, target, rec,
+            Change{id, s.tenant, forecaster, s.spec, k, current, target, rec,
                    std::max({kNoRoomRetryMinS, s.spec.shrink_interval_s, s.spec.period_s})});
       }
     }
@@ -230,7 +239,7 @@ int RightSizing::Observe(const std::string& host,
     p.role = "admin";
     p.actor = "rightsizer";
     ResizeSpec spec;
-    kind.set(spec, c.to);
+    kind.set(spec, c.to, c.spec);
     const nlohmann::json extra = {{"rightsizer",
                                    {{"resource", kind.name},
                                     {"from", c.from},
@@ -246,7 +255,10 @@ int RightSizing::Observe(const std::string& host,
     if (r.ok()) {
       ++applied;
     } else if (r.status().code() == StatusCode::kResourceExhausted) {
-      outcome = "no_room: " + r.status().message();
+      // no_room (the host), gpu_memory_full / gpu_full (the share's GPU, and with gpu_move every
+      // GPU of the host).
+      const std::string reason(r.status().reason());
+      outcome = (reason.empty() ? std::string("no_room") : reason) + ": " + r.status().message();
       no_room_until = ctx_.Now() + c.retry_after_s * 1000;
     } else {
       outcome = "failed: " + r.status().ToString();

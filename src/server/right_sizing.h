@@ -1,15 +1,15 @@
 // RightSizing: the right-sizing controller of the control plane (docs/rightsizing.md). Host
 // agents report each running VM's usage in their heartbeats; for every VM whose spec opts in
-// ("rightsize"), one predict::RightSizer per managed resource (cpu_milli, memory_mib; the
-// resource table is where GPU memory joins once slices carry memory) is fed the peak usage of
-// each sample period and its recommendation is applied through the same ledger resize as
-// PATCH /v1/vms/{id} (VmService::ApplyResize), audited with actor "rightsizer" and the
-// recommendation's reason. A grow the host cannot hold is a recorded outcome (the failed resize
-// is audited as no_room) and is not retried before the shrink interval passes. The latest
-// usage and recommendation per resource are kept in memory for GET /v1/vms/{id}.
-// Time is the control plane's injected clock (ControlPlaneOptions::now_unix_ms).
-// Thread-safety: thread-safe. Observe must be called without the ledger lock (it takes it
-// shared, and resizes go through the group committer); VmJson may be called under it.
+// ("rightsize"), one predict::RightSizer per managed resource (cpu_milli, memory_mib, and
+// gpu_memory_mib of a free-size GPU share) is fed the peak usage of each sample period and its
+// recommendation is applied through the same ledger resize as PATCH /v1/vms/{id}
+// (VmService::ApplyResize), audited with actor "rightsizer" and the recommendation's reason. A
+// grow the host (or the share's GPU) cannot hold is a recorded outcome (the failed resize is
+// audited as no_room / gpu_memory_full) and is not retried before the shrink interval passes. The
+// latest usage and recommendation per resource are kept in memory for GET /v1/vms/{id}. Time is the
+// control plane's injected clock (ControlPlaneOptions::now_unix_ms). Thread-safety: thread-safe.
+// Observe must be called without the ledger lock (it takes it shared, and resizes go through the
+// group committer); VmJson may be called under it.
 #ifndef DEVSHARE_SERVER_RIGHT_SIZING_H_
 #define DEVSHARE_SERVER_RIGHT_SIZING_H_
 

@@ -13,6 +13,7 @@ namespace {
 
 constexpr int64_t kMaxCpuMilli = 100'000'000;
 constexpr int64_t kMaxMemoryMib = int64_t{1} << 40;
+constexpr int64_t kMaxGpuMemoryMib = int64_t{1} << 30;
 
 // "cpu" / "memory": absent or false = off; true = on with the defaults; an object = on with
 // bounds {min_<unit>, max_<unit>}.
@@ -50,7 +51,7 @@ Status ParseResource(FieldReader& r, const nlohmann::json& j, const char* name, 
 }  // namespace
 
 Result<RightSizeSpec> ParseRightSizeSpec(const nlohmann::json& j, int64_t cpu_milli,
-                                         int64_t memory_mib) {
+                                         int64_t memory_mib, const RightSizeGpuBase& gpu) {
   if (!j.is_object()) {
     return Status::InvalidArgument("field 'rightsize': expected an object");
   }
@@ -60,6 +61,27 @@ Result<RightSizeSpec> ParseRightSizeSpec(const nlohmann::json& j, int64_t cpu_mi
                                    1000 * ((cpu_milli + 999) / 1000), &s.cpu));
   DS_RETURN_IF_ERROR(
       ParseResource(r, j, "memory", "mib", kMaxMemoryMib, 128, 2 * memory_mib, &s.memory));
+  const int64_t gpu_min = gpu.memory_mib > 0 ? std::min<int64_t>(1024, gpu.memory_mib) : 1024;
+  DS_RETURN_IF_ERROR(ParseResource(r, j, "gpu_memory", "mib", kMaxGpuMemoryMib, gpu_min,
+                                   2 * gpu.memory_mib, &s.gpu_memory));
+  if (s.gpu_memory.enabled) {
+    if (!gpu.share) {
+      return Status::InvalidArgument(
+          "field 'rightsize.gpu_memory': the VM holds no free-size share of one GPU (a whole "
+          "GPU, a partition or a vGPU profile has a fixed framebuffer)");
+    }
+    const auto it = j.find("gpu_memory");
+    if (gpu.memory_mib == 0 && !(it->is_object() && it->contains("max_mib"))) {
+      return Status::InvalidArgument(
+          "field 'rightsize.gpu_memory.max_mib': the GPU share asks no memory_mib, so there is "
+          "no default bound; give max_mib");
+    }
+  }
+  DS_ASSIGN_OR_RETURN(s.gpu_move, r.Bool("gpu_move", false, false));
+  if (s.gpu_move && !s.gpu_memory.enabled) {
+    return Status::InvalidArgument(
+        "field 'rightsize.gpu_move': moves a GPU share; needs gpu_memory");
+  }
   DS_ASSIGN_OR_RETURN(s.forecaster, r.String("forecaster", false, 63));
   DS_ASSIGN_OR_RETURN(s.margin, r.Double("margin", false, 0, 10, s.margin));
   DS_ASSIGN_OR_RETURN(s.quantile, r.Double("quantile", false, 0.5, 0.999, s.quantile));
@@ -95,6 +117,8 @@ nlohmann::json RightSizeJson(const RightSizeSpec& s) {
   };
   nlohmann::json j = {{"cpu", resource(s.cpu, "milli")},
                       {"memory", resource(s.memory, "mib")},
+                      {"gpu_memory", resource(s.gpu_memory, "mib")},
+                      {"gpu_move", s.gpu_move},
                       {"margin", s.margin},
                       {"quantile", s.quantile},
                       {"period_s", s.period_s},

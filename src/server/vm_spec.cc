@@ -341,8 +341,10 @@ Result<VmSpec> ParseVmSpec(const nlohmann::json& body) {
   }
   DS_ASSIGN_OR_RETURN(const nlohmann::json* rightsize, r.Object("rightsize", false));
   if (rightsize != nullptr) {
-    DS_ASSIGN_OR_RETURN(spec.rightsize,
-                        ParseRightSizeSpec(*rightsize, req.cpu_milli, req.memory_mib));
+    DS_ASSIGN_OR_RETURN(
+        spec.rightsize,
+        ParseRightSizeSpec(*rightsize, req.cpu_milli, req.memory_mib,
+                           {req.gpu.IsShare() && !req.gpu.IsVgpu(), req.gpu.memory_mib}));
     spec.normalized["rightsize"] = RightSizeJson(spec.rightsize);
   }
   DS_RETURN_IF_ERROR(r.CheckNoUnknown());

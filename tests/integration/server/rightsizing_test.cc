@@ -165,6 +165,89 @@ TEST_F(RightSizingTest, GrowsThenShrinksCpuAndMemoryThroughTheLedgerWithAuditedR
   EXPECT_EQ(seen, 5);
 }
 
+// A VM with a share of one GPU whose framebuffer the controller manages.
+nlohmann::json GpuRightSized(const std::string& name, int64_t memory_mib, bool gpu_move) {
+  return {{"name", name},
+          {"cpu_milli", 500},
+          {"memory_mib", 512},
+          {"policy", "best_fit"},  // shares on the fitting GPU with the least free milli
+          {"gpu", {{"count", 1}, {"milli", 300}, {"memory_mib", memory_mib}}},
+          {"rightsize",
+           {{"gpu_memory", {{"min_mib", 1024}, {"max_mib", 16384}}},
+            {"gpu_move", gpu_move},
+            {"forecaster", "last"},
+            {"margin", 0.25},
+            {"period_s", 0},
+            {"warmup_samples", 0},
+            {"shrink_interval_s", 0}}}};
+}
+
+nlohmann::json GpuSlice(const nlohmann::json& vm) {
+  for (const auto& d : vm.value("devices", nlohmann::json::array())) {
+    if (d.value("kind", std::string()) == "gpu") return d;
+  }
+  return nlohmann::json::object();
+}
+
+// GPU memory 8 -> 12 GiB in place; a grow its GPU cannot hold is gpu_memory_full (kept, no
+// retry at once); with gpu_move the share moves to the host's other GPU.
+TEST_F(RightSizingTest, GpuMemoryGrowsInPlaceThenIsRefusedOnAFullGpuOrMoves) {
+  ASSERT_EQ(agent_->Put("/v1/hosts/h1",
+                        nlohmann::json{{"cpu_milli", 4000},
+                                       {"memory_mib", 4096},
+                                       {"gpus",
+                                        {{{"id", "gpu0"}, {"model", "T4"}},  // 16 GiB each
+                                         {{"id", "gpu1"}, {"model", "T4"}}}}})
+                    .status /
+                100,
+            2);
+  const std::string mover = Create(GpuRightSized("mover", 2048, true));
+  const std::string infer = Create(GpuRightSized("infer", 8192, false));
+  auto beat = [&](const std::string& id, int64_t gpu_memory_mib) {
+    nlohmann::json hb = Usage(id, 100, 100);
+    hb["vms"][0]["usage"]["gpu_memory_mib"] = gpu_memory_mib;
+    Reply r = agent_->Post("/v1/hosts/h1/heartbeat", hb);
+    EXPECT_EQ(r.status, 200) << r.Describe();
+    return member_->Get("/v1/vms/" + id).body;
+  };
+  ASSERT_EQ(GpuSlice(member_->Get("/v1/vms/" + mover).body).value("id", ""), "gpu0");
+  ASSERT_EQ(GpuSlice(member_->Get("/v1/vms/" + infer).body).value("id", ""), "gpu0");
+
+  // 9600 MiB used of 8 GiB: grow at once to 9600 x 1.25, rounded up to 256 MiB, on the same GPU.
+  nlohmann::json vm = beat(infer, 9600);
+  EXPECT_EQ(GpuSlice(vm).value("memory_mib", 0), 12032) << vm.dump(2);
+  EXPECT_EQ(GpuSlice(vm).value("id", ""), "gpu0");
+  EXPECT_EQ(vm["gpu"].value("memory_mib", 0), 12032);
+  EXPECT_EQ(vm["rightsizing"]["gpu_memory_mib"].value("outcome", ""), "applied") << vm.dump(2);
+  EXPECT_EQ(vm["rightsizing"]["usage"].value("gpu_memory_mib", 0), 9600);
+  EXPECT_EQ(vm.value("memory_mib", 0), 512);  // memory is not managed for this VM
+
+  // 13000 MiB: 16384 wanted, gpu0 has 16384 - 2048 (mover) for it: kept, 409's reason recorded.
+  vm = beat(infer, 13000);
+  EXPECT_EQ(GpuSlice(vm).value("memory_mib", 0), 12032) << vm.dump(2);
+  const std::string outcome = vm["rightsizing"]["gpu_memory_mib"].value("outcome", "");
+  EXPECT_EQ(outcome.rfind("gpu_memory_full: ", 0), 0) << vm.dump(2);
+  EXPECT_NE(outcome.find("gpu0"), std::string::npos) << outcome;
+  vm = beat(infer, 13000);
+  EXPECT_EQ(vm["rightsizing"]["gpu_memory_mib"].value("outcome", "").rfind("deferred", 0), 0)
+      << vm.dump(2);
+
+  // mover (gpu_move): 4000 MiB used wants 5120, gpu0 has 16384 - 12032 for it: moves to gpu1.
+  vm = beat(mover, 4000);
+  EXPECT_EQ(GpuSlice(vm).value("memory_mib", 0), 5120) << vm.dump(2);
+  EXPECT_EQ(GpuSlice(vm).value("id", ""), "gpu1") << vm.dump(2);
+  EXPECT_EQ(vm["rightsizing"]["gpu_memory_mib"].value("outcome", ""), "applied") << vm.dump(2);
+
+  int ok = 0, full = 0;
+  for (const nlohmann::json& r : RightsizerRecords()) {
+    EXPECT_EQ(r["detail"]["rightsizer"].value("resource", ""), "gpu_memory_mib") << r.dump();
+    ok += r.value("outcome", "") == "ok";
+    full += r.value("outcome", "") == "gpu_memory_full";
+  }
+  EXPECT_EQ(ok, 2);
+  EXPECT_EQ(full, 1);
+}
+
 TEST_F(RightSizingTest, ShrinksWaitForTheShrinkInterval) {
   const std::string id = Create(RightSized("db", 3600));
   nlohmann::json vm = Beat(id, 900, 900);
@@ -197,6 +280,8 @@ TEST_F(RightSizingTest, BadSpecsAndUsageAreRefusedNamingTheField) {
       {{{"cpu", true}, {"forecaster", "crystal_ball"}}, "rightsize.forecaster"},
       {{{"cpu", true}, {"colour", "red"}}, "rightsize.colour"},
       {{{"cpu", true}, {"period_s", 600}, {"horizon_s", 60}}, "rightsize.horizon_s"},
+      {{{"gpu_memory", true}}, "rightsize.gpu_memory"},  // the VM has no GPU share
+      {{{"cpu", true}, {"gpu_move", true}}, "rightsize.gpu_move"},
   };
   for (const Case& c : cases) {
     Reply r = member_->Post(
