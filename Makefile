@@ -2,8 +2,10 @@
 # suites except those labelled slow). Each installs its Debian build dependencies when missing.
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
-BUILD_PACKAGES := cmake g++ make libgtest-dev libgmock-dev libbenchmark-dev libglpk-dev libsqlite3-dev libssl-dev libcpp-httplib-dev nlohmann-json3-dev pkg-config libvirt-dev nbdkit nbdkit-plugin-dev libnbd-dev
+BUILD_PACKAGES := cmake g++ make libgtest-dev libgmock-dev libbenchmark-dev libglpk-dev libsqlite3-dev libssl-dev libcpp-httplib-dev nlohmann-json3-dev pkg-config libvirt-dev nbdkit nbdkit-plugin-dev libnbd-dev libpq-dev
 TEST_PACKAGES := chromium
+# The postgresql store backend's tests start a throwaway server of Debian's PostgreSQL.
+PG_PACKAGES := postgresql
 # Real KVM guests through libvirt (the kvm CTest label; tools/libvirt_up.sh also installs them).
 KVM_PACKAGES := qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev libxml2-utils genisoimage
 # The real guest of tools/build_guest.sh (fio and iperf3 are copied into its initramfs with their
@@ -22,6 +24,8 @@ deps:
 test-deps:
 	@./tools/install_packages.sh $(TEST_PACKAGES) || \
 	  echo "note: could not install $(TEST_PACKAGES); the browser test will be skipped"
+	@./tools/install_packages.sh $(PG_PACKAGES) || \
+	  echo "note: could not install $(PG_PACKAGES); the postgresql store tests will be skipped"
 	@./tools/install_packages.sh $(KVM_PACKAGES) || \
 	  echo "note: could not install $(KVM_PACKAGES); the kvm test will be skipped"
 	@./tools/install_packages.sh $(GUEST_PACKAGES) || \

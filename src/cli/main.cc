@@ -23,7 +23,7 @@ constexpr const char* kUsage =
     "  demo   generate a cluster and workload, run all policies side by side, print the table\n"
     "  bench  placement speed benchmarks (devshare bench --help)\n"
     "  serve  the control plane: REST API over the durable ledger (devshare serve --help)\n"
-    "  audit  devshare audit verify --db sqlite:PATH: check the audit hash chain\n"
+    "  audit  devshare audit verify --db URL: check the audit hash chain\n"
     "  vm     vm create|list|show|delete|resize|start|stop|reboot|console (client; --server URL,\n"
     "         DEVSHARE_TOKEN)\n"
     "  host   host list|show|put|token|cordon|uncordon|drain|delete (client);\n"

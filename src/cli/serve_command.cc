@@ -35,7 +35,8 @@ namespace devshare::cli {
 namespace {
 
 constexpr const char* kServeUsage =
-    "usage: devshare serve [--listen 127.0.0.1:8080] [--db sqlite:./var/devshare.db | memory:]\n"
+    "usage: devshare serve [--listen 127.0.0.1:8080]\n"
+    "                      [--db sqlite:./var/devshare.db | postgresql://... | memory:]\n"
     "                      [--admin-token-file ./var/admin.token] [--policy devshare]\n"
     "                      [--threads 64] [--unauthenticated-audit-rate 10]\n"
     "                      [--unauthenticated-audit-burst 100] [--workload-history PODS.csv]\n"
@@ -342,7 +343,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
 
 int RunAuditCommand(const std::vector<std::string>& args) {
   if (args.empty() || args[0] != "verify") {
-    std::fputs("usage: devshare audit verify --db sqlite:PATH\n", stderr);
+    std::fputs("usage: devshare audit verify --db sqlite:PATH|postgresql://...\n", stderr);
     return kExitBadInput;
   }
   Result<Flags> flags =

@@ -1,6 +1,9 @@
-// Store conformance: one parameterised suite run against every backend (memory, sqlite). The
-// sqlite backend's file-level behaviour (durability, migrations, foreign files) is in
-// sqlite_store_test.cc.
+// Store conformance: one parameterised suite run against every backend (memory, sqlite, and
+// postgresql on a throwaway server, tests/testutil/postgres_server.h, one fresh database per
+// test; skipped with the reason when no server can be started). The sqlite backend's file-level
+// behaviour (durability, migrations, foreign files) is in sqlite_store_test.cc, the postgresql
+// backend's own (replicas on one database, restarts, foreign databases) in
+// postgres_store_test.cc.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -12,6 +15,9 @@
 #include "devshare/store/audit_chain.h"
 #include "devshare/store/store.h"
 #include "store/store_test_util.h"
+#ifdef DEVSHARE_WITH_POSTGRES
+#include "store/postgres_test_env.h"
+#endif
 
 namespace devshare::store {
 namespace {
@@ -22,13 +28,21 @@ class StoreConformanceTest : public testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     db_path_ = (folder_.path() / "nested" / "ledger.db").string();  // parents do not exist yet
+#ifdef DEVSHARE_WITH_POSTGRES
+    if (GetParam() == "postgresql") {
+      Result<std::string> url = FreshPostgresDatabase();
+      if (!url.ok()) GTEST_SKIP() << url.status().ToString();
+      db_path_ = *url;
+    }
+#endif
     store_ = Open();
     ASSERT_NE(store_, nullptr);
   }
 
   std::unique_ptr<Store> Open() {
     if (GetParam() == "memory") return NewMemoryStore();
-    Result<std::unique_ptr<Store>> s = OpenSqliteStore(db_path_);
+    Result<std::unique_ptr<Store>> s =
+        GetParam() == "postgresql" ? OpenPostgresStore(db_path_) : OpenSqliteStore(db_path_);
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     if (!s.ok()) return nullptr;
     return std::move(s).value();
@@ -106,6 +120,8 @@ class StoreConformanceTest : public testing::TestWithParam<std::string> {
 TEST_P(StoreConformanceTest, DescribeNamesTheBackend) {
   if (GetParam() == "memory") {
     EXPECT_EQ(store_->Describe(), "memory:");
+  } else if (GetParam() == "postgresql") {
+    EXPECT_EQ(store_->Describe(), db_path_);  // the URL (it holds no password here)
   } else {
     EXPECT_EQ(store_->Describe(), "sqlite:" + db_path_);
   }
@@ -384,8 +400,8 @@ TEST_P(StoreConformanceTest, NetworksAreUniqueByIdTenantNameAndSegment) {
   Status no_tenant = txn->InsertNetwork(Network("net-5", "t-9", "red", 105));
   EXPECT_EQ(no_tenant.code(), StatusCode::kNotFound) << no_tenant.ToString();
   ASSERT_TRUE(txn->Commit().ok());
-  ExpectSameRecords(Load().networks, {Network("net-1", "t-1", "blue", 100),
-                                      Network("net-2", "t-2", "blue", 101)});
+  ExpectSameRecords(Load().networks,
+                    {Network("net-1", "t-1", "blue", 100), Network("net-2", "t-2", "blue", 101)});
 
   txn = Begin();  // a deleted network's segment and name can be reused
   ASSERT_TRUE(txn->DeleteNetwork("net-1").ok());
@@ -393,8 +409,8 @@ TEST_P(StoreConformanceTest, NetworksAreUniqueByIdTenantNameAndSegment) {
   EXPECT_EQ(unknown.code(), StatusCode::kNotFound) << unknown.ToString();
   ASSERT_TRUE(txn->InsertNetwork(Network("net-6", "t-1", "blue", 100)).ok());
   ASSERT_TRUE(txn->Commit().ok());
-  ExpectSameRecords(Load().networks, {Network("net-2", "t-2", "blue", 101),
-                                      Network("net-6", "t-1", "blue", 100)});
+  ExpectSameRecords(Load().networks,
+                    {Network("net-2", "t-2", "blue", 101), Network("net-6", "t-1", "blue", 100)});
 }
 
 TEST_P(StoreConformanceTest, IdempotencyKeysAreUniquePerTenant) {
@@ -680,7 +696,13 @@ TEST_P(StoreConformanceTest, ConcurrentTxnsAreSerialised) {
   ExpectChainValid();
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest, testing::Values("memory", "sqlite"),
+INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest,
+                         testing::Values("memory", "sqlite"
+#ifdef DEVSHARE_WITH_POSTGRES
+                                         ,
+                                         "postgresql"
+#endif
+                                         ),
                          [](const testing::TestParamInfo<std::string>& info) {
                            return info.param;
                          });

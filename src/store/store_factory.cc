@@ -26,15 +26,27 @@ Result<std::unique_ptr<Store>> OpenSqlite(std::string_view rest) {
   return OpenSqliteStore(std::string(rest));
 }
 
+// libpq takes the whole URI ("postgresql://..."), so the scheme goes back in front.
+Result<std::unique_ptr<Store>> OpenPostgres(std::string_view rest) {
+  if (rest.rfind("//", 0) != 0) {
+    return Status::InvalidArgument(
+        "postgresql store URL must be postgresql://[user@]host/db (got 'postgresql:" +
+        std::string(rest) + "')");
+  }
+  return OpenPostgresStore("postgresql:" + std::string(rest));
+}
+
 struct SchemeEntry {
   std::string_view scheme;
   StoreFactory open;
 };
 
 // The registry: every backend, by its stable scheme name. Add a backend here.
-constexpr std::array<SchemeEntry, 2> kSchemes = {{
+constexpr std::array<SchemeEntry, 4> kSchemes = {{
     {"memory", &OpenMemory},
     {"sqlite", &OpenSqlite},
+    {"postgresql", &OpenPostgres},
+    {"postgres", &OpenPostgres},
 }};
 
 std::string KnownSchemes() {
@@ -66,7 +78,8 @@ std::string Lower(std::string_view s) {
 
 Result<std::unique_ptr<Store>> OpenStore(std::string_view url) {
   if (url.empty()) {
-    return Status::InvalidArgument("empty store URL (use memory:, sqlite:PATH or a path)");
+    return Status::InvalidArgument(
+        "empty store URL (use memory:, sqlite:PATH, postgresql://... or a path)");
   }
   const size_t colon = url.find(':');
   if (colon != std::string_view::npos) {
@@ -86,5 +99,13 @@ Result<std::unique_ptr<Store>> OpenStore(std::string_view url) {
   }
   return OpenSqliteStore(std::string(url));  // a plain path
 }
+
+#ifndef DEVSHARE_WITH_POSTGRES
+Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string&) {
+  return Status::Unavailable(
+      "this devshare was built without PostgreSQL support (libpq-dev was missing at build "
+      "time): it cannot open a postgresql:// store");
+}
+#endif
 
 }  // namespace devshare::store

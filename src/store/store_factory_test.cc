@@ -77,8 +77,8 @@ TEST_F(StoreFactoryTest, BadUrlsAreInvalidArgument) {
     std::string message;
   };
   const std::vector<Case> cases = {
-      {"postgres://db/devshare", "unknown store scheme 'postgres' (known: memory, sqlite)"},
-      {"x:", "unknown store scheme 'x' (known: memory, sqlite)"},
+      {"x:", "unknown store scheme 'x' (known: memory, sqlite, postgresql, postgres)"},
+      {"postgresql:ledger", "must be postgresql://"},
       {"mem:", "unknown store scheme 'mem'"},
       {"", "empty store URL"},
       {"sqlite:", "without a path"},

@@ -1,5 +1,6 @@
 // Store: the control plane's durable ledger behind one small interface, with backends `memory`
-// (tests, throwaway runs) and `sqlite` (default: WAL, synchronous=FULL, migrations).
+// (tests, throwaway runs), `sqlite` (default: WAL, synchronous=FULL, migrations) and
+// `postgresql` (one database shared by several control-plane replicas).
 //
 // All writes go through a Txn (one SQLite `BEGIN IMMEDIATE` transaction). Capacity decisions are
 // made by the server against its in-memory state and guarded here by the host generation
@@ -108,14 +109,20 @@ class Store {
 };
 
 // Opens a store from a URL: "sqlite:PATH" (a plain PATH means the same; missing parent folders
-// are created, the schema is created or migrated) or "memory:". InvalidArgument names an unknown
-// scheme; DataLoss/Unavailable when the file cannot be opened or is not a devshare database.
+// are created, the schema is created or migrated), "postgresql://..." / "postgres://..." (a
+// libpq connection URI, e.g. postgresql://devshare@db1/ledger or
+// postgresql:///ledger?host=/run/postgresql; the schema is created or migrated) or "memory:".
+// InvalidArgument names an unknown scheme; DataLoss/Unavailable when the file cannot be opened or
+// is not a devshare database.
 Result<std::unique_ptr<Store>> OpenStore(std::string_view url);
 
 // Backend constructors (OpenStore dispatches to them by scheme; explicit registry in
 // store_factory.cc).
 std::unique_ptr<Store> NewMemoryStore();
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path);
+// Unavailable when this build has no PostgreSQL support (built without libpq) or the server
+// cannot be reached; DataLoss for a database that is not devshare's.
+Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url);
 
 }  // namespace devshare::store
 
