@@ -59,6 +59,7 @@ class FlakyStore : public store::Store {
       return inner_->Commit();
     }
     void Rollback() override { inner_->Rollback(); }
+    int64_t change_seq() const override { return inner_->change_seq(); }
 
    private:
     std::unique_ptr<store::Txn> inner_;
@@ -76,6 +77,9 @@ class FlakyStore : public store::Store {
     return inner_->ReadAudit(after, limit);
   }
   Result<store::AuditHead> ReadAuditHead() override { return inner_->ReadAuditHead(); }
+  Result<std::vector<store::ChangeRecord>> ReadChanges(int64_t after, int64_t limit) override {
+    return inner_->ReadChanges(after, limit);
+  }
 
   std::atomic<bool> fail_commit{false};
 

@@ -4,6 +4,7 @@
 // ReadAuditHead) see committed data only, as the sqlite backend's reader connection does.
 // Thread-safety: one mutex guards all state; Begin waits on a condition variable while another
 // Txn is open. Error codes and messages follow the sqlite backend.
+#include <algorithm>
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
@@ -19,6 +20,7 @@
 #include "devshare/core/check.h"
 #include "devshare/store/audit_chain.h"
 #include "devshare/store/store.h"
+#include "store/change_set.h"
 
 namespace devshare::store {
 namespace {
@@ -88,6 +90,7 @@ class MemoryTxn final : public Txn {
   Result<AuditRecord> AppendAudit(AuditRecord r) override;
   Status Commit() override;
   void Rollback() override;
+  int64_t change_seq() const override { return change_seq_; }
 
  private:
   Status CheckOpen() const {
@@ -97,6 +100,8 @@ class MemoryTxn final : public Txn {
 
   MemoryStore* store_;
   bool done_ = false;
+  ChangeSet changes_;
+  int64_t change_seq_ = 0;
   std::optional<size_t> savepoint_;  // position in the store's undo log
 };
 
@@ -147,6 +152,7 @@ class MemoryStore final : public Store {
     for (const auto& [name, image] : view->images) snap.images.push_back(image);
     for (const auto& [id, n] : view->networks) snap.networks.push_back(n);
     snap.audit_records = static_cast<int64_t>(committed_audit_);
+    snap.change_seq = change_head_;
     return snap;
   }
 
@@ -168,15 +174,35 @@ class MemoryStore final : public Store {
     return AuditHead{last.seq, last.hash_hex};
   }
 
+  Result<std::vector<ChangeRecord>> ReadChanges(int64_t after_seq, int64_t limit) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<ChangeRecord> out;
+    auto it = std::upper_bound(changes_.begin(), changes_.end(), after_seq,
+                               [](int64_t seq, const ChangeRecord& c) { return seq < c.seq; });
+    for (; it != changes_.end(); ++it) {
+      if (limit > 0 && it->seq > after_seq + limit) break;
+      out.push_back(*it);
+    }
+    return out;
+  }
+
  private:
   friend class MemoryTxn;
 
-  // Ends the open Txn: keeps (commit) or undoes its writes, then wakes one waiting Begin.
-  void EndTxn(bool commit) {
+  // Ends the open Txn: keeps (commit, with its changed rows appended to the change feed; returns
+  // the change seq, 0 for none) or undoes its writes, then wakes one waiting Begin.
+  int64_t EndTxn(bool commit, const ChangeSet* changed = nullptr) {
+    int64_t seq = 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (commit) {
         committed_audit_ = state_.audit.size();
+        if (changed != nullptr && !changed->empty()) {
+          seq = ++change_head_;
+          for (auto& [kind, key] : changed->Unique()) {
+            changes_.push_back(ChangeRecord{seq, std::move(kind), std::move(key)});
+          }
+        }
       } else {
         ApplyUndo(state_, undo_, 0);
       }
@@ -184,15 +210,18 @@ class MemoryStore final : public Store {
       txn_open_ = false;
     }
     txn_ended_.notify_one();
+    return seq;
   }
 
   std::mutex mu_;
   std::condition_variable txn_ended_;
   bool txn_open_ = false;
   std::thread::id txn_owner_;
-  State state_;                 // includes the open Txn's writes
-  std::vector<Undo> undo_;      // the open Txn's writes, oldest first
-  size_t committed_audit_ = 0;  // audit records visible to readers
+  State state_;                        // includes the open Txn's writes
+  std::vector<Undo> undo_;             // the open Txn's writes, oldest first
+  size_t committed_audit_ = 0;         // audit records visible to readers
+  std::vector<ChangeRecord> changes_;  // the change feed, by seq
+  int64_t change_head_ = 0;
 };
 
 Status MemoryTxn::Savepoint() {
@@ -200,6 +229,7 @@ Status MemoryTxn::Savepoint() {
   if (savepoint_) return Status::FailedPrecondition("a savepoint is already open");
   std::lock_guard<std::mutex> lock(store_->mu_);
   savepoint_ = store_->undo_.size();
+  changes_.Mark();
   return Status::Ok();
 }
 
@@ -217,6 +247,7 @@ Status MemoryTxn::RollbackToSavepoint() {
   ApplyUndo(store_->state_, store_->undo_, *savepoint_);
   store_->undo_.resize(*savepoint_);
   savepoint_.reset();
+  changes_.TruncateToMark();
   return Status::Ok();
 }
 
@@ -234,6 +265,7 @@ Status MemoryTxn::InsertTenant(const TenantRecord& t) {
     st.tenants.erase(id);
     st.tenant_by_name.erase(name);
   });
+  changes_.Record("tenant", t.id);
   return Status::Ok();
 }
 
@@ -254,6 +286,7 @@ Status MemoryTxn::InsertToken(const TokenRecord& t) {
     st.tokens.erase(id);
     st.token_by_hash.erase(hash);
   });
+  changes_.Record("token", t.id);
   return Status::Ok();
 }
 
@@ -275,6 +308,7 @@ Result<uint64_t> MemoryTxn::PutHost(const std::string& name, const std::string& 
     h.updated_unix_ms = now_unix_ms;
     s.hosts.emplace(name, std::move(h));
     store_->undo_.push_back([name](State& st) { st.hosts.erase(name); });
+    changes_.Record("host", name);
     return uint64_t{1};
   }
   if (it->second.generation != expected_generation) {
@@ -286,6 +320,7 @@ Result<uint64_t> MemoryTxn::PutHost(const std::string& name, const std::string& 
   it->second.inventory_json = inventory_json;
   it->second.generation = expected_generation + 1;
   it->second.updated_unix_ms = now_unix_ms;
+  changes_.Record("host", name);
   return it->second.generation;
 }
 
@@ -296,6 +331,7 @@ Result<uint64_t> MemoryTxn::GuardHost(const std::string& name, uint64_t expected
   store_->undo_.push_back(
       [name, expected_generation](State& st) { st.hosts[name].generation = expected_generation; });
   host->generation = expected_generation + 1;
+  changes_.Record("host", name);
   return host->generation;
 }
 
@@ -310,6 +346,7 @@ Result<uint64_t> MemoryTxn::UpdateHostStatus(const std::string& name, const std:
   host->managed = managed;
   host->generation = expected_generation + 1;
   host->updated_unix_ms = now_unix_ms;
+  changes_.Record("host", name);
   return host->generation;
 }
 
@@ -337,6 +374,7 @@ Status MemoryTxn::DeleteHost(const std::string& name, uint64_t expected_generati
       continue;
     }
     s.token_by_hash.erase(it->second.sha256_hex);
+    changes_.Record("token", it->second.id);
     tokens.push_back(std::move(it->second));
     it = s.tokens.erase(it);
   }
@@ -348,6 +386,7 @@ Status MemoryTxn::DeleteHost(const std::string& name, uint64_t expected_generati
     }
   });
   s.hosts.erase(name);
+  changes_.Record("host", name);
   return Status::Ok();
 }
 
@@ -364,6 +403,7 @@ Status MemoryTxn::InsertVm(const VmRecord& vm) {
   }
   s.vms.emplace(vm.id, vm);
   store_->undo_.push_back([id = vm.id](State& st) { st.vms.erase(id); });
+  changes_.Record("vm", vm.id);
   return Status::Ok();
 }
 
@@ -387,6 +427,7 @@ Status MemoryTxn::UpdateVm(const VmRecord& vm) {
   cur.power = vm.power;
   cur.reboot_seq = vm.reboot_seq;
   cur.state_detail = vm.state_detail;
+  changes_.Record("vm", vm.id);
   return Status::Ok();
 }
 
@@ -398,6 +439,7 @@ Status MemoryTxn::DeleteVm(const std::string& id) {
   if (it == s.vms.end()) return Status::NotFound("unknown vm '" + id + "'");
   store_->undo_.push_back([old = std::move(it->second)](State& st) { st.vms[old.id] = old; });
   s.vms.erase(it);
+  changes_.Record("vm", id);
   return Status::Ok();
 }
 
@@ -410,6 +452,7 @@ Status MemoryTxn::InsertImage(const ImageRecord& image) {
   }
   s.images.emplace(image.name, image);
   store_->undo_.push_back([name = image.name](State& st) { st.images.erase(name); });
+  changes_.Record("image", image.name);
   return Status::Ok();
 }
 
@@ -421,6 +464,7 @@ Status MemoryTxn::DeleteImage(const std::string& name) {
   if (it == s.images.end()) return Status::NotFound("unknown image '" + name + "'");
   store_->undo_.push_back([old = std::move(it->second)](State& st) { st.images[old.name] = old; });
   s.images.erase(it);
+  changes_.Record("image", name);
   return Status::Ok();
 }
 
@@ -442,6 +486,7 @@ Status MemoryTxn::InsertNetwork(const NetworkRecord& n) {
     return Status::NotFound("unknown tenant '" + n.tenant_id + "'");
   s.networks.emplace(n.id, n);
   store_->undo_.push_back([id = n.id](State& st) { st.networks.erase(id); });
+  changes_.Record("network", n.id);
   return Status::Ok();
 }
 
@@ -453,6 +498,7 @@ Status MemoryTxn::DeleteNetwork(const std::string& id) {
   if (it == s.networks.end()) return Status::NotFound("unknown network '" + id + "'");
   store_->undo_.push_back([old = std::move(it->second)](State& st) { st.networks[old.id] = old; });
   s.networks.erase(it);
+  changes_.Record("network", id);
   return Status::Ok();
 }
 
@@ -467,6 +513,7 @@ Status MemoryTxn::InsertIdempotency(const IdempotencyRecord& r) {
   }
   s.idempotency.emplace(key, r);
   store_->undo_.push_back([key](State& st) { st.idempotency.erase(key); });
+  changes_.Record("idempotency", IdempotencyChangeKey(r.tenant_id, r.key));
   return Status::Ok();
 }
 
@@ -487,7 +534,7 @@ Result<AuditRecord> MemoryTxn::AppendAudit(AuditRecord r) {
 Status MemoryTxn::Commit() {
   DS_RETURN_IF_ERROR(CheckOpen());
   done_ = true;
-  store_->EndTxn(/*commit=*/true);
+  change_seq_ = store_->EndTxn(/*commit=*/true, &changes_);
   return Status::Ok();
 }
 

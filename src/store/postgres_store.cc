@@ -34,6 +34,7 @@
 #include "devshare/core/check.h"
 #include "devshare/store/audit_chain.h"
 #include "devshare/store/store.h"
+#include "store/change_set.h"
 #include "store/postgres_connection.h"
 #include "store/postgres_schema.h"
 
@@ -75,6 +76,9 @@ enum Sql : size_t {
   kSelectIdempotency,
   kCountAudit,
   kSelectAudit,
+  kWriteChanges,
+  kReadChangeHead,
+  kSelectChanges,
   kNumSql,
 };
 
@@ -96,7 +100,7 @@ const std::vector<const char*> kStatements = {
     "UPDATE hosts SET schedule = $2, managed = $3, generation = generation + 1, "
     "updated_unix_ms = $4 WHERE name = $1 AND generation = $5",
     "SELECT count(*), min(id COLLATE \"C\") FROM vms WHERE host = $1",
-    "DELETE FROM tokens WHERE host = $1",
+    "DELETE FROM tokens WHERE host = $1 RETURNING id",
     "DELETE FROM hosts WHERE name = $1 AND generation = $2",
     "INSERT INTO vms (id, tenant_id, name, host, spec_json, allocation_json, state, "
     "created_unix_ms, updated_unix_ms, power, reboot_seq, state_detail) "
@@ -140,6 +144,14 @@ const std::vector<const char*> kStatements = {
     "SELECT count(*) FROM audit",
     "SELECT seq, time_unix_ms, tenant_id, actor, operation, object, outcome, detail_json, "
     "prev_hash_hex, hash_hex FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2",
+    // One round trip: take the next seq (the row lock is held until COMMIT, so seqs follow
+    // commit order) and list the rows.
+    "WITH h AS (UPDATE change_head SET seq = seq + 1 WHERE id = 1 RETURNING seq) "
+    "INSERT INTO changes (seq, kind, key) SELECT h.seq, c.kind, c.key FROM h, "
+    "unnest($1::text[], $2::text[]) AS c(kind, key) RETURNING seq",
+    "SELECT seq FROM change_head WHERE id = 1",
+    "SELECT seq, kind, key FROM changes WHERE seq > $1 AND seq <= $2 "
+    "ORDER BY seq, kind COLLATE \"C\", key COLLATE \"C\"",
 };
 
 // Any constant: the advisory lock that serialises migrations of one database.
@@ -239,8 +251,12 @@ class PostgresTxn final : public Txn {
   Result<AuditRecord> AppendAudit(AuditRecord r) override;
   Status Commit() override;
   void Rollback() override;
+  int64_t change_seq() const override { return change_seq_; }
 
  private:
+  // Appends the changed rows to the change feed under the next change seq (before COMMIT).
+  Status WriteChanges();
+
   Status CheckOpen() const {
     if (done_) return Status::FailedPrecondition("transaction already committed or rolled back");
     if (!broken_.ok()) {
@@ -281,6 +297,8 @@ class PostgresTxn final : public Txn {
   bool in_savepoint_ = false;
   Status broken_;
   Status savepoint_broken_;
+  ChangeSet changes_;
+  int64_t change_seq_ = 0;
 };
 
 class PostgresStore final : public Store {
@@ -337,6 +355,20 @@ class PostgresStore final : public Store {
   Result<AuditHead> ReadAuditHead() override {
     std::lock_guard<std::mutex> lock(read_mu_);
     return WithReader([&] { return ReadAuditHeadLocked(); });
+  }
+
+  Result<std::vector<ChangeRecord>> ReadChanges(int64_t after_seq, int64_t limit) override {
+    std::lock_guard<std::mutex> lock(read_mu_);
+    return WithReader([&]() -> Result<std::vector<ChangeRecord>> {
+      const int64_t upto = limit > 0 ? after_seq + limit : INT64_MAX;
+      DS_ASSIGN_OR_RETURN(PgResult r,
+                          reader_->Run(kSelectChanges, PgParams().Add(after_seq).Add(upto),
+                                       "reading the change feed"));
+      std::vector<ChangeRecord> out;
+      out.reserve(static_cast<size_t>(r.rows()));
+      for (int i = 0; i < r.rows(); ++i) out.push_back({r.Int(i, 0), r.Text(i, 1), r.Text(i, 2)});
+      return out;
+    });
   }
 
  private:
@@ -456,8 +488,10 @@ class PostgresStore final : public Store {
                                                    static_cast<int>(r.Int(i, 3)), r.Text(i, 4),
                                                    r.Int(i, 5)});
     }));
-    return ForEachRow(kCountAudit,
-                      [&](const PgResult& r, int i) { snap.audit_records = r.Int(i, 0); });
+    DS_RETURN_IF_ERROR(ForEachRow(
+        kCountAudit, [&](const PgResult& r, int i) { snap.audit_records = r.Int(i, 0); }));
+    return ForEachRow(kReadChangeHead,
+                      [&](const PgResult& r, int i) { snap.change_seq = r.Int(i, 0); });
   }
 
   const std::string display_;
@@ -481,6 +515,7 @@ Status PostgresTxn::Savepoint() {
   if (in_savepoint_) return Status::FailedPrecondition("a savepoint is already open");
   DS_RETURN_IF_ERROR(Exec("SAVEPOINT sp", "opening a savepoint").status());
   in_savepoint_ = true;
+  changes_.Mark();
   return Status::Ok();
 }
 
@@ -502,6 +537,7 @@ Status PostgresTxn::RollbackToSavepoint() {
   DS_RETURN_IF_ERROR(Exec("RELEASE SAVEPOINT sp", "releasing the savepoint").status());
   savepoint_broken_ = Status::Ok();
   in_savepoint_ = false;
+  changes_.TruncateToMark();
   return Status::Ok();
 }
 
@@ -522,7 +558,10 @@ Status PostgresTxn::InsertTenant(const TenantRecord& t) {
   DS_ASSIGN_OR_RETURN(PgResult r,
                       Run(kInsertTenant, PgParams().Add(t.id).Add(t.name).Add(t.created_unix_ms),
                           "inserting tenant '" + t.id + "'"));
-  if (r.affected() == 1) return Status::Ok();
+  if (r.affected() == 1) {
+    changes_.Record("tenant", t.id);
+    return Status::Ok();
+  }
   return Status::AlreadyExists("inserting tenant '" + t.id + "' (name '" + t.name +
                                "'): its id or name is taken");
 }
@@ -539,7 +578,10 @@ Status PostgresTxn::InsertToken(const TokenRecord& t) {
                                           .Add(t.created_unix_ms)
                                           .Add(t.host),
                                       what));
-  if (r.affected() == 1) return Status::Ok();
+  if (r.affected() == 1) {
+    changes_.Record("token", t.id);
+    return Status::Ok();
+  }
   DS_ASSIGN_OR_RETURN(bool tenant, Exists(kTenantExists, t.tenant_id, what));
   if (!tenant) {
     return Status::NotFound("token '" + t.id + "': unknown tenant '" + t.tenant_id + "'");
@@ -554,7 +596,10 @@ Result<uint64_t> PostgresTxn::PutHost(const std::string& name, const std::string
     DS_ASSIGN_OR_RETURN(PgResult r,
                         Run(kInsertHost, PgParams().Add(name).Add(inventory_json).Add(now_unix_ms),
                             "inserting host '" + name + "'"));
-    if (r.affected() == 1) return uint64_t{1};
+    if (r.affected() == 1) {
+      changes_.Record("host", name);
+      return uint64_t{1};
+    }
     return Status::Aborted("host '" + name + "' already exists, expected generation 0");
   }
   DS_ASSIGN_OR_RETURN(PgResult r, Run(kUpdateHost,
@@ -564,7 +609,10 @@ Result<uint64_t> PostgresTxn::PutHost(const std::string& name, const std::string
                                           .Add(now_unix_ms)
                                           .Add(static_cast<int64_t>(expected_generation)),
                                       "updating host '" + name + "'"));
-  if (r.affected() == 1) return expected_generation + 1;
+  if (r.affected() == 1) {
+    changes_.Record("host", name);
+    return expected_generation + 1;
+  }
   Result<uint64_t> current = HostGeneration(name);
   if (current.ok()) {
     return Status::Aborted("host '" + name + "' is at generation " + std::to_string(*current) +
@@ -583,7 +631,10 @@ Result<uint64_t> PostgresTxn::GuardHost(const std::string& name, uint64_t expect
       PgResult r,
       Run(kBumpHost, PgParams().Add(name).Add(static_cast<int64_t>(expected_generation)),
           "guarding host '" + name + "'"));
-  if (r.affected() == 1) return expected_generation + 1;
+  if (r.affected() == 1) {
+    changes_.Record("host", name);
+    return expected_generation + 1;
+  }
   return StaleHost(name, expected_generation);
 }
 
@@ -599,7 +650,10 @@ Result<uint64_t> PostgresTxn::UpdateHostStatus(const std::string& name, const st
                                           .Add(now_unix_ms)
                                           .Add(static_cast<int64_t>(expected_generation)),
                                       "updating the status of host '" + name + "'"));
-  if (r.affected() == 1) return expected_generation + 1;
+  if (r.affected() == 1) {
+    changes_.Record("host", name);
+    return expected_generation + 1;
+  }
   return StaleHost(name, expected_generation);
 }
 
@@ -620,12 +674,17 @@ Status PostgresTxn::DeleteHost(const std::string& name, uint64_t expected_genera
                                         r.Text(0, 1) + "'");
     }
   }
-  DS_RETURN_IF_ERROR(
-      Run(kDeleteHostTokens, PgParams().Add(name), "deleting the tokens of host '" + name + "'")
-          .status());
-  return Run(kDeleteHost, PgParams().Add(name).Add(static_cast<int64_t>(expected_generation)),
-             "deleting host '" + name + "'")
-      .status();
+  {
+    DS_ASSIGN_OR_RETURN(PgResult tokens, Run(kDeleteHostTokens, PgParams().Add(name),
+                                             "deleting the tokens of host '" + name + "'"));
+    for (int i = 0; i < tokens.rows(); ++i) changes_.Record("token", tokens.Text(i, 0));
+  }
+  DS_RETURN_IF_ERROR(Run(kDeleteHost,
+                         PgParams().Add(name).Add(static_cast<int64_t>(expected_generation)),
+                         "deleting host '" + name + "'")
+                         .status());
+  changes_.Record("host", name);
+  return Status::Ok();
 }
 
 Status PostgresTxn::InsertVm(const VmRecord& vm) {
@@ -646,7 +705,10 @@ Status PostgresTxn::InsertVm(const VmRecord& vm) {
                                           .Add(vm.reboot_seq)
                                           .Add(vm.state_detail),
                                       what));
-  if (r.affected() == 1) return Status::Ok();
+  if (r.affected() == 1) {
+    changes_.Record("vm", vm.id);
+    return Status::Ok();
+  }
   DS_ASSIGN_OR_RETURN(bool taken, Exists(kVmExists, vm.id, what));
   if (taken) return Status::AlreadyExists(what + ": the id is taken");
   Result<uint64_t> host = HostGeneration(vm.host);
@@ -673,7 +735,10 @@ Status PostgresTxn::UpdateVm(const VmRecord& vm) {
                                           .Add(vm.reboot_seq)
                                           .Add(vm.state_detail),
                                       what));
-  if (r.affected() == 1) return Status::Ok();
+  if (r.affected() == 1) {
+    changes_.Record("vm", vm.id);
+    return Status::Ok();
+  }
   DS_ASSIGN_OR_RETURN(bool exists, Exists(kVmExists, vm.id, what));
   if (!exists) return Status::NotFound("unknown vm '" + vm.id + "'");
   return Status::NotFound("vm '" + vm.id + "': unknown host '" + vm.host + "'");
@@ -683,6 +748,7 @@ Status PostgresTxn::DeleteVm(const std::string& id) {
   DS_RETURN_IF_ERROR(CheckOpen());
   DS_ASSIGN_OR_RETURN(PgResult r, Run(kDeleteVm, PgParams().Add(id), "deleting vm '" + id + "'"));
   if (r.affected() == 0) return Status::NotFound("unknown vm '" + id + "'");
+  changes_.Record("vm", id);
   return Status::Ok();
 }
 
@@ -698,7 +764,10 @@ Status PostgresTxn::InsertImage(const ImageRecord& image) {
                                           .Add(image.cmdline)
                                           .Add(image.created_unix_ms),
                                       "inserting image '" + image.name + "'"));
-  if (r.affected() == 1) return Status::Ok();
+  if (r.affected() == 1) {
+    changes_.Record("image", image.name);
+    return Status::Ok();
+  }
   return Status::AlreadyExists("image name '" + image.name + "' is taken");
 }
 
@@ -707,6 +776,7 @@ Status PostgresTxn::DeleteImage(const std::string& name) {
   DS_ASSIGN_OR_RETURN(PgResult r,
                       Run(kDeleteImage, PgParams().Add(name), "deleting image '" + name + "'"));
   if (r.affected() == 0) return Status::NotFound("unknown image '" + name + "'");
+  changes_.Record("image", name);
   return Status::Ok();
 }
 
@@ -728,7 +798,10 @@ Status PostgresTxn::InsertNetwork(const NetworkRecord& n) {
                                           .Add(n.physical_network)
                                           .Add(n.created_unix_ms),
                                       what));
-  if (r.affected() == 1) return Status::Ok();
+  if (r.affected() == 1) {
+    changes_.Record("network", n.id);
+    return Status::Ok();
+  }
   DS_ASSIGN_OR_RETURN(bool tenant, Exists(kTenantExists, n.tenant_id, what));
   if (!tenant) return Status::NotFound("unknown tenant '" + n.tenant_id + "'");
   return Status::AlreadyExists("network " + n.id + ": its id, name '" + n.name +
@@ -741,6 +814,7 @@ Status PostgresTxn::DeleteNetwork(const std::string& id) {
   DS_ASSIGN_OR_RETURN(PgResult r,
                       Run(kDeleteNetwork, PgParams().Add(id), "deleting network '" + id + "'"));
   if (r.affected() == 0) return Status::NotFound("unknown network '" + id + "'");
+  changes_.Record("network", id);
   return Status::Ok();
 }
 
@@ -757,7 +831,10 @@ Status PostgresTxn::InsertIdempotency(const IdempotencyRecord& rec) {
                                           .Add(rec.response_json)
                                           .Add(rec.created_unix_ms),
                                       what));
-  if (r.affected() == 1) return Status::Ok();
+  if (r.affected() == 1) {
+    changes_.Record("idempotency", IdempotencyChangeKey(rec.tenant_id, rec.key));
+    return Status::Ok();
+  }
   return Status::AlreadyExists(what + ": the key is taken");
 }
 
@@ -796,6 +873,7 @@ Result<AuditRecord> PostgresTxn::AppendAudit(AuditRecord a) {
 Status PostgresTxn::Commit() {
   if (done_) return Status::FailedPrecondition("transaction already committed or rolled back");
   Status s = CheckOpen();
+  if (s.ok()) s = WriteChanges();
   if (s.ok()) {
     Result<PgResult> r = c_->Exec("COMMIT", "committing");
     if (!r.ok()) {
@@ -809,8 +887,41 @@ Status PostgresTxn::Commit() {
     }
   }
   if (!s.ok() && !c_->broken() && c_->in_transaction()) (void)c_->Exec("ROLLBACK", "rolling back");
+  if (!s.ok()) change_seq_ = 0;
   End();
   return s;
+}
+
+// A text[] literal in PostgreSQL's array syntax: {"a","b\\"c"} (every element quoted; \\ and "
+// escaped).
+std::string TextArray(const std::vector<std::string>& v) {
+  std::string out = "{";
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char c : v[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+Status PostgresTxn::WriteChanges() {
+  if (changes_.empty()) return Status::Ok();
+  std::vector<std::string> kinds, keys;
+  for (auto& [kind, key] : changes_.Unique()) {
+    kinds.push_back(std::move(kind));
+    keys.push_back(std::move(key));
+  }
+  DS_ASSIGN_OR_RETURN(PgResult r,
+                      Run(kWriteChanges, PgParams().Add(TextArray(kinds)).Add(TextArray(keys)),
+                          "appending to the change feed"));
+  if (r.rows() == 0) return Status::Internal("the change feed took no rows");
+  change_seq_ = r.Int(0, 0);
+  return Status::Ok();
 }
 
 void PostgresTxn::Rollback() {

@@ -104,6 +104,21 @@ CREATE TABLE networks (
   UNIQUE (tenant_id, name)
 );
 )sql"},
+    // 4 (change feed): the rows each committed Txn changed, numbered in commit order, for
+    // replicas to refresh what another one changed (records.h ChangeRecord).
+    {4, R"sql(
+CREATE TABLE changes (
+  seq  INTEGER NOT NULL CHECK (seq >= 1),
+  kind TEXT    NOT NULL,
+  key  TEXT    NOT NULL,
+  PRIMARY KEY (seq, kind, key)
+);
+CREATE TABLE change_head (
+  id  INTEGER PRIMARY KEY CHECK (id = 1),
+  seq INTEGER NOT NULL
+);
+INSERT INTO change_head (id, seq) VALUES (1, 0);
+)sql"},
 };
 
 }  // namespace

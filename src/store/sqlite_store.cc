@@ -26,6 +26,7 @@
 #include "devshare/core/check.h"
 #include "devshare/store/audit_chain.h"
 #include "devshare/store/store.h"
+#include "store/change_set.h"
 #include "store/sqlite_schema.h"
 
 namespace devshare::store {
@@ -74,6 +75,10 @@ enum class Sql {
   kSelectIdempotency,
   kCountAudit,
   kSelectAudit,
+  kReadChangeHead,
+  kBumpChangeHead,
+  kInsertChange,
+  kSelectChanges,
   kCount,  // number of statements
 };
 
@@ -96,7 +101,7 @@ constexpr std::array<const char*, static_cast<size_t>(Sql::kCount)> kSqlText = {
     "UPDATE hosts SET schedule = ?2, managed = ?3, generation = generation + 1, "
     "updated_unix_ms = ?4 WHERE name = ?1 AND generation = ?5",
     "SELECT count(*), min(id) FROM vms WHERE host = ?1",
-    "DELETE FROM tokens WHERE host = ?1",
+    "DELETE FROM tokens WHERE host = ?1 RETURNING id",
     "DELETE FROM hosts WHERE name = ?1 AND generation = ?2",
     "INSERT INTO vms (id, tenant_id, name, host, spec_json, allocation_json, state, "
     "created_unix_ms, updated_unix_ms, power, reboot_seq, state_detail) "
@@ -130,6 +135,10 @@ constexpr std::array<const char*, static_cast<size_t>(Sql::kCount)> kSqlText = {
     "SELECT count(*) FROM audit",
     "SELECT seq, time_unix_ms, tenant_id, actor, operation, object, outcome, detail_json, "
     "prev_hash_hex, hash_hex FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    "SELECT seq FROM change_head WHERE id = 1",
+    "UPDATE change_head SET seq = seq + 1 WHERE id = 1 RETURNING seq",
+    "INSERT INTO changes (seq, kind, key) VALUES (?1, ?2, ?3)",
+    "SELECT seq, kind, key FROM changes WHERE seq > ?1 AND seq <= ?2 ORDER BY seq, kind, key",
 };
 
 bool IsUniqueViolation(int rc) {
@@ -421,8 +430,12 @@ class SqliteTxn final : public Txn {
   Result<AuditRecord> AppendAudit(AuditRecord r) override;
   Status Commit() override;
   void Rollback() override;
+  int64_t change_seq() const override { return change_seq_; }
 
  private:
+  // Appends the changed rows to the change feed under the next change seq (before COMMIT).
+  Status WriteChanges();
+
   Status CheckOpen() const {
     if (done_) return Status::FailedPrecondition("transaction already committed or rolled back");
     if (!broken_.ok()) {
@@ -461,6 +474,8 @@ class SqliteTxn final : public Txn {
   bool done_ = false;
   bool in_savepoint_ = false;
   Status broken_;
+  ChangeSet changes_;
+  int64_t change_seq_ = 0;
 };
 
 class SqliteStore final : public Store {
@@ -555,6 +570,20 @@ class SqliteStore final : public Store {
     return AuditHead{st.Int(0), st.Text(1)};
   }
 
+  Result<std::vector<ChangeRecord>> ReadChanges(int64_t after_seq, int64_t limit) override {
+    std::lock_guard<std::mutex> lock(read_mu_);
+    DS_ASSIGN_OR_RETURN(sqlite3_stmt * raw, reader_->Get(Sql::kSelectChanges));
+    Stmt st(raw);
+    st.Bind(1, after_seq).Bind(2, limit > 0 ? after_seq + limit : INT64_MAX);
+    std::vector<ChangeRecord> out;
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) {
+      out.push_back(ChangeRecord{st.Int(0), st.Text(1), st.Text(2)});
+    }
+    if (rc != SQLITE_DONE) return FromSqlite(rc, reader_->db(), "reading the change feed");
+    return out;
+  }
+
  private:
   friend class SqliteTxn;
 
@@ -614,7 +643,9 @@ class SqliteStore final : public Store {
       snap.idempotency.push_back(IdempotencyRecord{
           st.Text(0), st.Text(1), st.Text(2), static_cast<int>(st.Int(3)), st.Text(4), st.Int(5)});
     }));
-    return ForEachRow(Sql::kCountAudit, [&](const Stmt& st) { snap.audit_records = st.Int(0); });
+    DS_RETURN_IF_ERROR(
+        ForEachRow(Sql::kCountAudit, [&](const Stmt& st) { snap.audit_records = st.Int(0); }));
+    return ForEachRow(Sql::kReadChangeHead, [&](const Stmt& st) { snap.change_seq = st.Int(0); });
   }
 
   const std::string path_;
@@ -642,6 +673,7 @@ Status SqliteTxn::Savepoint() {
   if (in_savepoint_) return Status::FailedPrecondition("a savepoint is already open");
   DS_RETURN_IF_ERROR(Run(Sql::kSavepoint, "opening a savepoint"));
   in_savepoint_ = true;
+  changes_.Mark();
   return Status::Ok();
 }
 
@@ -660,6 +692,7 @@ Status SqliteTxn::RollbackToSavepoint() {
   DS_RETURN_IF_ERROR(Run(Sql::kRollbackTo, "rolling back to the savepoint"));
   DS_RETURN_IF_ERROR(Run(Sql::kRelease, "releasing the savepoint"));
   in_savepoint_ = false;
+  changes_.TruncateToMark();
   return Status::Ok();
 }
 
@@ -679,7 +712,10 @@ Status SqliteTxn::InsertTenant(const TenantRecord& t) {
   Stmt st(raw);
   st.Bind(1, t.id).Bind(2, t.name).Bind(3, t.created_unix_ms);
   int rc = st.Step();
-  if (rc == SQLITE_DONE) return Status::Ok();
+  if (rc == SQLITE_DONE) {
+    changes_.Record("tenant", t.id);
+    return Status::Ok();
+  }
   return Fail(rc, "inserting tenant '" + t.id + "' (name '" + t.name + "')");
 }
 
@@ -690,7 +726,10 @@ Status SqliteTxn::InsertToken(const TokenRecord& t) {
   st.Bind(1, t.id).Bind(2, t.sha256_hex).Bind(3, t.tenant_id).Bind(4, t.role);
   st.Bind(5, t.created_unix_ms).Bind(6, t.host);
   int rc = st.Step();
-  if (rc == SQLITE_DONE) return Status::Ok();
+  if (rc == SQLITE_DONE) {
+    changes_.Record("token", t.id);
+    return Status::Ok();
+  }
   if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
     Status s = Fail(rc, "inserting token '" + t.id + "'");
     if (!broken_.ok()) return s;
@@ -707,7 +746,10 @@ Result<uint64_t> SqliteTxn::PutHost(const std::string& name, const std::string& 
     Stmt st(raw);
     st.Bind(1, name).Bind(2, inventory_json).Bind(3, now_unix_ms);
     int rc = st.Step();
-    if (rc == SQLITE_DONE) return uint64_t{1};
+    if (rc == SQLITE_DONE) {
+      changes_.Record("host", name);
+      return uint64_t{1};
+    }
     if (IsUniqueViolation(rc)) {
       Status s = Fail(rc, "inserting host '" + name + "'");
       if (!broken_.ok()) return s;
@@ -722,7 +764,10 @@ Result<uint64_t> SqliteTxn::PutHost(const std::string& name, const std::string& 
     st.Bind(4, static_cast<int64_t>(expected_generation));
     int rc = st.Step();
     if (rc != SQLITE_DONE) return Fail(rc, "updating host '" + name + "'");
-    if (sqlite3_changes(c_->db()) == 1) return expected_generation + 1;
+    if (sqlite3_changes(c_->db()) == 1) {
+      changes_.Record("host", name);
+      return expected_generation + 1;
+    }
   }
   Result<uint64_t> current = HostGeneration(name);
   if (current.ok()) {
@@ -744,7 +789,10 @@ Result<uint64_t> SqliteTxn::GuardHost(const std::string& name, uint64_t expected
     st.Bind(1, name).Bind(2, static_cast<int64_t>(expected_generation));
     int rc = st.Step();
     if (rc != SQLITE_DONE) return Fail(rc, "guarding host '" + name + "'");
-    if (sqlite3_changes(c_->db()) == 1) return expected_generation + 1;
+    if (sqlite3_changes(c_->db()) == 1) {
+      changes_.Record("host", name);
+      return expected_generation + 1;
+    }
   }
   return StaleHost(name, expected_generation);
 }
@@ -766,7 +814,10 @@ Result<uint64_t> SqliteTxn::UpdateHostStatus(const std::string& name, const std:
     st.Bind(5, static_cast<int64_t>(expected_generation));
     int rc = st.Step();
     if (rc != SQLITE_DONE) return Fail(rc, "updating the status of host '" + name + "'");
-    if (sqlite3_changes(c_->db()) == 1) return expected_generation + 1;
+    if (sqlite3_changes(c_->db()) == 1) {
+      changes_.Record("host", name);
+      return expected_generation + 1;
+    }
   }
   return StaleHost(name, expected_generation);
 }
@@ -791,7 +842,8 @@ Status SqliteTxn::DeleteHost(const std::string& name, uint64_t expected_generati
     DS_ASSIGN_OR_RETURN(sqlite3_stmt * raw, c_->Get(Sql::kDeleteHostTokens));
     Stmt st(raw);
     st.Bind(1, name);
-    int rc = st.Step();
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) changes_.Record("token", st.Text(0));
     if (rc != SQLITE_DONE) return Fail(rc, "deleting the tokens of host '" + name + "'");
   }
   DS_ASSIGN_OR_RETURN(sqlite3_stmt * raw, c_->Get(Sql::kDeleteHost));
@@ -799,6 +851,7 @@ Status SqliteTxn::DeleteHost(const std::string& name, uint64_t expected_generati
   st.Bind(1, name).Bind(2, static_cast<int64_t>(expected_generation));
   int rc = st.Step();
   if (rc != SQLITE_DONE) return Fail(rc, "deleting host '" + name + "'");
+  changes_.Record("host", name);
   return Status::Ok();  // the generation was read in this Txn: the row is there
 }
 
@@ -813,7 +866,10 @@ Status SqliteTxn::InsertVm(const VmRecord& vm) {
     st.Bind(8, vm.created_unix_ms).Bind(9, vm.updated_unix_ms).Bind(10, vm.power);
     st.Bind(11, vm.reboot_seq).Bind(12, vm.state_detail);
     rc = st.Step();
-    if (rc == SQLITE_DONE) return Status::Ok();
+    if (rc == SQLITE_DONE) {
+      changes_.Record("vm", vm.id);
+      return Status::Ok();
+    }
     if (rc != SQLITE_CONSTRAINT_FOREIGNKEY) return Fail(rc, "inserting vm '" + vm.id + "'");
   }
   Status fk = Fail(rc, "inserting vm '" + vm.id + "'");
@@ -841,6 +897,7 @@ Status SqliteTxn::UpdateVm(const VmRecord& vm) {
   }
   if (rc != SQLITE_DONE) return Fail(rc, "updating vm '" + vm.id + "'");
   if (sqlite3_changes(c_->db()) == 0) return Status::NotFound("unknown vm '" + vm.id + "'");
+  changes_.Record("vm", vm.id);
   return Status::Ok();
 }
 
@@ -852,6 +909,7 @@ Status SqliteTxn::DeleteVm(const std::string& id) {
   int rc = st.Step();
   if (rc != SQLITE_DONE) return Fail(rc, "deleting vm '" + id + "'");
   if (sqlite3_changes(c_->db()) == 0) return Status::NotFound("unknown vm '" + id + "'");
+  changes_.Record("vm", id);
   return Status::Ok();
 }
 
@@ -862,7 +920,10 @@ Status SqliteTxn::InsertImage(const ImageRecord& image) {
   st.Bind(1, image.name).Bind(2, image.kind).Bind(3, image.file).Bind(4, image.kernel);
   st.Bind(5, image.initrd).Bind(6, image.cmdline).Bind(7, image.created_unix_ms);
   int rc = st.Step();
-  if (rc == SQLITE_DONE) return Status::Ok();
+  if (rc == SQLITE_DONE) {
+    changes_.Record("image", image.name);
+    return Status::Ok();
+  }
   Status s = Fail(rc, "inserting image '" + image.name + "'");
   if (IsUniqueViolation(rc) && broken_.ok()) {
     return Status::AlreadyExists("image name '" + image.name + "' is taken");
@@ -878,6 +939,7 @@ Status SqliteTxn::DeleteImage(const std::string& name) {
   int rc = st.Step();
   if (rc != SQLITE_DONE) return Fail(rc, "deleting image '" + name + "'");
   if (sqlite3_changes(c_->db()) == 0) return Status::NotFound("unknown image '" + name + "'");
+  changes_.Record("image", name);
   return Status::Ok();
 }
 
@@ -888,7 +950,10 @@ Status SqliteTxn::InsertNetwork(const NetworkRecord& n) {
   st.Bind(1, n.id).Bind(2, n.tenant_id).Bind(3, n.name).Bind(4, n.cidr).Bind(5, n.segment_id);
   st.Bind(6, n.physical_network).Bind(7, n.created_unix_ms);
   int rc = st.Step();
-  if (rc == SQLITE_DONE) return Status::Ok();
+  if (rc == SQLITE_DONE) {
+    changes_.Record("network", n.id);
+    return Status::Ok();
+  }
   Status s = Fail(rc, "inserting network '" + n.id + "'");
   if (IsUniqueViolation(rc) && broken_.ok()) {
     return Status::AlreadyExists("network " + n.id + ": its id, name '" + n.name +
@@ -909,6 +974,7 @@ Status SqliteTxn::DeleteNetwork(const std::string& id) {
   int rc = st.Step();
   if (rc != SQLITE_DONE) return Fail(rc, "deleting network '" + id + "'");
   if (sqlite3_changes(c_->db()) == 0) return Status::NotFound("unknown network '" + id + "'");
+  changes_.Record("network", id);
   return Status::Ok();
 }
 
@@ -919,7 +985,10 @@ Status SqliteTxn::InsertIdempotency(const IdempotencyRecord& r) {
   st.Bind(1, r.tenant_id).Bind(2, r.key).Bind(3, r.request_sha256_hex);
   st.Bind(4, int64_t{r.http_status}).Bind(5, r.response_json).Bind(6, r.created_unix_ms);
   int rc = st.Step();
-  if (rc == SQLITE_DONE) return Status::Ok();
+  if (rc == SQLITE_DONE) {
+    changes_.Record("idempotency", IdempotencyChangeKey(r.tenant_id, r.key));
+    return Status::Ok();
+  }
   return Fail(rc, "inserting idempotency key '" + r.key + "' of tenant '" + r.tenant_id + "'");
 }
 
@@ -968,10 +1037,33 @@ Status SqliteTxn::Commit() {
     End();
     return s;
   }
-  Status s = Run(Sql::kCommit, "committing to '" + c_->path() + "'");
-  if (!s.ok()) RollbackQuietly(*c_);  // a failed COMMIT may leave the transaction open
+  Status s = WriteChanges();
+  if (s.ok()) s = Run(Sql::kCommit, "committing to '" + c_->path() + "'");
+  if (!s.ok()) {
+    RollbackQuietly(*c_);  // a failed COMMIT may leave the transaction open
+    change_seq_ = 0;
+  }
   End();
   return s;
+}
+
+Status SqliteTxn::WriteChanges() {
+  if (changes_.empty()) return Status::Ok();
+  {
+    DS_ASSIGN_OR_RETURN(sqlite3_stmt * raw, c_->Get(Sql::kBumpChangeHead));
+    Stmt st(raw);
+    int rc = st.Step();
+    if (rc != SQLITE_ROW) return Fail(rc, "numbering the change feed");
+    change_seq_ = st.Int(0);
+  }
+  for (const auto& [kind, key] : changes_.Unique()) {
+    DS_ASSIGN_OR_RETURN(sqlite3_stmt * raw, c_->Get(Sql::kInsertChange));
+    Stmt st(raw);
+    st.Bind(1, change_seq_).Bind(2, kind).Bind(3, key);
+    int rc = st.Step();
+    if (rc != SQLITE_DONE) return Fail(rc, "appending to the change feed");
+  }
+  return Status::Ok();
 }
 
 void SqliteTxn::Rollback() {

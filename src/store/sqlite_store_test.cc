@@ -75,20 +75,20 @@ TEST_F(SqliteStoreTest, MigrationsAreRecordedAndPragmasSet) {
   }
   RawDb raw(path);
   auto rows = raw.Query("SELECT version, applied_unix_ms FROM schema_migrations ORDER BY version");
-  ASSERT_EQ(rows.size(), 3u);
+  ASSERT_EQ(rows.size(), 4u);
   EXPECT_EQ(rows[0][0], "1");
   EXPECT_EQ(rows[1][0], "2");
   EXPECT_EQ(rows[2][0], "3");
-  EXPECT_EQ(std::to_string(SqliteLatestSchemaVersion()), "3");
+  EXPECT_EQ(rows[3][0], "4");
+  EXPECT_EQ(std::to_string(SqliteLatestSchemaVersion()), "4");
   for (const auto& row : rows) EXPECT_GT(std::stoll(row[1]), 0);
   EXPECT_EQ(raw.Query("PRAGMA journal_mode")[0][0], "wal");
   auto tables = raw.Query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
   std::vector<std::string> names;
   for (const auto& r : tables) names.push_back(r[0]);
-  EXPECT_EQ(names,
-            (std::vector<std::string>{"audit", "audit_head", "hosts", "idempotency", "images",
-                                      "networks", "schema_migrations", "tenants", "tokens",
-                                      "vms"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"audit", "audit_head", "change_head", "changes",
+                                             "hosts", "idempotency", "images", "networks",
+                                             "schema_migrations", "tenants", "tokens", "vms"}));
 }
 
 // Builds a database of schema version `version` from the released migrations (exactly what an

@@ -696,6 +696,77 @@ TEST_P(StoreConformanceTest, ConcurrentTxnsAreSerialised) {
   ExpectChainValid();
 }
 
+// The change feed: one seq per committed Txn that changed a row, in commit order, listing each
+// changed row once; audit records, refused writes and rolled-back savepoints are not in it.
+TEST_P(StoreConformanceTest, ChangeFeedListsWhatEachCommittedTxnChanged) {
+  auto txn = Begin();
+  ASSERT_TRUE(txn->InsertTenant(Tenant("t-1", "acme")).ok());
+  ASSERT_TRUE(txn->PutHost("h1", "{}", 0, 1).ok());
+  ASSERT_TRUE(txn->GuardHost("h1", 1).ok());  // the same row again: listed once
+  EXPECT_FALSE(txn->InsertTenant(Tenant("t-1", "again")).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  EXPECT_EQ(txn->change_seq(), 1);
+
+  txn = Begin();
+  ASSERT_TRUE(txn->InsertVm(Vm("vm-1", "h1")).ok());
+  ASSERT_TRUE(txn->InsertToken(AgentToken("k-agent", "h1")).ok());
+  ASSERT_TRUE(txn->AppendAudit(Audit("vm.create", "vm/vm-1")).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  EXPECT_EQ(txn->change_seq(), 2);
+
+  txn = Begin();  // audit only: no change seq
+  ASSERT_TRUE(txn->AppendAudit(Audit("auth.denied", "vm/vm-1")).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  EXPECT_EQ(txn->change_seq(), 0);
+
+  txn = Begin();  // rolled back: nothing
+  ASSERT_TRUE(txn->InsertImage(DiskImage("gone")).ok());
+  txn->Rollback();
+
+  txn = Begin();
+  ASSERT_TRUE(txn->Savepoint().ok());
+  ASSERT_TRUE(txn->InsertImage(DiskImage("debian")).ok());
+  ASSERT_TRUE(txn->ReleaseSavepoint().ok());
+  ASSERT_TRUE(txn->Savepoint().ok());
+  ASSERT_TRUE(txn->InsertTenant(Tenant("t-2", "beta")).ok());
+  ASSERT_TRUE(txn->RollbackToSavepoint().ok());
+  ASSERT_TRUE(txn->InsertIdempotency({"t-1", "key-1", Sha256Hex("x"), 201, "{}", 5}).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  EXPECT_EQ(txn->change_seq(), 3);
+
+  txn = Begin();  // deleting a host lists the tokens scoped to it
+  ASSERT_TRUE(txn->DeleteVm("vm-1").ok());
+  ASSERT_TRUE(txn->DeleteHost("h1", 2).ok());
+  ASSERT_TRUE(txn->Commit().ok());
+  EXPECT_EQ(txn->change_seq(), 4);
+
+  auto rows = [](const std::vector<ChangeRecord>& v) {
+    std::vector<std::string> out;
+    for (const ChangeRecord& c : v)
+      out.push_back(std::to_string(c.seq) + " " + c.kind + " " + c.key);
+    return out;
+  };
+  Result<std::vector<ChangeRecord>> all = store_->ReadChanges(0, 0);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_EQ(rows(*all),
+            (std::vector<std::string>{"1 host h1", "1 tenant t-1", "2 token k-agent", "2 vm vm-1",
+                                      "3 idempotency t-1/key-1", "3 image debian", "4 host h1",
+                                      "4 token k-agent", "4 vm vm-1"}));
+  Result<std::vector<ChangeRecord>> one = store_->ReadChanges(1, 1);  // the Txn after seq 1
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(rows(*one), (std::vector<std::string>{"2 token k-agent", "2 vm vm-1"}));
+  EXPECT_TRUE(store_->ReadChanges(4, 0)->empty());
+  EXPECT_EQ(Load().change_seq, 4);
+  // Reopened, the feed and its head are still there (memory: nothing to reopen).
+  if (GetParam() != "memory") {
+    store_.reset();
+    store_ = Open();
+    ASSERT_NE(store_, nullptr);
+    EXPECT_EQ(rows(*store_->ReadChanges(2, 0)).size(), 5u);
+    EXPECT_EQ(Load().change_seq, 4);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest,
                          testing::Values("memory", "sqlite"
 #ifdef DEVSHARE_WITH_POSTGRES

@@ -1,7 +1,7 @@
 // Rows of the control plane's durable ledger: tenants, tokens, hosts, VMs, images, networks,
-// idempotency keys and audit records. JSON-valued fields hold documents the server owns (inventory, spec,
-// allocation); the store keeps them opaque.
-// Thread-safety: plain value types; no internal synchronisation.
+// idempotency keys and audit records. JSON-valued fields hold documents the server owns (inventory,
+// spec, allocation); the store keeps them opaque. Thread-safety: plain value types; no internal
+// synchronisation.
 #ifndef DEVSHARE_STORE_RECORDS_H_
 #define DEVSHARE_STORE_RECORDS_H_
 
@@ -110,6 +110,17 @@ struct AuditHead {
 };
 
 // Everything but the audit log, as loaded at server start.
+// One row of the change feed: the committed Txn numbered `seq` (1, 2, 3, ... in commit order,
+// without gaps; one number per Txn that wrote anything) changed the row `key` of `kind`:
+// "tenant" (id), "token" (id), "host" (name), "vm" (id), "image" (name), "network" (id) or
+// "idempotency" (tenant_id + "/" + key). Replicas sharing one database read it to refresh just
+// what another replica changed. The audit log is not in it (it has its own seq).
+struct ChangeRecord {
+  int64_t seq = 0;
+  std::string kind;
+  std::string key;
+};
+
 struct StoreSnapshot {
   std::vector<TenantRecord> tenants;
   std::vector<TokenRecord> tokens;
@@ -119,6 +130,7 @@ struct StoreSnapshot {
   int64_t audit_records = 0;
   std::vector<ImageRecord> images;      // by name
   std::vector<NetworkRecord> networks;  // by id
+  int64_t change_seq = 0;               // the change feed's head this snapshot includes
 };
 
 }  // namespace devshare::store

@@ -88,9 +88,12 @@ class Txn {
   virtual Result<AuditRecord> AppendAudit(AuditRecord r) = 0;
 
   // Makes every write durable (SQLite: fsync of the WAL with synchronous=FULL) or fails with
-  // nothing written.
+  // nothing written. A Txn that changed any row (not counting audit records) also appends its
+  // changed rows to the change feed under the next change seq.
   virtual Status Commit() = 0;
   virtual void Rollback() = 0;
+  // After a successful Commit: the change seq it took, or 0 when it changed no row.
+  virtual int64_t change_seq() const = 0;
 };
 
 class Store {
@@ -106,6 +109,9 @@ class Store {
   // Audit records with seq > after_seq, in seq order, at most `limit` (0 = all).
   virtual Result<std::vector<AuditRecord>> ReadAudit(int64_t after_seq, int64_t limit) = 0;
   virtual Result<AuditHead> ReadAuditHead() = 0;
+  // The change feed (ChangeRecord): rows with seq > after_seq, in seq order, of at most `limit`
+  // Txns (0 = all); committed data only.
+  virtual Result<std::vector<ChangeRecord>> ReadChanges(int64_t after_seq, int64_t limit) = 0;
 };
 
 // Opens a store from a URL: "sqlite:PATH" (a plain PATH means the same; missing parent folders
