@@ -41,6 +41,7 @@ constexpr const char* kServeUsage =
     "                      [--threads 64] [--unauthenticated-audit-rate 10]\n"
     "                      [--unauthenticated-audit-burst 100] [--workload-history PODS.csv]\n"
     "                      [--host-timeout 30] [--rightsize-forecaster autopilot|last|...]\n"
+    "                      [--follow-ms 200]\n"
     "                      [--local-host NAME [--hypervisor test:///default|qemu:///system]\n"
     "                       [--guest-cpuset LIST] [--guest-image none|spin]\n"
     "                       [--runtime-dir ./var/run] [--pool NAME:TIER:DIR[,...][;...]]\n"
@@ -63,7 +64,9 @@ constexpr const char* kServeUsage =
     "--host-timeout S: a host whose agent (devshare agent) sends no heartbeat for S seconds is\n"
     "unreachable: its VMs show 'unknown' and new VMs avoid it until it returns.\n"
     "--rightsize-forecaster: the right-sizing controller's forecaster for VMs whose spec\n"
-    "'rightsize' names none (default autopilot when built in, else last; docs/rightsizing.md).\n";
+    "'rightsize' names none (default autopilot when built in, else last; docs/rightsizing.md).\n"
+    "--follow-ms MS: replicas on one --db (docs/scale-out.md) see each other's writes within\n"
+    "about MS (the store's change feed is read that often; 0 = never: one server per store).\n";
 
 Result<std::pair<std::string, int>> ParseListen(const std::string& s) {
   size_t colon = s.rfind(':');
@@ -183,6 +186,7 @@ Result<std::unique_ptr<ServerBundle>> StartServer(const ServeConfig& config) {
   options.bootstrap_admin_sha256 = store::Sha256Hex(token);
   options.workload_history = config.workload_history;
   options.host_timeout_ms = config.host_timeout_ms;
+  options.follow_interval_ms = config.follow_ms;
   options.rightsize_forecaster = config.rightsize_forecaster;
   if (!config.local_host.empty()) {
     // Flags of the local agent are checked before anything listens.
@@ -258,6 +262,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
                                       "unauthenticated-audit-burst",
                                       "workload-history",
                                       "host-timeout",
+                                      "follow-ms",
                                       "pool",
                                       "nic",
                                       "migration-mbps",
@@ -308,6 +313,9 @@ int RunServeCommand(const std::vector<std::string>& args) {
       flags->GetDouble("host-timeout", config.host_timeout_ms / 1000.0, 0.5, 86'400);
   if (!host_timeout_s.ok()) return Fail("serve", host_timeout_s.status());
   config.host_timeout_ms = static_cast<int64_t>(*host_timeout_s * 1000);
+  Result<int64_t> follow_ms = flags->GetInt("follow-ms", config.follow_ms, 0, 60'000);
+  if (!follow_ms.ok()) return Fail("serve", follow_ms.status());
+  config.follow_ms = *follow_ms;
   Result<double> audit_rate =
       flags->GetDouble("unauthenticated-audit-rate", config.unauthenticated_audit_per_s, 0, 1e6);
   if (!audit_rate.ok()) return Fail("serve", audit_rate.status());

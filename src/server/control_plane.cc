@@ -3,6 +3,7 @@
 #include "server/control_plane.h"
 
 #include <chrono>
+#include <cstdio>
 
 #include "devshare/store/audit_chain.h"
 #include "server/authorizer.h"
@@ -50,7 +51,8 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(std::unique_ptr<store::
   commit.max_retries = raw->options_.max_cas_retries;
   commit.retry_subject = "the host";
   commit.reload = [raw] { return raw->ReloadLedger(); };
-  commit.committed = [raw] {
+  commit.committed = [raw](int64_t change_seq) {
+    raw->Committed(change_seq);
     raw->PublishTokens();
     raw->fleet_state_.Changed();  // desired-state watchers look again
   };
@@ -74,12 +76,50 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(std::unique_ptr<store::
     if (raw->ledger_.FindHost(name)->record.managed) raw->fleet_state_.Expect(name);
   }
   DS_RETURN_IF_ERROR(raw->tenants_->Bootstrap(raw->options_.bootstrap_admin_sha256));
+  if (raw->options_.follow_interval_ms > 0)
+    raw->follower_ = std::thread([raw] { raw->FollowLoop(); });
   return cp;
+}
+
+void ControlPlane::Committed(int64_t change_seq) {
+  // Only the next seq is ours alone; a gap is another process's commit in between, which the
+  // ledger does not hold yet: the follower reloads it.
+  if (change_seq == applied_change_seq_.load() + 1) applied_change_seq_ = change_seq;
+}
+
+void ControlPlane::FollowLoop() {
+  const auto interval = std::chrono::milliseconds(options_.follow_interval_ms);
+  std::unique_lock<std::mutex> lock(follow_mu_);
+  while (!follow_cv_.wait_for(lock, interval, [this] { return follow_stop_; })) {
+    lock.unlock();
+    const int64_t applied = applied_change_seq_.load();
+    Result<std::vector<store::ChangeRecord>> newer = store_->ReadChanges(applied, 1);
+    if (newer.ok() && !newer->empty()) {
+      std::unique_lock<std::shared_mutex> state(ledger_mu_);
+      if (applied_change_seq_.load() == applied) {  // not caught up by our own commit meanwhile
+        Status s = ReloadLedger();
+        if (s.ok()) {
+          ++follower_reloads_;
+          fleet_state_.Changed();
+        } else {
+          std::fprintf(stderr, "devshare serve: following the store failed: %s\n",
+                       s.ToString().c_str());
+        }
+      }
+    }
+    lock.lock();
+  }
 }
 
 ControlPlane::~ControlPlane() { Shutdown(); }
 
 void ControlPlane::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(follow_mu_);
+    follow_stop_ = true;
+  }
+  follow_cv_.notify_all();
+  if (follower_.joinable()) follower_.join();
   // Long polls return first, so HTTP threads are free to finish.
   fleet_state_.Shutdown();
   consoles_.Shutdown();
@@ -89,6 +129,7 @@ void ControlPlane::Shutdown() {
 Status ControlPlane::ReloadLedger() {
   DS_ASSIGN_OR_RETURN(store::StoreSnapshot snap, store_->Load());
   Status s = ledger_.Load(snap);
+  if (s.ok()) applied_change_seq_ = snap.change_seq;
   PublishTokens();
   return s;
 }

@@ -13,15 +13,24 @@
 // writer changed the store) reloads the ledger and retries the operation, up to 10 times, then
 // answers 409 concurrent_update. Errors are Status values until api_types.cc maps them to HTTP.
 //
+// Replicas: several control planes may share one store (postgresql; docs/scale-out.md). A
+// follower thread reads the store's change feed every follow_interval_ms and reloads the ledger
+// when a commit of another process is newer than what the ledger holds; the control plane's own
+// commits advance its applied change seq without a reload.
+//
 // Thread-safety: all public methods are thread-safe. Reads take a shared lock on the ledger;
 // the writer holds the exclusive lock while it runs and commits a batch (no dirty reads).
 #ifndef DEVSHARE_SERVER_CONTROL_PLANE_H_
 #define DEVSHARE_SERVER_CONTROL_PLANE_H_
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -120,6 +129,10 @@ class ControlPlane {
   Status ReloadLedger();
   // Copies the ledger's tokens for Authenticate when they changed. REQUIRES: ledger_mu_ held.
   void PublishTokens();
+  // After a commit that took `change_seq`: the ledger holds it too. REQUIRES: ledger_mu_ held.
+  void Committed(int64_t change_seq);
+  // The follower thread: polls the change feed, reloads on other processes' commits.
+  void FollowLoop();
 
   std::unique_ptr<store::Store> store_;
   ControlPlaneOptions options_;
@@ -132,6 +145,15 @@ class ControlPlane {
   mutable std::shared_mutex tokens_mu_;
   std::unordered_map<std::string, store::TokenRecord> tokens_;  // GUARDED_BY(tokens_mu_)
   uint64_t published_tokens_version_ = UINT64_MAX;              // writer (ledger_mu_) only
+
+  // The change feed's seq the ledger reflects (written with ledger_mu_ held; read without it by
+  // the follower to look for newer commits).
+  std::atomic<int64_t> applied_change_seq_{0};
+  std::atomic<int64_t> follower_reloads_{0};
+  std::mutex follow_mu_;
+  std::condition_variable follow_cv_;
+  bool follow_stop_ = false;  // GUARDED_BY(follow_mu_)
+  std::thread follower_;
 
   FleetState fleet_state_;  // liveness and watchers; woken by every commit
   ConsoleBuffers consoles_;

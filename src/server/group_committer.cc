@@ -132,7 +132,7 @@ void GroupCommitter::RunBatch(std::deque<std::unique_ptr<Pending>>& batch) {
     stats_.max_batch_seen = std::max<int64_t>(stats_.max_batch_seen, batch.size());
     stats_.cas_retries += static_cast<int64_t>(retries.size());
   }
-  if (options_.committed) options_.committed();
+  if (options_.committed) options_.committed(tx.change_seq());
   if (!retries.empty()) {
     Status reload = Reload();
     std::lock_guard<std::mutex> lock(queue_mu_);

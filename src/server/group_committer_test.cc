@@ -105,7 +105,7 @@ class GroupCommitterTest : public ::testing::Test {
       ++reloads_;
       return Status::Ok();
     };
-    o.committed = [this] { ++committed_hooks_; };
+    o.committed = [this](int64_t) { ++committed_hooks_; };
     return std::make_unique<GroupCommitter>(&store_, &mu_, std::move(o));
   }
   std::vector<std::string> TenantIds() {

@@ -141,7 +141,14 @@ Status ServiceContext::RecordIdempotent(store::Txn& tx, OpResult& r, const Princ
   if (key.empty()) return Status::Ok();
   store::IdempotencyRecord rec{p.tenant_id,           key,  request_hash, answer.status,
                                JsonText(answer.body), Now()};
-  DS_RETURN_IF_ERROR(tx.InsertIdempotency(rec));
+  Status inserted = tx.InsertIdempotency(rec);
+  if (inserted.code() == StatusCode::kAlreadyExists) {
+    // Another replica recorded the key since this one's ledger was loaded: roll back, reload
+    // and run again, which replays that replica's answer.
+    return RetryIfStale(
+        r, Status::Aborted("idempotency key '" + key + "' was recorded by another control plane"));
+  }
+  DS_RETURN_IF_ERROR(inserted);
   ledger_->AddIdempotency(rec);
   auto prev = r.undo;
   r.undo = [this, tenant = p.tenant_id, key, prev] {

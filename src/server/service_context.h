@@ -58,6 +58,11 @@ struct ControlPlaneOptions {
   // The right-sizing controller's forecaster for VMs whose spec names none (serve
   // --rightsize-forecaster); empty = "autopilot" when registered, else "last".
   std::string rightsize_forecaster;
+  // Replicas on one database (docs/scale-out.md): every this many ms the control plane reads the
+  // store's change feed and, when another process committed since its ledger was loaded,
+  // reloads it, so its reads are at most about this much behind; decisions never act on stale
+  // state either way (the host-generation compare-and-swap). 0: never (one process per store).
+  int64_t follow_interval_ms = 200;
 };
 
 class RightSizing;  // right_sizing.h

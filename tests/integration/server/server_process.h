@@ -44,7 +44,9 @@ class ServerProcess {
   const std::string& url() const { return url_; }  // "http://127.0.0.1:PORT"
   const std::string& dir() const { return dir_; }
   std::string db_path() const { return dir_ + "/d.db"; }
-  std::string db_url() const { return "sqlite:" + db_path(); }
+  std::string db_url() const { return db_url_.empty() ? "sqlite:" + db_path() : db_url_; }
+  // Another store for later Start()s (e.g. a postgresql:// database several servers share).
+  void set_db_url(std::string url) { db_url_ = std::move(url); }
   std::string token_file() const { return dir_ + "/admin.token"; }
   // The bootstrap admin token (first line of the token file; created by the first Start()).
   std::string AdminToken() const;
@@ -60,6 +62,7 @@ class ServerProcess {
   std::string url_;
   int starts_ = 0;
   std::vector<std::string> extra_args_;
+  std::string db_url_;
 };
 
 struct ProcessResult {
