@@ -27,11 +27,13 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: devshare bench api [--hosts 1000] [--clients 32] [--seconds 10] [--seed 42]\n"
-    "                          [--db sqlite:PATH] [--keep-db]\n"
+    "                          [--db sqlite:PATH|postgresql://...] [--replicas 1] [--keep-db]\n"
     "  starts the control plane on 127.0.0.1 (SQLite, synchronous=FULL, in a temp folder\n"
     "  unless --db), registers --hosts hosts of 64 CPUs / 256 GiB / 8 GPUs, then --clients\n"
     "  keep-alive clients each create a VM and delete it again, for --seconds; prints\n"
-    "  requests/s, create+delete pairs/s and latency percentiles per operation.\n";
+    "  requests/s, create+delete pairs/s and latency percentiles per operation.\n"
+    "  --replicas N: N control planes on the one --db (docs/scale-out.md), each on its own\n"
+    "  port; client i talks to replica i mod N.\n";
 
 struct Sample {
   std::vector<double> create_ms, delete_ms;
@@ -48,8 +50,8 @@ std::string StringOf(const nlohmann::json& doc, const char* key) {
 }  // namespace
 
 int RunBenchApiCommand(const std::vector<std::string>& args) {
-  auto flags =
-      Flags::Parse(args, {"hosts", "clients", "seconds", "seed", "db"}, {"help", "keep-db"});
+  auto flags = Flags::Parse(args, {"hosts", "clients", "seconds", "seed", "db", "replicas"},
+                            {"help", "keep-db"});
   if (!flags.ok()) return Fail("bench api", flags.status());
   if (flags->Has("help")) {
     std::fputs(kUsage, stdout);
@@ -59,7 +61,9 @@ int RunBenchApiCommand(const std::vector<std::string>& args) {
   auto clients = flags->GetInt("clients", 32, 1, 512);
   auto seconds = flags->GetInt("seconds", 10, 1, 3600);
   auto seed = flags->GetInt("seed", 42, 0, INT64_MAX);
-  for (const Status& s : {hosts.status(), clients.status(), seconds.status(), seed.status()}) {
+  auto replicas = flags->GetInt("replicas", 1, 1, 16);
+  for (const Status& s :
+       {hosts.status(), clients.status(), seconds.status(), seed.status(), replicas.status()}) {
     if (!s.ok()) return Fail("bench api", s);
   }
   std::error_code ec;
@@ -71,14 +75,32 @@ int RunBenchApiCommand(const std::vector<std::string>& args) {
   config.db = flags->Get("db", "sqlite:" + (dir / "bench.db").string());
   config.admin_token_file = (dir / "admin.token").string();
   config.threads = static_cast<int>(*clients) + 8;
-  Result<std::unique_ptr<ServerBundle>> bundle = StartServer(config);
-  if (!bundle.ok()) return Fail("bench api", bundle.status());
+  if (*replicas > 1 && config.db.rfind("memory:", 0) == 0) {
+    return Fail("bench api",
+                Status::InvalidArgument("--replicas: a memory: store cannot be shared"));
+  }
+  // The replicas: one control plane each, on the one store, the same admin token.
+  std::vector<std::unique_ptr<ServerBundle>> bundles;
+  for (int64_t i = 0; i < *replicas; ++i) {
+    Result<std::unique_ptr<ServerBundle>> b = StartServer(config);
+    if (!b.ok()) return Fail("bench api", b.status());
+    bundles.push_back(std::move(b).value());
+  }
   std::string admin;
   std::ifstream(config.admin_token_file) >> admin;
-  const std::string url = (*bundle)->url;
-  std::fprintf(stderr, "bench api: server %s, store %s\n", url.c_str(), config.db.c_str());
+  const std::string url = bundles[0]->url;
+  for (const auto& b : bundles) {
+    std::fprintf(stderr, "bench api: server %s, store %s\n", b->url.c_str(), config.db.c_str());
+  }
 
-  // One keep-alive ApiClient per thread. The URL is the server's own, so Create cannot fail.
+  // One keep-alive ApiClient per thread. The URL is a server's own, so Create cannot fail.
+  auto client_of = [&](const std::string& token, const std::string& server) {
+    ApiClientOptions options;
+    options.connect_timeout_s = 30;
+    options.read_timeout_s = 30;
+    options.keep_alive = true;
+    return std::make_unique<ApiClient>(*ApiClient::Create(server, token, options));
+  };
   auto client = [&](const std::string& token) {
     ApiClientOptions options;
     options.connect_timeout_s = 30;
@@ -142,6 +164,22 @@ int RunBenchApiCommand(const std::vector<std::string>& args) {
     return Fail("bench api", Status::Internal("token create failed"));
   }
   const std::string member = StringOf(kr->doc, "token");
+  if (bundles.size() > 1) {
+    // The other replicas follow the store's change feed: wait until each knows the token.
+    for (const auto& b : bundles) {
+      auto cli = client_of(member, b->url);
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+      while (true) {
+        Result<ApiReply> r = cli->ListVms();
+        if (r.ok() && r->http_status == 200) break;
+        if (std::chrono::steady_clock::now() > deadline) {
+          return Fail("bench api", Status::Unavailable("replica " + b->url +
+                                                       " did not learn the bench token in 30 s"));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+  }
 
   std::vector<Sample> samples(*clients);
   std::atomic<bool> stop{false};
@@ -149,7 +187,7 @@ int RunBenchApiCommand(const std::vector<std::string>& args) {
   std::vector<std::thread> ts;
   for (int64_t c = 0; c < *clients; ++c) {
     ts.emplace_back([&, c] {
-      auto cli = client(member);
+      auto cli = client_of(member, bundles[static_cast<size_t>(c) % bundles.size()]->url);
       Random rng(static_cast<uint64_t>(*seed) * 1000003 + static_cast<uint64_t>(c));
       Sample& s = samples[c];
       int64_t n = 0;
@@ -199,10 +237,17 @@ int RunBenchApiCommand(const std::vector<std::string>& args) {
   }
   std::vector<double> both = all.create_ms;
   both.insert(both.end(), all.delete_ms.begin(), all.delete_ms.end());
-  server::ControlPlaneStats st = (*bundle)->control_plane->Stats();
-  std::printf("bench api: %lld hosts, %lld keep-alive clients, %.1f s, store %s\n",
-              static_cast<long long>(*hosts), static_cast<long long>(*clients), wall,
-              config.db.c_str());
+  server::ControlPlaneStats st;
+  for (const auto& b : bundles) {
+    const server::ControlPlaneStats one = b->control_plane->Stats();
+    st.commits += one.commits;
+    st.committed_ops += one.committed_ops;
+    st.cas_retries += one.cas_retries;
+    st.max_batch_seen = std::max(st.max_batch_seen, one.max_batch_seen);
+  }
+  std::printf("bench api: %lld hosts, %lld keep-alive clients, %lld replica(s), %.1f s, store %s\n",
+              static_cast<long long>(*hosts), static_cast<long long>(*clients),
+              static_cast<long long>(bundles.size()), wall, config.db.c_str());
   std::printf("%-10s %10s %10s %10s %10s %10s\n", "operation", "count", "per s", "p50 ms", "p99 ms",
               "max ms");
   auto row = [&](const char* name, const std::vector<double>& v) {
@@ -215,13 +260,13 @@ int RunBenchApiCommand(const std::vector<std::string>& args) {
   row("all", both);
   std::printf(
       "create+delete pairs/s: %.0f; failures: %lld; group commits: %lld (%.1f ops each, "
-      "max %lld)\n",
+      "max %lld); stale-generation retries: %lld\n",
       static_cast<double>(all.delete_ms.size()) / wall, static_cast<long long>(all.failures),
       static_cast<long long>(st.commits),
       st.commits ? static_cast<double>(st.committed_ops) / st.commits : 0.0,
-      static_cast<long long>(st.max_batch_seen));
+      static_cast<long long>(st.max_batch_seen), static_cast<long long>(st.cas_retries));
   if (all.failures > 0) std::printf("first failure: %s\n", all.first_failure.c_str());
-  bundle->reset();
+  bundles.clear();
   if (!flags->Has("keep-db")) std::filesystem::remove_all(dir, ec);
   return all.failures > 0 ? kExitFailure : kExitOk;
 }
