@@ -101,37 +101,35 @@ TEST(RightSizerTest, ShrinksAtMostOncePerIntervalAndIgnoresSmallSavings) {
 // A change that did not take effect (the caller passes the old allocation again: no room for a
 // grow) is not the last change of the rate limit; one that did take effect is.
 TEST(RightSizerTest, AChangeThatDidNotTakeEffectDoesNotHoldBackAShrink) {
-  double f = 1000;  // -> 1280
-  RightSizer r(std::make_unique<FixedForecaster>(&f), Options(), ForecastOptions{});
-  r.Step(0, 10, 4096);
-  ASSERT_DOUBLE_EQ(r.Step(60, 10, 4096).allocation, 1280);  // shrink at 60, applied
-  f = 4000;                                                 // -> 5120: a grow, refused
-  ASSERT_TRUE(r.Step(120, 10, 1280).change);
-  f = 500;  // -> 768: the last change that took effect was the shrink at 60
-  Recommendation k = r.Step(180, 10, 1280);
+  // A sizer that shrank 4096 -> 1280 at t=60 (applied), then proposes a grow to 5120 at 120.
+  auto after_shrink_then_grow = [](double* f) {
+    auto r = std::make_unique<RightSizer>(std::make_unique<FixedForecaster>(f), Options(),
+                                          ForecastOptions{});
+    *f = 1000;  // -> 1280
+    r->Step(0, 10, 4096);
+    EXPECT_DOUBLE_EQ(r->Step(60, 10, 4096).allocation, 1280);
+    *f = 4000;  // -> 5120
+    EXPECT_DOUBLE_EQ(r->Step(120, 10, 1280).allocation, 5120);
+    return r;
+  };
+  double f = 0;
+  // The grow was refused (the caller still holds 1280): the last change is the shrink at 60.
+  std::unique_ptr<RightSizer> refused = after_shrink_then_grow(&f);
+  f = 500;  // -> 768
+  Recommendation k = refused->Step(180, 10, 1280);
   EXPECT_FALSE(k.change);
   EXPECT_NE(k.reason.find("in 8 min"), std::string::npos) << k.reason;
-  // The same, with the grow applied: it is the last change, the shrink waits from 120.
-  double g = 1000;
-  RightSizer t(std::make_unique<FixedForecaster>(&g), Options(), ForecastOptions{});
-  t.Step(0, 10, 4096);
-  ASSERT_DOUBLE_EQ(t.Step(60, 10, 4096).allocation, 1280);
-  g = 4000;
-  ASSERT_DOUBLE_EQ(t.Step(120, 10, 1280).allocation, 5120);
-  g = 500;
-  Recommendation w = t.Step(180, 10, 5120);
+  // The grow was applied: it is the last change, the shrink waits from 120.
+  std::unique_ptr<RightSizer> applied = after_shrink_then_grow(&f);
+  f = 500;
+  Recommendation w = applied->Step(180, 10, 5120);
   EXPECT_FALSE(w.change);
   EXPECT_NE(w.reason.find("in 9 min"), std::string::npos) << w.reason;
   // Refused twice in a row: still measured from the shrink at 60.
-  double h = 1000;
-  RightSizer u(std::make_unique<FixedForecaster>(&h), Options(), ForecastOptions{});
-  u.Step(0, 10, 4096);
-  ASSERT_DOUBLE_EQ(u.Step(60, 10, 4096).allocation, 1280);
-  h = 4000;
-  ASSERT_TRUE(u.Step(120, 10, 1280).change);
-  ASSERT_TRUE(u.Step(180, 10, 1280).change);
-  h = 500;
-  EXPECT_TRUE(u.Step(660, 10, 1280).change);  // 600 s after 60
+  std::unique_ptr<RightSizer> twice = after_shrink_then_grow(&f);
+  ASSERT_TRUE(twice->Step(180, 10, 1280).change);
+  f = 500;
+  EXPECT_TRUE(twice->Step(660, 10, 1280).change);  // 600 s after 60
 }
 
 TEST(RightSizerTest, OptionsValidateNamesTheField) {

@@ -283,6 +283,12 @@ class PostgresTxn final : public Txn {
     if (!r.ok()) broken_ = r.status();
     return r;
   }
+  // True when the statement changed a row; that row is then part of the change feed.
+  bool Wrote(const PgResult& r, const char* kind, std::string key) {
+    if (r.affected() == 0) return false;
+    changes_.Record(kind, std::move(key));
+    return true;
+  }
   Result<bool> Exists(Sql sql, const std::string& key, const std::string& what) {
     DS_ASSIGN_OR_RETURN(PgResult r, Run(sql, PgParams().Add(key), what));
     return r.rows() > 0;
@@ -558,10 +564,7 @@ Status PostgresTxn::InsertTenant(const TenantRecord& t) {
   DS_ASSIGN_OR_RETURN(PgResult r,
                       Run(kInsertTenant, PgParams().Add(t.id).Add(t.name).Add(t.created_unix_ms),
                           "inserting tenant '" + t.id + "'"));
-  if (r.affected() == 1) {
-    changes_.Record("tenant", t.id);
-    return Status::Ok();
-  }
+  if (Wrote(r, "tenant", t.id)) return Status::Ok();
   return Status::AlreadyExists("inserting tenant '" + t.id + "' (name '" + t.name +
                                "'): its id or name is taken");
 }
@@ -578,10 +581,7 @@ Status PostgresTxn::InsertToken(const TokenRecord& t) {
                                           .Add(t.created_unix_ms)
                                           .Add(t.host),
                                       what));
-  if (r.affected() == 1) {
-    changes_.Record("token", t.id);
-    return Status::Ok();
-  }
+  if (Wrote(r, "token", t.id)) return Status::Ok();
   DS_ASSIGN_OR_RETURN(bool tenant, Exists(kTenantExists, t.tenant_id, what));
   if (!tenant) {
     return Status::NotFound("token '" + t.id + "': unknown tenant '" + t.tenant_id + "'");
@@ -596,10 +596,7 @@ Result<uint64_t> PostgresTxn::PutHost(const std::string& name, const std::string
     DS_ASSIGN_OR_RETURN(PgResult r,
                         Run(kInsertHost, PgParams().Add(name).Add(inventory_json).Add(now_unix_ms),
                             "inserting host '" + name + "'"));
-    if (r.affected() == 1) {
-      changes_.Record("host", name);
-      return uint64_t{1};
-    }
+    if (Wrote(r, "host", name)) return uint64_t{1};
     return Status::Aborted("host '" + name + "' already exists, expected generation 0");
   }
   DS_ASSIGN_OR_RETURN(PgResult r, Run(kUpdateHost,
@@ -609,10 +606,7 @@ Result<uint64_t> PostgresTxn::PutHost(const std::string& name, const std::string
                                           .Add(now_unix_ms)
                                           .Add(static_cast<int64_t>(expected_generation)),
                                       "updating host '" + name + "'"));
-  if (r.affected() == 1) {
-    changes_.Record("host", name);
-    return expected_generation + 1;
-  }
+  if (Wrote(r, "host", name)) return expected_generation + 1;
   Result<uint64_t> current = HostGeneration(name);
   if (current.ok()) {
     return Status::Aborted("host '" + name + "' is at generation " + std::to_string(*current) +
@@ -631,10 +625,7 @@ Result<uint64_t> PostgresTxn::GuardHost(const std::string& name, uint64_t expect
       PgResult r,
       Run(kBumpHost, PgParams().Add(name).Add(static_cast<int64_t>(expected_generation)),
           "guarding host '" + name + "'"));
-  if (r.affected() == 1) {
-    changes_.Record("host", name);
-    return expected_generation + 1;
-  }
+  if (Wrote(r, "host", name)) return expected_generation + 1;
   return StaleHost(name, expected_generation);
 }
 
@@ -650,10 +641,7 @@ Result<uint64_t> PostgresTxn::UpdateHostStatus(const std::string& name, const st
                                           .Add(now_unix_ms)
                                           .Add(static_cast<int64_t>(expected_generation)),
                                       "updating the status of host '" + name + "'"));
-  if (r.affected() == 1) {
-    changes_.Record("host", name);
-    return expected_generation + 1;
-  }
+  if (Wrote(r, "host", name)) return expected_generation + 1;
   return StaleHost(name, expected_generation);
 }
 
@@ -705,10 +693,7 @@ Status PostgresTxn::InsertVm(const VmRecord& vm) {
                                           .Add(vm.reboot_seq)
                                           .Add(vm.state_detail),
                                       what));
-  if (r.affected() == 1) {
-    changes_.Record("vm", vm.id);
-    return Status::Ok();
-  }
+  if (Wrote(r, "vm", vm.id)) return Status::Ok();
   DS_ASSIGN_OR_RETURN(bool taken, Exists(kVmExists, vm.id, what));
   if (taken) return Status::AlreadyExists(what + ": the id is taken");
   Result<uint64_t> host = HostGeneration(vm.host);
@@ -735,10 +720,7 @@ Status PostgresTxn::UpdateVm(const VmRecord& vm) {
                                           .Add(vm.reboot_seq)
                                           .Add(vm.state_detail),
                                       what));
-  if (r.affected() == 1) {
-    changes_.Record("vm", vm.id);
-    return Status::Ok();
-  }
+  if (Wrote(r, "vm", vm.id)) return Status::Ok();
   DS_ASSIGN_OR_RETURN(bool exists, Exists(kVmExists, vm.id, what));
   if (!exists) return Status::NotFound("unknown vm '" + vm.id + "'");
   return Status::NotFound("vm '" + vm.id + "': unknown host '" + vm.host + "'");
@@ -764,10 +746,7 @@ Status PostgresTxn::InsertImage(const ImageRecord& image) {
                                           .Add(image.cmdline)
                                           .Add(image.created_unix_ms),
                                       "inserting image '" + image.name + "'"));
-  if (r.affected() == 1) {
-    changes_.Record("image", image.name);
-    return Status::Ok();
-  }
+  if (Wrote(r, "image", image.name)) return Status::Ok();
   return Status::AlreadyExists("image name '" + image.name + "' is taken");
 }
 
@@ -798,10 +777,7 @@ Status PostgresTxn::InsertNetwork(const NetworkRecord& n) {
                                           .Add(n.physical_network)
                                           .Add(n.created_unix_ms),
                                       what));
-  if (r.affected() == 1) {
-    changes_.Record("network", n.id);
-    return Status::Ok();
-  }
+  if (Wrote(r, "network", n.id)) return Status::Ok();
   DS_ASSIGN_OR_RETURN(bool tenant, Exists(kTenantExists, n.tenant_id, what));
   if (!tenant) return Status::NotFound("unknown tenant '" + n.tenant_id + "'");
   return Status::AlreadyExists("network " + n.id + ": its id, name '" + n.name +
@@ -831,10 +807,7 @@ Status PostgresTxn::InsertIdempotency(const IdempotencyRecord& rec) {
                                           .Add(rec.response_json)
                                           .Add(rec.created_unix_ms),
                                       what));
-  if (r.affected() == 1) {
-    changes_.Record("idempotency", IdempotencyChangeKey(rec.tenant_id, rec.key));
-    return Status::Ok();
-  }
+  if (Wrote(r, "idempotency", IdempotencyChangeKey(rec.tenant_id, rec.key))) return Status::Ok();
   return Status::AlreadyExists(what + ": the key is taken");
 }
 
