@@ -82,6 +82,7 @@ int RunBenchApiCommand(const std::vector<std::string>& args) {
   // The replicas: one control plane each, on the one store, the same admin token.
   std::vector<std::unique_ptr<ServerBundle>> bundles;
   for (int64_t i = 0; i < *replicas; ++i) {
+    config.replica_index = i;
     Result<std::unique_ptr<ServerBundle>> b = StartServer(config);
     if (!b.ok()) return Fail("bench api", b.status());
     bundles.push_back(std::move(b).value());
@@ -243,6 +244,8 @@ int RunBenchApiCommand(const std::vector<std::string>& args) {
     st.commits += one.commits;
     st.committed_ops += one.committed_ops;
     st.cas_retries += one.cas_retries;
+    st.catchups_applied += one.catchups_applied;
+    st.catchups_reloaded += one.catchups_reloaded;
     st.max_batch_seen = std::max(st.max_batch_seen, one.max_batch_seen);
   }
   std::printf("bench api: %lld hosts, %lld keep-alive clients, %lld replica(s), %.1f s, store %s\n",
@@ -260,11 +263,12 @@ int RunBenchApiCommand(const std::vector<std::string>& args) {
   row("all", both);
   std::printf(
       "create+delete pairs/s: %.0f; failures: %lld; group commits: %lld (%.1f ops each, "
-      "max %lld); stale-generation retries: %lld\n",
+      "max %lld); stale-generation retries: %lld; catch-ups row by row %lld, by reload %lld\n",
       static_cast<double>(all.delete_ms.size()) / wall, static_cast<long long>(all.failures),
       static_cast<long long>(st.commits),
       st.commits ? static_cast<double>(st.committed_ops) / st.commits : 0.0,
-      static_cast<long long>(st.max_batch_seen), static_cast<long long>(st.cas_retries));
+      static_cast<long long>(st.max_batch_seen), static_cast<long long>(st.cas_retries),
+      static_cast<long long>(st.catchups_applied), static_cast<long long>(st.catchups_reloaded));
   if (all.failures > 0) std::printf("first failure: %s\n", all.first_failure.c_str());
   bundles.clear();
   if (!flags->Has("keep-db")) std::filesystem::remove_all(dir, ec);

@@ -56,7 +56,8 @@ struct ServeConfig {
   int threads = 64;
   // A host whose agent sends no heartbeat for this long is unreachable (--host-timeout S).
   int64_t host_timeout_ms = 30'000;
-  int64_t follow_ms = 200;  // ControlPlaneOptions::follow_interval_ms
+  int64_t follow_ms = 200;    // ControlPlaneOptions::follow_interval_ms
+  int64_t replica_index = 0;  // ControlPlaneOptions::replica_index
   // Host agent (issue 5): realize VMs placed on `local_host` through libvirt at `hypervisor`.
   std::string local_host;                      // empty = no local host
   std::string hypervisor = "test:///default";  // in-process libvirt driver; qemu:///system = real

@@ -41,7 +41,7 @@ constexpr const char* kServeUsage =
     "                      [--threads 64] [--unauthenticated-audit-rate 10]\n"
     "                      [--unauthenticated-audit-burst 100] [--workload-history PODS.csv]\n"
     "                      [--host-timeout 30] [--rightsize-forecaster autopilot|last|...]\n"
-    "                      [--follow-ms 200]\n"
+    "                      [--follow-ms 200] [--replica-index 0]\n"
     "                      [--local-host NAME [--hypervisor test:///default|qemu:///system]\n"
     "                       [--guest-cpuset LIST] [--guest-image none|spin]\n"
     "                       [--runtime-dir ./var/run] [--pool NAME:TIER:DIR[,...][;...]]\n"
@@ -66,7 +66,9 @@ constexpr const char* kServeUsage =
     "--rightsize-forecaster: the right-sizing controller's forecaster for VMs whose spec\n"
     "'rightsize' names none (default autopilot when built in, else last; docs/rightsizing.md).\n"
     "--follow-ms MS: replicas on one --db (docs/scale-out.md) see each other's writes within\n"
-    "about MS (the store's change feed is read that often; 0 = never: one server per store).\n";
+    "about MS (the store's change feed is read that often; 0 = never: one server per store).\n"
+    "--replica-index N: give each replica on one store its own N, so that they break placement\n"
+    "ties differently and do not all pick the same host among equals.\n";
 
 Result<std::pair<std::string, int>> ParseListen(const std::string& s) {
   size_t colon = s.rfind(':');
@@ -187,6 +189,7 @@ Result<std::unique_ptr<ServerBundle>> StartServer(const ServeConfig& config) {
   options.workload_history = config.workload_history;
   options.host_timeout_ms = config.host_timeout_ms;
   options.follow_interval_ms = config.follow_ms;
+  options.replica_index = config.replica_index;
   options.rightsize_forecaster = config.rightsize_forecaster;
   if (!config.local_host.empty()) {
     // Flags of the local agent are checked before anything listens.
@@ -263,6 +266,7 @@ int RunServeCommand(const std::vector<std::string>& args) {
                                       "workload-history",
                                       "host-timeout",
                                       "follow-ms",
+                                      "replica-index",
                                       "pool",
                                       "nic",
                                       "migration-mbps",
@@ -316,6 +320,10 @@ int RunServeCommand(const std::vector<std::string>& args) {
   Result<int64_t> follow_ms = flags->GetInt("follow-ms", config.follow_ms, 0, 60'000);
   if (!follow_ms.ok()) return Fail("serve", follow_ms.status());
   config.follow_ms = *follow_ms;
+  Result<int64_t> replica_index =
+      flags->GetInt("replica-index", config.replica_index, 0, 1'000'000);
+  if (!replica_index.ok()) return Fail("serve", replica_index.status());
+  config.replica_index = *replica_index;
   Result<double> audit_rate =
       flags->GetDouble("unauthenticated-audit-rate", config.unauthenticated_audit_per_s, 0, 1e6);
   if (!audit_rate.ok()) return Fail("serve", audit_rate.status());

@@ -36,6 +36,7 @@ ControlPlane::ControlPlane(std::unique_ptr<store::Store> store, ControlPlaneOpti
       fleet_state_([this] { return options_.now_unix_ms(); }, options_.host_timeout_ms) {
   if (!options_.now_unix_ms) options_.now_unix_ms = SystemNowUnixMs;
   placement::RegisterBuiltinPlacementPlugins(registry_);
+  ledger_.set_replica_index(options_.replica_index);
 }
 
 Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(std::unique_ptr<store::Store> store,
@@ -51,6 +52,7 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(std::unique_ptr<store::
   commit.max_retries = raw->options_.max_cas_retries;
   commit.retry_subject = "the host";
   commit.reload = [raw] { return raw->ReloadLedger(); };
+  commit.refresh = [raw] { return raw->CatchUp(); };
   commit.committed = [raw](int64_t change_seq) {
     raw->Committed(change_seq);
     raw->PublishTokens();
@@ -81,6 +83,22 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(std::unique_ptr<store::
   return cp;
 }
 
+Status ControlPlane::CatchUp() {
+  Result<store::ChangedRows> changed = store_->ReadChangedRows(applied_change_seq_.load());
+  if (!changed.ok()) return changed.status();
+  if (changed->changes.empty()) return Status::Ok();
+  Result<bool> applied = ledger_.ApplyChanges(*changed);
+  if (!applied.ok() || !*applied) {
+    // A change the ledger cannot take row by row (or a half-applied one): the whole store.
+    ++catchups_reloaded_;
+    return ReloadLedger();
+  }
+  ++catchups_applied_;
+  applied_change_seq_ = changed->rows.change_seq;
+  PublishTokens();
+  return Status::Ok();
+}
+
 void ControlPlane::Committed(int64_t change_seq) {
   // Only the next seq is ours alone; a gap is another process's commit in between, which the
   // ledger does not hold yet: the follower reloads it.
@@ -97,9 +115,8 @@ void ControlPlane::FollowLoop() {
     if (newer.ok() && !newer->empty()) {
       std::unique_lock<std::shared_mutex> state(ledger_mu_);
       if (applied_change_seq_.load() == applied) {  // not caught up by our own commit meanwhile
-        Status s = ReloadLedger();
+        Status s = CatchUp();
         if (s.ok()) {
-          ++follower_reloads_;
           fleet_state_.Changed();
         } else {
           std::fprintf(stderr, "devshare serve: following the store failed: %s\n",
@@ -256,6 +273,8 @@ ControlPlaneStats ControlPlane::Stats() const {
   ControlPlaneStats s;
   static_cast<GroupCommitStats&>(s) = committer_->Stats();
   s.unaudited_refusals = ctx_->unaudited_refusals();
+  s.catchups_applied = catchups_applied_.load();
+  s.catchups_reloaded = catchups_reloaded_.load();
   std::shared_lock<std::shared_mutex> lock(ledger_mu_);
   s.tenants = static_cast<int64_t>(ledger_.tenants().size());
   s.hosts = static_cast<int64_t>(ledger_.host_index().size());

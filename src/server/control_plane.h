@@ -60,6 +60,8 @@ namespace devshare::server {
 // The writer's counters (GroupCommitStats) and the ledger's totals.
 struct ControlPlaneStats : GroupCommitStats {
   int64_t unaudited_refusals = 0;  // unauthenticated refusals beyond the audit rate
+  // Catching up with other control planes on the store: row by row, or by a reload.
+  int64_t catchups_applied = 0, catchups_reloaded = 0;
   int64_t tenants = 0, hosts = 0, vms = 0;
   // Every resource of every device kind (cpu, memory, gpu, nic_vf, nic_bandwidth_mbps, and per
   // tier disk_gib and disk_iops), over all hosts.
@@ -131,8 +133,11 @@ class ControlPlane {
   void PublishTokens();
   // After a commit that took `change_seq`: the ledger holds it too. REQUIRES: ledger_mu_ held.
   void Committed(int64_t change_seq);
-  // The follower thread: polls the change feed, reloads on other processes' commits.
+  // The follower thread: polls the change feed, catches up on other processes' commits.
   void FollowLoop();
+  // Applies the store's changes since applied_change_seq_ to the ledger (Ledger::ApplyChanges),
+  // or reloads it when they need that. REQUIRES: ledger_mu_ held.
+  Status CatchUp();
 
   std::unique_ptr<store::Store> store_;
   ControlPlaneOptions options_;
@@ -149,7 +154,8 @@ class ControlPlane {
   // The change feed's seq the ledger reflects (written with ledger_mu_ held; read without it by
   // the follower to look for newer commits).
   std::atomic<int64_t> applied_change_seq_{0};
-  std::atomic<int64_t> follower_reloads_{0};
+  std::atomic<int64_t> catchups_applied_{0};   // changes applied row by row
+  std::atomic<int64_t> catchups_reloaded_{0};  // changes that needed a reload
   std::mutex follow_mu_;
   std::condition_variable follow_cv_;
   bool follow_stop_ = false;  // GUARDED_BY(follow_mu_)

@@ -134,7 +134,7 @@ void GroupCommitter::RunBatch(std::deque<std::unique_ptr<Pending>>& batch) {
   }
   if (options_.committed) options_.committed(tx.change_seq());
   if (!retries.empty()) {
-    Status reload = Reload();
+    Status reload = options_.refresh ? options_.refresh() : Reload();
     std::lock_guard<std::mutex> lock(queue_mu_);
     for (auto it = retries.rbegin(); it != retries.rend(); ++it) {
       if (!reload.ok() || ++(*it)->attempts > options_.max_retries) {

@@ -53,6 +53,9 @@ struct GroupCommitterOptions {
   // Restores the caller's in-memory state from the store after a failed commit and before
   // retries; runs with the state lock held. May be empty.
   std::function<Status()> reload;
+  // Brings the caller's state up to date before the retries of stale operations (e.g. applies
+  // only what other writers changed); runs with the state lock held. Empty: reload.
+  std::function<Status()> refresh;
   // Runs after each successful commit with the state lock held (e.g. publish copies), with the
   // change seq the commit took (store::Txn::change_seq; 0 when it changed no row).
   std::function<void(int64_t change_seq)> committed;

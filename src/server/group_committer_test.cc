@@ -80,6 +80,9 @@ class FlakyStore : public store::Store {
   Result<std::vector<store::ChangeRecord>> ReadChanges(int64_t after, int64_t limit) override {
     return inner_->ReadChanges(after, limit);
   }
+  Result<store::ChangedRows> ReadChangedRows(int64_t after) override {
+    return inner_->ReadChangedRows(after);
+  }
 
   std::atomic<bool> fail_commit{false};
 

@@ -149,9 +149,9 @@ Result<nlohmann::json> HostService::ReplaceAll(store::Txn& tx, OpResult& r,
     if (vm->record.power == kPowerDeleted) continue;            // going anyway
     const std::vector<ClosedHost> closed = ctx_.ClosedHosts();  // `name` is draining already
     DS_ASSIGN_OR_RETURN(const VmEntry old, ctx_.RemoveVmInTxn(tx, id, r));
-    DS_ASSIGN_OR_RETURN(const placement::PlacementOutcome outcome,
-                        ledger.Place(id, old.record.tenant_id, old.spec, closed,
-                                     &old.allocation.nics));
+    DS_ASSIGN_OR_RETURN(
+        const placement::PlacementOutcome outcome,
+        ledger.Place(id, old.record.tenant_id, old.spec, closed, &old.allocation.nics));
     if (!outcome.placed()) {
       return Status::FailedPrecondition(
                  "cannot drain " + name + ": vm " + id + " fits on no other host: " +

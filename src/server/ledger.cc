@@ -170,6 +170,12 @@ Status Ledger::Load(const store::StoreSnapshot& snap) {
   std::vector<store::HostRecord> hosts = snap.hosts;
   std::sort(hosts.begin(), hosts.end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });
+  if (replica_index_ > 0 && !hosts.empty()) {
+    // Spread the replicas' starting ranks over the fleet (Knuth's multiplicative hash).
+    const uint64_t offset =
+        (static_cast<uint64_t>(replica_index_) * 2654435761u) % static_cast<uint64_t>(hosts.size());
+    std::rotate(hosts.begin(), hosts.begin() + static_cast<std::ptrdiff_t>(offset), hosts.end());
+  }
   for (const store::HostRecord& h : hosts) {
     Result<nlohmann::json> inv = ParseJsonObject(h.inventory_json);
     if (!inv.ok()) return Status::DataLoss("host " + h.name + ": " + inv.status().message());
@@ -181,29 +187,34 @@ Status Ledger::Load(const store::StoreSnapshot& snap) {
   }
   cluster_.Reset();
   for (const store::VmRecord& r : snap.vms) {
-    auto hi = host_index_.find(r.host);
-    if (hi == host_index_.end()) return Status::DataLoss("vm " + r.id + ": unknown host " + r.host);
-    Result<VmSpec> spec = VmSpecFromStored(r.spec_json);
-    if (!spec.ok()) return Status::DataLoss("vm " + r.id + ": spec: " + spec.status().message());
-    Result<Allocation> a = AllocationFromJson(r.allocation_json, cluster_.hosts[hi->second]);
-    if (!a.ok()) return Status::DataLoss("vm " + r.id + ": " + a.status().message());
-    a->request_id = r.id;
-    a->tenant = r.tenant_id;
-    a->host_index = hi->second;
-    Status applied = cluster_.states[hi->second].ApplyUnchecked(*a);
+    DS_ASSIGN_OR_RETURN(VmEntry vm, VmFromRecord(r));
+    Status applied = cluster_.states[vm.allocation.host_index].ApplyUnchecked(vm.allocation);
     if (!applied.ok()) {
       return Status::DataLoss("vm " + r.id + " does not fit host " + r.host + ": " +
                               applied.message());
     }
-    VmEntry vm{r, std::move(*spec), std::move(*a)};
-    vm.spec.request.id = r.id;
-    vm.spec.request.tenant = r.tenant_id;
     IndexGroup(vm, +1);
     IndexNics(vm, +1);
     host_vms_[r.host].insert(r.id);
     vms_.emplace(r.id, std::move(vm));
   }
   return Status::Ok();
+}
+
+Result<VmEntry> Ledger::VmFromRecord(const store::VmRecord& r) const {
+  auto hi = host_index_.find(r.host);
+  if (hi == host_index_.end()) return Status::DataLoss("vm " + r.id + ": unknown host " + r.host);
+  Result<VmSpec> spec = VmSpecFromStored(r.spec_json);
+  if (!spec.ok()) return Status::DataLoss("vm " + r.id + ": spec: " + spec.status().message());
+  Result<Allocation> a = AllocationFromJson(r.allocation_json, cluster_.hosts[hi->second]);
+  if (!a.ok()) return Status::DataLoss("vm " + r.id + ": " + a.status().message());
+  a->request_id = r.id;
+  a->tenant = r.tenant_id;
+  a->host_index = hi->second;
+  VmEntry vm{r, std::move(*spec), std::move(*a)};
+  vm.spec.request.id = r.id;
+  vm.spec.request.tenant = r.tenant_id;
+  return vm;
 }
 
 const store::TenantRecord* Ledger::FindTenant(const std::string& id) const {

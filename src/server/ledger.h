@@ -46,6 +46,17 @@ class Ledger {
   // Replaces everything with `snap`. DataLoss naming the record that does not parse or whose
   // allocation does not fit its host (the store was edited by hand or is corrupt).
   Status Load(const store::StoreSnapshot& snap);
+  // Replicas on one store (docs/scale-out.md): Load ranks the hosts (the order that breaks
+  // placement score ties) from a different place in name order for each `replica_index`, so
+  // replicas do not all pick the same host among equals and collide on it. 0: name order.
+  void set_replica_index(int64_t replica_index) { replica_index_ = replica_index; }
+  // Applies what another control plane committed (ledger_changes.cc): `changed.changes` names
+  // the rows, `changed.rows` holds their current versions (a named row absent was deleted).
+  // VMs (their allocations released and re-applied), host records (generation, schedule,
+  // managed flag), tenants, tokens, idempotency keys and images are refreshed in place.
+  // Returns false, having changed nothing, when a change needs Load instead: a host added,
+  // removed or given another inventory, a network. DataLoss for a row that does not parse.
+  Result<bool> ApplyChanges(const store::ChangedRows& changed);
 
   // --- tenants and tokens
   const std::map<std::string, store::TenantRecord>& tenants() const { return tenants_; }
@@ -173,6 +184,9 @@ class Ledger {
                   const std::vector<DeviceSlice>* previous, std::vector<DeviceSlice>& nics) const;
   void IndexNics(const VmEntry& vm, int delta);
   Status RebuildCluster();  // Reset states and re-apply every VM's allocation
+  // A VM of the store as the ledger holds it (spec and allocation parsed against its host;
+  // not applied). DataLoss naming the record.
+  Result<VmEntry> VmFromRecord(const store::VmRecord& r) const;
   Result<placement::Framework*> FrameworkFor(const std::string& policy);
   // NotFound naming the field for a network that is neither the tenant's nor on any host NIC;
   // InvalidArgument for a tenant network whose physical network no host has, an address on a
@@ -195,6 +209,7 @@ class Ledger {
   const placement::PluginRegistry* registry_;
   std::string default_policy_;
   placement::PluginArgs policy_args_;
+  int64_t replica_index_ = 0;
   std::map<std::string, store::TenantRecord> tenants_;
   std::map<std::string, std::string> tenant_names_;             // name -> id
   std::unordered_map<std::string, store::TokenRecord> tokens_;  // by hash

@@ -59,6 +59,10 @@ std::string ApiMetrics::Render(const ControlPlaneStats& s) const {
           s.failed_commits);
   counter("devshare_store_cas_retries_total", "Operations retried after a stale host generation.",
           s.cas_retries);
+  counter("devshare_store_catchups_applied_total",
+          "Other control planes' commits applied to the ledger row by row.", s.catchups_applied);
+  counter("devshare_store_catchups_reloaded_total",
+          "Other control planes' commits that needed a reload of the ledger.", s.catchups_reloaded);
   gauge("devshare_store_max_batch_operations", "Largest group commit so far.", s.max_batch_seen);
   counter("devshare_audit_unaudited_refusals_total",
           "Unauthenticated requests refused beyond the audit rate (no record of their own).",

@@ -63,6 +63,9 @@ struct ControlPlaneOptions {
   // reloads it, so its reads are at most about this much behind; decisions never act on stale
   // state either way (the host-generation compare-and-swap). 0: never (one process per store).
   int64_t follow_interval_ms = 200;
+  // This replica's index among those on one store (serve --replica-index): placement ties break
+  // differently on each (Ledger::set_replica_index). 0 = host name order.
+  int64_t replica_index = 0;
 };
 
 class RightSizing;  // right_sizing.h

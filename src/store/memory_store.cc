@@ -128,6 +128,21 @@ class MemoryStore final : public Store {
 
   Result<StoreSnapshot> Load() override {
     std::lock_guard<std::mutex> lock(mu_);
+    return LoadLocked();
+  }
+
+  Result<ChangedRows> ReadChangedRows(int64_t after_seq) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ChangedRows out;
+    out.rows = LoadLocked();
+    for (const ChangeRecord& c : changes_) {
+      if (c.seq > after_seq) out.changes.push_back(c);
+    }
+    return out;
+  }
+
+  // REQUIRES: mu_ held.
+  StoreSnapshot LoadLocked() {
     const State* view = &state_;
     State committed;
     if (!undo_.empty()) {  // hide the open Txn's writes (the audit log is not needed here)

@@ -10,8 +10,9 @@
 //     writer of the same row waits for the other's commit, then finds the new generation and
 //     changes nothing, so a decision on stale state is never written);
 //   - DeleteHost locks the host row (FOR UPDATE) before it checks for VMs;
-//   - AppendAudit locks the audit head row (FOR UPDATE) until the Txn ends: one chain, no fork,
-//     no gap, whichever replica writes.
+//   - every write Txn locks the audit head row (FOR UPDATE) first, until it ends: one chain, no
+//     fork, no gap, whichever replica writes, and locks are taken in one order (head, then host
+//     rows), so replicas never deadlock.
 // Statements never fail on an expected conflict: inserts use ON CONFLICT DO NOTHING and check
 // their references in the same statement, so a duplicate or unknown reference is a clean error
 // and the Txn goes on, as with sqlite. A statement PostgreSQL refuses (a race with another
@@ -24,6 +25,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -79,6 +81,13 @@ enum Sql : size_t {
   kWriteChanges,
   kReadChangeHead,
   kSelectChanges,
+  kRowsTenants,
+  kRowsTokens,
+  kRowsHosts,
+  kRowsVms,
+  kRowsImages,
+  kRowsNetworks,
+  kRowsIdempotency,
   kNumSql,
 };
 
@@ -152,10 +161,47 @@ const std::vector<const char*> kStatements = {
     "SELECT seq FROM change_head WHERE id = 1",
     "SELECT seq, kind, key FROM changes WHERE seq > $1 AND seq <= $2 "
     "ORDER BY seq, kind COLLATE \"C\", key COLLATE \"C\"",
+    // The rows a change list names (ReadChangedRows), by kind.
+    "SELECT id, name, created_unix_ms FROM tenants WHERE id = ANY($1::text[])",
+    "SELECT id, sha256_hex, tenant_id, role, created_unix_ms, host FROM tokens "
+    "WHERE id = ANY($1::text[])",
+    "SELECT name, inventory_json, generation, updated_unix_ms, schedule, managed FROM hosts "
+    "WHERE name = ANY($1::text[])",
+    "SELECT id, tenant_id, name, host, spec_json, allocation_json, state, created_unix_ms, "
+    "updated_unix_ms, power, reboot_seq, state_detail FROM vms WHERE id = ANY($1::text[])",
+    "SELECT name, kind, file, kernel, initrd, cmdline, created_unix_ms FROM images "
+    "WHERE name = ANY($1::text[])",
+    "SELECT id, tenant_id, name, cidr, segment_id, physical_network, created_unix_ms FROM "
+    "networks WHERE id = ANY($1::text[])",
+    "SELECT tenant_id, key, request_sha256_hex, http_status, response_json, created_unix_ms "
+    "FROM idempotency WHERE tenant_id || '/' || key = ANY($1::text[])",
 };
+
+// A write Txn locks the audit head first (every write Txn appends audit records, which lock it
+// anyway): so locks are always taken head first, then host rows, and two replicas' Txns cannot
+// deadlock on them (one holding a host row and waiting for the head, the other the reverse).
+constexpr const char* kBeginWrite =
+    "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT 1 FROM audit_head WHERE id = 1 FOR UPDATE";
 
 // Any constant: the advisory lock that serialises migrations of one database.
 constexpr int64_t kMigrationLockKey = 0x6465767368617265;  // "devshare"
+
+// A text[] literal in PostgreSQL's array syntax: {"a","b\\"c"} (every element quoted; \\ and "
+// escaped).
+std::string TextArray(const std::vector<std::string>& v) {
+  std::string out = "{";
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char c : v[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
 
 int64_t NowUnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -333,12 +379,12 @@ class PostgresStore final : public Store {
     Status s = [&]() -> Status {
       if (writer_->broken()) DS_RETURN_IF_ERROR(writer_->Reset());
       Status begun =
-          writer_->Exec("BEGIN ISOLATION LEVEL READ COMMITTED", "beginning a transaction").status();
+          writer_->Exec(kBeginWrite, "beginning a transaction").status();
       if (begun.code() != StatusCode::kUnavailable) return begun;
       // A connection the server closed (restart, failover) shows at its first use: nothing was
       // sent in a transaction yet, so reconnecting and beginning again is safe.
       DS_RETURN_IF_ERROR(writer_->Reset());
-      return writer_->Exec("BEGIN ISOLATION LEVEL READ COMMITTED", "beginning a transaction")
+      return writer_->Exec(kBeginWrite, "beginning a transaction")
           .status();
     }();
     if (!s.ok()) {
@@ -361,6 +407,11 @@ class PostgresStore final : public Store {
   Result<AuditHead> ReadAuditHead() override {
     std::lock_guard<std::mutex> lock(read_mu_);
     return WithReader([&] { return ReadAuditHeadLocked(); });
+  }
+
+  Result<ChangedRows> ReadChangedRows(int64_t after_seq) override {
+    std::lock_guard<std::mutex> lock(read_mu_);
+    return WithReader([&] { return ReadChangedRowsLocked(after_seq); });
   }
 
   Result<std::vector<ChangeRecord>> ReadChanges(int64_t after_seq, int64_t limit) override {
@@ -452,20 +503,60 @@ class PostgresStore final : public Store {
     return Status::Ok();
   }
 
-  Status LoadInto(StoreSnapshot& snap) {
-    DS_RETURN_IF_ERROR(ForEachRow(kSelectTenants, [&](const PgResult& r, int i) {
-      snap.tenants.push_back(TenantRecord{r.Text(i, 0), r.Text(i, 1), r.Int(i, 2)});
-    }));
-    DS_RETURN_IF_ERROR(ForEachRow(kSelectTokens, [&](const PgResult& r, int i) {
-      snap.tokens.push_back(TokenRecord{r.Text(i, 0), r.Text(i, 1), r.Text(i, 2), r.Text(i, 3),
-                                        r.Int(i, 4), r.Text(i, 5)});
-    }));
-    DS_RETURN_IF_ERROR(ForEachRow(kSelectHosts, [&](const PgResult& r, int i) {
-      snap.hosts.push_back(HostRecord{r.Text(i, 0), r.Text(i, 1),
-                                      static_cast<uint64_t>(r.Int(i, 2)), r.Int(i, 3), r.Text(i, 4),
-                                      r.Text(i, 5) == "t"});
-    }));
-    DS_RETURN_IF_ERROR(ForEachRow(kSelectVms, [&](const PgResult& r, int i) {
+  // Which rows LoadInto reads of a kind: all (`keys` null: the full select), the named ones
+  // (the targeted select with the kind's keys), or none.
+  using Keys = std::map<std::string, std::vector<std::string>>;
+  template <typename RowFn>
+  Status RowsOf(const Keys* keys, const char* kind, Sql all, Sql named, RowFn row) {
+    if (keys == nullptr) return ForEachRow(all, row);
+    auto it = keys->find(kind);
+    if (it == keys->end()) return Status::Ok();
+    DS_ASSIGN_OR_RETURN(PgResult r,
+                        reader_->Run(named, PgParams().Add(TextArray(it->second)), "loading"));
+    for (int i = 0; i < r.rows(); ++i) row(r, i);
+    return Status::Ok();
+  }
+
+  Result<ChangedRows> ReadChangedRowsLocked(int64_t after_seq) {
+    DS_RETURN_IF_ERROR(
+        reader_->Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "reading changes")
+            .status());
+    auto read = [&]() -> Result<ChangedRows> {
+      ChangedRows out;
+      DS_ASSIGN_OR_RETURN(PgResult r,
+                          reader_->Run(kSelectChanges, PgParams().Add(after_seq).Add(INT64_MAX),
+                                       "reading the change feed"));
+      Keys keys;
+      for (int i = 0; i < r.rows(); ++i) {
+        out.changes.push_back({r.Int(i, 0), r.Text(i, 1), r.Text(i, 2)});
+        keys[out.changes.back().kind].push_back(out.changes.back().key);
+      }
+      DS_RETURN_IF_ERROR(LoadInto(out.rows, &keys));
+      DS_RETURN_IF_ERROR(reader_->Exec("COMMIT", "reading changes").status());
+      return out;
+    };
+    Result<ChangedRows> out = read();
+    if (!out.ok() && reader_->in_transaction()) (void)reader_->Exec("ROLLBACK", "rolling back");
+    return out;
+  }
+
+  Status LoadInto(StoreSnapshot& snap, const Keys* keys = nullptr) {
+    DS_RETURN_IF_ERROR(
+        RowsOf(keys, "tenant", kSelectTenants, kRowsTenants, [&](const PgResult& r, int i) {
+          snap.tenants.push_back(TenantRecord{r.Text(i, 0), r.Text(i, 1), r.Int(i, 2)});
+        }));
+    DS_RETURN_IF_ERROR(
+        RowsOf(keys, "token", kSelectTokens, kRowsTokens, [&](const PgResult& r, int i) {
+          snap.tokens.push_back(TokenRecord{r.Text(i, 0), r.Text(i, 1), r.Text(i, 2), r.Text(i, 3),
+                                            r.Int(i, 4), r.Text(i, 5)});
+        }));
+    DS_RETURN_IF_ERROR(
+        RowsOf(keys, "host", kSelectHosts, kRowsHosts, [&](const PgResult& r, int i) {
+          snap.hosts.push_back(HostRecord{r.Text(i, 0), r.Text(i, 1),
+                                          static_cast<uint64_t>(r.Int(i, 2)), r.Int(i, 3),
+                                          r.Text(i, 4), r.Text(i, 5) == "t"});
+        }));
+    DS_RETURN_IF_ERROR(RowsOf(keys, "vm", kSelectVms, kRowsVms, [&](const PgResult& r, int i) {
       VmRecord v;
       v.id = r.Text(i, 0);
       v.tenant_id = r.Text(i, 1);
@@ -481,21 +572,27 @@ class PostgresStore final : public Store {
       v.state_detail = r.Text(i, 11);
       snap.vms.push_back(std::move(v));
     }));
-    DS_RETURN_IF_ERROR(ForEachRow(kSelectImages, [&](const PgResult& r, int i) {
-      snap.images.push_back(ImageRecord{r.Text(i, 0), r.Text(i, 1), r.Text(i, 2), r.Text(i, 3),
-                                        r.Text(i, 4), r.Text(i, 5), r.Int(i, 6)});
-    }));
-    DS_RETURN_IF_ERROR(ForEachRow(kSelectNetworks, [&](const PgResult& r, int i) {
-      snap.networks.push_back(NetworkRecord{r.Text(i, 0), r.Text(i, 1), r.Text(i, 2), r.Text(i, 3),
-                                            r.Int(i, 4), r.Text(i, 5), r.Int(i, 6)});
-    }));
-    DS_RETURN_IF_ERROR(ForEachRow(kSelectIdempotency, [&](const PgResult& r, int i) {
-      snap.idempotency.push_back(IdempotencyRecord{r.Text(i, 0), r.Text(i, 1), r.Text(i, 2),
-                                                   static_cast<int>(r.Int(i, 3)), r.Text(i, 4),
-                                                   r.Int(i, 5)});
-    }));
-    DS_RETURN_IF_ERROR(ForEachRow(
-        kCountAudit, [&](const PgResult& r, int i) { snap.audit_records = r.Int(i, 0); }));
+    DS_RETURN_IF_ERROR(
+        RowsOf(keys, "image", kSelectImages, kRowsImages, [&](const PgResult& r, int i) {
+          snap.images.push_back(ImageRecord{r.Text(i, 0), r.Text(i, 1), r.Text(i, 2), r.Text(i, 3),
+                                            r.Text(i, 4), r.Text(i, 5), r.Int(i, 6)});
+        }));
+    DS_RETURN_IF_ERROR(
+        RowsOf(keys, "network", kSelectNetworks, kRowsNetworks, [&](const PgResult& r, int i) {
+          snap.networks.push_back(NetworkRecord{r.Text(i, 0), r.Text(i, 1), r.Text(i, 2),
+                                                r.Text(i, 3), r.Int(i, 4), r.Text(i, 5),
+                                                r.Int(i, 6)});
+        }));
+    DS_RETURN_IF_ERROR(RowsOf(
+        keys, "idempotency", kSelectIdempotency, kRowsIdempotency, [&](const PgResult& r, int i) {
+          snap.idempotency.push_back(IdempotencyRecord{r.Text(i, 0), r.Text(i, 1), r.Text(i, 2),
+                                                       static_cast<int>(r.Int(i, 3)), r.Text(i, 4),
+                                                       r.Int(i, 5)});
+        }));
+    if (keys == nullptr) {
+      DS_RETURN_IF_ERROR(ForEachRow(
+          kCountAudit, [&](const PgResult& r, int i) { snap.audit_records = r.Int(i, 0); }));
+    }
     return ForEachRow(kReadChangeHead,
                       [&](const PgResult& r, int i) { snap.change_seq = r.Int(i, 0); });
   }
@@ -863,23 +960,6 @@ Status PostgresTxn::Commit() {
   if (!s.ok()) change_seq_ = 0;
   End();
   return s;
-}
-
-// A text[] literal in PostgreSQL's array syntax: {"a","b\\"c"} (every element quoted; \\ and "
-// escaped).
-std::string TextArray(const std::vector<std::string>& v) {
-  std::string out = "{";
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (i > 0) out += ',';
-    out += '"';
-    for (char c : v[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
 }
 
 Status PostgresTxn::WriteChanges() {

@@ -570,8 +570,34 @@ class SqliteStore final : public Store {
     return AuditHead{st.Int(0), st.Text(1)};
   }
 
+  Result<ChangedRows> ReadChangedRows(int64_t after_seq) override {
+    std::lock_guard<std::mutex> lock(read_mu_);
+    DS_RETURN_IF_ERROR(RunReader(Sql::kBeginDeferred));  // one snapshot for both
+    ChangedRows out;
+    Status s = LoadInto(out.rows);
+    if (s.ok()) {
+      Result<std::vector<ChangeRecord>> changes = ReadChangesLocked(after_seq, 0);
+      if (changes.ok()) {
+        out.changes = std::move(changes).value();
+      } else {
+        s = changes.status();
+      }
+    }
+    if (s.ok()) s = RunReader(Sql::kCommit);
+    if (!s.ok()) {
+      RollbackQuietly(*reader_);
+      return s;
+    }
+    return out;
+  }
+
   Result<std::vector<ChangeRecord>> ReadChanges(int64_t after_seq, int64_t limit) override {
     std::lock_guard<std::mutex> lock(read_mu_);
+    return ReadChangesLocked(after_seq, limit);
+  }
+
+  // REQUIRES: read_mu_ held.
+  Result<std::vector<ChangeRecord>> ReadChangesLocked(int64_t after_seq, int64_t limit) {
     DS_ASSIGN_OR_RETURN(sqlite3_stmt * raw, reader_->Get(Sql::kSelectChanges));
     Stmt st(raw);
     st.Bind(1, after_seq).Bind(2, limit > 0 ? after_seq + limit : INT64_MAX);

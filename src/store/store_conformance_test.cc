@@ -757,6 +757,22 @@ TEST_P(StoreConformanceTest, ChangeFeedListsWhatEachCommittedTxnChanged) {
   EXPECT_EQ(rows(*one), (std::vector<std::string>{"2 token k-agent", "2 vm vm-1"}));
   EXPECT_TRUE(store_->ReadChanges(4, 0)->empty());
   EXPECT_EQ(Load().change_seq, 4);
+  // The changes after seq 2 and the rows they name, in one snapshot: the image and the key are
+  // there; the VM, the host and its token were deleted.
+  Result<ChangedRows> changed = store_->ReadChangedRows(2);
+  ASSERT_TRUE(changed.ok()) << changed.status().ToString();
+  EXPECT_EQ(rows(changed->changes),
+            (std::vector<std::string>{"3 idempotency t-1/key-1", "3 image debian", "4 host h1",
+                                      "4 token k-agent", "4 vm vm-1"}));
+  EXPECT_EQ(changed->rows.change_seq, 4);
+  ASSERT_EQ(changed->rows.images.size(), 1u);
+  EXPECT_EQ(changed->rows.images[0].name, "debian");
+  ASSERT_EQ(changed->rows.idempotency.size(), 1u);
+  EXPECT_EQ(changed->rows.idempotency[0].key, "key-1");
+  EXPECT_TRUE(changed->rows.vms.empty());
+  EXPECT_TRUE(changed->rows.hosts.empty());
+  EXPECT_TRUE(changed->rows.tokens.empty());
+  EXPECT_TRUE(store_->ReadChangedRows(4)->changes.empty());
   // Reopened, the feed and its head are still there (memory: nothing to reopen).
   if (GetParam() != "memory") {
     store_.reset();

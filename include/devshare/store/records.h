@@ -133,6 +133,14 @@ struct StoreSnapshot {
   int64_t change_seq = 0;               // the change feed's head this snapshot includes
 };
 
+// What changed after a seq, read in one snapshot: the change feed's rows after it and the
+// current version of (at least) every row they name; a named row absent from `rows` was
+// deleted. rows.change_seq is the feed's head in that snapshot (the last seq of `changes`).
+struct ChangedRows {
+  std::vector<ChangeRecord> changes;
+  StoreSnapshot rows;
+};
+
 }  // namespace devshare::store
 
 #endif  // DEVSHARE_STORE_RECORDS_H_

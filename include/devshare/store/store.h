@@ -112,6 +112,10 @@ class Store {
   // The change feed (ChangeRecord): rows with seq > after_seq, in seq order, of at most `limit`
   // Txns (0 = all); committed data only.
   virtual Result<std::vector<ChangeRecord>> ReadChanges(int64_t after_seq, int64_t limit) = 0;
+  // The changes after `after_seq` and the rows they name, from one committed snapshot (so the
+  // rows are consistent with each other and with rows.change_seq). Backends may return more
+  // rows than named (memory and sqlite return all of them).
+  virtual Result<ChangedRows> ReadChangedRows(int64_t after_seq) = 0;
 };
 
 // Opens a store from a URL: "sqlite:PATH" (a plain PATH means the same; missing parent folders
