@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <thread>
 
 #include "devshare/store/audit_chain.h"
@@ -31,10 +33,12 @@ class ControlPlaneTest : public ::testing::Test {
   }
   std::string DbUrl() const { return "sqlite:" + (dir_ / "d.db").string(); }
 
-  std::unique_ptr<ControlPlane> Open(const std::string& url) {
+  // `follow_ms` 0: no follower (a test sharing the database decides when a server is stale).
+  std::unique_ptr<ControlPlane> Open(const std::string& url, int64_t follow_ms = 0) {
     Result<std::unique_ptr<store::Store>> st = store::OpenStore(url);
     EXPECT_TRUE(st.ok()) << st.status().ToString();
     ControlPlaneOptions o;
+    o.follow_interval_ms = follow_ms;
     o.now_unix_ms = [this] { return ++clock_ms_; };
     o.id_seed = ++seed_;
     o.bootstrap_admin_sha256 = store::Sha256Hex(kAdminToken);
@@ -392,6 +396,60 @@ TEST_F(ControlPlaneTest, StaleGenerationIsRetriedAndNeverOvercommits) {
   EXPECT_EQ(b->Stats().Total("cpu_milli").used, 3000);
   ApiResponse ok = b->CreateVm(mb, R"({"name": "c", "cpu_milli": 1000, "memory_mib": 1024})", "");
   EXPECT_EQ(ok.status, 201) << ok.body.dump();
+}
+
+// Two servers on one database, B following the change feed: what A writes reaches B's ledger
+// row by row (VMs, tokens), and a new host by a reload; B's view then equals a fresh load.
+TEST_F(ControlPlaneTest, AFollowerAppliesAnotherServersCommitsRowByRow) {
+  auto a = Open(DbUrl());
+  PutHost(*a, "h1", R"({"cpu_milli": 8000, "memory_mib": 8192})");
+  std::string tenant;
+  Principal ma = TenantToken(*a, "acme", "member", &tenant);
+  auto b = Open(DbUrl(), /*follow_ms=*/10);
+  auto wait = [](const std::function<bool()>& ok) {
+    for (int i = 0; i < 500 && !ok(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return ok();
+  };
+  const Principal admin_b = b->Authenticate(kAdminToken);
+  // A token made on A after B loaded: B authenticates it once it followed.
+  ApiResponse k = a->CreateToken(a->Authenticate(kAdminToken), tenant, R"({"role":"member"})", "");
+  ASSERT_EQ(k.status, 201);
+  const std::string token = k.body["token"];
+  ASSERT_TRUE(wait([&] { return b->Authenticate(token).kind == Principal::Kind::kToken; }));
+  const Principal mb = b->Authenticate(token);
+
+  ApiResponse vm = a->CreateVm(ma, R"({"name": "a", "cpu_milli": 3000, "memory_mib": 1024})", "");
+  ASSERT_EQ(vm.status, 201) << vm.body.dump();
+  const std::string id = vm.body["id"];
+  ASSERT_TRUE(wait([&] { return b->GetVm(mb, id).status == 200; }));
+  EXPECT_EQ(b->Stats().Total("cpu_milli").used, 3000);
+  EXPECT_EQ(b->GetHost(admin_b, "h1").body["generation"], a->GetHost(ma, "h1").body["generation"]);
+  ASSERT_EQ(a->DeleteVm(ma, id).status / 100, 2);
+  ASSERT_TRUE(wait([&] { return b->GetVm(mb, id).status == 404; }));
+  EXPECT_EQ(b->Stats().Total("cpu_milli").used, 0);
+  const ControlPlaneStats row_by_row = b->Stats();
+  EXPECT_GE(row_by_row.catchups_applied, 3);  // the token, the create, the delete
+  EXPECT_EQ(row_by_row.catchups_reloaded, 0);
+
+  // A new host changes the cluster's shape: B reloads, and places on it.
+  PutHost(*a, "h2", R"({"cpu_milli": 16000, "memory_mib": 8192})");
+  ASSERT_TRUE(wait([&] { return b->GetHost(admin_b, "h2").status == 200; }));
+  EXPECT_EQ(b->Stats().catchups_reloaded, 1);
+  ApiResponse big =
+      b->CreateVm(mb, R"({"name": "big", "cpu_milli": 12000, "memory_mib": 1024})", "");
+  EXPECT_EQ(big.status, 201) << big.body.dump();
+  EXPECT_EQ(b->Stats().cas_retries, 0);  // B's ledger was not stale
+
+  // B's ledger, caught up, equals a fresh load of the database.
+  auto fresh = Open(DbUrl());
+  EXPECT_EQ(b->Stats().Total("cpu_milli").used, fresh->Stats().Total("cpu_milli").used);
+  EXPECT_EQ(b->ListVms(mb).body.dump(), fresh->ListVms(fresh->Authenticate(token)).body.dump());
+  for (const char* h : {"h1", "h2"}) {
+    EXPECT_EQ(b->GetHost(admin_b, h).body.dump(),
+              fresh->GetHost(fresh->Authenticate(kAdminToken), h).body.dump());
+  }
 }
 
 TEST_F(ControlPlaneTest, ConcurrentCreatesNeverOvercommitAndAreGroupCommitted) {
