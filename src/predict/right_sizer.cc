@@ -48,13 +48,14 @@ RightSizer::RightSizer(std::unique_ptr<Forecaster> forecaster, RightSizeOptions 
       options_(std::move(options)),
       forecast_options_(forecast_options) {}
 
-double RightSizer::Round(double v) const {
-  const double g = options_.granularity;
-  double r = std::ceil(v / g - 1e-9) * g;
-  r = std::max(r, options_.min_value);
-  if (options_.max_value > 0) r = std::min(r, options_.max_value);
+double RoundAllocation(double v, const RightSizeOptions& o) {
+  double r = std::ceil(v / o.granularity - 1e-9) * o.granularity;
+  r = std::max(r, o.min_value);
+  if (o.max_value > 0) r = std::min(r, o.max_value);
   return r;
 }
+
+double RightSizer::Round(double v) const { return RoundAllocation(v, options_); }
 
 void RightSizer::Propose(int64_t time_s, double allocation) {
   change_before_s_ = last_change_s_;

@@ -40,12 +40,6 @@ predict::RightSizeOptions ResourceBounds(UsageResource r, double gpu_memory_capa
   return o;
 }
 
-double RoundUp(double v, const predict::RightSizeOptions& b) {
-  double r = std::ceil(v / b.granularity - 1e-9) * b.granularity;
-  r = std::max(r, b.min_value);
-  return b.max_value > 0 ? std::min(r, b.max_value) : r;
-}
-
 struct Accumulator {
   int64_t n = 0;
   double alloc = 0;
@@ -99,9 +93,11 @@ Result<std::vector<double>> SizeSeries(const UsageSeries& s, UsageResource r,
     if (!std::isnan(v)) known.push_back(v);
   }
   if (known.empty()) return alloc;
-  const double peak = RoundUp(*std::max_element(known.begin(), known.end()), bounds);
+  const double peak =
+      predict::RoundAllocation(*std::max_element(known.begin(), known.end()), bounds);
   double a = peak;  // every pod starts with what its user asked: its peak
-  if (p.kind == RightsizePolicy::Kind::kStaticP95) a = RoundUp(Quantile(known, 0.95), bounds);
+  if (p.kind == RightsizePolicy::Kind::kStaticP95)
+    a = predict::RoundAllocation(Quantile(known, 0.95), bounds);
 
   std::unique_ptr<predict::RightSizer> sizer;
   if (p.kind == RightsizePolicy::Kind::kController) {

@@ -31,6 +31,10 @@ struct RightSizeOptions {
   Status Validate() const;
 };
 
+// `v` rounded up to a multiple of o.granularity and clamped to [o.min_value, o.max_value]
+// (max 0 = no cap): an allocation as RightSizer recommends it.
+double RoundAllocation(double v, const RightSizeOptions& o);
+
 struct Recommendation {
   double allocation = 0;  // what the VM should have from now on
   bool change = false;    // allocation differs from the current one
