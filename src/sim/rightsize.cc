@@ -331,6 +331,7 @@ Result<RightsizeResult> RunRightsize(const std::vector<PodUsage>& pods, int64_t 
   if (!(options.gpu_memory_capacity_mib > 0)) {
     return Status::InvalidArgument("GPU memory capacity must be > 0");
   }
+  // An unknown forecaster or bad options fail here, before any worker thread runs a policy.
   for (const RightsizePolicy& p : options.policies) {
     if (p.kind != RightsizePolicy::Kind::kController) continue;
     DS_ASSIGN_OR_RETURN(std::unique_ptr<predict::Forecaster> f,
