@@ -59,9 +59,11 @@ void ClusterPrices::SetDemand(DemandClasses demand) {
   demand_dirty_ = true;
 }
 
-void ClusterPrices::Update(const ClusterState& cluster) {
+void ClusterPrices::Update(const ClusterState& cluster, const std::vector<int>* changed) {
   const size_t n = cluster.states.size();
+  bool full_scan = false;
   if (node_generation_.size() != n) {
+    full_scan = true;
     node_generation_.assign(n, UINT64_MAX - 1);  // "never seen"
     capacity_total_ = 0;
     price_epoch_ = UINT64_MAX;
@@ -70,18 +72,20 @@ void ClusterPrices::Update(const ClusterState& cluster) {
     std::fill(supply_.begin(), supply_.end(), 0);
     free_total_ = 0;
     demand_dirty_ = true;
+    placed_demand_.clear();  // rows of another cluster: recount every class
+    placed_caps_.clear();
   }
   bool reprice = false;
   if (demand_dirty_) {
     demand_dirty_ = false;
     reprice = true;
-    words_ = (n + 63) / 64;
-    places_.assign(demand_.size() * words_, 0);
-    cap_supply_.assign(caps_.size(), 0);
-    node_cap_copies_.assign(n * caps_.size(), 0);
-    for (size_t i = 0; i < n; ++i) UpdatePlaces(cluster.states[i], i);
+    RecountPlaces(cluster);
   }
-  for (size_t i = 0; i < n; ++i) {
+  // Every host, or only those named as changed (the sums below are order-independent).
+  const bool all = changed == nullptr || full_scan;
+  const size_t visits = all ? n : changed->size();
+  for (size_t v = 0; v < visits; ++v) {
+    const size_t i = all ? v : static_cast<size_t>((*changed)[v]);
     const HostState& h = cluster.states[i];
     if (node_generation_[i] == h.generation()) continue;
     if (node_generation_[i] == UINT64_MAX - 1) capacity_total_ += h.gpu_capacity_total_milli();
@@ -150,6 +154,76 @@ bool ClusterPrices::PlacesWithin(size_t t, size_t s) const {
     any = any || a[w] != 0;
   }
   return any;
+}
+
+// Places and cap copies of a class depend only on the class and the host states, so a class
+// the previous demand had too keeps its row (hosts changed since are recounted by Update's
+// loop, as for every class); only new classes are counted on every host.
+void ClusterPrices::RecountPlaces(const ClusterState& cluster) {
+  const size_t n = cluster.states.size();
+  const size_t words = (n + 63) / 64;
+  const size_t c_n = caps_.size();
+  auto find_old = [&](const Demand& d) -> int {
+    for (size_t o = 0; o < placed_demand_.size(); ++o) {
+      if (placed_demand_[o].SameClass(d)) return static_cast<int>(o);
+    }
+    return -1;
+  };
+  std::vector<uint64_t> places(demand_.size() * words, 0);
+  std::vector<int64_t> cap_supply(c_n, 0);
+  std::vector<int64_t> node_cap_copies(n * c_n, 0);
+  std::vector<size_t> fresh_classes, fresh_caps;
+  for (size_t t = 0; t < demand_.size(); ++t) {
+    const int o = words == words_ ? find_old(demand_[t]) : -1;
+    if (o < 0) {
+      fresh_classes.push_back(t);
+      continue;
+    }
+    std::copy_n(&places_[static_cast<size_t>(o) * words], words, &places[t * words]);
+  }
+  const size_t old_c_n = placed_caps_.size();
+  for (size_t j = 0; j < c_n; ++j) {
+    int oj = -1;
+    if (words == words_) {
+      for (size_t q = 0; q < old_c_n; ++q) {
+        if (placed_demand_[placed_caps_[q]].SameClass(demand_[caps_[j]])) {
+          oj = static_cast<int>(q);
+          break;
+        }
+      }
+    }
+    if (oj < 0) {
+      fresh_caps.push_back(j);
+      continue;
+    }
+    cap_supply[j] = cap_supply_[oj];
+    for (size_t i = 0; i < n; ++i) {
+      node_cap_copies[i * c_n + j] = node_cap_copies_[i * old_c_n + oj];
+    }
+  }
+  places_ = std::move(places);
+  cap_supply_ = std::move(cap_supply);
+  node_cap_copies_ = std::move(node_cap_copies);
+  words_ = words;
+  placed_demand_ = demand_;
+  placed_caps_ = caps_;
+  if (fresh_classes.empty() && fresh_caps.empty()) return;
+  for (size_t i = 0; i < n; ++i) {
+    const HostState& h = cluster.states[i];
+    const int fully_free = FullyFreeGpus(h.gpu_free_milli());
+    const uint64_t bit = uint64_t{1} << (i % 64);
+    for (size_t t : fresh_classes) {
+      const int64_t c = ClassCopies(demand_[t], h.cpu_free_milli(), h.memory_free_mib(),
+                                    h.gpu_free_milli(), fully_free, h.gpu_model());
+      if (c > 0) places_[t * words_ + i / 64] |= bit;
+    }
+    for (size_t j : fresh_caps) {
+      const int64_t c = ClassCopies(demand_[caps_[j]], h.cpu_free_milli(), h.memory_free_mib(),
+                                    h.gpu_free_milli(), fully_free, h.gpu_model());
+      cap_supply_[j] += c;
+      node_cap_copies_[i * c_n + j] = c;
+    }
+  }
 }
 
 void ClusterPrices::UpdatePlaces(const HostState& h, size_t i) {

@@ -44,7 +44,9 @@ class ClusterPrices {
   void Reset() { node_generation_.clear(); }
   // Brings supply and places up to date with the hosts whose generation changed and re-prices
   // when the free GPU milli moved by kRepriceFraction of the capacity (or the classes changed).
-  void Update(const ClusterState& cluster);
+  // `changed` (may be null: compare every host): the hosts that may have changed since the
+  // previous Update on this cluster; it must hold every one that did (repeats are fine).
+  void Update(const ClusterState& cluster, const std::vector<int>* changed = nullptr);
 
   // p_k x scarcity price_k per shape of M.
   const std::vector<float>& weights() const { return weight_; }
@@ -69,6 +71,7 @@ class ClusterPrices {
   void PriceCaps(double pods_left);
   bool PlacesWithin(size_t t, size_t s) const;
   void UpdatePlaces(const HostState& h, size_t i);
+  void RecountPlaces(const ClusterState& cluster);
 
   std::vector<WeightedShape> shapes_;  // M
   size_t k_ = 0;
@@ -92,7 +95,10 @@ class ClusterPrices {
   std::vector<int64_t> cap_supply_;       // per cap: copies that fit, cluster-wide
   std::vector<int64_t> node_cap_copies_;  // [host x cap]
   std::vector<CapPrice> cap_prices_;      // caps whose lost places cost >= kMinCapPrice
-  std::vector<int32_t> after_;            // scratch
+  // The classes and caps places_ / node_cap_copies_ are counted for (their rows, in order).
+  std::vector<Demand> placed_demand_;
+  std::vector<size_t> placed_caps_;
+  std::vector<int32_t> after_;  // scratch
 };
 
 }  // namespace devshare::placement::devshare_policy
