@@ -15,6 +15,7 @@ void ClassBoard::Grow(size_t slots) {
   dirty_.resize(slots, 0);
   score_.resize(slots, 0);
   rep_.resize(slots, kNoHost);
+  scorer_.resize(slots, kNoHost);
   size_.resize(slots, 0);
 }
 
@@ -28,6 +29,7 @@ void ClassBoard::Evaluate(const HostClasses& classes, int s, ClassEvaluator& eva
   const HostClasses::Slot& slot = classes.slot(s);
   if (code_[s] == kFits) fitting_hosts_ -= size_[s];
   MarkDirty(s);
+  ++fit_changes_;
   if (!slot.live) {
     version_[s] = 0;
     code_[s] = kNoClass;
@@ -37,10 +39,11 @@ void ClassBoard::Evaluate(const HostClasses& classes, int s, ClassEvaluator& eva
     return;
   }
   rep_[s] = classes.representative(s);
+  scorer_[s] = classes.scoring_host(s);
   size_[s] = static_cast<int64_t>(slot.members.size());
   if (version_[s] != slot.version) {  // else the same class: only its members changed
     version_[s] = slot.version;
-    const int f = eval.FirstRejecting(rep_[s]);
+    const int f = eval.FirstRejecting(scorer_[s]);
     code_[s] = static_cast<int8_t>(f < 0 ? kFits : f);
     scored_[s] = 0;
   }
@@ -69,15 +72,26 @@ void ClassBoard::SyncFit(const HostClasses& classes, ClassEvaluator& eval) {
 
 void ClassBoard::SyncScores(uint64_t epoch, ClassEvaluator& eval) {
   if (!epoch_valid_ || epoch != epoch_) {
-    std::fill(scored_.begin(), scored_.end(), 0);
+    // Every fitting class is re-scored; only leaves whose score moved need the tree.
     epoch_ = epoch;
     epoch_valid_ = true;
-    rebuild_ = true;
+    if (!rebuild_ && code_.size() <= leaves_) {
+      for (size_t s = 0; s < code_.size(); ++s) {
+        if (code_[s] != kFits) continue;
+        const int64_t before = score_[s];
+        score_[s] = eval.Score(scorer_[s]);
+        scored_[s] = 1;
+        if (score_[s] != before) MarkDirty(static_cast<int>(s));
+      }
+    } else {
+      std::fill(scored_.begin(), scored_.end(), 0);
+      rebuild_ = true;
+    }
   }
   if (rebuild_ || code_.size() > leaves_ || dirty_slots_.size() * 8 > code_.size()) {
     for (size_t s = 0; s < code_.size(); ++s) {
       if (code_[s] == kFits && scored_[s] == 0) {
-        score_[s] = eval.Score(rep_[s]);
+        score_[s] = eval.Score(scorer_[s]);
         scored_[s] = 1;
       }
     }
@@ -85,7 +99,7 @@ void ClassBoard::SyncScores(uint64_t epoch, ClassEvaluator& eval) {
   } else {
     for (int s : dirty_slots_) {
       if (code_[s] == kFits && scored_[s] == 0) {
-        score_[s] = eval.Score(rep_[s]);
+        score_[s] = eval.Score(scorer_[s]);
         scored_[s] = 1;
       }
       UpdateLeaf(static_cast<size_t>(s));

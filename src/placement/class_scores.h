@@ -45,7 +45,10 @@ class ClassBoard {
   // when `epoch` differs from the previous call's) and updates the best.
   void SyncScores(uint64_t epoch, ClassEvaluator& eval);
   // Forgets everything (another cluster).
-  void Reset() { valid_ = false; }
+  void Reset() {
+    valid_ = false;
+    ++fit_changes_;
+  }
 
   // The lowest-indexed host among the best-scoring fitting classes, or -1 if none fits.
   // REQUIRES: SyncScores since the last SyncFit.
@@ -56,6 +59,9 @@ class ClassBoard {
   int8_t code(size_t s) const { return code_[s]; }
   int representative(size_t s) const { return rep_[s]; }
   int64_t size(size_t s) const { return size_[s]; }
+  // Bumped whenever SyncFit changed anything (a class evaluated, a member moved): while it
+  // holds, every filter answer and class size on the board is the same.
+  uint64_t fit_changes() const { return fit_changes_; }
 
  private:
   static constexpr int kNoHost = INT32_MAX;
@@ -78,12 +84,14 @@ class ClassBoard {
   uint64_t epoch_ = 0;
   uint64_t log_pos_ = 0;
   int64_t fitting_hosts_ = 0;
+  uint64_t fit_changes_ = 0;
   std::vector<uint32_t> version_;  // [slot] HostClasses version evaluated, 0 = none
   std::vector<int8_t> code_;       // [slot]
   std::vector<uint8_t> scored_;    // [slot] score_ holds for the current class and epoch
   std::vector<uint8_t> dirty_;     // [slot] in dirty_slots_
   std::vector<int64_t> score_;     // [slot] when code_ == kFits and scored_
   std::vector<int32_t> rep_;       // [slot] representative when live
+  std::vector<int32_t> scorer_;    // [slot] the host it is filtered and scored through
   std::vector<int64_t> size_;      // [slot] members when live
   std::vector<int> dirty_slots_;   // slots whose tree leaf is stale
   bool rebuild_ = true;            // the whole tree is stale

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unordered_map>
 
 #include "placement/class_scores.h"
 #include "placement/device_match.h"
@@ -56,6 +57,13 @@ struct Framework::ClassPath final : ClassEvaluator {
   std::vector<int> changed;  // hosts changed through the framework since the classes synced
   bool refile_all = false;   // `changed` overflowed: compare every host's generation
   std::string key;           // scratch
+  // The last refusal per board, valid while the board's fit_changes() is the same: in a full
+  // cluster long runs of refused requests see no change in between.
+  struct Refusal {
+    uint64_t fit_changes = 0;
+    PlacementOutcome outcome;
+  };
+  std::unordered_map<const ClassBoard*, Refusal> refusals;
   Framework* fw = nullptr;
   const VmRequest* req = nullptr;
   const ClusterState* cluster = nullptr;
@@ -238,6 +246,7 @@ Result<PlacementOutcome> Framework::ScheduleByClass(const VmRequest& req, Cluste
   if (!c.classes.initialized_for(cluster)) {
     c.classes.Reset(cluster);
     c.boards.Clear();
+    c.refusals.clear();
   } else if (!sole_writer_ || c.refile_all) {
     c.classes.RefileChanged(cluster);
   } else {
@@ -251,6 +260,10 @@ Result<PlacementOutcome> Framework::ScheduleByClass(const VmRequest& req, Cluste
   ClassBoard& board = c.boards.Get(c.key, c.classes.slot_count());
   board.SyncFit(c.classes, c);
   if (board.fitting_hosts() == 0) {
+    auto cached = c.refusals.find(&board);
+    if (cached != c.refusals.end() && cached->second.fit_changes == board.fit_changes()) {
+      return cached->second.outcome;
+    }
     // As the per-host path: the first failing filter names each host's reason; per filter
     // the example is its lowest-indexed host (a class's representative is its lowest).
     const size_t nf = filters_.size();
@@ -279,6 +292,7 @@ Result<PlacementOutcome> Framework::ScheduleByClass(const VmRequest& req, Cluste
     }
     std::stable_sort(out.reasons.begin(), out.reasons.end(),
                      [](const Reason& a, const Reason& b) { return a.hosts > b.hosts; });
+    c.refusals[&board] = ClassPath::Refusal{board.fit_changes(), out};
     return out;
   }
   const std::vector<int>* changed = TakePluginChanges(cluster);

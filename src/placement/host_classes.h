@@ -48,7 +48,12 @@ class HostClasses {
   size_t slot_count() const { return slots_.size(); }
   size_t live_classes() const { return live_; }
   const Slot& slot(int s) const { return slots_[s]; }
+  // The lowest member: the host a decision for the class picks (ties go to the lowest index).
   int representative(int s) const { return *slots_[s].members.begin(); }
+  // The highest member: the host the class is filtered and scored through. Any member would
+  // do (state-only filters and scores); the highest stays longest, since decisions take the
+  // lowest, so the policies' per-host caches for it stay valid longest.
+  int scoring_host(int s) const { return *slots_[s].members.rbegin(); }
   int class_of(int host) const { return class_of_[host]; }
 
   // The change log: slot ids, in order of change. log_begin() is the absolute position of

@@ -69,6 +69,8 @@ void ClusterPrices::Update(const ClusterState& cluster, const std::vector<int>* 
     price_epoch_ = UINT64_MAX;
     node_copies_.assign(n * k_, 0);
     node_free_.assign(n, 0);
+    node_state_.assign(n, -1);
+    state_ids_.clear();
     std::fill(supply_.begin(), supply_.end(), 0);
     free_total_ = 0;
     demand_dirty_ = true;
@@ -92,6 +94,7 @@ void ClusterPrices::Update(const ClusterState& cluster, const std::vector<int>* 
     node_generation_[i] = h.generation();
     free_total_ += h.gpu_free_total_milli() - node_free_[i];
     node_free_[i] = h.gpu_free_total_milli();
+    node_state_[i] = StateId(h);
     const int fully_free = FullyFreeGpus(h.gpu_free_milli());
     for (size_t k = 0; k < k_; ++k) {
       const TaskShape& m = shapes_[k].shape;
@@ -208,22 +211,66 @@ void ClusterPrices::RecountPlaces(const ClusterState& cluster) {
   placed_demand_ = demand_;
   placed_caps_ = caps_;
   if (fresh_classes.empty() && fresh_caps.empty()) return;
+  // Count the new classes once per distinct host state (hosts of equal free CPU, memory, GPUs
+  // and model take the same copies); states of hosts not seen yet are filed first.
+  if (state_ids_.size() > 4 * n + 1024) {  // ids of states long gone: start afresh
+    state_ids_.clear();
+    std::fill(node_state_.begin(), node_state_.end(), -1);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (node_state_[i] < 0 || node_generation_[i] != cluster.states[i].generation()) {
+      node_state_[i] = StateId(cluster.states[i]);
+    }
+  }
+  const size_t f_n = fresh_classes.size() + fresh_caps.size();
+  std::vector<int32_t> memo_of_state(state_ids_.size(), -1);  // -> row of memo
+  std::vector<int64_t> memo;
   for (size_t i = 0; i < n; ++i) {
     const HostState& h = cluster.states[i];
-    const int fully_free = FullyFreeGpus(h.gpu_free_milli());
+    int32_t& row = memo_of_state[static_cast<size_t>(node_state_[i])];
+    const bool fresh = row < 0;
+    if (fresh) {
+      row = static_cast<int32_t>(memo.size() / f_n);
+      memo.resize(memo.size() + f_n);
+    }
+    int64_t* m = &memo[static_cast<size_t>(row) * f_n];
+    if (fresh) {
+      const int fully_free = FullyFreeGpus(h.gpu_free_milli());
+      size_t q = 0;
+      for (size_t t : fresh_classes) {
+        m[q++] = ClassCopies(demand_[t], h.cpu_free_milli(), h.memory_free_mib(),
+                             h.gpu_free_milli(), fully_free, h.gpu_model());
+      }
+      for (size_t j : fresh_caps) {
+        m[q++] = ClassCopies(demand_[caps_[j]], h.cpu_free_milli(), h.memory_free_mib(),
+                             h.gpu_free_milli(), fully_free, h.gpu_model());
+      }
+    }
     const uint64_t bit = uint64_t{1} << (i % 64);
+    size_t q = 0;
     for (size_t t : fresh_classes) {
-      const int64_t c = ClassCopies(demand_[t], h.cpu_free_milli(), h.memory_free_mib(),
-                                    h.gpu_free_milli(), fully_free, h.gpu_model());
-      if (c > 0) places_[t * words_ + i / 64] |= bit;
+      if (m[q++] > 0) places_[t * words_ + i / 64] |= bit;
     }
     for (size_t j : fresh_caps) {
-      const int64_t c = ClassCopies(demand_[caps_[j]], h.cpu_free_milli(), h.memory_free_mib(),
-                                    h.gpu_free_milli(), fully_free, h.gpu_model());
+      const int64_t c = m[q++];
       cap_supply_[j] += c;
       node_cap_copies_[i * c_n + j] = c;
     }
   }
+}
+
+// Id of the host's (model, free CPU, free memory, per-GPU free milli): what ClassCopies reads.
+int ClusterPrices::StateId(const HostState& h) {
+  state_key_.clear();
+  const int64_t cpu = h.cpu_free_milli();
+  const int64_t mem = h.memory_free_mib();
+  state_key_.append(reinterpret_cast<const char*>(&cpu), sizeof(cpu));
+  state_key_.append(reinterpret_cast<const char*>(&mem), sizeof(mem));
+  const std::vector<int32_t>& free = h.gpu_free_milli();
+  state_key_.append(reinterpret_cast<const char*>(free.data()), free.size() * sizeof(int32_t));
+  state_key_.append(h.gpu_model());
+  auto [it, inserted] = state_ids_.emplace(state_key_, static_cast<int>(state_ids_.size()));
+  return it->second;
 }
 
 void ClusterPrices::UpdatePlaces(const HostState& h, size_t i) {

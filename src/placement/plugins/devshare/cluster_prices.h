@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "devshare/core/host_state.h"
@@ -72,6 +73,7 @@ class ClusterPrices {
   bool PlacesWithin(size_t t, size_t s) const;
   void UpdatePlaces(const HostState& h, size_t i);
   void RecountPlaces(const ClusterState& cluster);
+  int StateId(const HostState& h);
 
   std::vector<WeightedShape> shapes_;  // M
   size_t k_ = 0;
@@ -98,6 +100,11 @@ class ClusterPrices {
   // The classes and caps places_ / node_cap_copies_ are counted for (their rows, in order).
   std::vector<Demand> placed_demand_;
   std::vector<size_t> placed_caps_;
+  // Per host, the id of its (free CPU, memory, GPUs, model) among the states seen on this
+  // cluster (-1: not filed yet), for counting new classes once per distinct state.
+  std::vector<int> node_state_;
+  std::unordered_map<std::string, int> state_ids_;
+  std::string state_key_;       // scratch
   std::vector<int32_t> after_;  // scratch
 };
 
