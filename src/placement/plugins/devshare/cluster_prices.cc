@@ -81,7 +81,7 @@ void ClusterPrices::Update(const ClusterState& cluster, const std::vector<int>* 
   if (demand_dirty_) {
     demand_dirty_ = false;
     reprice = true;
-    RecountPlaces(cluster);
+    RemapPlaces(cluster);
   }
   // Every host, or only those named as changed (the sums below are order-independent).
   const bool all = changed == nullptr || full_scan;
@@ -106,6 +106,7 @@ void ClusterPrices::Update(const ClusterState& cluster, const std::vector<int>* 
     }
     if (!demand_.empty()) UpdatePlaces(h, i);
   }
+  if (!fresh_classes_.empty() || !fresh_caps_.empty()) CountFresh(cluster);
   // Prices move with the free capacity; re-price when it moved by kRepriceFraction of the
   // cluster (and memoised scores stay valid in between).
   const int64_t capacity = std::max<int64_t>(1, capacity_total_);
@@ -161,8 +162,8 @@ bool ClusterPrices::PlacesWithin(size_t t, size_t s) const {
 
 // Places and cap copies of a class depend only on the class and the host states, so a class
 // the previous demand had too keeps its row (hosts changed since are recounted by Update's
-// loop, as for every class); only new classes are counted on every host.
-void ClusterPrices::RecountPlaces(const ClusterState& cluster) {
+// loop, as for every class); only new classes are counted on every host (CountFresh).
+void ClusterPrices::RemapPlaces(const ClusterState& cluster) {
   const size_t n = cluster.states.size();
   const size_t words = (n + 63) / 64;
   const size_t c_n = caps_.size();
@@ -176,6 +177,7 @@ void ClusterPrices::RecountPlaces(const ClusterState& cluster) {
   std::vector<int64_t> cap_supply(c_n, 0);
   std::vector<int64_t> node_cap_copies(n * c_n, 0);
   std::vector<size_t> fresh_classes, fresh_caps;
+  std::vector<std::pair<size_t, size_t>> kept_caps;  // (new cap, old cap)
   for (size_t t = 0; t < demand_.size(); ++t) {
     const int o = words == words_ ? find_old(demand_[t]) : -1;
     if (o < 0) {
@@ -200,7 +202,10 @@ void ClusterPrices::RecountPlaces(const ClusterState& cluster) {
       continue;
     }
     cap_supply[j] = cap_supply_[oj];
-    for (size_t i = 0; i < n; ++i) {
+    kept_caps.emplace_back(j, static_cast<size_t>(oj));
+  }
+  for (size_t i = 0; i < n; ++i) {  // one pass, row by row
+    for (const auto& [j, oj] : kept_caps) {
       node_cap_copies[i * c_n + j] = node_cap_copies_[i * old_c_n + oj];
     }
   }
@@ -210,53 +215,57 @@ void ClusterPrices::RecountPlaces(const ClusterState& cluster) {
   words_ = words;
   placed_demand_ = demand_;
   placed_caps_ = caps_;
-  if (fresh_classes.empty() && fresh_caps.empty()) return;
-  // Count the new classes once per distinct host state (hosts of equal free CPU, memory, GPUs
-  // and model take the same copies); states of hosts not seen yet are filed first.
+  fresh_classes_ = std::move(fresh_classes);
+  fresh_caps_ = std::move(fresh_caps);
+}
+
+// Counts the classes RemapPlaces found new on every host, once per distinct host state (hosts
+// of equal free CPU, memory, GPUs and model take the same copies). Runs after Update's loop,
+// so every host's state id is current; it sets (not adds) what the loop set for changed hosts.
+void ClusterPrices::CountFresh(const ClusterState& cluster) {
+  const size_t n = cluster.states.size();
+  const size_t c_n = caps_.size();
   if (state_ids_.size() > 4 * n + 1024) {  // ids of states long gone: start afresh
     state_ids_.clear();
     std::fill(node_state_.begin(), node_state_.end(), -1);
   }
   for (size_t i = 0; i < n; ++i) {
-    if (node_state_[i] < 0 || node_generation_[i] != cluster.states[i].generation()) {
-      node_state_[i] = StateId(cluster.states[i]);
-    }
+    if (node_state_[i] < 0) node_state_[i] = StateId(cluster.states[i]);
   }
-  const size_t f_n = fresh_classes.size() + fresh_caps.size();
+  for (size_t j : fresh_caps_) cap_supply_[j] = 0;
+  const size_t f_n = fresh_classes_.size() + fresh_caps_.size();
   std::vector<int32_t> memo_of_state(state_ids_.size(), -1);  // -> row of memo
   std::vector<int64_t> memo;
   for (size_t i = 0; i < n; ++i) {
-    const HostState& h = cluster.states[i];
     int32_t& row = memo_of_state[static_cast<size_t>(node_state_[i])];
-    const bool fresh = row < 0;
-    if (fresh) {
+    if (row < 0) {
       row = static_cast<int32_t>(memo.size() / f_n);
-      memo.resize(memo.size() + f_n);
-    }
-    int64_t* m = &memo[static_cast<size_t>(row) * f_n];
-    if (fresh) {
+      const HostState& h = cluster.states[i];
       const int fully_free = FullyFreeGpus(h.gpu_free_milli());
-      size_t q = 0;
-      for (size_t t : fresh_classes) {
-        m[q++] = ClassCopies(demand_[t], h.cpu_free_milli(), h.memory_free_mib(),
-                             h.gpu_free_milli(), fully_free, h.gpu_model());
+      for (size_t t : fresh_classes_) {
+        memo.push_back(ClassCopies(demand_[t], h.cpu_free_milli(), h.memory_free_mib(),
+                                   h.gpu_free_milli(), fully_free, h.gpu_model()));
       }
-      for (size_t j : fresh_caps) {
-        m[q++] = ClassCopies(demand_[caps_[j]], h.cpu_free_milli(), h.memory_free_mib(),
-                             h.gpu_free_milli(), fully_free, h.gpu_model());
+      for (size_t j : fresh_caps_) {
+        memo.push_back(ClassCopies(demand_[caps_[j]], h.cpu_free_milli(), h.memory_free_mib(),
+                                   h.gpu_free_milli(), fully_free, h.gpu_model()));
       }
     }
+    const int64_t* m = &memo[static_cast<size_t>(row) * f_n];
     const uint64_t bit = uint64_t{1} << (i % 64);
     size_t q = 0;
-    for (size_t t : fresh_classes) {
-      if (m[q++] > 0) places_[t * words_ + i / 64] |= bit;
+    for (size_t t : fresh_classes_) {
+      uint64_t& w = places_[t * words_ + i / 64];
+      w = m[q++] > 0 ? (w | bit) : (w & ~bit);
     }
-    for (size_t j : fresh_caps) {
+    for (size_t j : fresh_caps_) {
       const int64_t c = m[q++];
       cap_supply_[j] += c;
       node_cap_copies_[i * c_n + j] = c;
     }
   }
+  fresh_classes_.clear();
+  fresh_caps_.clear();
 }
 
 // Id of the host's (model, free CPU, free memory, per-GPU free milli): what ClassCopies reads.

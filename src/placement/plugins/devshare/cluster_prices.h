@@ -72,7 +72,8 @@ class ClusterPrices {
   void PriceCaps(double pods_left);
   bool PlacesWithin(size_t t, size_t s) const;
   void UpdatePlaces(const HostState& h, size_t i);
-  void RecountPlaces(const ClusterState& cluster);
+  void RemapPlaces(const ClusterState& cluster);
+  void CountFresh(const ClusterState& cluster);
   int StateId(const HostState& h);
 
   std::vector<WeightedShape> shapes_;  // M
@@ -104,7 +105,10 @@ class ClusterPrices {
   // cluster (-1: not filed yet), for counting new classes once per distinct state.
   std::vector<int> node_state_;
   std::unordered_map<std::string, int> state_ids_;
-  std::string state_key_;       // scratch
+  std::string state_key_;  // scratch
+  // Classes and caps RemapPlaces found new, counted on every host at the end of Update.
+  std::vector<size_t> fresh_classes_;
+  std::vector<size_t> fresh_caps_;
   std::vector<int32_t> after_;  // scratch
 };
 
