@@ -28,8 +28,29 @@ void ClassBoard::MarkDirty(int s) {
 void ClassBoard::Evaluate(const HostClasses& classes, int s, ClassEvaluator& eval) {
   const HostClasses::Slot& slot = classes.slot(s);
   if (code_[s] == kFits) fitting_hosts_ -= size_[s];
+  if (code_[s] >= 0) {
+    const size_t c = static_cast<size_t>(code_[s]);
+    code_hosts_[c] -= size_[s];
+    if (code_first_[c] == rep_[s]) code_first_ok_[c] = 0;  // the lowest may have moved
+  }
   MarkDirty(s);
   ++fit_changes_;
+  struct AddRejected {  // on every return: count the slot under its (new) code
+    ClassBoard* b;
+    int s;
+    ~AddRejected() {
+      const int8_t code = b->code_[s];
+      if (code < 0) return;
+      const size_t c = static_cast<size_t>(code);
+      if (c >= b->code_hosts_.size()) {
+        b->code_hosts_.resize(c + 1, 0);
+        b->code_first_.resize(c + 1, kNoHost);
+        b->code_first_ok_.resize(c + 1, 1);
+      }
+      b->code_hosts_[c] += b->size_[s];
+      if (b->rep_[s] < b->code_first_[c]) b->code_first_[c] = b->rep_[s];
+    }
+  } add_rejected{this, s};
   if (!slot.live) {
     version_[s] = 0;
     code_[s] = kNoClass;
@@ -57,6 +78,9 @@ void ClassBoard::SyncFit(const HostClasses& classes, ClassEvaluator& eval) {
     std::fill(version_.begin(), version_.end(), 0);
     std::fill(code_.begin(), code_.end(), kNoClass);
     fitting_hosts_ = 0;
+    std::fill(code_hosts_.begin(), code_hosts_.end(), 0);
+    std::fill(code_first_.begin(), code_first_.end(), kNoHost);
+    std::fill(code_first_ok_.begin(), code_first_ok_.end(), 1);
     for (size_t s = 0; s < n; ++s) Evaluate(classes, static_cast<int>(s), eval);
     rebuild_ = true;
     epoch_valid_ = false;
@@ -68,6 +92,18 @@ void ClassBoard::SyncFit(const HostClasses& classes, ClassEvaluator& eval) {
   }
   valid_ = true;
   log_pos_ = classes.log_end();
+}
+
+int ClassBoard::first_rejected_by(size_t code) {
+  if (code_first_ok_[code] == 0) {
+    int32_t first = kNoHost;
+    for (size_t s = 0; s < code_.size(); ++s) {
+      if (code_[s] == static_cast<int8_t>(code) && rep_[s] < first) first = rep_[s];
+    }
+    code_first_[code] = first;
+    code_first_ok_[code] = 1;
+  }
+  return code_first_[code];
 }
 
 void ClassBoard::SyncScores(uint64_t epoch, ClassEvaluator& eval) {

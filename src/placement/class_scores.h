@@ -59,6 +59,13 @@ class ClassBoard {
   int8_t code(size_t s) const { return code_[s]; }
   int representative(size_t s) const { return rep_[s]; }
   int64_t size(size_t s) const { return size_[s]; }
+  // Number of codes (filters) that reject some class: codes are 0..rejecting_codes()-1.
+  size_t rejecting_codes() const { return code_hosts_.size(); }
+  // Hosts whose first rejecting filter is `code` (summed over classes), and the lowest of them
+  // (INT32_MAX if none). Kept as classes change; the lowest is recounted (one pass over the
+  // slots) only after the class that held it changed.
+  int64_t hosts_rejected_by(size_t code) const { return code_hosts_[code]; }
+  int first_rejected_by(size_t code);
   // Bumped whenever SyncFit changed anything (a class evaluated, a member moved): while it
   // holds, every filter answer and class size on the board is the same.
   uint64_t fit_changes() const { return fit_changes_; }
@@ -84,6 +91,9 @@ class ClassBoard {
   uint64_t epoch_ = 0;
   uint64_t log_pos_ = 0;
   int64_t fitting_hosts_ = 0;
+  std::vector<int64_t> code_hosts_;  // [code] hosts rejected first by that filter
+  std::vector<int32_t> code_first_;  // [code] lowest such host (valid if code_first_ok_)
+  std::vector<uint8_t> code_first_ok_;
   uint64_t fit_changes_ = 0;
   std::vector<uint32_t> version_;  // [slot] HostClasses version evaluated, 0 = none
   std::vector<int8_t> code_;       // [slot]

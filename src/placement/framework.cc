@@ -266,18 +266,15 @@ Result<PlacementOutcome> Framework::ScheduleByClass(const VmRequest& req, Cluste
     }
     // As the per-host path: the first failing filter names each host's reason; per filter
     // the example is its lowest-indexed host (a class's representative is its lowest).
-    const size_t nf = filters_.size();
+    const size_t nf = std::min(filters_.size(), board.rejecting_codes());
     std::vector<int64_t> hosts(nf, 0);
     std::vector<int> first(nf, INT32_MAX);
-    for (size_t s = 0; s < board.slots(); ++s) {
-      const int code = board.code(s);
-      if (code < 0) continue;
-      hosts[code] += board.size(s);
-      first[code] = std::min(first[code], board.representative(s));
-    }
     std::vector<size_t> order;
     for (size_t i = 0; i < nf; ++i) {
-      if (hosts[i] > 0) order.push_back(i);
+      hosts[i] = board.hosts_rejected_by(i);
+      if (hosts[i] == 0) continue;
+      first[i] = board.first_rejected_by(i);
+      order.push_back(i);
     }
     std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return first[a] < first[b]; });
     PlacementOutcome out;
