@@ -124,7 +124,7 @@ void ClassBoard::SyncScores(uint64_t epoch, ClassEvaluator& eval) {
       rebuild_ = true;
     }
   }
-  if (rebuild_ || code_.size() > leaves_ || dirty_slots_.size() * 8 > code_.size()) {
+  if (rebuild_ || code_.size() > leaves_ || dirty_slots_.size() * 16 > code_.size()) {
     for (size_t s = 0; s < code_.size(); ++s) {
       if (code_[s] == kFits && scored_[s] == 0) {
         score_[s] = eval.Score(scorer_[s]);

@@ -173,9 +173,13 @@ void ClusterPrices::RemapPlaces(const ClusterState& cluster) {
     }
     return -1;
   };
-  std::vector<uint64_t> places(demand_.size() * words, 0);
+  // Built in the spare buffers and swapped in: reusing their memory spares the page faults
+  // of fresh multi-megabyte arrays every kRelearnEvery requests.
+  std::vector<uint64_t>& places = spare_places_;
+  std::vector<int64_t>& node_cap_copies = spare_cap_copies_;
+  places.assign(demand_.size() * words, 0);
+  node_cap_copies.assign(n * c_n, 0);
   std::vector<int64_t> cap_supply(c_n, 0);
-  std::vector<int64_t> node_cap_copies(n * c_n, 0);
   std::vector<size_t> fresh_classes, fresh_caps;
   std::vector<std::pair<size_t, size_t>> kept_caps;  // (new cap, old cap)
   for (size_t t = 0; t < demand_.size(); ++t) {
@@ -209,9 +213,9 @@ void ClusterPrices::RemapPlaces(const ClusterState& cluster) {
       node_cap_copies[i * c_n + j] = node_cap_copies_[i * old_c_n + oj];
     }
   }
-  places_ = std::move(places);
+  places_.swap(places);
   cap_supply_ = std::move(cap_supply);
-  node_cap_copies_ = std::move(node_cap_copies);
+  node_cap_copies_.swap(node_cap_copies);
   words_ = words;
   placed_demand_ = demand_;
   placed_caps_ = caps_;
@@ -234,8 +238,10 @@ void ClusterPrices::CountFresh(const ClusterState& cluster) {
   }
   for (size_t j : fresh_caps_) cap_supply_[j] = 0;
   const size_t f_n = fresh_classes_.size() + fresh_caps_.size();
-  std::vector<int32_t> memo_of_state(state_ids_.size(), -1);  // -> row of memo
-  std::vector<int64_t> memo;
+  std::vector<int32_t>& memo_of_state = memo_of_state_;  // -> row of memo
+  memo_of_state.assign(state_ids_.size(), -1);
+  std::vector<int64_t>& memo = memo_;
+  memo.clear();
   for (size_t i = 0; i < n; ++i) {
     int32_t& row = memo_of_state[static_cast<size_t>(node_state_[i])];
     if (row < 0) {

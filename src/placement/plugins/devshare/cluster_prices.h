@@ -109,6 +109,11 @@ class ClusterPrices {
   // Classes and caps RemapPlaces found new, counted on every host at the end of Update.
   std::vector<size_t> fresh_classes_;
   std::vector<size_t> fresh_caps_;
+  // Scratch of RemapPlaces and CountFresh, kept for their memory.
+  std::vector<uint64_t> spare_places_;
+  std::vector<int64_t> spare_cap_copies_;
+  std::vector<int32_t> memo_of_state_;
+  std::vector<int64_t> memo_;
   std::vector<int32_t> after_;  // scratch
 };
 
