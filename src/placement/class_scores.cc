@@ -17,6 +17,7 @@ void ClassBoard::Grow(size_t slots) {
   rep_.resize(slots, kNoHost);
   scorer_.resize(slots, kNoHost);
   size_.resize(slots, 0);
+  replayed_.resize(slots, 0);
 }
 
 void ClassBoard::MarkDirty(int s) {
@@ -61,7 +62,7 @@ void ClassBoard::Evaluate(const HostClasses& classes, int s, ClassEvaluator& eva
   }
   rep_[s] = classes.representative(s);
   scorer_[s] = classes.scoring_host(s);
-  size_[s] = static_cast<int64_t>(slot.members.size());
+  size_[s] = slot.size;
   if (version_[s] != slot.version) {  // else the same class: only its members changed
     version_[s] = slot.version;
     const int f = eval.FirstRejecting(scorer_[s]);
@@ -85,9 +86,18 @@ void ClassBoard::SyncFit(const HostClasses& classes, ClassEvaluator& eval) {
     rebuild_ = true;
     epoch_valid_ = false;
   } else {
+    // Replay the change log, once per slot (a class of idle hosts changes at every decision
+    // that takes one of them).
+    if (++stamp_ == 0) {
+      std::fill(replayed_.begin(), replayed_.end(), 0);
+      stamp_ = 1;
+    }
     const std::vector<int>& log = classes.log();
     for (size_t p = log_pos_ - classes.log_begin(); p < log.size(); ++p) {
-      Evaluate(classes, log[p], eval);
+      const int s = log[p];
+      if (replayed_[s] == stamp_) continue;
+      replayed_[s] = stamp_;
+      Evaluate(classes, s, eval);
     }
   }
   valid_ = true;

@@ -95,16 +95,18 @@ class ClassBoard {
   std::vector<int32_t> code_first_;  // [code] lowest such host (valid if code_first_ok_)
   std::vector<uint8_t> code_first_ok_;
   uint64_t fit_changes_ = 0;
-  std::vector<uint32_t> version_;  // [slot] HostClasses version evaluated, 0 = none
-  std::vector<int8_t> code_;       // [slot]
-  std::vector<uint8_t> scored_;    // [slot] score_ holds for the current class and epoch
-  std::vector<uint8_t> dirty_;     // [slot] in dirty_slots_
-  std::vector<int64_t> score_;     // [slot] when code_ == kFits and scored_
-  std::vector<int32_t> rep_;       // [slot] representative when live
-  std::vector<int32_t> scorer_;    // [slot] the host it is filtered and scored through
-  std::vector<int64_t> size_;      // [slot] members when live
-  std::vector<int> dirty_slots_;   // slots whose tree leaf is stale
-  bool rebuild_ = true;            // the whole tree is stale
+  std::vector<uint32_t> version_;   // [slot] HostClasses version evaluated, 0 = none
+  std::vector<int8_t> code_;        // [slot]
+  std::vector<uint8_t> scored_;     // [slot] score_ holds for the current class and epoch
+  std::vector<uint8_t> dirty_;      // [slot] in dirty_slots_
+  std::vector<int64_t> score_;      // [slot] when code_ == kFits and scored_
+  std::vector<int32_t> rep_;        // [slot] representative when live
+  std::vector<int32_t> scorer_;     // [slot] the host it is filtered and scored through
+  std::vector<int64_t> size_;       // [slot] members when live
+  std::vector<int> dirty_slots_;    // slots whose tree leaf is stale
+  std::vector<uint32_t> replayed_;  // [slot] stamp_ of the SyncFit that last replayed it
+  uint32_t stamp_ = 0;
+  bool rebuild_ = true;                            // the whole tree is stale
   std::vector<Node> tree_ = std::vector<Node>(2);  // [1] root, leaves at [leaves_ + slot]
   size_t leaves_ = 1;
 };

@@ -169,6 +169,7 @@ void HostClasses::File(const ClusterState& cluster, int i) {
     ++live_;
   }
   slots_[s].members.insert(i);
+  Summarize(slots_[s]);
   class_of_[i] = s;
   log_.push_back(s);
   Trim();
@@ -178,6 +179,7 @@ void HostClasses::Leave(int i) {
   const int s = class_of_[i];
   Slot& slot = slots_[s];
   slot.members.erase(i);
+  Summarize(slot);
   class_of_[i] = -1;
   if (slot.members.empty()) {
     slot.live = false;
@@ -187,6 +189,12 @@ void HostClasses::Leave(int i) {
     --live_;
   }
   log_.push_back(s);
+}
+
+void HostClasses::Summarize(Slot& slot) {
+  slot.size = static_cast<int64_t>(slot.members.size());
+  slot.first = slot.members.empty() ? -1 : *slot.members.begin();
+  slot.last = slot.members.empty() ? -1 : *slot.members.rbegin();
 }
 
 void HostClasses::Trim() {

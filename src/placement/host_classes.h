@@ -29,9 +29,13 @@ void AppendUsageKey(const HostState& state, std::string* key);
 class HostClasses {
  public:
   struct Slot {
+    // What boards read at every replay, together: one cache line.
     bool live = false;
     uint32_t version = 0;   // bumped whenever the slot starts holding another class
-    std::set<int> members;  // host indices; the first is the representative
+    int first = -1;         // lowest member
+    int last = -1;          // highest member
+    int64_t size = 0;       // members
+    std::set<int> members;  // host indices
     std::string key;        // the class key (shape id + usage)
   };
 
@@ -49,11 +53,11 @@ class HostClasses {
   size_t live_classes() const { return live_; }
   const Slot& slot(int s) const { return slots_[s]; }
   // The lowest member: the host a decision for the class picks (ties go to the lowest index).
-  int representative(int s) const { return *slots_[s].members.begin(); }
+  int representative(int s) const { return slots_[s].first; }
   // The highest member: the host the class is filtered and scored through. Any member would
   // do (state-only filters and scores); the highest stays longest, since decisions take the
   // lowest, so the policies' per-host caches for it stay valid longest.
-  int scoring_host(int s) const { return *slots_[s].members.rbegin(); }
+  int scoring_host(int s) const { return slots_[s].last; }
   int class_of(int host) const { return class_of_[host]; }
 
   // The change log: slot ids, in order of change. log_begin() is the absolute position of
@@ -67,6 +71,7 @@ class HostClasses {
   void File(const ClusterState& cluster, int i);
   void Leave(int i);
   void Trim();
+  static void Summarize(Slot& slot);
 
   const ClusterState* cluster_ = nullptr;
   std::unordered_map<std::string, int> shape_ids_;
