@@ -187,7 +187,7 @@ ClassBoard& ClassBoards::Get(const std::string& key, size_t slots) {
   auto it = boards_.find(key);
   if (it == boards_.end()) {
     const size_t max_boards =
-        std::clamp<size_t>(kSlotBudget / std::max<size_t>(1, slots), kMinBoards, kMaxBoards);
+        std::clamp<size_t>(slot_budget_ / std::max<size_t>(1, slots), kMinBoards, kMaxBoards);
     std::unique_ptr<ClassBoard> board;
     if (boards_.size() >= max_boards) {
       auto lru = boards_.begin();

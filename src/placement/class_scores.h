@@ -119,8 +119,13 @@ class ClassBoards {
   static constexpr size_t kMinBoards = 8;
   static constexpr size_t kMaxBoards = 1024;
 
-  // The board of `key` (created empty, or taken over from the least recently used key).
+  // `slot_budget`: slot entries all boards may hold together (at least kMinBoards boards).
+  explicit ClassBoards(size_t slot_budget = kSlotBudget) : slot_budget_(slot_budget) {}
+
+  // The board of `key` (created empty, or taken over, reset, from the least recently used key
+  // when clamp(slot_budget / slots, kMinBoards, kMaxBoards) boards exist).
   ClassBoard& Get(const std::string& key, size_t slots);
+  bool Contains(const std::string& key) const { return boards_.count(key) > 0; }
   void Clear() { boards_.clear(); }
   size_t size() const { return boards_.size(); }
 
@@ -129,6 +134,7 @@ class ClassBoards {
     std::unique_ptr<ClassBoard> board;
     uint64_t used = 0;
   };
+  size_t slot_budget_;
   std::unordered_map<std::string, Entry> boards_;
   uint64_t clock_ = 0;
 };

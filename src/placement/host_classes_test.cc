@@ -160,6 +160,50 @@ TEST(ClassBoardTest, BestIsTheLowestIndexedBestHost) {
   }
 }
 
+// Counts evaluations, to see which classes a board re-evaluates.
+class CountingEval final : public ClassEvaluator {
+ public:
+  int FirstRejecting(int) override {
+    ++fits;
+    return -1;
+  }
+  int64_t Score(int) override {  // all equal: the lowest host wins
+    ++scores;
+    return 0;
+  }
+  int fits = 0;
+  int scores = 0;
+};
+
+TEST(ClassBoardsTest, TheLeastRecentlyUsedBoardIsResetForTheNewKey) {
+  Workload w = Generate(40, 4);
+  ClusterState c = ClusterOf(w.hosts);
+  HostClasses classes;
+  classes.Reset(c);
+  // A budget of 16 slot entries: kMinBoards boards, whatever the slots.
+  ClassBoards boards(16);
+  CountingEval eval;
+  for (int k = 0; k < static_cast<int>(ClassBoards::kMinBoards); ++k) {
+    ClassBoard& b = boards.Get("k" + std::to_string(k), classes.slot_count());
+    b.SyncFit(classes, eval);
+    b.SyncScores(0, eval);
+    EXPECT_EQ(b.best_host(), 0);
+  }
+  EXPECT_EQ(boards.size(), ClassBoards::kMinBoards);
+  boards.Get("k0", classes.slot_count());  // k1 is now the least recently used
+  ClassBoard& fresh = boards.Get("new", classes.slot_count());
+  EXPECT_EQ(boards.size(), ClassBoards::kMinBoards);
+  EXPECT_FALSE(boards.Contains("k1"));
+  EXPECT_TRUE(boards.Contains("k0"));
+  eval.fits = 0;
+  fresh.SyncFit(classes, eval);
+  EXPECT_EQ(eval.fits, static_cast<int>(classes.live_classes()))
+      << "a taken-over board starts over";
+  fresh.SyncScores(0, eval);
+  EXPECT_EQ(fresh.best_host(), 0);
+  EXPECT_EQ(fresh.fitting_hosts(), static_cast<int64_t>(c.states.size()));
+}
+
 // Runs the same requests (with departures) through the per-host scan and the class path and
 // compares every decision.
 void ExpectSameDecisions(const std::string& policy, int nodes, uint64_t seed, bool sole_writer,
