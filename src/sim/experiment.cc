@@ -74,6 +74,7 @@ Result<RunResult> RunOne(const std::vector<Host>& hosts, const std::vector<VmReq
   config.args.seed = seed;
   if (!(devshare_without_prior && policy == "devshare")) config.args.typical_pods = typical;
   DS_ASSIGN_OR_RETURN(std::unique_ptr<placement::Framework> fw, registry.BuildFramework(config));
+  fw->set_sole_writer(true);  // hosts change only through fw (no scan of every host)
 
   // Fragmentation of every node, kept current as placements change single nodes.
   placement::TypicalPods measure = *typical;

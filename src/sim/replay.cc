@@ -139,6 +139,7 @@ Result<ReplayRunResult> RunOne(const std::vector<Host>& hosts, const std::vector
   config.args.seed = seed;
   config.args.typical_pods = typical;
   DS_ASSIGN_OR_RETURN(std::unique_ptr<placement::Framework> fw, registry.BuildFramework(config));
+  fw->set_sole_writer(true);  // hosts change only through fw (no scan of every host)
 
   ReplayRunResult run;
   run.policy = policy;

@@ -42,6 +42,11 @@ class FilterPlugin {
   virtual bool Fits(const VmRequest& req, const HostState& host) const = 0;
   // Why `host` does not fit. REQUIRES: !Fits(req, host).
   virtual Reason Explain(const VmRequest& req, const HostState& host) const = 0;
+  // True if, for `req`, Fits depends only on the host's description (all but its id) and
+  // state: then hosts of one equivalence class (identical description and usage) answer alike
+  // and the framework asks one of them. False (the safe default) for filters that read the
+  // host's id, e.g. anti-affinity with hosts to avoid.
+  virtual bool ReadsOnlyHostState(const VmRequest& /*req*/) const { return false; }
 };
 
 // Chooses the concrete slices of one device kind on the chosen host and adds them to the
@@ -76,10 +81,25 @@ class ScorePlugin {
   // Called once per request before Score() is called on each feasible host; `cluster` is the
   // whole current state (for plugins that weigh cluster-wide supply).
   virtual void BeginRequest(const VmRequest& /*req*/, const ClusterState& /*cluster*/) {}
+  // BeginRequest, told which hosts' states changed since the previous call (`changed`, may
+  // repeat hosts; null when unknown: any host may have changed, or the cluster is another).
+  // Plugins that follow host changes override this to avoid a scan of every host.
+  virtual void BeginRequestWithChanges(const VmRequest& req, const ClusterState& cluster,
+                                       const std::vector<int>* /*changed*/) {
+    BeginRequest(req, cluster);
+  }
   // Score of a feasible host; higher is better. REQUIRES: host passed every filter.
   virtual int64_t Score(const VmRequest& req, const HostState& host, int host_index) = 0;
   // True if raw scores are min-max normalised to 0..100 (integer) over the feasible hosts.
   virtual bool NormalizesScores() const { return false; }
+  // True if Score is a function of the request, the host's description (all but its id) and
+  // state, and ScoreEpoch() alone: not of host_index, of the other hosts scored or of how often
+  // it is called (caches are fine). The framework then scores one host per equivalence class
+  // and keeps scores of unchanged hosts from one request to the next (host_classes.h).
+  virtual bool ScoresByHostState() const { return false; }
+  // With ScoresByHostState: a value that changes whenever scores of hosts whose state did not
+  // change may have changed (e.g. cluster-wide prices moved). Read after BeginRequest.
+  virtual uint64_t ScoreEpoch() const { return 0; }
   // The policy's own selector for `kind`, or null to use the framework's (for GPUs: best fit;
   // share: fitting GPU with the least free milli; whole: lowest-index fully free GPUs;
   // partition: first GPU/slot that fits). The selector lives as long as the plugin.
@@ -130,6 +150,19 @@ class Framework {
             std::unique_ptr<ScorePlugin> score,
             std::vector<std::unique_ptr<DeviceSelector>> selectors,
             std::vector<std::unique_ptr<ReservePlugin>> reserves);
+  ~Framework();
+
+  // Host classes (default on): for requests every filter answers from host state alone and a
+  // policy whose scores depend on host state alone (ScoresByHostState), hosts with identical
+  // description and usage are filtered and scored once per class, and scores are kept between
+  // requests for the classes that did not change; decisions are the same as the per-host scan
+  // (the best score, ties to the lowest host index). Off: every host is filtered and scored.
+  void set_host_classes(bool on) { use_classes_ = on; }
+  // Declares that host states of the clusters passed to Schedule change only through this
+  // framework's Schedule and Release (the simulator). Then changes are followed from those
+  // calls; otherwise (the default; the control plane also changes hosts itself) every host's
+  // generation is compared at each request that takes the class path.
+  void set_sole_writer(bool on) { sole_writer_ = on; }
 
   const std::string& policy() const { return policy_; }
   ScorePlugin& score_plugin() { return *score_; }
@@ -145,7 +178,15 @@ class Framework {
   std::vector<Reason> ExplainHost(const VmRequest& req, const HostState& host) const;
 
  private:
+  struct ClassPath;  // framework.cc
   PlacementOutcome Unschedulable(const VmRequest& req, const ClusterState& cluster) const;
+  bool TakesClassPath(const VmRequest& req) const;
+  Result<PlacementOutcome> ScheduleByClass(const VmRequest& req, ClusterState& cluster);
+  // The hosts changed since the score plugin's last BeginRequest (null: unknown); clears them.
+  const std::vector<int>* TakePluginChanges(const ClusterState& cluster);
+  void NoteChanged(int host);
+  Result<PlacementOutcome> Commit(const VmRequest& req, ClusterState& cluster, int h,
+                                  int feasible_hosts);
 
   std::string policy_;
   std::vector<std::unique_ptr<FilterPlugin>> filters_;
@@ -155,6 +196,14 @@ class Framework {
   std::vector<std::unique_ptr<ReservePlugin>> reserves_;
   std::vector<int> feasible_;    // scratch
   std::vector<int64_t> scores_;  // scratch
+  bool use_classes_ = true;
+  bool sole_writer_ = false;
+  std::unique_ptr<ClassPath> classes_;
+  // Hosts changed through this framework since the score plugin's last BeginRequest, and the
+  // cluster that plugin last saw (sole-writer mode).
+  std::vector<int> plugin_changes_;
+  const ClusterState* plugin_cluster_ = nullptr;
+  size_t plugin_cluster_hosts_ = 0;
 };
 
 }  // namespace devshare::placement

@@ -10,6 +10,9 @@ namespace {
 class AntiAffinity final : public FilterPlugin {
  public:
   std::string_view Name() const override { return "anti_affinity"; }
+  bool ReadsOnlyHostState(const VmRequest& req) const override {
+    return req.avoid_host_ids.empty();
+  }
   bool Fits(const VmRequest& req, const HostState& h) const override {
     if (req.avoid_host_ids.empty()) return true;
     return std::find(req.avoid_host_ids.begin(), req.avoid_host_ids.end(), h.host().id) ==

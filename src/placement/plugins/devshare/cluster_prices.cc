@@ -59,35 +59,42 @@ void ClusterPrices::SetDemand(DemandClasses demand) {
   demand_dirty_ = true;
 }
 
-void ClusterPrices::Update(const ClusterState& cluster) {
+void ClusterPrices::Update(const ClusterState& cluster, const std::vector<int>* changed) {
   const size_t n = cluster.states.size();
+  bool full_scan = false;
   if (node_generation_.size() != n) {
+    full_scan = true;
     node_generation_.assign(n, UINT64_MAX - 1);  // "never seen"
     capacity_total_ = 0;
     price_epoch_ = UINT64_MAX;
     node_copies_.assign(n * k_, 0);
     node_free_.assign(n, 0);
+    node_state_.assign(n, -1);
+    state_ids_.clear();
     std::fill(supply_.begin(), supply_.end(), 0);
     free_total_ = 0;
     demand_dirty_ = true;
+    placed_demand_.clear();  // rows of another cluster: recount every class
+    placed_caps_.clear();
   }
   bool reprice = false;
   if (demand_dirty_) {
     demand_dirty_ = false;
     reprice = true;
-    words_ = (n + 63) / 64;
-    places_.assign(demand_.size() * words_, 0);
-    cap_supply_.assign(caps_.size(), 0);
-    node_cap_copies_.assign(n * caps_.size(), 0);
-    for (size_t i = 0; i < n; ++i) UpdatePlaces(cluster.states[i], i);
+    RemapPlaces(cluster);
   }
-  for (size_t i = 0; i < n; ++i) {
+  // Every host, or only those named as changed (the sums below are order-independent).
+  const bool all = changed == nullptr || full_scan;
+  const size_t visits = all ? n : changed->size();
+  for (size_t v = 0; v < visits; ++v) {
+    const size_t i = all ? v : static_cast<size_t>((*changed)[v]);
     const HostState& h = cluster.states[i];
     if (node_generation_[i] == h.generation()) continue;
     if (node_generation_[i] == UINT64_MAX - 1) capacity_total_ += h.gpu_capacity_total_milli();
     node_generation_[i] = h.generation();
     free_total_ += h.gpu_free_total_milli() - node_free_[i];
     node_free_[i] = h.gpu_free_total_milli();
+    node_state_[i] = StateId(h);
     const int fully_free = FullyFreeGpus(h.gpu_free_milli());
     for (size_t k = 0; k < k_; ++k) {
       const TaskShape& m = shapes_[k].shape;
@@ -99,6 +106,7 @@ void ClusterPrices::Update(const ClusterState& cluster) {
     }
     if (!demand_.empty()) UpdatePlaces(h, i);
   }
+  if (!fresh_classes_.empty() || !fresh_caps_.empty()) CountFresh(cluster);
   // Prices move with the free capacity; re-price when it moved by kRepriceFraction of the
   // cluster (and memoised scores stay valid in between).
   const int64_t capacity = std::max<int64_t>(1, capacity_total_);
@@ -150,6 +158,134 @@ bool ClusterPrices::PlacesWithin(size_t t, size_t s) const {
     any = any || a[w] != 0;
   }
   return any;
+}
+
+// Places and cap copies of a class depend only on the class and the host states, so a class
+// the previous demand had too keeps its row (hosts changed since are recounted by Update's
+// loop, as for every class); only new classes are counted on every host (CountFresh).
+void ClusterPrices::RemapPlaces(const ClusterState& cluster) {
+  const size_t n = cluster.states.size();
+  const size_t words = (n + 63) / 64;
+  const size_t c_n = caps_.size();
+  auto find_old = [&](const Demand& d) -> int {
+    for (size_t o = 0; o < placed_demand_.size(); ++o) {
+      if (placed_demand_[o].SameClass(d)) return static_cast<int>(o);
+    }
+    return -1;
+  };
+  // Built in the spare buffers and swapped in: reusing their memory spares the page faults
+  // of fresh multi-megabyte arrays every kRelearnEvery requests.
+  std::vector<uint64_t>& places = spare_places_;
+  std::vector<int64_t>& node_cap_copies = spare_cap_copies_;
+  places.assign(demand_.size() * words, 0);
+  node_cap_copies.assign(n * c_n, 0);
+  std::vector<int64_t> cap_supply(c_n, 0);
+  std::vector<size_t> fresh_classes, fresh_caps;
+  std::vector<std::pair<size_t, size_t>> kept_caps;  // (new cap, old cap)
+  for (size_t t = 0; t < demand_.size(); ++t) {
+    const int o = words == words_ ? find_old(demand_[t]) : -1;
+    if (o < 0) {
+      fresh_classes.push_back(t);
+      continue;
+    }
+    std::copy_n(&places_[static_cast<size_t>(o) * words], words, &places[t * words]);
+  }
+  const size_t old_c_n = placed_caps_.size();
+  for (size_t j = 0; j < c_n; ++j) {
+    int oj = -1;
+    if (words == words_) {
+      for (size_t q = 0; q < old_c_n; ++q) {
+        if (placed_demand_[placed_caps_[q]].SameClass(demand_[caps_[j]])) {
+          oj = static_cast<int>(q);
+          break;
+        }
+      }
+    }
+    if (oj < 0) {
+      fresh_caps.push_back(j);
+      continue;
+    }
+    cap_supply[j] = cap_supply_[oj];
+    kept_caps.emplace_back(j, static_cast<size_t>(oj));
+  }
+  for (size_t i = 0; i < n; ++i) {  // one pass, row by row
+    for (const auto& [j, oj] : kept_caps) {
+      node_cap_copies[i * c_n + j] = node_cap_copies_[i * old_c_n + oj];
+    }
+  }
+  places_.swap(places);
+  cap_supply_ = std::move(cap_supply);
+  node_cap_copies_.swap(node_cap_copies);
+  words_ = words;
+  placed_demand_ = demand_;
+  placed_caps_ = caps_;
+  fresh_classes_ = std::move(fresh_classes);
+  fresh_caps_ = std::move(fresh_caps);
+}
+
+// Counts the classes RemapPlaces found new on every host, once per distinct host state (hosts
+// of equal free CPU, memory, GPUs and model take the same copies). Runs after Update's loop,
+// so every host's state id is current; it sets (not adds) what the loop set for changed hosts.
+void ClusterPrices::CountFresh(const ClusterState& cluster) {
+  const size_t n = cluster.states.size();
+  const size_t c_n = caps_.size();
+  if (state_ids_.size() > 4 * n + 1024) {  // ids of states long gone: start afresh
+    state_ids_.clear();
+    std::fill(node_state_.begin(), node_state_.end(), -1);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (node_state_[i] < 0) node_state_[i] = StateId(cluster.states[i]);
+  }
+  for (size_t j : fresh_caps_) cap_supply_[j] = 0;
+  const size_t f_n = fresh_classes_.size() + fresh_caps_.size();
+  std::vector<int32_t>& memo_of_state = memo_of_state_;  // -> row of memo
+  memo_of_state.assign(state_ids_.size(), -1);
+  std::vector<int64_t>& memo = memo_;
+  memo.clear();
+  for (size_t i = 0; i < n; ++i) {
+    int32_t& row = memo_of_state[static_cast<size_t>(node_state_[i])];
+    if (row < 0) {
+      row = static_cast<int32_t>(memo.size() / f_n);
+      const HostState& h = cluster.states[i];
+      const int fully_free = FullyFreeGpus(h.gpu_free_milli());
+      for (size_t t : fresh_classes_) {
+        memo.push_back(ClassCopies(demand_[t], h.cpu_free_milli(), h.memory_free_mib(),
+                                   h.gpu_free_milli(), fully_free, h.gpu_model()));
+      }
+      for (size_t j : fresh_caps_) {
+        memo.push_back(ClassCopies(demand_[caps_[j]], h.cpu_free_milli(), h.memory_free_mib(),
+                                   h.gpu_free_milli(), fully_free, h.gpu_model()));
+      }
+    }
+    const int64_t* m = &memo[static_cast<size_t>(row) * f_n];
+    const uint64_t bit = uint64_t{1} << (i % 64);
+    size_t q = 0;
+    for (size_t t : fresh_classes_) {
+      uint64_t& w = places_[t * words_ + i / 64];
+      w = m[q++] > 0 ? (w | bit) : (w & ~bit);
+    }
+    for (size_t j : fresh_caps_) {
+      const int64_t c = m[q++];
+      cap_supply_[j] += c;
+      node_cap_copies_[i * c_n + j] = c;
+    }
+  }
+  fresh_classes_.clear();
+  fresh_caps_.clear();
+}
+
+// Id of the host's (model, free CPU, free memory, per-GPU free milli): what ClassCopies reads.
+int ClusterPrices::StateId(const HostState& h) {
+  state_key_.clear();
+  const int64_t cpu = h.cpu_free_milli();
+  const int64_t mem = h.memory_free_mib();
+  state_key_.append(reinterpret_cast<const char*>(&cpu), sizeof(cpu));
+  state_key_.append(reinterpret_cast<const char*>(&mem), sizeof(mem));
+  const std::vector<int32_t>& free = h.gpu_free_milli();
+  state_key_.append(reinterpret_cast<const char*>(free.data()), free.size() * sizeof(int32_t));
+  state_key_.append(h.gpu_model());
+  auto [it, inserted] = state_ids_.emplace(state_key_, static_cast<int>(state_ids_.size()));
+  return it->second;
 }
 
 void ClusterPrices::UpdatePlaces(const HostState& h, size_t i) {

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "devshare/core/host_state.h"
@@ -44,7 +45,9 @@ class ClusterPrices {
   void Reset() { node_generation_.clear(); }
   // Brings supply and places up to date with the hosts whose generation changed and re-prices
   // when the free GPU milli moved by kRepriceFraction of the capacity (or the classes changed).
-  void Update(const ClusterState& cluster);
+  // `changed` (may be null: compare every host): the hosts that may have changed since the
+  // previous Update on this cluster; it must hold every one that did (repeats are fine).
+  void Update(const ClusterState& cluster, const std::vector<int>* changed = nullptr);
 
   // p_k x scarcity price_k per shape of M.
   const std::vector<float>& weights() const { return weight_; }
@@ -69,6 +72,9 @@ class ClusterPrices {
   void PriceCaps(double pods_left);
   bool PlacesWithin(size_t t, size_t s) const;
   void UpdatePlaces(const HostState& h, size_t i);
+  void RemapPlaces(const ClusterState& cluster);
+  void CountFresh(const ClusterState& cluster);
+  int StateId(const HostState& h);
 
   std::vector<WeightedShape> shapes_;  // M
   size_t k_ = 0;
@@ -92,7 +98,23 @@ class ClusterPrices {
   std::vector<int64_t> cap_supply_;       // per cap: copies that fit, cluster-wide
   std::vector<int64_t> node_cap_copies_;  // [host x cap]
   std::vector<CapPrice> cap_prices_;      // caps whose lost places cost >= kMinCapPrice
-  std::vector<int32_t> after_;            // scratch
+  // The classes and caps places_ / node_cap_copies_ are counted for (their rows, in order).
+  std::vector<Demand> placed_demand_;
+  std::vector<size_t> placed_caps_;
+  // Per host, the id of its (free CPU, memory, GPUs, model) among the states seen on this
+  // cluster (-1: not filed yet), for counting new classes once per distinct state.
+  std::vector<int> node_state_;
+  std::unordered_map<std::string, int> state_ids_;
+  std::string state_key_;  // scratch
+  // Classes and caps RemapPlaces found new, counted on every host at the end of Update.
+  std::vector<size_t> fresh_classes_;
+  std::vector<size_t> fresh_caps_;
+  // Scratch of RemapPlaces and CountFresh, kept for their memory.
+  std::vector<uint64_t> spare_places_;
+  std::vector<int64_t> spare_cap_copies_;
+  std::vector<int32_t> memo_of_state_;
+  std::vector<int64_t> memo_;
+  std::vector<int32_t> after_;  // scratch
 };
 
 }  // namespace devshare::placement::devshare_policy

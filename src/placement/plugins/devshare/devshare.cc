@@ -85,6 +85,16 @@ class DevsharePolicy final : public GpuChoosingScorePlugin {
   const Status& packing_status() const { return packing_.status(); }
 
   void BeginRequest(const VmRequest& req, const ClusterState& cluster) override {
+    BeginRequestWithChanges(req, cluster, nullptr);
+  }
+
+  // Scores are functions of (request, host state) under the prices of one ScoreEpoch: every
+  // cache is keyed by host generation and price epoch.
+  bool ScoresByHostState() const override { return true; }
+  uint64_t ScoreEpoch() const override { return score_epoch_; }
+
+  void BeginRequestWithChanges(const VmRequest& req, const ClusterState& cluster,
+                               const std::vector<int>* changed) override {
     if (&cluster != cluster_ || cluster.states.size() != cluster_hosts_) {
       // Another cluster: generations restart, so nothing cached may be reused.
       cluster_ = &cluster;
@@ -92,7 +102,12 @@ class DevsharePolicy final : public GpuChoosingScorePlugin {
       ResetDerivedState();
     }
     Learn(req);
-    prices_.Update(cluster);
+    prices_.Update(cluster, changed);
+    if (derived_reset_ || prices_.epoch() != seen_price_epoch_) {
+      ++score_epoch_;
+      seen_price_epoch_ = prices_.epoch();
+      derived_reset_ = false;
+    }
     // A host's candidates depend on the request's shape and, through which GPUs it may share
     // (tenant mixing, isolation floor), on its tenant and floor: those key the cache. Many
     // tenants x shapes would grow it without bound, so past the key budget (kMaxCacheKeys,
@@ -143,6 +158,7 @@ class DevsharePolicy final : public GpuChoosingScorePlugin {
 
   // Drops supply, prices and every cached score (recomputed lazily for each host).
   void ResetDerivedState() {
+    derived_reset_ = true;
     prices_.Reset();
     before_.Clear();
     cache_.Clear();
@@ -294,6 +310,11 @@ class DevsharePolicy final : public GpuChoosingScorePlugin {
   std::vector<int32_t> scratch_;
   std::vector<float> after_stranding_;
   std::vector<int32_t> seen_;
+  // ScoreEpoch(): bumped when the prices moved or the derived state was dropped (a new M
+  // restarts the price epochs, so they alone could repeat).
+  uint64_t score_epoch_ = 0;
+  uint64_t seen_price_epoch_ = UINT64_MAX;
+  bool derived_reset_ = true;
 };
 
 }  // namespace

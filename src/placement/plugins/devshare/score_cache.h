@@ -1,14 +1,17 @@
 // The devshare policy's score cache: per request key (shape, tenant, isolation floor) a row of
 // per-host entries with the host's candidate placements, their stranding changes and the
-// memoised best, valid for one host generation. At most kMaxCacheKeys rows, fewer on big
-// clusters (the entry budget / hosts, at least kMinCacheKeys); the least recently used key gives
-// its row to a new one.
+// memoised best, valid for one host generation. A row holds entries only for the hosts scored
+// under its key (with host classes, one per class: framework.h), so its size follows the
+// distinct host states, not the cluster. At most kMaxCacheKeys rows; when the entries of all
+// rows exceed the budget, least recently used keys (but never below kMinCacheKeys rows) give
+// their rows up when a new key arrives.
 // Thread-safety: a ScoreCache belongs to one policy (one thread); free functions are pure.
 #ifndef DEVSHARE_PLACEMENT_PLUGINS_DEVSHARE_SCORE_CACHE_H_
 #define DEVSHARE_PLACEMENT_PLUGINS_DEVSHARE_SCORE_CACHE_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -18,9 +21,8 @@
 namespace devshare::placement::devshare_policy {
 
 inline constexpr size_t kMaxCacheKeys = 1024;  // (shape, tenant, floor) keys of the score cache
-// (key, host) entries of the score cache by default, 300-700 bytes each (under 3 GB):
-// on big clusters fewer keys are kept (at least kMinCacheKeys), the least recently used one
-// making room for a new one.
+// (key, host) entries held by the score cache by default, 300-700 bytes each (under 3 GB):
+// past it, the least recently used keys make room for new ones (at least kMinCacheKeys kept).
 inline constexpr size_t kDefaultCacheEntries = size_t{4} << 20;
 inline constexpr size_t kMinCacheKeys = 8;
 // Hosts with at most this many GPUs keep their cached stranding changes as int16 (2 x change
@@ -76,26 +78,35 @@ class ScoreCache {
   // `entries`: budget of (key, host) entries; 0 = kDefaultCacheEntries.
   explicit ScoreCache(size_t entries);
 
-  // Makes `key`'s row the current one for a cluster of `hosts` hosts: an existing row, a new
-  // one while there are fewer than clamp(budget / hosts, kMinCacheKeys, kMaxCacheKeys) rows,
-  // else the row of the least recently used key (emptied).
+  // Makes `key`'s row the current one for a cluster of `hosts` hosts: an existing row, or a new
+  // one after dropping least recently used rows while the entries held exceed the budget (and
+  // more than kMinCacheKeys rows remain) or kMaxCacheKeys rows exist.
   void Select(std::string key, size_t hosts);
   // Host `host_index`'s entry in the current row, created empty (generation UINT64_MAX) on first
-  // use. REQUIRES: Select since the last Clear. The reference holds until the next Select/Clear.
+  // use. REQUIRES: Select since the last Clear, host_index < its `hosts`. The reference holds
+  // until the next Select/Clear.
   ScoreEntry& At(int host_index);
   // Drops every row (M changed, or another cluster).
   void Clear();
 
   size_t budget() const { return entries_; }
-  size_t rows() const { return rows_.size(); }
+  size_t rows() const { return ids_.size(); }
+  size_t entries() const { return held_; }
   bool Contains(const std::string& key) const { return ids_.count(key) > 0; }
 
  private:
+  struct Row {
+    std::vector<int32_t> index;      // [host] position in entries, -1: none
+    std::deque<ScoreEntry> entries;  // stable references
+  };
   const size_t entries_;
+  size_t held_ = 0;  // entries in all rows
+  size_t hosts_ = 0;
   std::unordered_map<std::string, int> ids_;
-  std::vector<std::vector<ScoreEntry>> rows_;  // [request key][host]
-  std::vector<std::string> key_names_;         // [row]: its key in ids_
-  std::vector<uint64_t> key_used_;             // [row]: key_clock_ at its last use
+  std::vector<Row> rows_;               // [request key]
+  std::vector<std::string> key_names_;  // [row]: its key in ids_
+  std::vector<uint64_t> key_used_;      // [row]: key_clock_ at its last use
+  std::vector<int> free_rows_;          // dropped rows, reused by new keys
   uint64_t key_clock_ = 0;
   int current_ = -1;
 };

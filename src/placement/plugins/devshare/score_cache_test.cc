@@ -56,29 +56,35 @@ TEST(DevshareScoreCache, EntriesPersistPerKey) {
   EXPECT_FALSE(cache.Contains("x"));
 }
 
-// Budget 16 entries on 4 hosts: 4 keys, raised to kMinCacheKeys = 8.
+// Rows hold only the hosts scored under their key; past the entry budget, new keys drop the
+// least recently used rows, down to kMinCacheKeys rows.
 TEST(DevshareScoreCache, BudgetEvictsTheLeastRecentlyUsedKey) {
   ScoreCache cache(16);
   for (int i = 0; i < 8; ++i) {
-    cache.Select("k" + std::to_string(i), 4);
-    cache.At(0).generation = static_cast<uint64_t>(i);
+    cache.Select("k" + std::to_string(i), 1000);
+    for (int h = 0; h < 3; ++h) cache.At(100 * h).generation = static_cast<uint64_t>(i);
   }
   EXPECT_EQ(cache.rows(), 8u);
-  cache.Select("k0", 4);  // k1 is now the least recently used
-  cache.Select("new", 4);
+  EXPECT_EQ(cache.entries(), 24u) << "3 hosts scored per key, not 1000";
+  cache.Select("k0", 1000);   // k1 is now the least recently used
+  cache.Select("new", 1000);  // 24 > 16 entries, but only kMinCacheKeys = 8 rows: k1 goes
   EXPECT_EQ(cache.rows(), 8u);
   EXPECT_FALSE(cache.Contains("k1"));
   EXPECT_TRUE(cache.Contains("k0"));
   EXPECT_TRUE(cache.Contains("new"));
-  EXPECT_EQ(cache.At(0).generation, UINT64_MAX) << "the evicted row starts empty";
-  cache.Select("k2", 4);
-  EXPECT_EQ(cache.At(0).generation, 2u);
-  // A small cluster keeps up to budget / hosts keys.
+  EXPECT_EQ(cache.entries(), 21u);
+  EXPECT_EQ(cache.At(0).generation, UINT64_MAX) << "the new row starts empty";
+  cache.Select("k2", 1000);
+  EXPECT_EQ(cache.At(100).generation, 2u);
+  // Within the budget, keys stay (up to kMaxCacheKeys).
   ScoreCache wide(1000);
-  for (int i = 0; i < 20; ++i) wide.Select("k" + std::to_string(i), 50);
+  for (int i = 0; i < 20; ++i) {
+    wide.Select("k" + std::to_string(i), 50);
+    wide.At(i).generation = 1;
+  }
   EXPECT_EQ(wide.rows(), 20u);
-  wide.Select("more", 50);
-  EXPECT_EQ(wide.rows(), 20u);
+  for (int i = 0; i < 1100; ++i) wide.Select("m" + std::to_string(i), 50);
+  EXPECT_EQ(wide.rows(), kMaxCacheKeys);
   EXPECT_FALSE(wide.Contains("k0"));
 }
 

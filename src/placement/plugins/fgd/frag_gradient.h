@@ -20,6 +20,9 @@ namespace devshare::placement {
 class FragGradientScore : public GpuChoosingScorePlugin {
  public:
   void BeginRequest(const VmRequest& req, const ClusterState& cluster) override;
+  // Scores depend on the host state and the request shape only (the caches are keyed by host
+  // generation), so the framework may score one host per class.
+  bool ScoresByHostState() const override { return true; }
   int64_t Score(const VmRequest& req, const HostState& h, int host_index) override;
   GpuChoice ChooseGpus(const VmRequest& req, const HostState& h, int host_index) override;
 

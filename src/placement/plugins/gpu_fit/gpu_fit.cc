@@ -14,6 +14,7 @@ namespace {
 class GpuFit final : public FilterPlugin {
  public:
   std::string_view Name() const override { return "gpu_fit"; }
+  bool ReadsOnlyHostState(const VmRequest&) const override { return true; }
   bool Fits(const VmRequest& req, const HostState& h) const override {
     if (!req.gpu.Any()) return true;
     if (h.uniform_fractional_gpus() && req.tenant.empty() && !req.isolation_floor &&

@@ -14,6 +14,7 @@ std::string Join(const std::vector<std::string>& v) {
 class GpuModel final : public FilterPlugin {
  public:
   std::string_view Name() const override { return "gpu_model"; }
+  bool ReadsOnlyHostState(const VmRequest&) const override { return true; }
   bool Fits(const VmRequest& req, const HostState& h) const override {
     if (!req.gpu.Any() || req.gpu.models.empty()) return true;
     if (h.uniform_fractional_gpus())

@@ -16,6 +16,7 @@ const ClosedHost* FindClosed(const VmRequest& req, const std::string& host_id) {
 class HostOpen final : public FilterPlugin {
  public:
   std::string_view Name() const override { return "host_open"; }
+  bool ReadsOnlyHostState(const VmRequest& req) const override { return req.closed_hosts.empty(); }
   bool Fits(const VmRequest& req, const HostState& h) const override {
     return req.closed_hosts.empty() || FindClosed(req, h.host().id) == nullptr;
   }

@@ -14,6 +14,7 @@ IsolationClass Offered(const Device& d) {
 class Isolation final : public FilterPlugin {
  public:
   std::string_view Name() const override { return "isolation"; }
+  bool ReadsOnlyHostState(const VmRequest&) const override { return true; }
   bool Fits(const VmRequest& req, const HostState& h) const override {
     if (!req.gpu.Any() || req.gpu.IsWhole()) return true;
     if (!req.isolation_floor && req.tenant.empty()) return true;

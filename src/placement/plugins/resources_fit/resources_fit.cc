@@ -7,6 +7,7 @@ namespace {
 class ResourcesFit final : public FilterPlugin {
  public:
   std::string_view Name() const override { return "resources_fit"; }
+  bool ReadsOnlyHostState(const VmRequest&) const override { return true; }
   bool Fits(const VmRequest& req, const HostState& h) const override {
     return h.cpu_free_milli() >= req.cpu_milli && h.memory_free_mib() >= req.memory_mib;
   }

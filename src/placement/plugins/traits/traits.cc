@@ -7,6 +7,7 @@ namespace {
 class Traits final : public FilterPlugin {
  public:
   std::string_view Name() const override { return "traits"; }
+  bool ReadsOnlyHostState(const VmRequest&) const override { return true; }
   bool Fits(const VmRequest& req, const HostState& h) const override {
     const auto& have = h.host().traits;
     for (const std::string& t : req.required_traits) {

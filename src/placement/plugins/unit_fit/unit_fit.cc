@@ -10,6 +10,7 @@ class UnitFit final : public FilterPlugin {
  public:
   explicit UnitFit(const UnitKind& kind) : kind_(kind) {}
   std::string_view Name() const override { return kind_.filter_name; }
+  bool ReadsOnlyHostState(const VmRequest&) const override { return true; }
   bool Fits(const VmRequest& req, const HostState& h) const override {
     if (!req.HasDevicesBeyondGpus()) return true;
     const std::vector<UnitItem> items = kind_.items(req);
