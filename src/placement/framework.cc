@@ -10,21 +10,10 @@
 #include "placement/class_scores.h"
 #include "placement/device_match.h"
 #include "placement/host_classes.h"
+#include "placement/key_bytes.h"
 
 namespace devshare::placement {
 namespace {
-
-template <typename T>
-void AppendRaw(std::string* key, T v) {
-  char buf[sizeof(T)];
-  std::memcpy(buf, &v, sizeof(T));
-  key->append(buf, sizeof(T));
-}
-
-void AppendString(std::string* key, const std::string& s) {
-  AppendRaw<uint64_t>(key, s.size());
-  key->append(s);
-}
 
 // Everything of a class-path request (no NICs, volumes or host lists) that filters and
 // state-only scores may read: all of it but the id and name.

@@ -5,21 +5,10 @@
 #include <cstring>
 #include <utility>
 
+#include "placement/key_bytes.h"
+
 namespace devshare::placement {
 namespace {
-
-template <typename T>
-void AppendRaw(std::string* key, T v) {
-  char buf[sizeof(T)];
-  std::memcpy(buf, &v, sizeof(T));
-  key->append(buf, sizeof(T));
-}
-
-// Length-prefixed, so that concatenations stay unambiguous.
-void AppendString(std::string* key, const std::string& s) {
-  AppendRaw<uint64_t>(key, s.size());
-  key->append(s);
-}
 
 void AppendInventory(std::string* key, const Inventory& inv) {
   AppendRaw(key, inv.total);
