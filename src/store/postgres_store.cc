@@ -378,16 +378,18 @@ class PostgresStore final : public Store {
     }
     Status s = [&]() -> Status {
       if (writer_->broken()) DS_RETURN_IF_ERROR(writer_->Reset());
-      Status begun =
-          writer_->Exec(kBeginWrite, "beginning a transaction").status();
+      Status begun = writer_->Exec(kBeginWrite, "beginning a transaction").status();
       if (begun.code() != StatusCode::kUnavailable) return begun;
       // A connection the server closed (restart, failover) shows at its first use: nothing was
       // sent in a transaction yet, so reconnecting and beginning again is safe.
       DS_RETURN_IF_ERROR(writer_->Reset());
-      return writer_->Exec(kBeginWrite, "beginning a transaction")
-          .status();
+      return writer_->Exec(kBeginWrite, "beginning a transaction").status();
     }();
     if (!s.ok()) {
+      // BEGIN may have run before the head lock failed: leave no transaction open behind.
+      if (!writer_->broken() && writer_->in_transaction()) {
+        (void)writer_->Exec("ROLLBACK", "rolling back");
+      }
       EndTxn();
       return s;
     }
