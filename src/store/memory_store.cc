@@ -141,36 +141,6 @@ class MemoryStore final : public Store {
     return out;
   }
 
-  // REQUIRES: mu_ held.
-  StoreSnapshot LoadLocked() {
-    const State* view = &state_;
-    State committed;
-    if (!undo_.empty()) {  // hide the open Txn's writes (the audit log is not needed here)
-      committed.tenants = state_.tenants;
-      committed.tenant_by_name = state_.tenant_by_name;
-      committed.tokens = state_.tokens;
-      committed.token_by_hash = state_.token_by_hash;
-      committed.hosts = state_.hosts;
-      committed.vms = state_.vms;
-      committed.images = state_.images;
-      committed.networks = state_.networks;
-      committed.idempotency = state_.idempotency;
-      ApplyUndo(committed, undo_, 0);
-      view = &committed;
-    }
-    StoreSnapshot snap;
-    for (const auto& [id, t] : view->tenants) snap.tenants.push_back(t);
-    for (const auto& [id, t] : view->tokens) snap.tokens.push_back(t);
-    for (const auto& [name, h] : view->hosts) snap.hosts.push_back(h);
-    for (const auto& [id, vm] : view->vms) snap.vms.push_back(vm);
-    for (const auto& [key, r] : view->idempotency) snap.idempotency.push_back(r);
-    for (const auto& [name, image] : view->images) snap.images.push_back(image);
-    for (const auto& [id, n] : view->networks) snap.networks.push_back(n);
-    snap.audit_records = static_cast<int64_t>(committed_audit_);
-    snap.change_seq = change_head_;
-    return snap;
-  }
-
   Result<std::vector<AuditRecord>> ReadAudit(int64_t after_seq, int64_t limit) override {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<AuditRecord> out;
@@ -203,6 +173,36 @@ class MemoryStore final : public Store {
 
  private:
   friend class MemoryTxn;
+
+  // REQUIRES: mu_ held.
+  StoreSnapshot LoadLocked() {
+    const State* view = &state_;
+    State committed;
+    if (!undo_.empty()) {  // hide the open Txn's writes (the audit log is not needed here)
+      committed.tenants = state_.tenants;
+      committed.tenant_by_name = state_.tenant_by_name;
+      committed.tokens = state_.tokens;
+      committed.token_by_hash = state_.token_by_hash;
+      committed.hosts = state_.hosts;
+      committed.vms = state_.vms;
+      committed.images = state_.images;
+      committed.networks = state_.networks;
+      committed.idempotency = state_.idempotency;
+      ApplyUndo(committed, undo_, 0);
+      view = &committed;
+    }
+    StoreSnapshot snap;
+    for (const auto& [id, t] : view->tenants) snap.tenants.push_back(t);
+    for (const auto& [id, t] : view->tokens) snap.tokens.push_back(t);
+    for (const auto& [name, h] : view->hosts) snap.hosts.push_back(h);
+    for (const auto& [id, vm] : view->vms) snap.vms.push_back(vm);
+    for (const auto& [key, r] : view->idempotency) snap.idempotency.push_back(r);
+    for (const auto& [name, image] : view->images) snap.images.push_back(image);
+    for (const auto& [id, n] : view->networks) snap.networks.push_back(n);
+    snap.audit_records = static_cast<int64_t>(committed_audit_);
+    snap.change_seq = change_head_;
+    return snap;
+  }
 
   // Ends the open Txn: keeps (commit, with its changed rows appended to the change feed; returns
   // the change seq, 0 for none) or undoes its writes, then wakes one waiting Begin.
