@@ -78,8 +78,9 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::Open(std::unique_ptr<store::
     if (raw->ledger_.FindHost(name)->record.managed) raw->fleet_state_.Expect(name);
   }
   DS_RETURN_IF_ERROR(raw->tenants_->Bootstrap(raw->options_.bootstrap_admin_sha256));
-  if (raw->options_.follow_interval_ms > 0)
+  if (raw->options_.follow_interval_ms > 0) {
     raw->follower_ = std::thread([raw] { raw->FollowLoop(); });
+  }
   return cp;
 }
 
@@ -101,7 +102,7 @@ Status ControlPlane::CatchUp() {
 
 void ControlPlane::Committed(int64_t change_seq) {
   // Only the next seq is ours alone; a gap is another process's commit in between, which the
-  // ledger does not hold yet: the follower reloads it.
+  // ledger does not hold yet: the follower catches up with it.
   if (change_seq == applied_change_seq_.load() + 1) applied_change_seq_ = change_seq;
 }
 

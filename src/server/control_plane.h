@@ -10,13 +10,14 @@
 // record), commits once (one fsync for the batch) and only then answers every request of the
 // batch. A failed commit answers 503 to the whole batch and reloads the ledger from the store,
 // so no answer is ever given for a write that is not durable. A stale host generation (another
-// writer changed the store) reloads the ledger and retries the operation, up to 10 times, then
+// writer changed the store) catches the ledger up and retries the operation, up to 10 times, then
 // answers 409 concurrent_update. Errors are Status values until api_types.cc maps them to HTTP.
 //
 // Replicas: several control planes may share one store (postgresql; docs/scale-out.md). A
-// follower thread reads the store's change feed every follow_interval_ms and reloads the ledger
-// when a commit of another process is newer than what the ledger holds; the control plane's own
-// commits advance its applied change seq without a reload.
+// follower thread reads the store's change feed every follow_interval_ms and, when a commit of
+// another process is newer than what the ledger holds, applies the rows it changed
+// (Ledger::ApplyChanges; a reload when they need one); the control plane's own commits advance
+// its applied change seq without either.
 //
 // Thread-safety: all public methods are thread-safe. Reads take a shared lock on the ledger;
 // the writer holds the exclusive lock while it runs and commits a batch (no dirty reads).

@@ -59,8 +59,8 @@ struct ControlPlaneOptions {
   // --rightsize-forecaster); empty = "autopilot" when registered, else "last".
   std::string rightsize_forecaster;
   // Replicas on one database (docs/scale-out.md): every this many ms the control plane reads the
-  // store's change feed and, when another process committed since its ledger was loaded,
-  // reloads it, so its reads are at most about this much behind; decisions never act on stale
+  // store's change feed and, when another process committed since, applies what it changed to
+  // the ledger, so its reads are at most about this much behind; decisions never act on stale
   // state either way (the host-generation compare-and-swap). 0: never (one process per store).
   int64_t follow_interval_ms = 200;
   // This replica's index among those on one store (serve --replica-index): placement ties break
