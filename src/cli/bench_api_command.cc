@@ -102,13 +102,7 @@ int RunBenchApiCommand(const std::vector<std::string>& args) {
     options.keep_alive = true;
     return std::make_unique<ApiClient>(*ApiClient::Create(server, token, options));
   };
-  auto client = [&](const std::string& token) {
-    ApiClientOptions options;
-    options.connect_timeout_s = 30;
-    options.read_timeout_s = 30;
-    options.keep_alive = true;
-    return std::make_unique<ApiClient>(*ApiClient::Create(url, token, options));
-  };
+  auto client = [&](const std::string& token) { return client_of(token, url); };
   // "STATUS BODY" of a refused call, or "transport: why" when there was no answer.
   auto failure = [](const ApiClient& c, const Status& s) {
     const ApiError& e = c.last_error();

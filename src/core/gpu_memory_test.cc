@@ -252,6 +252,13 @@ int PackAlone(const PartitionGeometry& g, const PartitionProfile& p) {
 }
 
 TEST(MigGeometryTest, InstanceCountsMatchNvidiasTables) {
+  // NVIDIA publishes one table for both 80 GB parts (A100-80GB and H100-80GB).
+  const std::map<std::string, int> k80GbInstances = {{"1g.10gb", 7}, {"1g.20gb", 4},
+                                                     {"2g.20gb", 3}, {"3g.40gb", 2},
+                                                     {"4g.40gb", 1}, {"7g.80gb", 1}};
+  const std::map<std::string, int64_t> k80GbMemoryGb = {{"1g.10gb", 10}, {"1g.20gb", 20},
+                                                        {"2g.20gb", 20}, {"3g.40gb", 40},
+                                                        {"4g.40gb", 40}, {"7g.80gb", 80}};
   const std::vector<GeometryCase> cases = {
       {PartitionGeometry::A100_40GB(),
        {{"1g.5gb", 7},
@@ -266,32 +273,8 @@ TEST(MigGeometryTest, InstanceCountsMatchNvidiasTables) {
         {"3g.20gb", 20},
         {"4g.20gb", 20},
         {"7g.40gb", 40}}},
-      {PartitionGeometry::A100_80GB(),
-       {{"1g.10gb", 7},
-        {"1g.20gb", 4},
-        {"2g.20gb", 3},
-        {"3g.40gb", 2},
-        {"4g.40gb", 1},
-        {"7g.80gb", 1}},
-       {{"1g.10gb", 10},
-        {"1g.20gb", 20},
-        {"2g.20gb", 20},
-        {"3g.40gb", 40},
-        {"4g.40gb", 40},
-        {"7g.80gb", 80}}},
-      {PartitionGeometry::H100_80GB(),
-       {{"1g.10gb", 7},
-        {"1g.20gb", 4},
-        {"2g.20gb", 3},
-        {"3g.40gb", 2},
-        {"4g.40gb", 1},
-        {"7g.80gb", 1}},
-       {{"1g.10gb", 10},
-        {"1g.20gb", 20},
-        {"2g.20gb", 20},
-        {"3g.40gb", 40},
-        {"4g.40gb", 40},
-        {"7g.80gb", 80}}},
+      {PartitionGeometry::A100_80GB(), k80GbInstances, k80GbMemoryGb},
+      {PartitionGeometry::H100_80GB(), k80GbInstances, k80GbMemoryGb},
   };
   for (const GeometryCase& c : cases) {
     SCOPED_TRACE(c.geometry->name);

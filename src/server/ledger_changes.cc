@@ -79,7 +79,7 @@ Result<bool> Ledger::ApplyChanges(const store::ChangedRows& changed) {
     if (auto it = tokens.find(id); it != tokens.end()) AddToken(*it->second);
   }
   const auto keys = ByKey(rows.idempotency, [](const store::IdempotencyRecord& r) {
-    return r.tenant_id + "/" + r.key;
+    return store::IdempotencyChangeKey(r.tenant_id, r.key);
   });
   for (const std::string& k : named["idempotency"]) {
     if (auto it = keys.find(k); it != keys.end()) {

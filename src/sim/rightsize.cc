@@ -3,16 +3,14 @@
 #include "devshare/sim/rightsize.h"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <functional>
 #include <limits>
-#include <mutex>
-#include <thread>
 
 #include "devshare/core/json_writer.h"
 #include "devshare/sim/stats.h"
+#include "sim/run_grid.h"
 
 namespace devshare::sim {
 namespace {
@@ -350,29 +348,16 @@ Result<RightsizeResult> RunRightsize(const std::vector<PodUsage>& pods, int64_t 
       if (!std::isnan(s.values[i])) result.used_gib[s.first + i] += s.values[i] / 1024;
     }
   }
-  const size_t total = options.policies.size();
-  std::vector<Result<RightsizePolicyResult>> runs(total, Status::Internal("not run"));
-  std::atomic<size_t> next{0};
-  std::atomic<int> done{0};
-  std::mutex progress_mu;
-  auto worker = [&] {
-    for (size_t i = next++; i < total; i = next++) {
-      runs[i] = RunPolicy(pods, periods, period_s, options.policies[i], options, registry);
-      const int d = ++done;
-      if (progress && runs[i].ok()) {
-        std::lock_guard<std::mutex> lock(progress_mu);
-        progress(*runs[i], d, static_cast<int>(total));
-      }
-    }
-  };
-  std::vector<std::thread> threads;
-  const int jobs = std::max(1, std::min<int>(options.jobs, static_cast<int>(total)));
-  for (int j = 0; j < jobs; ++j) threads.emplace_back(worker);
-  for (std::thread& t : threads) t.join();
-  for (Result<RightsizePolicyResult>& r : runs) {
-    if (!r.ok()) return r.status();
-    result.policies.push_back(std::move(*r));
-  }
+  DS_ASSIGN_OR_RETURN(result.policies,
+                      internal::RunParallel<RightsizePolicyResult>(
+                          options.policies.size(), options.jobs,
+                          [&](size_t i) {
+                            return RunPolicy(pods, periods, period_s, options.policies[i], options,
+                                             registry);
+                          },
+                          [&](const RightsizePolicyResult& r, int done, int total) {
+                            if (progress) progress(r, done, total);
+                          }));
   return result;
 }
 

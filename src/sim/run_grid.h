@@ -47,31 +47,27 @@ struct GridTask {
   uint64_t seed = 0;
 };
 
-// Runs run(task) for every (policy, seed) on `jobs` threads (the caller's included). Results come
-// back in task order (policies as given, then seeds), or the first error in that order.
+// Runs run(k) for every k in [0, n) on `jobs` threads (the caller's included), calling
+// done(result, finished, n) under a lock after each that succeeded (`finished` counts failures
+// too). Results come back in index order, or the first error in that order.
 template <typename T, typename Run, typename Done>
-Result<std::vector<T>> RunGrid(const std::vector<std::string>& policies,
-                               const std::vector<uint64_t>& seeds, int jobs, Run run, Done done) {
-  std::vector<GridTask> tasks;
-  for (const std::string& p : policies) {
-    for (uint64_t s : seeds) tasks.push_back({p, s});
-  }
-  std::vector<std::optional<Result<T>>> out(tasks.size());
+Result<std::vector<T>> RunParallel(size_t n, int jobs, Run run, Done done) {
+  std::vector<std::optional<Result<T>>> out(n);
   std::atomic<size_t> next{0};
   std::mutex mu;
   int finished = 0;
   auto worker = [&] {
     while (true) {
       const size_t k = next.fetch_add(1);
-      if (k >= tasks.size()) return;
-      Result<T> r = run(tasks[k]);
+      if (k >= n) return;
+      Result<T> r = run(k);
       std::lock_guard<std::mutex> lock(mu);
       ++finished;
-      if (r.ok()) done(*r, finished, static_cast<int>(tasks.size()));
+      if (r.ok()) done(*r, finished, static_cast<int>(n));
       out[k] = std::move(r);
     }
   };
-  const int threads_wanted = std::max(1, std::min<int>(jobs, static_cast<int>(tasks.size())));
+  const int threads_wanted = std::max(1, std::min<int>(jobs, static_cast<int>(n)));
   std::vector<std::thread> threads;
   for (int j = 1; j < threads_wanted; ++j) threads.emplace_back(worker);
   worker();
@@ -83,6 +79,19 @@ Result<std::vector<T>> RunGrid(const std::vector<std::string>& policies,
     results.push_back(std::move(**r));
   }
   return results;
+}
+
+// Runs run(task) for every (policy, seed) on `jobs` threads (the caller's included). Results come
+// back in task order (policies as given, then seeds), or the first error in that order.
+template <typename T, typename Run, typename Done>
+Result<std::vector<T>> RunGrid(const std::vector<std::string>& policies,
+                               const std::vector<uint64_t>& seeds, int jobs, Run run, Done done) {
+  std::vector<GridTask> tasks;
+  for (const std::string& p : policies) {
+    for (uint64_t s : seeds) tasks.push_back({p, s});
+  }
+  return RunParallel<T>(
+      tasks.size(), jobs, [&](size_t k) { return run(tasks[k]); }, done);
 }
 
 }  // namespace devshare::sim::internal

@@ -31,10 +31,6 @@ class ChangeSet {
   size_t mark_ = 0;
 };
 
-inline std::string IdempotencyChangeKey(const std::string& tenant_id, const std::string& key) {
-  return tenant_id + "/" + key;
-}
-
 }  // namespace devshare::store
 
 #endif  // DEVSHARE_STORE_CHANGE_SET_H_

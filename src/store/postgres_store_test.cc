@@ -49,10 +49,9 @@ class PostgresStoreTest : public testing::Test {
     Result<testutil::PostgresServer*> server = SharedPostgres();
     if (!server.ok()) GTEST_SKIP() << server.status().ToString();
     server_ = *server;
-    Result<std::string> url = FreshPostgresDatabase();
+    Result<std::string> url = FreshPostgresDatabase(&db_);
     ASSERT_TRUE(url.ok()) << url.status().ToString();
     url_ = *url;
-    db_ = url_.substr(std::string("postgresql:///").size(), url_.find('?') - 14);
   }
 
   std::unique_ptr<Store> Open() {

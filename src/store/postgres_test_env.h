@@ -48,11 +48,12 @@ inline Result<testutil::PostgresServer*> SharedPostgres() {
   return s.server.get();
 }
 
-// A new empty database on the shared server; its libpq URL.
-inline Result<std::string> FreshPostgresDatabase() {
+// A new empty database on the shared server; its libpq URL (and its name in `name`).
+inline Result<std::string> FreshPostgresDatabase(std::string* name = nullptr) {
   DS_ASSIGN_OR_RETURN(testutil::PostgresServer * server, SharedPostgres());
   const std::string db = "t" + std::to_string(SharedPostgresInstance().next_db++);
   DS_RETURN_IF_ERROR(server->CreateDatabase(db));
+  if (name != nullptr) *name = db;
   return server->Url(db);
 }
 

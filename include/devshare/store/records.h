@@ -121,6 +121,11 @@ struct ChangeRecord {
   std::string key;
 };
 
+// The change-feed key of an idempotency record (tenant ids hold no '/').
+inline std::string IdempotencyChangeKey(const std::string& tenant_id, const std::string& key) {
+  return tenant_id + "/" + key;
+}
+
 struct StoreSnapshot {
   std::vector<TenantRecord> tenants;
   std::vector<TokenRecord> tokens;

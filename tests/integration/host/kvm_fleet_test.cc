@@ -8,10 +8,7 @@
 // libvirt. A drain without --replace moves nothing; after the deletes every domain, disk and
 // seed of the test is gone.
 // Skips (CTest code 77) with the reason when libvirtd or the built guest is missing.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -26,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/integration/host/child_process.h"
 #include "tests/integration/host/fleet_it_util.h"
 #include "tests/integration/server/server_process.h"
 #include "tests/integration/server/test_util.h"
@@ -41,56 +39,6 @@ namespace fs = std::filesystem;
 constexpr int kAgents = 3;
 constexpr int kVms = 12;
 constexpr int kHostTimeoutS = 5;
-
-// A long-running child (an agent) with stdout+stderr to a log file; SIGKILLed and reaped by the
-// destructor so that no agent outlives the test.
-class Child {
- public:
-  Child(std::vector<std::string> argv, std::string log) : argv_(std::move(argv)), log_(log) {}
-  ~Child() { Kill(); }
-  bool Start() {
-    pid_ = fork();
-    if (pid_ < 0) return false;
-    if (pid_ == 0) {
-      const int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      std::vector<char*> args;
-      for (std::string& a : argv_) args.push_back(a.data());
-      args.push_back(nullptr);
-      execv(args[0], args.data());
-      _exit(127);
-    }
-    return true;
-  }
-  void Kill() { Signal(SIGKILL); }
-  // SIGTERM, then SIGKILL after `grace`.
-  void Stop(milliseconds grace = seconds(15)) {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    const auto deadline = steady_clock::now() + grace;
-    while (steady_clock::now() < deadline) {
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(milliseconds(50));
-    }
-    Kill();
-  }
-  std::string Log() const { return ReadAll(log_); }
-
- private:
-  void Signal(int sig) {
-    if (pid_ <= 0) return;
-    ::kill(pid_, sig);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  std::vector<std::string> argv_;
-  std::string log_;
-  pid_t pid_ = -1;
-};
 
 std::set<std::string> DomainsWithPrefix(const std::string& prefix) {
   ProcessResult r =
@@ -189,7 +137,8 @@ class KvmFleet : public ::testing::Test {
 
   void StartAgent(int i) {
     if (agents_.size() <= static_cast<size_t>(i)) agents_.resize(i + 1);
-    agents_[i] = std::make_unique<Child>(agent_argv_[i], tmp_->path() + "/" + names_[i] + ".log");
+    agents_[i] =
+        std::make_unique<ChildProcess>(agent_argv_[i], tmp_->path() + "/" + names_[i] + ".log");
     ASSERT_TRUE(agents_[i]->Start());
   }
 
@@ -236,7 +185,7 @@ class KvmFleet : public ::testing::Test {
   std::unique_ptr<Api> admin_, member_;
   std::vector<std::string> names_, prefixes_, runtime_;
   std::vector<std::vector<std::string>> agent_argv_;
-  std::vector<std::unique_ptr<Child>> agents_;
+  std::vector<std::unique_ptr<ChildProcess>> agents_;
 };
 
 TEST_F(KvmFleet, TwelveGuestsOnThreeAgentsSurviveAnAgentKill) {

@@ -8,10 +8,7 @@
 // vCPU quota via `virsh schedinfo`), and the audit log (actor rightsizer with the reason). The
 // figures (sizes before / peak / after and when they were reached) are printed.
 // Skips with the reason when libvirtd or the built guest is missing. Under TCG: about 2 min.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/integration/host/child_process.h"
 #include "tests/integration/host/fleet_it_util.h"
 #include "tests/integration/server/server_process.h"
 #include "tests/integration/server/test_util.h"
@@ -41,50 +39,6 @@ namespace fs = std::filesystem;
 // follows; it settles back to the minimums), 256 MiB held and a spinning vCPU for 45 s, then idle.
 constexpr char kLoad[] = "devshare.load=0:0:50,256:1:45,0:0:0";
 constexpr int kLoadSecs = 45;
-
-// `devshare agent` with stdout+stderr to a log; SIGTERM then SIGKILL, always reaped.
-class Agent {
- public:
-  Agent(std::vector<std::string> argv, std::string log)
-      : argv_(std::move(argv)), log_(std::move(log)) {}
-  ~Agent() { Stop(); }
-  bool Start() {
-    pid_ = fork();
-    if (pid_ < 0) return false;
-    if (pid_ == 0) {
-      const int fd = open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      dup2(fd, 1);
-      dup2(fd, 2);
-      std::vector<char*> args;
-      for (std::string& a : argv_) args.push_back(a.data());
-      args.push_back(nullptr);
-      execv(args[0], args.data());
-      _exit(127);
-    }
-    return true;
-  }
-  void Stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    const auto deadline = steady_clock::now() + seconds(15);
-    while (steady_clock::now() < deadline) {
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(milliseconds(50));
-    }
-    ::kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  std::string Log() const { return ReadAll(log_); }
-
- private:
-  std::vector<std::string> argv_;
-  std::string log_;
-  pid_t pid_ = -1;
-};
 
 std::string Virsh(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"/usr/bin/virsh", "-c", "qemu:///system"};
@@ -135,7 +89,7 @@ class KvmRightSize : public ::testing::Test {
     const std::string token_file = tmp_->path() + "/agent.token";
     std::ofstream(token_file) << t.body["token"].get<std::string>() << "\n";
     const int cpus = static_cast<int>(std::thread::hardware_concurrency());
-    agent_ = std::make_unique<Agent>(
+    agent_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{DevshareBinary(), "agent", "--server", server_->url(),
                                  "--token-file", token_file, "--name", "rs-a", "--hypervisor",
                                  "qemu:///system", "--runtime-dir", tmp_->path() + "/run",
@@ -183,7 +137,7 @@ class KvmRightSize : public ::testing::Test {
   std::unique_ptr<TempFolder> tmp_;
   std::unique_ptr<ServerProcess> server_;
   std::unique_ptr<Api> admin_, member_;
-  std::unique_ptr<Agent> agent_;
+  std::unique_ptr<ChildProcess> agent_;
 };
 
 TEST_F(KvmRightSize, GrowsAndShrinksMemoryAndCpuCapOfARunningGuest) {
